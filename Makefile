@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pseudoscopic: out-of-tree build of pseudoscopic.ko, its tools and its tests.
+#
+#   make setup            install toolchain, Linux 7.3 source and the test kernel (root, cached, idempotent)
+#   make                  build pseudoscopic.ko against KDIR
+#   make run              boot the test kernel with emulated VRAM and show the module at work
+#   make test             host checks (format, clippy, tools) and the VM test suite
+#   make KDIR=/path ...   build against another kernel tree with Rust enabled
+#
+# The kernel's Kbuild reads ./Kbuild when it descends here with M=.
+
+PS_CACHE ?= /var/cache/pseudoscopic
+export PS_CACHE
+
+-include $(PS_CACHE)/env.mk
+
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+# A running kernel's build tree is only usable when it carries the Rust artifacts (Debian's headers
+# packages do not), otherwise the test kernel from `make setup` is the default.
+ifneq ($(wildcard $(RUNNING_KDIR)/rust/libkernel.rmeta),)
+KDIR ?= $(RUNNING_KDIR)
+else
+KDIR ?= $(PS_CACHE)/test-kernel
+endif
+
+# Kernel Rust must be compiled by the exact rustc that built KDIR; for the test kernel that is
+# Debian's rustc-web.  Override for other trees: make KDIR=... KRUSTC=...
+KRUSTC ?= /usr/bin/rustc
+KCLIPPY ?= /usr/bin/clippy-driver
+KRUSTFMT ?= /usr/bin/rustfmt
+KBUILD_ENV := PATH=/usr/bin:$(PATH) LIBCLANG_PATH=$(or $(PS_LIBCLANG_PATH),/usr/lib/llvm-19/lib)
+KMAKE = $(KBUILD_ENV) $(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) \
+	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
+
+# User-space tools: a Cargo workspace, built with the same Debian toolchain.
+CARGO ?= /usr/bin/cargo
+CARGO_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/tools
+TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
+
+RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
+
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check vm-test install
+
+all: modules
+
+check-kdir:
+	@test -f $(KDIR)/rust/libkernel.rmeta || { \
+	  echo "pseudoscopic: KDIR=$(KDIR) is not a kernel build tree with Rust artifacts."; \
+	  echo "pseudoscopic: run 'make setup' (test kernel) or pass KDIR=<tree built with CONFIG_RUST=y>."; \
+	  exit 1; }
+
+modules: check-kdir
+	$(KMAKE) modules
+
+setup:
+	bash scripts/setup.sh
+
+# Format of the module's Rust code, with the kernel's own rustfmt configuration.
+fmt: check-kdir
+	$(KRUSTFMT) --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs
+	cd tools && $(CARGO_ENV) $(CARGO) fmt
+
+fmt-check: check-kdir
+	$(KRUSTFMT) --check --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs
+
+# The module built with CLIPPY=1: any warning from rustc, clippy or the C compiler fails.
+clippy: check-kdir out
+	rm -f src/*.o src/.*.cmd
+	$(KMAKE) CLIPPY=1 CLIPPY_DRIVER=$(KCLIPPY) modules >out/clippy.log 2>&1; rc=$$?; cat out/clippy.log; \
+	  test $$rc -eq 0 && ! grep -qE '^(warning|error)|: (warning|error):' out/clippy.log
+
+tools:
+	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked
+
+tools-check:
+	cd tools && $(CARGO_ENV) $(CARGO) fmt --check
+	cd tools && $(CARGO_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
+	cd tools && $(CARGO_ENV) $(CARGO) test --locked
+
+check: out fmt-check clippy tools-check
+
+out:
+	mkdir -p out
+
+vm-test: modules tools
+	bash tests/vm/run-tests.sh $(VM_GROUPS)
+
+test: setup
+	$(MAKE) check
+	$(MAKE) vm-test
+
+run: setup
+	$(MAKE) modules tools
+	bash tests/vm/run-demo.sh
+
+shell: modules tools
+	bash tests/vm/run-demo.sh --shell
+
+install: modules
+	$(KMAKE) modules_install
+
+clean:
+	-$(KMAKE) clean
+	rm -rf out

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make setup: install everything pseudoscopic's build and tests need on Debian 12, idempotently.
+#
+#   1. Debian packages (the Rust toolchain for kernel code, libclang 19, QEMU, busybox, kernel build deps);
+#   2. bindgen-cli 0.72.1, built with Debian's cargo into the cache;
+#   3. the Linux 7.3.x source from Debian's linux-source-7.3 (a private APT configuration; the system's
+#      sources are never touched);
+#   4. a test kernel with Rust support, configured from tests/kernel.config.
+#
+# Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
+# fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
+#   $PS_CACHE/test-kernel  -> the kernel build tree (KDIR for `make`, bzImage for the VM tests)
+#   $PS_CACHE/env.mk       -> the toolchain variables the Makefile includes
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
+KERNEL_SERIES=7.3
+BINDGEN_VERSION=0.72.1
+JOBS=${JOBS:-$(($(nproc) + 1))}
+
+PACKAGES=(
+	rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
+	libclang-19-dev clang-19
+	gcc make bc flex bison libelf-dev libssl-dev dwarves cpio kmod xz-utils zstd python3 rsync
+	qemu-system-x86 busybox-static
+)
+
+say() { printf 'setup: %s\n' "$*"; }
+die() {
+	printf 'setup: error: %s\n' "$*" >&2
+	exit 1
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		die "must run as root (or with sudo) to install packages"
+	fi
+}
+
+install_packages() {
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		say "Debian packages: present"
+		return
+	fi
+	say "Debian packages: installing ${missing[*]}"
+	as_root apt-get update -q >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_bindgen() {
+	local root=$PS_CACHE/bindgen-$BINDGEN_VERSION
+	if [ -x "$root/bin/bindgen" ] && "$root/bin/bindgen" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
+		say "bindgen $BINDGEN_VERSION: present"
+		return
+	fi
+	say "bindgen $BINDGEN_VERSION: building with Debian's cargo (about 2 minutes)"
+	mkdir -p "$root"
+	CARGO_HOME=$PS_CACHE/cargo-home RUSTC=/usr/bin/rustc \
+		/usr/bin/cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION" --root "$root"
+}
+
+# A private APT configuration that knows only the suites which may carry linux-source-7.3.
+# It shares nothing with /etc/apt, so the system never sees trixie.
+private_apt() {
+	local dir=$PS_CACHE/apt
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	cat >"$dir/sources.list" <<-EOF
+		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
+		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+	EOF
+	touch "$dir/status"
+	cat >"$dir/apt.conf" <<-EOF
+		Dir::Etc::SourceList "$dir/sources.list";
+		Dir::Etc::SourceParts "/nonexistent";
+		Dir::Etc::Preferences "/nonexistent";
+		Dir::Etc::PreferencesParts "/nonexistent";
+		Dir::State "$dir";
+		Dir::State::Lists "$dir/lists";
+		Dir::State::status "$dir/status";
+		Dir::Cache "$dir";
+		APT::Architecture "amd64";
+		APT::Sandbox::User "root";
+	EOF
+	echo "$dir/apt.conf"
+}
+
+# Prints the directory of an unpacked Linux 7.3.x source tree, fetching it when needed.
+fetch_kernel_source() {
+	local have
+	have=$(find "$PS_CACHE" -maxdepth 1 -name "linux-$KERNEL_SERIES.*" -type d 2>/dev/null | sort -V | tail -n 1)
+	if [ -n "$have" ] && [ -f "$have/.ps-unpacked" ]; then
+		say "Linux source: $(basename "$have") present" >&2
+		echo "$have"
+		return
+	fi
+	local conf version deb tmp src
+	conf=$(private_apt)
+	say "Linux source: looking for linux-source-$KERNEL_SERIES in Debian (private APT configuration)" >&2
+	APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
+		die "could not read Debian's trixie-backports/trixie/sid package lists"
+	version=$(APT_CONFIG=$conf apt-cache policy "linux-source-$KERNEL_SERIES" 2>/dev/null |
+		awk '/Candidate:/ {print $2}')
+	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+		die "no linux-source-$KERNEL_SERIES package in any Debian suite reachable here; pseudoscopic's tests need a Linux $KERNEL_SERIES.x source tree"
+	fi
+	tmp=$(mktemp -d "$PS_CACHE/dl.XXXXXX")
+	(cd "$tmp" && APT_CONFIG=$conf apt-get download -q "linux-source-$KERNEL_SERIES=$version" >/dev/null 2>&1) ||
+		die "download of linux-source-$KERNEL_SERIES $version failed"
+	deb=$(ls "$tmp"/linux-source-"$KERNEL_SERIES"_*.deb)
+	dpkg-deb -x "$deb" "$tmp/x"
+	say "Linux source: unpacking linux-source-$KERNEL_SERIES $version" >&2
+	tar -C "$tmp" -xf "$tmp/x/usr/src/linux-source-$KERNEL_SERIES.tar.xz"
+	src=$tmp/linux-source-$KERNEL_SERIES
+	local full
+	full=$(make -s -C "$src" kernelversion)
+	case "$full" in
+	"$KERNEL_SERIES".*) ;;
+	*) die "linux-source-$KERNEL_SERIES $version unpacked to Linux $full, not $KERNEL_SERIES.x" ;;
+	esac
+	rm -rf "$PS_CACHE/linux-$full"
+	mv "$src" "$PS_CACHE/linux-$full"
+	rm -rf "$tmp"
+	touch "$PS_CACHE/linux-$full/.ps-unpacked"
+	echo "$PS_CACHE/linux-$full"
+}
+
+write_env() {
+	cat >"$PS_CACHE/env.mk.tmp" <<-EOF
+		# Written by scripts/setup.sh: the toolchain the test kernel was built with.
+		PS_BINDGEN := $PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen
+		PS_LIBCLANG_PATH := /usr/lib/llvm-19/lib
+		PS_TEST_KDIR := $PS_CACHE/test-kernel
+	EOF
+	mv "$PS_CACHE/env.mk.tmp" "$PS_CACHE/env.mk"
+}
+
+build_kernel() {
+	local src=$1 version key build
+	version=$(basename "$src")
+	version=${version#linux-}
+	# The key covers everything that makes the tree differ: version, fragment, compilers.
+	key=$({
+		echo "$version"
+		cat "$REPO/tests/kernel.config"
+		/usr/bin/rustc -V
+		"$PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen" --version
+		gcc --version | head -n 1
+	} | sha256sum | cut -c1-12)
+	build=$PS_CACHE/kernel-$version-$key
+	if [ -f "$build/.ps-built" ]; then
+		say "test kernel: $version ($key) present"
+	else
+		say "test kernel: building Linux $version with Rust ($key); this takes a while on a cold cache"
+		mkdir -p "$build"
+		local mk=(make -C "$src" O="$build" ARCH=x86_64 RUSTC=/usr/bin/rustc
+			BINDGEN="$PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
+		export PATH=/usr/bin:$PATH LIBCLANG_PATH=/usr/lib/llvm-19/lib
+		"${mk[@]}" -s rustavailable >/dev/null || die "the kernel does not accept this Rust toolchain (make rustavailable)"
+		"${mk[@]}" -s allnoconfig >/dev/null
+		"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$REPO/tests/kernel.config" >/dev/null
+		"${mk[@]}" -s olddefconfig >/dev/null
+		local line
+		while read -r line; do
+			case "$line" in '' | \#*) continue ;; esac
+			grep -qx "$line" "$build/.config" || die "kernel config: $line from tests/kernel.config did not stick"
+		done <"$REPO/tests/kernel.config"
+		"${mk[@]}" -j"$JOBS" bzImage modules >"$build/build.log" 2>&1 ||
+			die "kernel build failed; see $build/build.log"
+		touch "$build/.ps-built"
+	fi
+	ln -sfn "$build" "$PS_CACHE/test-kernel.tmp"
+	mv -T "$PS_CACHE/test-kernel.tmp" "$PS_CACHE/test-kernel"
+}
+
+main() {
+	[ -r /etc/os-release ] && . /etc/os-release
+	[ "${ID:-}" = debian ] || say "warning: not Debian (${ID:-unknown}); package names may differ"
+	mkdir -p "$PS_CACHE"
+	install_packages
+	install_bindgen
+	local src
+	src=$(fetch_kernel_source)
+	build_kernel "$src"
+	write_env
+	say "done: KDIR=$PS_CACHE/test-kernel"
+}
+
+main "$@"

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PCI helpers the `kernel` crate does not offer yet: BAR flags and a balanced device enable.
+
+use crate::shim;
+use kernel::{bindings, device::Bound, pci, prelude::*};
+
+/// The raw `struct pci_dev` behind a [`pci::Device`].
+pub(crate) fn raw<Ctx: kernel::device::DeviceContext>(
+    pdev: &pci::Device<Ctx>,
+) -> *mut bindings::pci_dev {
+    // CAST: `pci::Device` is `#[repr(transparent)]` over `Opaque<bindings::pci_dev>`, which is
+    // itself transparent over the C struct, so a pointer to one is a pointer to the other.
+    core::ptr::from_ref(pdev).cast_mut().cast()
+}
+
+/// What a PCI BAR is, as the PCI core sized it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BarKind {
+    /// Not implemented (or the upper half of a 64-bit BAR).
+    Absent,
+    /// An I/O port BAR.
+    Io,
+    /// A memory BAR.
+    Memory {
+        /// Decodes 64-bit addresses.
+        is_64bit: bool,
+        /// Prefetchable (may be mapped write-combined).
+        prefetchable: bool,
+    },
+}
+
+impl kernel::fmt::Display for BarKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Absent => f.write_str("not implemented"),
+            Self::Io => f.write_str("I/O ports"),
+            Self::Memory {
+                is_64bit,
+                prefetchable,
+            } => write!(
+                f,
+                "{}-bit{} memory",
+                if *is_64bit { 64 } else { 32 },
+                if *prefetchable { " prefetchable" } else { "" }
+            ),
+        }
+    }
+}
+
+/// One BAR of a device: index, kind, bus address and length.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BarInfo {
+    pub(crate) index: u32,
+    pub(crate) kind: BarKind,
+    pub(crate) start: u64,
+    pub(crate) len: u64,
+}
+
+impl BarInfo {
+    /// Describes BAR `index` (0-5) of `pdev`.
+    pub(crate) fn read(pdev: &pci::Device<Bound>, index: u32) -> Result<Self> {
+        let start = pdev.resource_start(index)?;
+        let len = pdev.resource_len(index)?;
+        // SAFETY: `raw(pdev)` is a valid `struct pci_dev` for as long as `pdev` is borrowed, and
+        // `resource_len` above has checked that `index` is a valid BAR number.
+        let flags = unsafe { shim::ps_pci_resource_flags(raw(pdev).cast(), index as i32) };
+        // CAST: `c_ulong` is never wider than 64 bits.
+        let flags = flags as u64;
+        let kind = if len == 0 {
+            BarKind::Absent
+        } else if flags & u64::from(bindings::IORESOURCE_IO) != 0 {
+            BarKind::Io
+        } else if flags & u64::from(bindings::IORESOURCE_MEM) != 0 {
+            BarKind::Memory {
+                is_64bit: flags & u64::from(bindings::IORESOURCE_MEM_64) != 0,
+                prefetchable: flags & u64::from(bindings::IORESOURCE_PREFETCH) != 0,
+            }
+        } else {
+            BarKind::Absent
+        };
+        Ok(Self {
+            index,
+            kind,
+            start,
+            len,
+        })
+    }
+
+    /// Describes BARs 0-5 of `pdev`.
+    pub(crate) fn read_all(pdev: &pci::Device<Bound>) -> Result<[Self; 6]> {
+        Ok([
+            Self::read(pdev, 0)?,
+            Self::read(pdev, 1)?,
+            Self::read(pdev, 2)?,
+            Self::read(pdev, 3)?,
+            Self::read(pdev, 4)?,
+            Self::read(pdev, 5)?,
+        ])
+    }
+
+    /// Whether this is a 64-bit prefetchable memory BAR: the kind that exposes VRAM.
+    pub(crate) fn is_vram_like(&self) -> bool {
+        self.kind
+            == BarKind::Memory {
+                is_64bit: true,
+                prefetchable: true,
+            }
+    }
+}
+
+/// Memory decoding enabled for as long as this lives; disabled again on drop.
+///
+/// The `kernel` crate's `enable_device_mem` has no matching disable, which would leave the
+/// device's enable count raised after unbind.
+pub(crate) struct EnabledDevice<'a> {
+    pdev: &'a pci::Device<Bound>,
+}
+
+impl<'a> EnabledDevice<'a> {
+    /// Enables memory decoding (and wakes the device) for the lifetime of the returned guard.
+    pub(crate) fn new(pdev: &'a pci::Device<Bound>) -> Result<Self> {
+        // SAFETY: `raw(pdev)` is a valid, bound `struct pci_dev`.
+        kernel::error::to_result(unsafe { bindings::pci_enable_device_mem(raw(pdev)) })?;
+        Ok(Self { pdev })
+    }
+}
+
+impl Drop for EnabledDevice<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `new` enabled the device once; this drops exactly that enable.
+        unsafe { bindings::pci_disable_device(raw(self.pdev)) };
+    }
+}

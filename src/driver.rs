@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The PCI driver: which devices it binds, and probe in dependency order.
+
+use crate::{
+    bus::{BarInfo, BarKind, EnabledDevice},
+    hw::{self, Board},
+    params::Params,
+    vram::WcBar,
+};
+use kernel::{
+    device::{Bound, Core},
+    pci::{self, Vendor},
+    prelude::*,
+};
+
+/// The smallest BAR worth lending: anything less is not VRAM.
+pub(crate) const MIN_BAR_SIZE: u64 = 64 << 20;
+
+pub(crate) struct PseudoscopicDriver;
+
+/// The supported boards by NVIDIA PCI device ID: one list for both the PCI ID table (and so the
+/// module aliases) and the board lookup in probe.
+macro_rules! supported_boards {
+    ($(($device:literal, $board:ident)),* $(,)?) => {
+        // No per-ID data: `new_id` only accepts IDs whose driver data matches a table entry's,
+        // and a zero entry is what it writes by default.
+        kernel::pci_device_table!(
+            PCI_TABLE,
+            @none,
+            [$(pci::DeviceId::from_id(Vendor::NVIDIA, $device)),*]
+        );
+
+        /// The supported board a PCI device is, if it is one.
+        fn board_of(pdev: &pci::Device<Bound>) -> Option<&'static Board> {
+            if pdev.vendor_id().as_raw() != Vendor::NVIDIA.as_raw() {
+                return None;
+            }
+            match u32::from(pdev.device_id()) {
+                $($device => Some(&hw::$board),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+supported_boards![
+    (0x15f7, TESLA_P100),
+    (0x15f8, TESLA_P100),
+    (0x15f9, TESLA_P100),
+    (0x1b38, TESLA_P40),
+    (0x1db1, TESLA_V100),
+    (0x1db2, TESLA_V100),
+    (0x1db3, TESLA_V100),
+    (0x1db4, TESLA_V100),
+    (0x1db5, TESLA_V100),
+    (0x1db6, TESLA_V100),
+    (0x1db7, TESLA_V100),
+    (0x1db8, TESLA_V100),
+    (0x1df5, TESLA_V100),
+    (0x1df6, TESLA_V100),
+    (0x1e30, QUADRO_RTX),
+    (0x1e36, QUADRO_RTX),
+    (0x1e78, QUADRO_RTX),
+    (0x1eb0, QUADRO_RTX),
+    (0x1eb1, QUADRO_RTX),
+];
+
+/// Everything pseudoscopic holds for one bound device, dropped in reverse dependency order.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Gpu<'bound> {
+    pdev: &'bound pci::Device<Bound>,
+    vram: WcBar<'bound>,
+    _enabled: EnabledDevice<'bound>,
+}
+
+impl pci::Driver for PseudoscopicDriver {
+    type IdInfo = ();
+    type Data<'bound> = Gpu<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        let pdev: &'bound pci::Device<Bound> = pdev;
+        pin_init::pin_init_scope(move || {
+            let params = Params::load()?;
+            let bar = select_bar(pdev, params.bar_index)?;
+
+            Ok(try_pin_init!(Gpu {
+                pdev,
+                _enabled: EnabledDevice::new(pdev).inspect_err(|e| {
+                    dev_err!(pdev, "cannot enable memory decoding: {e:?}\n");
+                })?,
+                vram: WcBar::new(pdev, bar, c"pseudoscopic").inspect_err(|e| {
+                    dev_err!(pdev, "cannot map BAR{} write-combined: {e:?}\n", bar.index);
+                })?,
+            })
+            .pin_chain(move |gpu| {
+                log_probe(gpu.pdev, board_of(gpu.pdev), gpu.vram.info());
+                Ok(())
+            }))
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Gpu<'_> {
+    fn drop(self: Pin<&mut Self>) {
+        dev_info!(
+            self.pdev,
+            "released BAR{} and the device\n",
+            self.vram.info().index
+        );
+    }
+}
+
+/// Picks the BAR that exposes VRAM: `requested`, after checking it can, or else the largest
+/// 64-bit prefetchable memory BAR.
+fn select_bar(pdev: &pci::Device<Bound>, requested: Option<u32>) -> Result<BarInfo> {
+    let bar = match requested {
+        Some(index) => {
+            let bar = BarInfo::read(pdev, index)?;
+            match bar.kind {
+                BarKind::Absent => {
+                    dev_err!(
+                        pdev,
+                        "BAR{index} (bar_index={index}) is not implemented by this device\n"
+                    );
+                    return Err(ENODEV);
+                }
+                BarKind::Io => {
+                    dev_err!(
+                        pdev,
+                        "BAR{index} (bar_index={index}) is an I/O port BAR, not memory\n"
+                    );
+                    return Err(EINVAL);
+                }
+                BarKind::Memory { .. } => bar,
+            }
+        }
+        None => {
+            let bars = BarInfo::read_all(pdev)?;
+            let Some(bar) = bars
+                .iter()
+                .filter(|b| b.is_vram_like())
+                .max_by_key(|b| b.len)
+            else {
+                dev_err!(
+                    pdev,
+                    "no 64-bit prefetchable memory BAR; set bar_index to choose one\n"
+                );
+                return Err(ENODEV);
+            };
+            *bar
+        }
+    };
+    if bar.len < MIN_BAR_SIZE {
+        dev_err!(
+            pdev,
+            "BAR{} is {} bytes, smaller than the {} MiB minimum\n",
+            bar.index,
+            bar.len,
+            MIN_BAR_SIZE >> 20
+        );
+        return Err(ENOSPC);
+    }
+    Ok(bar)
+}
+
+/// The one line that says what probe found.
+fn log_probe(pdev: &pci::Device<Bound>, board: Option<&Board>, bar: &BarInfo) {
+    dev_info!(
+        pdev,
+        "{} [{:04x}:{:04x}]: BAR{} at {:#x}-{:#x} ({} MiB, {}), mapped write-combined\n",
+        BoardName(board),
+        pdev.vendor_id().as_raw(),
+        pdev.device_id(),
+        bar.index,
+        bar.start,
+        bar.start + (bar.len - 1),
+        bar.len >> 20,
+        bar.kind
+    );
+}
+
+/// A board's name and architecture, or what a device bound through `new_id` is.
+struct BoardName<'a>(Option<&'a Board>);
+
+impl kernel::fmt::Display for BoardName<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(b) => write!(f, "{} ({})", b.name, b.architecture),
+            None => f.write_str("generic device"),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Module parameters, validated.
+//!
+//! The parameters are declared in the C shim (so that they show up, read-only, under
+//! `/sys/module/pseudoscopic/parameters/`); this module reads and checks them. They cannot change
+//! after load (permission 0444), so every reader sees the values [`Params::load`] checked.
+
+use crate::shim;
+use kernel::prelude::*;
+
+/// Largest `migration_threshold`: one migration batch is at most this many pages.
+pub(crate) const MAX_BATCH_PAGES: u32 = 512;
+
+/// The module parameters after validation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Params {
+    /// The BAR that exposes VRAM, or `None` to pick one automatically.
+    pub(crate) bar_index: Option<u32>,
+    /// Most VRAM, in bytes, each GPU lends; `None` lends all of it.
+    pub(crate) pool_size: Option<u64>,
+    /// Smallest batch, in pages, handed to the copy engine.
+    pub(crate) migration_threshold: u32,
+    /// Whether the copy engine may be used at all.
+    pub(crate) enable_dma: bool,
+}
+
+impl Params {
+    /// Reads the parameters and checks them, logging one clear line for each bad value.
+    pub(crate) fn load() -> Result<Self> {
+        // SAFETY: The shim's parameter getters only read `static` variables that the module loader
+        // set before `init` and that nothing writes afterwards (permission 0444).
+        let (bar_index, pool_size_mb, migration_threshold, enable_dma) = unsafe {
+            (
+                shim::ps_param_bar_index(),
+                shim::ps_param_pool_size_mb(),
+                shim::ps_param_migration_threshold(),
+                shim::ps_param_enable_dma(),
+            )
+        };
+
+        let bar_index = match bar_index {
+            -1 => None,
+            0..=5 => Some(bar_index.unsigned_abs()),
+            _ => {
+                pr_err!("bar_index={bar_index} is invalid: a PCI BAR is 0-5, or -1 to choose one automatically\n");
+                return Err(EINVAL);
+            }
+        };
+
+        if migration_threshold == 0 || migration_threshold > MAX_BATCH_PAGES {
+            pr_err!(
+                "migration_threshold={migration_threshold} is invalid: it counts pages per batch, 1-{MAX_BATCH_PAGES}\n"
+            );
+            return Err(EINVAL);
+        }
+
+        let pool_size = match pool_size_mb {
+            0 => None,
+            mb => Some(u64::from(mb) << 20),
+        };
+
+        Ok(Self {
+            bar_index,
+            pool_size,
+            migration_threshold,
+            enable_dma,
+        })
+    }
+
+    /// One `dmesg` line with the settings in force.
+    pub(crate) fn log(&self) {
+        pr_info!(
+            "VRAM BAR: {}; pool: {}; copy engine: {} (batches of {}+ pages)\n",
+            BarChoice(self.bar_index),
+            PoolSize(self.pool_size),
+            if self.enable_dma {
+                "allowed"
+            } else {
+                "disabled"
+            },
+            self.migration_threshold
+        );
+    }
+}
+
+/// `bar_index` as a user reads it.
+struct BarChoice(Option<u32>);
+
+impl kernel::fmt::Display for BarChoice {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match self.0 {
+            Some(index) => write!(f, "BAR{index}"),
+            None => f.write_str("largest 64-bit prefetchable"),
+        }
+    }
+}
+
+/// `pool_size_mb` as a user reads it.
+struct PoolSize(Option<u64>);
+
+impl kernel::fmt::Display for PoolSize {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match self.0 {
+            None => f.write_str("all usable VRAM"),
+            Some(bytes) => write!(f, "up to {} MiB per GPU", bytes >> 20),
+        }
+    }
+}

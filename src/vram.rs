@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! VRAM as the CPU reaches it: the write-combined BAR mapping.
+
+mod bar;
+
+pub(crate) use bar::WcBar;

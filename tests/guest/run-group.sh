@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs every case of one group (tests/guest/groups/GROUP.sh) in definition order, each in its own
+# subshell.  Results go to the second serial port (/dev/ttyS1) as
+#   PSTEST BEGIN <case> / PSTEST PASS <case> / PSTEST FAIL <case> <reason> / PSTEST DONE
+# A case also fails when the kernel logged a warning, oops or lockdep splat while it ran.
+
+group=$1
+RESULTS=/dev/ttyS1
+. /tests/lib.sh
+[ -f "/tests/groups/$group.sh" ] || {
+	echo "PSTEST FAIL - no such group: $group" >$RESULTS
+	exit 1
+}
+. "/tests/groups/$group.sh"
+
+stty -F $RESULTS raw -echo 2>/dev/null
+report() { echo "$*" >$RESULTS; echo "$*"; }
+
+for c in $(sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "/tests/groups/$group.sh"); do
+	report "PSTEST BEGIN $c"
+	before=$(dmesg | wc -l)
+	(case_$c) >/tmp/case.out 2>&1
+	rc=$?
+	splat=$(dmesg | tail -n +$((before + 1)) | grep -m1 -E "$KERNEL_SPLAT")
+	if [ $rc -eq 0 ] && [ -z "$splat" ]; then
+		report "PSTEST PASS $c"
+	else
+		reason=$(sed -n 's/^PSFAIL: //p' /tmp/case.out | tail -n 1)
+		[ -n "$splat" ] && reason="${reason:+$reason; }kernel: $splat"
+		report "PSTEST FAIL $c ${reason:-exit status $rc}"
+		echo "---- output of $c ----"
+		cat /tmp/case.out
+		echo "---- kernel log during $c ----"
+		dmesg | tail -n +$((before + 1))
+		echo "----"
+	fi
+	cleanup_module
+done
+report "PSTEST DONE"

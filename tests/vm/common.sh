@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by the VM scripts: locate the test kernel, build the initramfs, assemble a QEMU command.
+# Sourced, not run.
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
+KDIR=${KDIR:-$PS_CACHE/test-kernel}
+OUT=$REPO/out/vm
+TOOLS_BIN=$REPO/out/tools/release
+TOOLS=(ps-status)
+
+die() {
+	printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2
+	exit 2
+}
+
+[ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no test kernel at $KDIR (run 'make setup')"
+[ -f "$REPO/pseudoscopic.ko" ] || die "pseudoscopic.ko is not built (run 'make')"
+KVER=$(cat "$KDIR/include/config/kernel.release")
+
+# Builds $OUT/initramfs.cpio: busybox, the modules (with modules.dep for modprobe), the tools and the
+# guest test scripts.
+build_initramfs() {
+	local stage=$OUT/initramfs
+	rm -rf "$stage"
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,etc}
+	cp /bin/busybox "$stage/bin/busybox"
+	local applet
+	for applet in $("$stage/bin/busybox" --list-full); do
+		[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
+	done
+	local moddir=$stage/lib/modules/$KVER
+	mkdir -p "$moddir/extra" "$moddir/kernel/lib"
+	cp "$REPO/pseudoscopic.ko" "$moddir/extra/"
+	cp "$KDIR/lib/test_hmm.ko" "$moddir/kernel/lib/"
+	cp "$KDIR/modules.order" "$KDIR/modules.builtin" "$moddir/" 2>/dev/null || true
+	/sbin/depmod -b "$stage" "$KVER"
+	local tool
+	for tool in "${TOOLS[@]}"; do
+		[ -x "$TOOLS_BIN/$tool" ] || die "$tool is not built (run 'make tools')"
+		cp "$TOOLS_BIN/$tool" "$stage/usr/bin/"
+	done
+	cp -r "$REPO/tests/guest" "$stage/tests"
+	install -m 0755 "$REPO/tests/guest/init" "$stage/init"
+	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio"
+}
+
+# qemu_cmd CONSOLE_LOG RESULTS_LOG APPEND [extra QEMU args...]: prints nothing, sets QEMU_CMD.
+qemu_cmd() {
+	local console=$1 results=$2 append=$3
+	shift 3
+	QEMU_CMD=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "${PS_VM_MEMORY:-2G}" -smp 2
+		-nographic -no-reboot -net none
+		-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio"
+		-append "console=ttyS0 loglevel=4 log_buf_len=4M panic=-1 oops=panic $append"
+		"$@")
+	if [ -n "$console" ]; then
+		QEMU_CMD+=(-monitor none -serial "file:$console" -serial "file:$results")
+	else
+		QEMU_CMD+=(-serial mon:stdio -serial null)
+	fi
+}
+
+# One emulated VRAM device: ivshmem-plain whose BAR2 is backed by a memfd of SIZE (e.g. 256M).
+ivshmem_args() {
+	local id=$1 size=$2
+	printf '%s\n' -object "memory-backend-memfd,id=$id,size=$size,share=on" -device "ivshmem-plain,memdev=$id"
+}
