@@ -7,9 +7,25 @@
  * The Rust side declares every function in src/shim.rs; keep the two in step.
  */
 
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/magic.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
+#include <linux/pid.h>
+#include <linux/sched/exec_state.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sysfs.h>
 
 #include "ps_shim.h"
 
@@ -61,4 +77,518 @@ bool ps_param_enable_dma(void)
 unsigned long ps_pci_resource_flags(struct pci_dev *pdev, int bar)
 {
 	return pci_resource_flags(pdev, bar);
+}
+
+/* ---- Pages (static inlines and macros) ---- */
+
+unsigned long ps_page_to_pfn(struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+struct page *ps_pfn_to_page(unsigned long pfn)
+{
+	return pfn_to_page(pfn);
+}
+
+unsigned long ps_folio_pfn(struct folio *folio)
+{
+	return folio_pfn(folio);
+}
+
+struct dev_pagemap *ps_folio_pgmap(struct folio *folio)
+{
+	return page_pgmap(&folio->page);
+}
+
+/* The pagemap of a device-private page, or NULL for any other page. */
+struct dev_pagemap *ps_device_private_pgmap(struct page *page)
+{
+	return is_device_private_page(page) ? page_pgmap(page) : NULL;
+}
+
+bool ps_page_is_anon(struct page *page)
+{
+	return folio_test_anon(page_folio(page));
+}
+
+/* A free device page becomes an allocated one: refcount 1, one pgmap ref, locked. */
+void ps_device_page_init(struct page *page, struct dev_pagemap *pgmap)
+{
+	zone_device_page_init(page, pgmap, 0);
+}
+
+/* A page of RAM for `addr` of `vma`, or NULL; may sleep. */
+struct page *ps_alloc_user_page(struct vm_area_struct *vma, unsigned long addr)
+{
+	return alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
+}
+
+/* A page of RAM when there is no VMA to place it (eviction); never fails. */
+struct page *ps_alloc_user_page_nofail(void)
+{
+	return alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+}
+
+void ps_lock_page(struct page *page)
+{
+	lock_page(page);
+}
+
+void ps_unlock_and_put_page(struct page *page)
+{
+	unlock_page(page);
+	put_page(page);
+}
+
+/* ---- Copies between RAM pages and the write-combined VRAM mapping ---- */
+
+void ps_copy_page_to_io(void __iomem *dst, struct page *src)
+{
+	void *s = kmap_local_page(src);
+
+	memcpy_toio(dst, s, PAGE_SIZE);
+	kunmap_local(s);
+}
+
+void ps_copy_page_from_io(struct page *dst, const void __iomem *src)
+{
+	void *d = kmap_local_page(dst);
+
+	memcpy_fromio(d, src, PAGE_SIZE);
+	kunmap_local(d);
+}
+
+/* ---- Device-private pagemap ---- */
+
+static_assert(MIGRATE_PFN_VALID == PS_MIGRATE_PFN_VALID);
+static_assert(MIGRATE_PFN_MIGRATE == PS_MIGRATE_PFN_MIGRATE);
+static_assert(MIGRATE_PFN_WRITE == PS_MIGRATE_PFN_WRITE);
+static_assert(MIGRATE_PFN_SHIFT == PS_MIGRATE_PFN_SHIFT);
+static_assert(MIGRATE_VMA_SELECT_SYSTEM == PS_SELECT_SYSTEM);
+static_assert(MIGRATE_VMA_SELECT_DEVICE_PRIVATE == PS_SELECT_DEVICE_PRIVATE);
+
+/*
+ * Claims a free physical range of `size` bytes (never the BAR's own addresses: device-private
+ * pages must not alias anything the CPU can reach) and creates struct pages for it.  `pgmap`
+ * must stay at this address until ps_pagemap_remove().  The range is rounded up to whole memory
+ * sections so that two pagemaps never share one.
+ */
+int ps_pagemap_create(struct dev_pagemap *pgmap, const struct dev_pagemap_ops *ops, void *owner,
+		      u64 size, const char *name, struct resource **res_out)
+{
+	struct resource *res;
+	void *addr;
+
+	size = ALIGN(size, 1UL << SECTION_SIZE_BITS);
+	res = request_free_mem_region(&iomem_resource, size, name);
+	if (IS_ERR(res))
+		return PTR_ERR(res);
+
+	memset(pgmap, 0, sizeof(*pgmap));
+	pgmap->type = MEMORY_DEVICE_PRIVATE;
+	pgmap->range.start = res->start;
+	pgmap->range.end = res->end;
+	pgmap->nr_range = 1;
+	pgmap->ops = ops;
+	pgmap->owner = owner;
+
+	addr = memremap_pages(pgmap, numa_node_id());
+	if (IS_ERR(addr)) {
+		release_mem_region(res->start, resource_size(res));
+		return PTR_ERR(addr);
+	}
+	*res_out = res;
+	return 0;
+}
+
+/* Waits until every page of the pagemap is free, then releases it and its range. */
+void ps_pagemap_remove(struct dev_pagemap *pgmap, struct resource *res)
+{
+	memunmap_pages(pgmap);
+	release_mem_region(res->start, resource_size(res));
+}
+
+unsigned long ps_pagemap_first_pfn(const struct dev_pagemap *pgmap)
+{
+	return PHYS_PFN(pgmap->range.start);
+}
+
+/* ---- struct vm_fault accessors ---- */
+
+struct vm_area_struct *ps_vmf_vma(const struct vm_fault *vmf)
+{
+	return vmf->vma;
+}
+
+unsigned long ps_vmf_address(const struct vm_fault *vmf)
+{
+	return vmf->address;
+}
+
+struct page *ps_vmf_page(const struct vm_fault *vmf)
+{
+	return vmf->page;
+}
+
+/* ---- migrate_vma and migrate_device ---- */
+
+#define PS_CHECK_FIELD(f) \
+	static_assert(offsetof(struct ps_migrate_vma, f) == offsetof(struct migrate_vma, f))
+PS_CHECK_FIELD(vma);
+PS_CHECK_FIELD(dst);
+PS_CHECK_FIELD(src);
+PS_CHECK_FIELD(cpages);
+PS_CHECK_FIELD(npages);
+PS_CHECK_FIELD(start);
+PS_CHECK_FIELD(end);
+PS_CHECK_FIELD(pgmap_owner);
+PS_CHECK_FIELD(flags);
+PS_CHECK_FIELD(fault_page);
+static_assert(sizeof(struct ps_migrate_vma) == sizeof(struct migrate_vma));
+
+int ps_migrate_vma_setup(struct ps_migrate_vma *args)
+{
+	return migrate_vma_setup((struct migrate_vma *)args);
+}
+
+void ps_migrate_vma_pages(struct ps_migrate_vma *args)
+{
+	migrate_vma_pages((struct migrate_vma *)args);
+}
+
+void ps_migrate_vma_finalize(struct ps_migrate_vma *args)
+{
+	migrate_vma_finalize((struct migrate_vma *)args);
+}
+
+int ps_migrate_device_range(unsigned long *src, unsigned long start_pfn, unsigned long npages)
+{
+	return migrate_device_range(src, start_pfn, npages);
+}
+
+void ps_migrate_device_pages(unsigned long *src, unsigned long *dst, unsigned long npages)
+{
+	migrate_device_pages(src, dst, npages);
+}
+
+void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned long npages)
+{
+	migrate_device_finalize(src, dst, npages);
+}
+
+/* ---- Residency: a read-only page-table snapshot (hmm_range_fault without faulting) ---- */
+
+static bool ps_snapshot_invalidate(struct mmu_interval_notifier *mni,
+				   const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops ps_snapshot_ops = {
+	.invalidate = ps_snapshot_invalidate,
+};
+
+/*
+ * For each page of [start, end) of `mm`, stores in `pgmaps` the pagemap of the device-private
+ * page owned by `owner` mapped there, or NULL.  Takes the mmap lock itself; `pfns` is scratch
+ * space for (end - start) >> PAGE_SHIFT entries.
+ */
+int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
+			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps)
+{
+	struct mmu_interval_notifier notifier;
+	struct hmm_range range = {
+		.notifier = &notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.dev_private_owner = owner,
+	};
+	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	int ret;
+
+	ret = mmu_interval_notifier_insert(&notifier, mm, start, end - start, &ps_snapshot_ops);
+	if (ret)
+		return ret;
+	do {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		range.notifier_seq = mmu_interval_read_begin(&notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret && ret != -EBUSY)
+			goto out;
+	} while (ret == -EBUSY || mmu_interval_read_retry(&notifier, range.notifier_seq));
+
+	for (i = 0; i < n; i++) {
+		struct page *page;
+
+		pgmaps[i] = NULL;
+		if (!(pfns[i] & HMM_PFN_VALID))
+			continue;
+		page = hmm_pfn_to_page(pfns[i]);
+		if (is_device_private_page(page) && page_pgmap(page)->owner == owner)
+			pgmaps[i] = page_pgmap(page);
+	}
+out:
+	mmu_interval_notifier_remove(&notifier);
+	return ret;
+}
+
+/* ---- Target process: a pidfd (or the caller) to an mm, with the access check ---- */
+
+/*
+ * Whether the caller may move `task`'s memory: the checks of ptrace_may_access() with
+ * PTRACE_MODE_READ_REALCREDS (same thread group; or matching real credentials and a dumpable
+ * target; or CAP_SYS_PTRACE over the target's user namespace).  The kernel does not export
+ * ptrace_may_access() or its LSM hook to modules, so security modules are not consulted.
+ */
+static bool ps_may_access(struct task_struct *task)
+{
+	const struct cred *cred = current_cred(), *tcred;
+	bool creds_match, dumpable, privileged;
+
+	if (same_thread_group(task, current))
+		return true;
+	rcu_read_lock();
+	tcred = __task_cred(task);
+	creds_match = uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+		      uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+		      gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
+	privileged = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
+	dumpable = READ_ONCE(rcu_dereference(task->exec_state)->dumpable) == TASK_DUMPABLE_OWNER;
+	rcu_read_unlock();
+	return privileged || (creds_match && dumpable);
+}
+
+/*
+ * The mm of the process `pidfd` names (PS_PIDFD_SELF: the caller), with a reference the caller
+ * drops with mmput(); or an errno: EBADF (not a pidfd), ESRCH (exited, or a kernel thread),
+ * EPERM (no access), EINTR.
+ */
+int ps_target_mm(int pidfd, struct mm_struct **mm_out)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct file *file;
+	struct pid *pid;
+	int ret;
+
+	if (pidfd == PS_PIDFD_SELF) {
+		mm = get_task_mm(current);
+		if (!mm)
+			return -ESRCH;
+		*mm_out = mm;
+		return 0;
+	}
+	if (pidfd < 0)
+		return -EBADF;
+	file = fget(pidfd);
+	if (!file)
+		return -EBADF;
+	/* pidfd_pid() is not exported: a pidfd is a pidfs file whose inode holds the pid. */
+	if (file_inode(file)->i_sb->s_magic != PID_FS_MAGIC) {
+		fput(file);
+		return -EBADF;
+	}
+	pid = get_pid(file_inode(file)->i_private);
+	fput(file);
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!task)
+		return -ESRCH;
+
+	/* As mm_access(): no exec may swap credentials and mm between the check and the get. */
+	ret = down_read_killable(&task->signal->exec_update_lock);
+	if (ret)
+		goto out_task;
+	mm = get_task_mm(task);
+	if (!mm)
+		ret = -ESRCH;
+	else if (!ps_may_access(task)) {
+		mmput(mm);
+		ret = -EPERM;
+	} else
+		*mm_out = mm;
+	up_read(&task->signal->exec_update_lock);
+out_task:
+	put_task_struct(task);
+	return ret;
+}
+
+/* The top of the user address space of `mm` (an anonymous-union field bindgen hides). */
+unsigned long ps_mm_task_size(struct mm_struct *mm)
+{
+	return mm->task_size;
+}
+
+bool ps_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+/* ---- sysfs: statistics and pool sizes, read by Rust through ps_rust_stat() ---- */
+
+struct ps_item_attr {
+	struct kobj_attribute attr;
+	unsigned int item;
+};
+
+struct ps_module_item_attr {
+	struct module_attribute attr;
+	unsigned int item;
+};
+
+static ssize_t ps_item_show(const void *gpu, unsigned int item, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", ps_rust_stat(gpu, item));
+}
+
+/* Module-wide files live on the module's kobject, whose sysfs_ops expect module_attribute. */
+static ssize_t ps_module_item_show(const struct module_attribute *attr, struct module_kobject *mk,
+				   char *buf)
+{
+	return ps_item_show(NULL, container_of(attr, struct ps_module_item_attr, attr)->item, buf);
+}
+
+#define PS_MODULE_ITEM(_name, _item)                                                \
+	static struct ps_module_item_attr ps_module_attr_##_name = {               \
+		.attr = __ATTR(_name, 0444, ps_module_item_show, NULL), .item = _item \
+	}
+
+#define PS_STAT_ITEMS(X)                               \
+	X(migrations_to_ram, PS_STAT_MIGRATIONS_TO_RAM)       \
+	X(migrations_to_device, PS_STAT_MIGRATIONS_TO_DEVICE) \
+	X(page_faults, PS_STAT_PAGE_FAULTS)                   \
+	X(bytes_to_ram, PS_STAT_BYTES_TO_RAM)                 \
+	X(bytes_to_device, PS_STAT_BYTES_TO_DEVICE)           \
+	X(alloc_fail, PS_STAT_ALLOC_FAIL)                     \
+	X(dma_fail, PS_STAT_DMA_FAIL)                         \
+	X(evictions, PS_STAT_EVICTIONS)
+
+#define PS_POOL_ITEMS(X)                 \
+	X(total_pages, PS_POOL_TOTAL_PAGES) \
+	X(free_pages, PS_POOL_FREE_PAGES)
+
+#define PS_DEFINE_MODULE_ITEM(name, item) PS_MODULE_ITEM(name, item);
+PS_STAT_ITEMS(PS_DEFINE_MODULE_ITEM)
+PS_POOL_ITEMS(PS_DEFINE_MODULE_ITEM)
+
+#define PS_MODULE_ATTR_PTR(name, item) &ps_module_attr_##name.attr.attr,
+static struct attribute *ps_module_stat_attrs[] = { PS_STAT_ITEMS(PS_MODULE_ATTR_PTR) NULL };
+static struct attribute *ps_module_pool_attrs[] = { PS_POOL_ITEMS(PS_MODULE_ATTR_PTR) NULL };
+
+static const struct attribute_group ps_module_stat_group = {
+	.name = "stats",
+	.attrs = ps_module_stat_attrs,
+};
+
+static const struct attribute_group ps_module_pool_group = {
+	.name = "pool",
+	.attrs = ps_module_pool_attrs,
+};
+
+static const struct attribute_group *ps_module_groups[] = {
+	&ps_module_stat_group,
+	&ps_module_pool_group,
+	NULL,
+};
+
+/* /sys/module/pseudoscopic/{stats,pool}/ */
+int ps_sysfs_module_create(void)
+{
+	return sysfs_create_groups(&THIS_MODULE->mkobj.kobj, ps_module_groups);
+}
+
+void ps_sysfs_module_remove(void)
+{
+	sysfs_remove_groups(&THIS_MODULE->mkobj.kobj, ps_module_groups);
+}
+
+/* Per GPU: <pci device>/pseudoscopic/{index,stats/,pool/}, on a kobject that knows its GPU. */
+struct ps_gpu_kobj {
+	struct kobject kobj;
+	const void *gpu;
+};
+
+static ssize_t ps_gpu_item_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return ps_item_show(container_of(kobj, struct ps_gpu_kobj, kobj)->gpu,
+			    container_of(attr, struct ps_item_attr, attr)->item, buf);
+}
+
+#define PS_DEFINE_GPU_ITEM(_name, _item)                                         \
+	static struct ps_item_attr ps_gpu_attr_##_name = {                       \
+		.attr = __ATTR(_name, 0444, ps_gpu_item_show, NULL), .item = _item \
+	};
+PS_STAT_ITEMS(PS_DEFINE_GPU_ITEM)
+PS_POOL_ITEMS(PS_DEFINE_GPU_ITEM)
+PS_DEFINE_GPU_ITEM(index, PS_GPU_INDEX)
+
+#define PS_GPU_ATTR_PTR(name, item) &ps_gpu_attr_##name.attr.attr,
+static struct attribute *ps_gpu_stat_attrs[] = { PS_STAT_ITEMS(PS_GPU_ATTR_PTR) NULL };
+static struct attribute *ps_gpu_pool_attrs[] = { PS_POOL_ITEMS(PS_GPU_ATTR_PTR) NULL };
+static struct attribute *ps_gpu_top_attrs[] = { &ps_gpu_attr_index.attr.attr, NULL };
+
+static const struct attribute_group ps_gpu_stat_group = {
+	.name = "stats",
+	.attrs = ps_gpu_stat_attrs,
+};
+
+static const struct attribute_group ps_gpu_pool_group = {
+	.name = "pool",
+	.attrs = ps_gpu_pool_attrs,
+};
+
+static const struct attribute_group ps_gpu_top_group = {
+	.attrs = ps_gpu_top_attrs,
+};
+
+static const struct attribute_group *ps_gpu_groups[] = {
+	&ps_gpu_top_group,
+	&ps_gpu_stat_group,
+	&ps_gpu_pool_group,
+	NULL,
+};
+
+static void ps_gpu_kobj_release(struct kobject *kobj)
+{
+	kfree(container_of(kobj, struct ps_gpu_kobj, kobj));
+}
+
+static const struct kobj_type ps_gpu_ktype = {
+	.release = ps_gpu_kobj_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = ps_gpu_groups,
+};
+
+/*
+ * Creates the GPU's directory under `dev`.  `gpu` is handed back to ps_rust_stat() and must stay
+ * valid until ps_sysfs_gpu_remove() returns (which waits for readers).
+ */
+struct kobject *ps_sysfs_gpu_create(struct device *dev, const void *gpu)
+{
+	struct ps_gpu_kobj *g = kzalloc(sizeof(*g), GFP_KERNEL);
+	int ret;
+
+	if (!g)
+		return ERR_PTR(-ENOMEM);
+	g->gpu = gpu;
+	ret = kobject_init_and_add(&g->kobj, &ps_gpu_ktype, &dev->kobj, "pseudoscopic");
+	if (ret) {
+		kobject_put(&g->kobj);
+		return ERR_PTR(ret);
+	}
+	return &g->kobj;
+}
+
+void ps_sysfs_gpu_remove(struct kobject *kobj)
+{
+	kobject_del(kobj);
+	kobject_put(kobj);
 }

@@ -7,7 +7,39 @@
 
 #include <linux/types.h>
 
+struct dev_pagemap;
+struct dev_pagemap_ops;
+struct folio;
+struct mm_struct;
+struct page;
 struct pci_dev;
+struct resource;
+struct vm_area_struct;
+struct vm_fault;
+
+/* Mirrors of migrate.h's constants, checked against it in ps_shim.c. */
+#define PS_MIGRATE_PFN_VALID (1UL << 0)
+#define PS_MIGRATE_PFN_MIGRATE (1UL << 1)
+#define PS_MIGRATE_PFN_WRITE (1UL << 3)
+#define PS_MIGRATE_PFN_SHIFT 6
+#define PS_SELECT_SYSTEM (1UL << 0)
+#define PS_SELECT_DEVICE_PRIVATE (1UL << 1)
+
+#define PS_PIDFD_SELF (-1)
+
+/* struct migrate_vma, field for field (checked in ps_shim.c); Rust mirrors this one. */
+struct ps_migrate_vma {
+	struct vm_area_struct *vma;
+	unsigned long *dst;
+	unsigned long *src;
+	unsigned long cpages;
+	unsigned long npages;
+	unsigned long start;
+	unsigned long end;
+	void *pgmap_owner;
+	unsigned long flags;
+	struct page *fault_page;
+};
 
 int ps_param_bar_index(void);
 unsigned int ps_param_pool_size_mb(void);
@@ -15,5 +47,68 @@ unsigned int ps_param_migration_threshold(void);
 bool ps_param_enable_dma(void);
 
 unsigned long ps_pci_resource_flags(struct pci_dev *pdev, int bar);
+
+unsigned long ps_page_to_pfn(struct page *page);
+struct page *ps_pfn_to_page(unsigned long pfn);
+unsigned long ps_folio_pfn(struct folio *folio);
+struct dev_pagemap *ps_folio_pgmap(struct folio *folio);
+struct dev_pagemap *ps_device_private_pgmap(struct page *page);
+bool ps_page_is_anon(struct page *page);
+void ps_device_page_init(struct page *page, struct dev_pagemap *pgmap);
+struct page *ps_alloc_user_page(struct vm_area_struct *vma, unsigned long addr);
+struct page *ps_alloc_user_page_nofail(void);
+void ps_lock_page(struct page *page);
+void ps_unlock_and_put_page(struct page *page);
+
+void ps_copy_page_to_io(void __iomem *dst, struct page *src);
+void ps_copy_page_from_io(struct page *dst, const void __iomem *src);
+
+int ps_pagemap_create(struct dev_pagemap *pgmap, const struct dev_pagemap_ops *ops, void *owner,
+		      u64 size, const char *name, struct resource **res_out);
+void ps_pagemap_remove(struct dev_pagemap *pgmap, struct resource *res);
+unsigned long ps_pagemap_first_pfn(const struct dev_pagemap *pgmap);
+
+struct vm_area_struct *ps_vmf_vma(const struct vm_fault *vmf);
+unsigned long ps_vmf_address(const struct vm_fault *vmf);
+struct page *ps_vmf_page(const struct vm_fault *vmf);
+
+int ps_migrate_vma_setup(struct ps_migrate_vma *args);
+void ps_migrate_vma_pages(struct ps_migrate_vma *args);
+void ps_migrate_vma_finalize(struct ps_migrate_vma *args);
+int ps_migrate_device_range(unsigned long *src, unsigned long start_pfn, unsigned long npages);
+void ps_migrate_device_pages(unsigned long *src, unsigned long *dst, unsigned long npages);
+void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned long npages);
+
+int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
+			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps);
+
+/* sysfs items: the statistics, the pool sizes and the GPU index (Rust: src/stats.rs). */
+enum ps_item {
+	PS_STAT_MIGRATIONS_TO_RAM,
+	PS_STAT_MIGRATIONS_TO_DEVICE,
+	PS_STAT_PAGE_FAULTS,
+	PS_STAT_BYTES_TO_RAM,
+	PS_STAT_BYTES_TO_DEVICE,
+	PS_STAT_ALLOC_FAIL,
+	PS_STAT_DMA_FAIL,
+	PS_STAT_EVICTIONS,
+	PS_POOL_TOTAL_PAGES,
+	PS_POOL_FREE_PAGES,
+	PS_GPU_INDEX,
+};
+
+/* Implemented in Rust: the value of `item` for `gpu`, or summed over all GPUs when NULL. */
+u64 ps_rust_stat(const void *gpu, unsigned int item);
+
+struct device;
+struct kobject;
+int ps_sysfs_module_create(void);
+void ps_sysfs_module_remove(void);
+struct kobject *ps_sysfs_gpu_create(struct device *dev, const void *gpu);
+void ps_sysfs_gpu_remove(struct kobject *kobj);
+
+unsigned long ps_mm_task_size(struct mm_struct *mm);
+int ps_target_mm(int pidfd, struct mm_struct **mm_out);
+bool ps_fatal_signal_pending(void);
 
 #endif /* PS_SHIM_H */

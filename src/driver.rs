@@ -6,12 +6,15 @@ use crate::{
     bus::{BarInfo, BarKind, EnabledDevice},
     hw::{self, Board},
     params::Params,
-    vram::WcBar,
+    registry,
+    vram::Vram,
 };
 use kernel::{
     device::{Bound, Core},
+    page::PAGE_SIZE,
     pci::{self, Vendor},
     prelude::*,
+    sync::Arc,
 };
 
 /// The smallest BAR worth lending: anything less is not VRAM.
@@ -70,7 +73,7 @@ supported_boards![
 #[pin_data(PinnedDrop)]
 pub(crate) struct Gpu<'bound> {
     pdev: &'bound pci::Device<Bound>,
-    vram: WcBar<'bound>,
+    vram: Arc<Vram>,
     _enabled: EnabledDevice<'bound>,
 }
 
@@ -88,18 +91,25 @@ impl pci::Driver for PseudoscopicDriver {
         pin_init::pin_init_scope(move || {
             let params = Params::load()?;
             let bar = select_bar(pdev, params.bar_index)?;
+            let pool_bytes = pool_bytes(&bar, params.pool_size);
 
             Ok(try_pin_init!(Gpu {
                 pdev,
                 _enabled: EnabledDevice::new(pdev).inspect_err(|e| {
                     dev_err!(pdev, "cannot enable memory decoding: {e:?}\n");
                 })?,
-                vram: WcBar::new(pdev, bar, c"pseudoscopic").inspect_err(|e| {
-                    dev_err!(pdev, "cannot map BAR{} write-combined: {e:?}\n", bar.index);
-                })?,
+                vram: registry::add(|index| Vram::new(pdev, bar, pool_bytes, index)).inspect_err(
+                    |e| {
+                        dev_err!(
+                            pdev,
+                            "cannot map BAR{} and register its VRAM: {e:?}\n",
+                            bar.index
+                        );
+                    }
+                )?,
             })
             .pin_chain(move |gpu| {
-                log_probe(gpu.pdev, board_of(gpu.pdev), gpu.vram.info());
+                log_probe(gpu.pdev, board_of(gpu.pdev), &gpu.vram);
                 Ok(())
             }))
         })
@@ -109,12 +119,21 @@ impl pci::Driver for PseudoscopicDriver {
 #[pinned_drop]
 impl PinnedDrop for Gpu<'_> {
     fn drop(self: Pin<&mut Self>) {
+        registry::remove(&self.vram);
+        self.vram.shutdown();
         dev_info!(
             self.pdev,
-            "released BAR{} and the device\n",
-            self.vram.info().index
+            "released GPU {} (BAR{}) and the device\n",
+            self.vram.index,
+            self.vram.bar().index
         );
     }
+}
+
+/// How much of `bar` to lend: all of it, or `pool_size` if smaller; whole pages.
+fn pool_bytes(bar: &BarInfo, pool_size: Option<u64>) -> u64 {
+    let bytes = pool_size.map_or(bar.len, |limit| limit.min(bar.len));
+    bytes / PAGE_SIZE as u64 * PAGE_SIZE as u64
 }
 
 /// Picks the BAR that exposes VRAM: `requested`, after checking it can, or else the largest
@@ -171,10 +190,11 @@ fn select_bar(pdev: &pci::Device<Bound>, requested: Option<u32>) -> Result<BarIn
 }
 
 /// The one line that says what probe found.
-fn log_probe(pdev: &pci::Device<Bound>, board: Option<&Board>, bar: &BarInfo) {
+fn log_probe(pdev: &pci::Device<Bound>, board: Option<&Board>, vram: &Vram) {
+    let bar = vram.bar();
     dev_info!(
         pdev,
-        "{} [{:04x}:{:04x}]: BAR{} at {:#x}-{:#x} ({} MiB, {}), mapped write-combined\n",
+        "{} [{:04x}:{:04x}]: BAR{} at {:#x}-{:#x} ({} MiB, {}), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory\n",
         BoardName(board),
         pdev.vendor_id().as_raw(),
         pdev.device_id(),
@@ -182,7 +202,10 @@ fn log_probe(pdev: &pci::Device<Bound>, board: Option<&Board>, bar: &BarInfo) {
         bar.start,
         bar.start + (bar.len - 1),
         bar.len >> 20,
-        bar.kind
+        bar.kind,
+        vram.index,
+        (vram.total_pages() * PAGE_SIZE) >> 20,
+        vram.total_pages()
     );
 }
 

@@ -4,32 +4,72 @@
 //!
 //! The PCI driver maps the GPU's VRAM BAR write-combined; see `README.md` for the whole picture.
 
-use kernel::{driver::Registration, pci, prelude::*, InPlaceModule};
+use kernel::{
+    driver::Registration,
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    pci,
+    prelude::*,
+    InPlaceModule,
+};
 
 mod bus;
+mod chardev;
 mod driver;
 mod hw;
+mod migrate;
+mod mm;
 mod params;
+mod registry;
 mod shim;
+mod stats;
+mod uapi;
 mod vram;
 
 pub(crate) const MODULE_NAME: &core::ffi::CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
 
+/// `/sys/module/pseudoscopic/{stats,pool}/`, removed on drop.
+struct ModuleSysfs;
+
+impl ModuleSysfs {
+    fn new() -> Result<Self> {
+        // SAFETY: Called once at module init; the files read module-wide state only.
+        kernel::error::to_result(unsafe { shim::ps_sysfs_module_create() })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for ModuleSysfs {
+    fn drop(&mut self) {
+        // SAFETY: Created in `new`; removal waits for readers.
+        unsafe { shim::ps_sysfs_module_remove() };
+    }
+}
+
+/// The module: fields are dropped in order, so every GPU is unbound (its pages back in RAM)
+/// before the device node and the module-wide sysfs files go.
 #[pin_data]
 struct PseudoscopicModule {
     #[pin]
     _driver: Registration<pci::Adapter<driver::PseudoscopicDriver>>,
+    #[pin]
+    _control: MiscDeviceRegistration<chardev::Control>,
+    _sysfs: ModuleSysfs,
 }
 
 impl InPlaceModule for PseudoscopicModule {
     fn init(module: &'static kernel::ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            _driver <- {
-                // Refuse to load with bad parameters rather than fail every probe later.
-                let params = params::Params::load()?;
-                params.log();
-                Registration::new(MODULE_NAME, module)
-            },
+        pin_init::pin_init_scope(move || {
+            // Refuse to load with bad parameters rather than fail every probe later.
+            let params = params::Params::load()?;
+            params.log();
+            registry::init();
+            Ok(try_pin_init!(Self {
+                _sysfs: ModuleSysfs::new()?,
+                _control <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                    name: c"pseudoscopic",
+                }),
+                _driver <- Registration::new(MODULE_NAME, module),
+            }))
         })
     }
 }

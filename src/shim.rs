@@ -1,19 +1,106 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Declarations of the C shim in `rust/ps_shim.c`.
+//! Declarations of the C shim in `rust/ps_shim.c` (prototypes in `rust/ps_shim.h`).
 //!
-//! Only the thin wrappers (`params`, `bus`) call these; everything above them is safe Rust.
-//! The C prototypes are in `rust/ps_shim.h`.
+//! Only the thin wrappers (`params`, `bus`, `vram`, `mm`, `sysfs`, `chardev`) call these; the
+//! migration logic above them is safe Rust.
 
-use kernel::ffi::{c_int, c_uint, c_ulong, c_void};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_uint, c_ulong, c_void},
+};
 
-// Pointers to C structs are passed as `c_void`: bindgen's layouts of them are not FFI-safe by
-// rustc's lint, and the shim only forwards them.
+pub(crate) const MIGRATE_PFN_VALID: usize = 1 << 0;
+pub(crate) const MIGRATE_PFN_MIGRATE: usize = 1 << 1;
+pub(crate) const MIGRATE_PFN_WRITE: usize = 1 << 3;
+pub(crate) const MIGRATE_PFN_SHIFT: u32 = 6;
+pub(crate) const SELECT_SYSTEM: c_ulong = 1 << 0;
+pub(crate) const SELECT_DEVICE_PRIVATE: c_ulong = 1 << 1;
 
+/// `struct ps_migrate_vma`, itself checked field by field against `struct migrate_vma`.
+#[repr(C)]
+pub(crate) struct MigrateVmaRaw {
+    pub(crate) vma: *mut bindings::vm_area_struct,
+    pub(crate) dst: *mut c_ulong,
+    pub(crate) src: *mut c_ulong,
+    pub(crate) cpages: c_ulong,
+    pub(crate) npages: c_ulong,
+    pub(crate) start: c_ulong,
+    pub(crate) end: c_ulong,
+    pub(crate) pgmap_owner: *mut c_void,
+    pub(crate) flags: c_ulong,
+    pub(crate) fault_page: *mut bindings::page,
+}
+
+// Only pointers to kernel structs cross this boundary, never the structs themselves, so bindgen
+// modelling some of their fields as zero-sized types (which the lint objects to) is harmless.
+#[allow(improper_ctypes)]
 extern "C" {
     pub(crate) fn ps_param_bar_index() -> c_int;
     pub(crate) fn ps_param_pool_size_mb() -> c_uint;
     pub(crate) fn ps_param_migration_threshold() -> c_uint;
     pub(crate) fn ps_param_enable_dma() -> bool;
     pub(crate) fn ps_pci_resource_flags(pdev: *mut c_void, bar: c_int) -> c_ulong;
+
+    pub(crate) fn ps_page_to_pfn(page: *mut bindings::page) -> c_ulong;
+    pub(crate) fn ps_pfn_to_page(pfn: c_ulong) -> *mut bindings::page;
+    pub(crate) fn ps_folio_pfn(folio: *mut bindings::folio) -> c_ulong;
+    pub(crate) fn ps_folio_pgmap(folio: *mut bindings::folio) -> *mut c_void;
+    pub(crate) fn ps_device_private_pgmap(page: *mut bindings::page) -> *mut c_void;
+    pub(crate) fn ps_page_is_anon(page: *mut bindings::page) -> bool;
+    pub(crate) fn ps_device_page_init(page: *mut bindings::page, pgmap: *mut c_void);
+    pub(crate) fn ps_alloc_user_page(
+        vma: *mut bindings::vm_area_struct,
+        addr: c_ulong,
+    ) -> *mut bindings::page;
+    pub(crate) fn ps_alloc_user_page_nofail() -> *mut bindings::page;
+    pub(crate) fn ps_lock_page(page: *mut bindings::page);
+    pub(crate) fn ps_unlock_and_put_page(page: *mut bindings::page);
+
+    pub(crate) fn ps_copy_page_to_io(dst: *mut c_void, src: *mut bindings::page);
+    pub(crate) fn ps_copy_page_from_io(dst: *mut bindings::page, src: *const c_void);
+
+    pub(crate) fn ps_pagemap_create(
+        pgmap: *mut c_void,
+        ops: *const bindings::dev_pagemap_ops,
+        owner: *mut c_void,
+        size: u64,
+        name: *const kernel::ffi::c_char,
+        res_out: *mut *mut c_void,
+    ) -> c_int;
+    pub(crate) fn ps_pagemap_remove(pgmap: *mut c_void, res: *mut c_void);
+    pub(crate) fn ps_pagemap_first_pfn(pgmap: *const c_void) -> c_ulong;
+
+    pub(crate) fn ps_vmf_vma(vmf: *const bindings::vm_fault) -> *mut bindings::vm_area_struct;
+    pub(crate) fn ps_vmf_address(vmf: *const bindings::vm_fault) -> c_ulong;
+    pub(crate) fn ps_vmf_page(vmf: *const bindings::vm_fault) -> *mut bindings::page;
+
+    pub(crate) fn ps_migrate_vma_setup(args: *mut MigrateVmaRaw) -> c_int;
+    pub(crate) fn ps_migrate_vma_pages(args: *mut MigrateVmaRaw);
+    pub(crate) fn ps_migrate_vma_finalize(args: *mut MigrateVmaRaw);
+    pub(crate) fn ps_migrate_device_range(
+        src: *mut c_ulong,
+        start_pfn: c_ulong,
+        npages: c_ulong,
+    ) -> c_int;
+    pub(crate) fn ps_migrate_device_pages(src: *mut c_ulong, dst: *mut c_ulong, npages: c_ulong);
+    pub(crate) fn ps_migrate_device_finalize(src: *mut c_ulong, dst: *mut c_ulong, npages: c_ulong);
+
+    pub(crate) fn ps_snapshot_device_pages(
+        mm: *mut bindings::mm_struct,
+        start: c_ulong,
+        end: c_ulong,
+        owner: *mut c_void,
+        pfns: *mut c_ulong,
+        pgmaps: *mut *mut c_void,
+    ) -> c_int;
+
+    pub(crate) fn ps_mm_task_size(mm: *mut bindings::mm_struct) -> c_ulong;
+    pub(crate) fn ps_target_mm(pidfd: c_int, mm_out: *mut *mut bindings::mm_struct) -> c_int;
+    pub(crate) fn ps_fatal_signal_pending() -> bool;
+
+    pub(crate) fn ps_sysfs_module_create() -> c_int;
+    pub(crate) fn ps_sysfs_module_remove();
+    pub(crate) fn ps_sysfs_gpu_create(dev: *mut c_void, gpu: *const c_void) -> *mut c_void;
+    pub(crate) fn ps_sysfs_gpu_remove(kobj: *mut c_void);
 }

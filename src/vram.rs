@@ -1,7 +1,236 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! VRAM as the CPU reaches it: the write-combined BAR mapping.
+//! One GPU's VRAM as the rest of the driver sees it: the write-combined BAR mapping, the page
+//! pool, the device-private pagemap and the statistics, in one reference-counted object.
+//!
+//! Lifetime: created at probe and published in the registry; at unbind [`Vram::shutdown`] stops
+//! new users, waits for running ones, moves every page back to RAM, and only then does the drop
+//! unregister the pagemap and unmap the BAR.
 
 mod bar;
+mod pagemap;
+mod pool;
 
 pub(crate) use bar::WcBar;
+pub(crate) use pagemap::vram_of;
+
+use crate::{
+    bus, migrate,
+    mm::{Destination, DevicePage, LockedPage, SourcePage},
+    shim,
+    stats::{Counter, Stats},
+};
+use core::{
+    ffi::c_void,
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+};
+use kernel::{
+    device::Bound,
+    page::PAGE_SIZE,
+    pci,
+    prelude::*,
+    sync::{aref::ARef, Arc},
+    time::{delay::fsleep, Delta},
+};
+use pagemap::Pagemap;
+use pool::Pool;
+
+/// The per-GPU sysfs directory (`<pci device>/pseudoscopic/`), removed on drop.
+struct SysfsDir(NonNull<c_void>);
+
+// SAFETY: The kobject is only removed, once, from whichever thread drops this.
+unsafe impl Send for SysfsDir {}
+// SAFETY: Shared references give no access to the kobject.
+unsafe impl Sync for SysfsDir {}
+
+impl SysfsDir {
+    /// Creates `<pci device>/pseudoscopic/` for `vram`, which must hold the result (so that the
+    /// directory, drained of readers on drop, goes before the rest of `vram`).
+    fn new(vram: &Vram) -> Result<Self> {
+        let dev: &kernel::device::Device = vram.pdev.as_ref();
+        // SAFETY: `dev` is a live device; `vram` outlives the directory (see above).
+        let kobj = unsafe {
+            shim::ps_sysfs_gpu_create(
+                core::ptr::from_ref(dev).cast_mut().cast(),
+                core::ptr::from_ref(vram).cast(),
+            )
+        };
+        kernel::error::from_err_ptr(kobj)?;
+        Ok(Self(NonNull::new(kobj).ok_or(ENOMEM)?))
+    }
+}
+
+impl Drop for SysfsDir {
+    fn drop(&mut self) {
+        // SAFETY: The kobject came from `ps_sysfs_gpu_create`; removal waits for readers.
+        unsafe { shim::ps_sysfs_gpu_remove(self.0.as_ptr()) };
+    }
+}
+
+/// One GPU's lendable VRAM.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Vram {
+    /// Dropped first: no sysfs reader may see the rest go.
+    sysfs: Option<SysfsDir>,
+    /// Dropped next: waits until every device page is free.
+    #[pin]
+    pagemap: Pagemap,
+    #[pin]
+    pool: Pool,
+    bar: WcBar,
+    pub(crate) stats: Stats,
+    /// The GPU's number in the ioctl ABI and in sysfs.
+    pub(crate) index: u32,
+    pdev: ARef<pci::Device>,
+    /// ioctls working on this GPU right now.
+    users: AtomicUsize,
+    /// Set at shutdown: no new users, no new device pages.
+    closed: AtomicBool,
+}
+
+/// A running user of a [`Vram`] (an ioctl); [`Vram::shutdown`] waits for it to go.
+pub(crate) struct ActiveVram(Arc<Vram>);
+
+impl core::ops::Deref for ActiveVram {
+    type Target = Vram;
+
+    fn deref(&self) -> &Vram {
+        &self.0
+    }
+}
+
+impl Drop for ActiveVram {
+    fn drop(&mut self) {
+        self.0.users.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Vram {
+    /// Maps `bar` and lends `pool_bytes` of it (rounded down to whole pages) as device pages.
+    pub(crate) fn new(
+        pdev: &pci::Device<Bound>,
+        bar: bus::BarInfo,
+        pool_bytes: u64,
+        index: u32,
+    ) -> Result<Arc<Self>> {
+        let total = usize::try_from(pool_bytes / PAGE_SIZE as u64).map_err(|_| EINVAL)?;
+        let plain: &pci::Device = pdev;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                sysfs: None,
+                bar: WcBar::new(pdev, bar, c"pseudoscopic")?,
+                pool <- Pool::new(total)?,
+                stats: Stats::new(),
+                index,
+                pdev: plain.into(),
+                users: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
+                // Last: once registered, the kernel may call back into the fields above.
+                pagemap <- Pagemap::new(total as u64 * PAGE_SIZE as u64, c"pseudoscopic"),
+            })
+            .pin_chain(|this| {
+                let dir = SysfsDir::new(&this)?;
+                // SAFETY: `sysfs` is not structurally pinned; assigning it moves nothing pinned.
+                unsafe { this.get_unchecked_mut() }.sysfs = Some(dir);
+                Ok(())
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn pdev(&self) -> &pci::Device {
+        &self.pdev
+    }
+
+    pub(crate) fn bar(&self) -> &bus::BarInfo {
+        self.bar.info()
+    }
+
+    pub(crate) fn total_pages(&self) -> usize {
+        self.pool.total()
+    }
+
+    pub(crate) fn free_pages(&self) -> usize {
+        self.pool.free_count()
+    }
+
+    /// Starts a user of this GPU, or `None` once shutdown began.
+    pub(crate) fn enter(self: &Arc<Self>) -> Option<ActiveVram> {
+        self.users.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.users.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(ActiveVram(self.clone()))
+    }
+
+    /// The pagemap pointer that `page_pgmap` gives for pages of this GPU.
+    pub(crate) fn pagemap_ptr(&self) -> NonNull<c_void> {
+        self.pagemap.as_ptr()
+    }
+
+    /// The page frame of device page 0.
+    pub(crate) fn first_pfn(&self) -> usize {
+        self.pagemap.first_pfn()
+    }
+
+    /// Byte offset in the BAR of device page frame `pfn`.
+    fn offset_of(&self, pfn: usize) -> u64 {
+        ((pfn - self.pagemap.first_pfn()) * PAGE_SIZE) as u64
+    }
+
+    /// Copies the RAM page `src` into a fresh device page, or `None` when the pool is empty.
+    pub(crate) fn store(&self, src: &SourcePage<'_>) -> Option<Destination> {
+        let index = self.pool.alloc()?;
+        let pfn = self.pagemap.first_pfn() + index as usize;
+        self.bar.write_page(self.offset_of(pfn), src);
+        // SAFETY: The pool just handed out `index`, a free page of this pagemap.
+        let page = unsafe { DevicePage::claim(self.pagemap.as_ptr(), pfn) };
+        Some(Destination::Device(page))
+    }
+
+    /// Copies device page frame `pfn` of this GPU into the RAM page `dst`.
+    pub(crate) fn load(&self, pfn: usize, dst: &LockedPage) {
+        self.bar.read_page(self.offset_of(pfn), dst);
+    }
+
+    /// The kernel freed device page frame `pfn`. Atomic context.
+    pub(crate) fn page_freed(&self, pfn: usize) {
+        let index = pfn - self.pagemap.first_pfn();
+        // CAST: `index` is below the pool size, which fits `u32` (checked in `Pool::new`).
+        self.pool.free(index as u32);
+    }
+
+    /// Stops new users and allocations, waits for running users, and moves every page in VRAM
+    /// back to RAM. Idempotent.
+    pub(crate) fn shutdown(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.pool.close();
+        while self.users.load(Ordering::SeqCst) != 0 {
+            fsleep(Delta::from_millis(1));
+        }
+        let evicted = migrate::evict_all(self);
+        if evicted != 0 {
+            dev_info!(
+                self.pdev.as_ref(),
+                "moved {evicted} pages ({} KiB) back to RAM\n",
+                evicted * (PAGE_SIZE as u64 / 1024)
+            );
+        }
+    }
+
+    pub(crate) fn count(&self, counter: Counter, n: u64) {
+        self.stats.add(counter, n);
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Vram {
+    fn drop(self: Pin<&mut Self>) {
+        // Normally done at unbind already; a failed probe gets here with nothing to evict.
+        self.shutdown();
+    }
+}

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin, safe wrappers over the kernel's page migration API (`mm/migrate_device.c`).
+//!
+//! A migration goes collect → set destinations → commit → finalize. The types here make that
+//! order the only one possible: [`VmaMigration`] and [`DeviceMigration`] hold collected pages and
+//! accept destinations; `commit` turns them into a [`Committed`] migration that can only be read;
+//! dropping either finalizes (an uncommitted migration restores every source page).
+
+use crate::shim::{
+    self, MigrateVmaRaw, MIGRATE_PFN_MIGRATE, MIGRATE_PFN_SHIFT, MIGRATE_PFN_VALID,
+    MIGRATE_PFN_WRITE,
+};
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    bindings,
+    ffi::{c_ulong, c_void},
+    mm::virt::VmaRef,
+    prelude::*,
+};
+
+/// The pagemap owner shared by every GPU: `migrate_vma` collects, and `hmm_range_fault`
+/// reports, only device-private pages whose pagemap names this owner.
+static OWNER: u8 = 0;
+
+/// The owner pointer given to the kernel.
+pub(crate) fn owner() -> *mut c_void {
+    core::ptr::from_ref(&OWNER).cast_mut().cast()
+}
+
+/// An entry of a migration's source or destination array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MigratePfn(usize);
+
+impl MigratePfn {
+    /// The page frame the entry names, if any.
+    pub(crate) fn pfn(self) -> Option<usize> {
+        (self.0 & MIGRATE_PFN_VALID != 0).then_some(self.0 >> MIGRATE_PFN_SHIFT)
+    }
+
+    /// Whether the core will (still) migrate this entry.
+    pub(crate) fn migrates(self) -> bool {
+        self.0 & MIGRATE_PFN_MIGRATE != 0
+    }
+
+    /// Whether the page was mapped writable.
+    pub(crate) fn writable(self) -> bool {
+        self.0 & MIGRATE_PFN_WRITE != 0
+    }
+
+    /// A destination entry for page frame `pfn`.
+    fn destination(pfn: usize, writable: bool) -> Self {
+        let write = if writable { MIGRATE_PFN_WRITE } else { 0 };
+        Self((pfn << MIGRATE_PFN_SHIFT) | MIGRATE_PFN_VALID | write)
+    }
+}
+
+/// A source page of a collected migration: locked and referenced by the migration core for as
+/// long as the migration is borrowed.
+pub(crate) struct SourcePage<'a> {
+    page: NonNull<bindings::page>,
+    _migration: PhantomData<&'a ()>,
+}
+
+impl SourcePage<'_> {
+    pub(crate) fn as_raw(&self) -> *mut bindings::page {
+        self.page.as_ptr()
+    }
+
+    /// The pagemap of this page if it is a device-private page (one of ours: the migrations here
+    /// only collect device-private pages of [`owner`]).
+    pub(crate) fn device_pagemap(&self) -> Option<NonNull<c_void>> {
+        // SAFETY: The page is referenced by the migration for the lifetime of `self`.
+        NonNull::new(unsafe { shim::ps_device_private_pgmap(self.as_raw()) })
+    }
+
+    /// Whether this is an anonymous page (not page cache or shmem).
+    pub(crate) fn is_anon(&self) -> bool {
+        // SAFETY: As above.
+        unsafe { shim::ps_page_is_anon(self.as_raw()) }
+    }
+}
+
+/// A locked page of RAM that this driver allocated: a destination for data coming out of VRAM.
+/// Unlocked and released on drop unless handed to a migration.
+pub(crate) struct LockedPage {
+    page: NonNull<bindings::page>,
+}
+
+impl LockedPage {
+    fn lock(page: *mut bindings::page) -> Option<Self> {
+        let page = NonNull::new(page)?;
+        // SAFETY: `page` was just allocated by us and no one else can see it.
+        unsafe { shim::ps_lock_page(page.as_ptr()) };
+        Some(Self { page })
+    }
+
+    /// A page for user address `addr` of `vma`; `None` when memory is short. May sleep.
+    pub(crate) fn for_user(vma: &VmaRef, addr: usize) -> Option<Self> {
+        // SAFETY: `vma` is a live VMA (the caller holds the mmap lock or is its fault handler).
+        Self::lock(unsafe { shim::ps_alloc_user_page(vma.as_ptr(), addr as c_ulong) })
+    }
+
+    /// A page with no VMA to place it (eviction); waits for memory rather than fail.
+    pub(crate) fn nofail() -> Self {
+        // SAFETY: No precondition; `__GFP_NOFAIL` never returns null.
+        let page = unsafe { shim::ps_alloc_user_page_nofail() };
+        Self::lock(page).expect("__GFP_NOFAIL allocation returned NULL")
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::page {
+        self.page.as_ptr()
+    }
+
+    /// Hands the page to a migration as a destination entry.
+    fn into_destination(self, writable: bool) -> MigratePfn {
+        // SAFETY: The page is ours and valid.
+        let pfn = unsafe { shim::ps_page_to_pfn(self.as_raw()) } as usize;
+        core::mem::forget(self);
+        MigratePfn::destination(pfn, writable)
+    }
+}
+
+impl Drop for LockedPage {
+    fn drop(&mut self) {
+        // SAFETY: We hold the only reference and the lock.
+        unsafe { shim::ps_unlock_and_put_page(self.as_raw()) };
+    }
+}
+
+/// A destination for one collected page.
+pub(crate) enum Destination {
+    /// A RAM page.
+    Ram(LockedPage),
+    /// A device page that [`DevicePage::claim`] initialized.
+    Device(DevicePage),
+}
+
+/// A device page taken from a pool and initialized: referenced and locked, as the migration core
+/// wants destination device pages.
+pub(crate) struct DevicePage {
+    pfn: usize,
+}
+
+impl DevicePage {
+    /// Initializes the free device page `pfn` of `pgmap` for use.
+    ///
+    /// # Safety
+    ///
+    /// `pfn` is a page of the live pagemap `pgmap` that its pool just handed out (free, unused).
+    pub(crate) unsafe fn claim(pgmap: NonNull<c_void>, pfn: usize) -> Self {
+        // SAFETY: By the function's contract the page is free and belongs to `pgmap`.
+        unsafe { shim::ps_device_page_init(shim::ps_pfn_to_page(pfn as c_ulong), pgmap.as_ptr()) };
+        Self { pfn }
+    }
+}
+
+/// The src and dst arrays of a migration and what both kinds of migration do with them.
+struct Arrays<'a> {
+    src: NonNull<usize>,
+    dst: NonNull<usize>,
+    len: usize,
+    _arrays: PhantomData<&'a mut [usize]>,
+}
+
+impl<'a> Arrays<'a> {
+    fn new(src: &'a mut [usize], dst: &'a mut [usize]) -> Self {
+        assert_eq!(src.len(), dst.len());
+        src.fill(0);
+        dst.fill(0);
+        Self {
+            len: src.len(),
+            src: NonNull::from(src).cast(),
+            dst: NonNull::from(dst).cast(),
+            _arrays: PhantomData,
+        }
+    }
+
+    fn src(&self, i: usize) -> MigratePfn {
+        assert!(i < self.len);
+        // SAFETY: `i` is in bounds of the borrowed array.
+        MigratePfn(unsafe { self.src.as_ptr().add(i).read() })
+    }
+
+    fn dst(&self, i: usize) -> MigratePfn {
+        assert!(i < self.len);
+        // SAFETY: As above.
+        MigratePfn(unsafe { self.dst.as_ptr().add(i).read() })
+    }
+
+    fn source_page(&self, i: usize) -> Option<SourcePage<'_>> {
+        let pfn = self.src(i).pfn()?;
+        // SAFETY: A valid source entry names a page the core holds for the migration.
+        let page = NonNull::new(unsafe { shim::ps_pfn_to_page(pfn as c_ulong) })?;
+        Some(SourcePage {
+            page,
+            _migration: PhantomData,
+        })
+    }
+
+    /// Sets the destination of entry `i`, which must be collected and not yet have one.
+    fn set_dst(&mut self, i: usize, dst: Destination) {
+        let writable = self.src(i).writable();
+        assert!(self.src(i).migrates() && self.dst(i) == MigratePfn(0));
+        let entry = match dst {
+            Destination::Ram(page) => page.into_destination(writable),
+            Destination::Device(page) => MigratePfn::destination(page.pfn, writable),
+        };
+        // SAFETY: `i` is in bounds (checked by `src`).
+        unsafe { self.dst.as_ptr().add(i).write(entry.0) };
+    }
+
+    fn raw_src(&self) -> *mut c_ulong {
+        self.src.as_ptr().cast()
+    }
+
+    fn raw_dst(&self) -> *mut c_ulong {
+        self.dst.as_ptr().cast()
+    }
+}
+
+/// Which pages a [`VmaMigration`] collects.
+#[derive(Clone, Copy)]
+pub(crate) enum Select {
+    /// Pages in RAM, and our own device pages (so they can be told apart from holes).
+    RamAndDevice,
+    /// Only our device pages.
+    Device,
+}
+
+/// A migration of a virtual range of one VMA (`migrate_vma_*`), collected and not committed.
+pub(crate) struct VmaMigration<'a> {
+    raw: MigrateVmaRaw,
+    arrays: Arrays<'a>,
+}
+
+impl<'a> VmaMigration<'a> {
+    /// Collects the pages of `[start, start + src.len() pages)` of `vma` that `select` asks for.
+    ///
+    /// `fault_page` is the locked device page of a CPU fault being handled, if any.
+    pub(crate) fn collect(
+        vma: &'a VmaRef,
+        start: usize,
+        src: &'a mut [usize],
+        dst: &'a mut [usize],
+        select: Select,
+        fault_page: Option<&FaultPage<'a>>,
+    ) -> Result<Self> {
+        let arrays = Arrays::new(src, dst);
+        let flags = match select {
+            Select::RamAndDevice => shim::SELECT_SYSTEM | shim::SELECT_DEVICE_PRIVATE,
+            Select::Device => shim::SELECT_DEVICE_PRIVATE,
+        };
+        let mut raw = MigrateVmaRaw {
+            vma: vma.as_ptr(),
+            dst: arrays.raw_dst(),
+            src: arrays.raw_src(),
+            cpages: 0,
+            npages: 0,
+            start: start as c_ulong,
+            end: (start + arrays.len * kernel::page::PAGE_SIZE) as c_ulong,
+            pgmap_owner: owner(),
+            flags,
+            fault_page: fault_page.map_or(core::ptr::null_mut(), |p| p.page.as_ptr()),
+        };
+        // SAFETY: `raw` describes a range of a VMA that stays locked for `'a` (the caller holds
+        // the mmap lock or is its fault handler), with arrays of the right length borrowed for
+        // `'a`; a fault page is the locked page of the fault being handled.
+        kernel::error::to_result(unsafe { shim::ps_migrate_vma_setup(&mut raw) })?;
+        Ok(Self { raw, arrays })
+    }
+
+    /// How many entries the migration covers.
+    pub(crate) fn len(&self) -> usize {
+        self.arrays.len
+    }
+
+    pub(crate) fn src(&self, i: usize) -> MigratePfn {
+        self.arrays.src(i)
+    }
+
+    pub(crate) fn source_page(&self, i: usize) -> Option<SourcePage<'_>> {
+        self.arrays.source_page(i)
+    }
+
+    pub(crate) fn set_dst(&mut self, i: usize, dst: Destination) {
+        self.arrays.set_dst(i, dst);
+    }
+
+    /// Moves every entry that has a destination; entries that fail lose their `migrates` flag.
+    pub(crate) fn commit(self) -> Committed<'a> {
+        let mut this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `raw` was set up by `collect` and not committed before.
+        unsafe { shim::ps_migrate_vma_pages(&mut this.raw) };
+        // SAFETY: `this` is never used or dropped again; its fields are moved out once.
+        let (raw, arrays) = unsafe { (core::ptr::read(&this.raw), core::ptr::read(&this.arrays)) };
+        Committed {
+            kind: Kind::Vma(raw),
+            arrays,
+        }
+    }
+}
+
+impl Drop for VmaMigration<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Finalizing without committing restores every source page and releases every
+        // destination page.
+        unsafe { shim::ps_migrate_vma_finalize(&mut self.raw) };
+    }
+}
+
+/// A migration of device pages by physical page frame (`migrate_device_*`), for eviction.
+pub(crate) struct DeviceMigration<'a> {
+    arrays: Arrays<'a>,
+}
+
+impl<'a> DeviceMigration<'a> {
+    /// Collects the in-use device pages among `src.len()` frames from `first_pfn`, unmapping them
+    /// from every process.
+    ///
+    /// # Safety
+    ///
+    /// The frames are device-private pages of a live pagemap of this driver.
+    pub(crate) unsafe fn collect(
+        first_pfn: usize,
+        src: &'a mut [usize],
+        dst: &'a mut [usize],
+    ) -> Self {
+        let arrays = Arrays::new(src, dst);
+        // SAFETY: By the function's contract; the arrays have `len` entries.
+        unsafe {
+            shim::ps_migrate_device_range(
+                arrays.raw_src(),
+                first_pfn as c_ulong,
+                arrays.len as c_ulong,
+            )
+        };
+        Self { arrays }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.arrays.len
+    }
+
+    pub(crate) fn src(&self, i: usize) -> MigratePfn {
+        self.arrays.src(i)
+    }
+
+    pub(crate) fn set_dst(&mut self, i: usize, page: LockedPage) {
+        self.arrays.set_dst(i, Destination::Ram(page));
+    }
+
+    /// Moves every entry that has a destination.
+    pub(crate) fn commit(self) -> Committed<'a> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: The arrays were filled by `collect`.
+        unsafe {
+            shim::ps_migrate_device_pages(
+                this.arrays.raw_src(),
+                this.arrays.raw_dst(),
+                this.arrays.len as c_ulong,
+            )
+        };
+        Committed {
+            kind: Kind::Device,
+            // SAFETY: `this` is never used or dropped again.
+            arrays: unsafe { core::ptr::read(&this.arrays) },
+        }
+    }
+}
+
+impl Drop for DeviceMigration<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Finalizing an uncommitted migration restores the pages.
+        unsafe {
+            shim::ps_migrate_device_finalize(
+                self.arrays.raw_src(),
+                self.arrays.raw_dst(),
+                self.arrays.len as c_ulong,
+            )
+        };
+    }
+}
+
+enum Kind {
+    Vma(MigrateVmaRaw),
+    Device,
+}
+
+/// A committed migration: shows which entries moved; finalizes on drop.
+pub(crate) struct Committed<'a> {
+    kind: Kind,
+    arrays: Arrays<'a>,
+}
+
+impl Committed<'_> {
+    /// Whether entry `i` was given a destination and moved there.
+    pub(crate) fn moved(&self, i: usize) -> bool {
+        self.arrays.dst(i).pfn().is_some() && self.arrays.src(i).migrates()
+    }
+}
+
+impl Drop for Committed<'_> {
+    fn drop(&mut self) {
+        match &mut self.kind {
+            // SAFETY: `raw` was set up and committed; this is its one finalize.
+            Kind::Vma(raw) => unsafe { shim::ps_migrate_vma_finalize(raw) },
+            // SAFETY: The arrays were collected and committed; this is their one finalize.
+            Kind::Device => unsafe {
+                shim::ps_migrate_device_finalize(
+                    self.arrays.raw_src(),
+                    self.arrays.raw_dst(),
+                    self.arrays.len as c_ulong,
+                )
+            },
+        }
+    }
+}
+
+/// A CPU fault on a device-private page, as `migrate_to_ram` receives it.
+pub(crate) struct Fault<'a> {
+    vmf: NonNull<bindings::vm_fault>,
+    _fault: PhantomData<&'a ()>,
+}
+
+/// The device page a fault is on, locked by the core for the fault's duration.
+pub(crate) struct FaultPage<'a> {
+    page: NonNull<bindings::page>,
+    _fault: PhantomData<&'a ()>,
+}
+
+impl<'a> Fault<'a> {
+    /// # Safety
+    ///
+    /// `vmf` is the fault `migrate_to_ram` was called with, valid for `'a`.
+    pub(crate) unsafe fn from_raw(vmf: *mut bindings::vm_fault) -> Option<Self> {
+        Some(Self {
+            vmf: NonNull::new(vmf)?,
+            _fault: PhantomData,
+        })
+    }
+
+    /// The VMA the fault is in; the core keeps it locked while the fault is handled.
+    pub(crate) fn vma(&self) -> &'a VmaRef {
+        // SAFETY: The core holds the mmap lock (or the VMA lock) during `migrate_to_ram`.
+        unsafe { VmaRef::from_raw(shim::ps_vmf_vma(self.vmf.as_ptr())) }
+    }
+
+    /// The faulting user address.
+    pub(crate) fn address(&self) -> usize {
+        // SAFETY: `vmf` is valid for `'a`.
+        unsafe { shim::ps_vmf_address(self.vmf.as_ptr()) as usize }
+    }
+
+    /// The device page the fault is on.
+    pub(crate) fn page(&self) -> FaultPage<'a> {
+        // SAFETY: `vmf` is valid for `'a`; the core passes a device-private page.
+        let page = unsafe { shim::ps_vmf_page(self.vmf.as_ptr()) };
+        FaultPage {
+            page: NonNull::new(page).expect("migrate_to_ram without a page"),
+            _fault: PhantomData,
+        }
+    }
+}
+
+impl FaultPage<'_> {
+    /// The pagemap the page belongs to.
+    pub(crate) fn pagemap(&self) -> NonNull<c_void> {
+        // SAFETY: The page is locked and referenced by the core during the fault.
+        let pgmap = unsafe { shim::ps_device_private_pgmap(self.page.as_ptr()) };
+        NonNull::new(pgmap).expect("migrate_to_ram on a page that is not device-private")
+    }
+}

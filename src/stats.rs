@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Statistics: lock-free counters per GPU and for the whole module, read through sysfs.
+//!
+//! Every event is counted twice, in its GPU's [`Stats`] and in [`MODULE_STATS`], so that the
+//! module-wide numbers keep counting across unbinds.
+
+use crate::{registry, vram::Vram};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::{ffi::c_void, page::PAGE_SIZE};
+
+/// The counters, in the order of `enum ps_item` in `rust/ps_shim.h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Counter {
+    /// Pages moved from VRAM to RAM (CPU faults and requests; not evictions).
+    MigrationsToRam = 0,
+    /// Pages moved from RAM to VRAM.
+    MigrationsToDevice = 1,
+    /// CPU faults on pages in VRAM (`migrate_to_ram` calls).
+    PageFaults = 2,
+    /// Bytes moved from VRAM to RAM, evictions included.
+    BytesToRam = 3,
+    /// Bytes moved from RAM to VRAM.
+    BytesToDevice = 4,
+    /// Pages that could not move because the VRAM pool (or, towards RAM, memory) was exhausted.
+    AllocFail = 5,
+    /// Copy-engine transfers that failed (and were redone by the CPU).
+    DmaFail = 6,
+    /// Pages moved back to RAM because their GPU was unbound.
+    Evictions = 7,
+}
+
+const COUNTERS: usize = 8;
+/// sysfs item numbers past the counters (`enum ps_item`).
+const ITEM_TOTAL_PAGES: u32 = 8;
+const ITEM_FREE_PAGES: u32 = 9;
+const ITEM_INDEX: u32 = 10;
+
+/// One set of counters.
+pub(crate) struct Stats {
+    counters: [AtomicU64; COUNTERS],
+}
+
+/// The module-wide counters.
+pub(crate) static MODULE_STATS: Stats = Stats::new();
+
+impl Stats {
+    pub(crate) const fn new() -> Self {
+        Self {
+            counters: [const { AtomicU64::new(0) }; COUNTERS],
+        }
+    }
+
+    fn get(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize].load(Ordering::Relaxed)
+    }
+
+    /// Adds `n` to `counter` here and module-wide.
+    pub(crate) fn add(&self, counter: Counter, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
+        MODULE_STATS.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `pages` pages moved to RAM (by fault or request).
+    pub(crate) fn moved_to_ram(&self, pages: u64) {
+        self.add(Counter::MigrationsToRam, pages);
+        self.add(Counter::BytesToRam, pages * PAGE_SIZE as u64);
+    }
+
+    /// Counts `pages` pages moved to VRAM.
+    pub(crate) fn moved_to_device(&self, pages: u64) {
+        self.add(Counter::MigrationsToDevice, pages);
+        self.add(Counter::BytesToDevice, pages * PAGE_SIZE as u64);
+    }
+
+    /// Counts `pages` pages evicted to RAM.
+    pub(crate) fn evicted(&self, pages: u64) {
+        self.add(Counter::Evictions, pages);
+        self.add(Counter::BytesToRam, pages * PAGE_SIZE as u64);
+    }
+}
+
+fn counter_of(item: u32) -> Option<Counter> {
+    Some(match item {
+        0 => Counter::MigrationsToRam,
+        1 => Counter::MigrationsToDevice,
+        2 => Counter::PageFaults,
+        3 => Counter::BytesToRam,
+        4 => Counter::BytesToDevice,
+        5 => Counter::AllocFail,
+        6 => Counter::DmaFail,
+        7 => Counter::Evictions,
+        _ => return None,
+    })
+}
+
+/// What one sysfs file shows: `item` (an `enum ps_item`) of `gpu`, or module-wide when null.
+///
+/// # Safety
+///
+/// `gpu` is null or the `Vram` that created the sysfs directory, which outlives its files.
+#[no_mangle]
+unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
+    // SAFETY: By the function's contract `gpu` is null or a live `Vram`.
+    let gpu = unsafe { gpu.cast::<Vram>().as_ref() };
+    match (gpu, counter_of(item)) {
+        (Some(gpu), Some(counter)) => gpu.stats.get(counter),
+        (None, Some(counter)) => MODULE_STATS.get(counter),
+        (Some(gpu), None) => match item {
+            ITEM_TOTAL_PAGES => gpu.total_pages() as u64,
+            ITEM_FREE_PAGES => gpu.free_pages() as u64,
+            ITEM_INDEX => u64::from(gpu.index),
+            _ => 0,
+        },
+        (None, None) => match item {
+            ITEM_TOTAL_PAGES => registry::sum(|gpu| gpu.total_pages() as u64),
+            ITEM_FREE_PAGES => registry::sum(|gpu| gpu.free_pages() as u64),
+            _ => 0,
+        },
+    }
+}
