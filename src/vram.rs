@@ -127,7 +127,7 @@ impl Vram {
                 users: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
                 // Last: once registered, the kernel may call back into the fields above.
-                pagemap <- Pagemap::new(total as u64 * PAGE_SIZE as u64, c"pseudoscopic"),
+                pagemap <- Pagemap::new(total as u64 * PAGE_SIZE as u64, c"pseudoscopic device pages"),
             })
             .pin_chain(|this| {
                 let dir = SysfsDir::new(&this)?;

@@ -88,3 +88,30 @@ cleanup_module() {
 	done
 	rmmod $MODULE
 }
+
+# ps_ready [PARAM=VALUE...]: module loaded with the parameters, every ivshmem device bound,
+# /dev/pseudoscopic present.
+ps_ready() {
+	load_module "$@"
+	bind_ivshmem
+	[ -c /dev/$MODULE ] || fail "/dev/$MODULE missing after load"
+	[ -n "$(ls "$DRIVER_DIR" | grep -E '^[0-9a-f]{4}:')" ] || fail "no device bound"
+}
+
+# scenario NAME: runs `ps-test NAME`, which checks its own results byte for byte.
+scenario() {
+	ps-test "$1" || fail "ps-test $1 failed"
+}
+
+# wait_for_line FILE REGEX: waits (up to 120 s) until FILE has a line matching REGEX.
+wait_for_line() {
+	local i=0
+	while ! grep -qE -- "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] || fail "timed out waiting for /$2/ in $1: $(cat "$1")"
+		sleep 0.1
+	done
+}
+
+# stat_value NAME: the module-wide counter NAME.
+stat_value() { cat /sys/module/$MODULE/stats/$1; }

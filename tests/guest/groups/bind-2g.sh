@@ -14,7 +14,7 @@ case_bind_above_4g() {
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
 	expect_dmesg "$bdf: generic device \[1af4:1110\]: BAR2 at $(printf '%#x' $((start)))-$(printf '%#x' $((end))) \(2048 MiB, 64-bit prefetchable memory\), mapped write-combined" "probe line"
 	out=$(ps-status) || fail "ps-status failed"
-	expect_match "$out" "^  $bdf \[1af4:1110\] VRAM BAR $(printf '%#x' $((start)))-.* \(2048 MiB\)" "ps-status device line"
+	expect_match "$out" "^  $bdf \[1af4:1110\] GPU 0: VRAM BAR $(printf '%#x' $((start)))-.* \(2048 MiB\)" "ps-status device line"
 }
 
 case_unbind_above_4g_releases() {
@@ -24,8 +24,8 @@ case_unbind_above_4g_releases() {
 	bind_ivshmem
 	dmesg_mark
 	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	expect_dmesg "$bdf: released BAR2 and the device" "release line"
-	grep -q " : $MODULE\$" /proc/iomem && fail "/proc/iomem still shows $MODULE"
+	expect_dmesg "$bdf: released GPU 0 \(BAR2\) and the device" "release line"
+	grep -q " : $MODULE" /proc/iomem && fail "/proc/iomem still shows $MODULE"
 	check rmmod $MODULE
 	[ -e /sys/module/$MODULE ] && fail "/sys/module/$MODULE still exists after rmmod"
 	return 0

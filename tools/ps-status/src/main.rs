@@ -8,8 +8,9 @@ use std::{fmt::Write as _, process::ExitCode};
 const USAGE: &str = "\
 Usage: ps-status [--root DIR]
 
-Shows whether the pseudoscopic module is loaded, its parameters, and each GPU it
-drives with the VRAM BAR it claimed.
+Shows whether the pseudoscopic module is loaded, its parameters, the VRAM it lends
+(DeviceTotal/DeviceFree, in kB like /proc/meminfo), each GPU it drives with the
+VRAM BAR it claimed and its pool, and the module-wide statistics.
 
   --root DIR   read sysfs and procfs under DIR instead of / (for testing)
   -h, --help   show this help
@@ -65,20 +66,34 @@ fn report(sys: &System) -> std::io::Result<(String, bool)> {
     let params = sys.parameters()?;
     let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(out, "parameters: {}", params.join(" "));
+    let pool = sys.pool()?;
+    let page_kb = pseudoscopic::page_size() / 1024;
+    let _ = writeln!(out, "DeviceTotal: {:>12} kB", pool.total_pages * page_kb);
+    let _ = writeln!(out, "DeviceFree:  {:>12} kB", pool.free_pages * page_kb);
     let devices = sys.devices()?;
     let _ = writeln!(out, "devices: {}", devices.len());
     for d in &devices {
         let _ = write!(out, "  {} [{:04x}:{:04x}]", d.address, d.vendor, d.device);
+        if let Some(index) = d.index {
+            let _ = write!(out, " GPU {index}:");
+        }
         match d.vram {
             Some((start, end)) => {
-                let _ = writeln!(
+                let _ = write!(
                     out,
                     " VRAM BAR {start:#x}-{end:#x} ({} MiB)",
                     (end - start + 1) >> 20
                 );
             }
-            None => out.push_str(" VRAM BAR not visible (read /proc/iomem as root)\n"),
+            None => out.push_str(" VRAM BAR not visible (read /proc/iomem as root)"),
         }
+        if let Some(p) = d.pool {
+            let _ = write!(out, ", pool {} pages, {} free", p.total_pages, p.free_pages);
+        }
+        out.push('\n');
     }
+    let stats = sys.stats()?;
+    let stats: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(out, "stats: {}", stats.join(" "));
     Ok((out, true))
 }

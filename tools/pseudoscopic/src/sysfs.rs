@@ -25,6 +25,69 @@ pub struct Device {
     pub device: u16,
     /// The VRAM BAR range pseudoscopic claimed, when `/proc/iomem` shows it (root only).
     pub vram: Option<(u64, u64)>,
+    /// The GPU's index in the ioctl ABI.
+    pub index: Option<u32>,
+    /// Pool size and free pages.
+    pub pool: Option<Pool>,
+}
+
+/// A VRAM pool's size, in pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pool {
+    pub total_pages: u64,
+    pub free_pages: u64,
+}
+
+/// The statistics files, by name, in directory order of the kernel.
+pub const STAT_NAMES: [&str; 8] = [
+    "migrations_to_ram",
+    "migrations_to_device",
+    "page_faults",
+    "bytes_to_ram",
+    "bytes_to_device",
+    "alloc_fail",
+    "dma_fail",
+    "evictions",
+];
+
+/// One reading of the statistics counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    values: Vec<(String, u64)>,
+}
+
+impl Stats {
+    /// The counter `name` (0 if absent).
+    pub fn get(&self, name: &str) -> u64 {
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// Every counter as `(name, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.values.iter().map(|(n, v)| (n.as_str(), *v))
+    }
+
+    /// `self - earlier`, counter by counter.
+    pub fn since(&self, earlier: &Stats) -> Stats {
+        Stats {
+            values: self
+                .values
+                .iter()
+                .map(|(n, v)| (n.clone(), v.wrapping_sub(earlier.get(n))))
+                .collect(),
+        }
+    }
+
+    fn read(dir: &Path) -> io::Result<Self> {
+        let mut values = Vec::new();
+        for name in STAT_NAMES {
+            values.push((name.to_string(), read_u64(&dir.join(name))?));
+        }
+        Ok(Self { values })
+    }
 }
 
 impl Default for System {
@@ -58,6 +121,27 @@ impl System {
         read_dir_values(&self.module_dir().join("parameters"))
     }
 
+    /// The module-wide statistics (`/sys/module/pseudoscopic/stats/`).
+    pub fn stats(&self) -> io::Result<Stats> {
+        Stats::read(&self.module_dir().join("stats"))
+    }
+
+    /// The module-wide pool sizes, summed over GPUs (`/sys/module/pseudoscopic/pool/`).
+    pub fn pool(&self) -> io::Result<Pool> {
+        read_pool(&self.module_dir().join("pool"))
+    }
+
+    /// The statistics of the GPU at PCI `address`.
+    pub fn device_stats(&self, address: &str) -> io::Result<Stats> {
+        Stats::read(&self.device_dir(address).join("stats"))
+    }
+
+    fn device_dir(&self, address: &str) -> PathBuf {
+        self.path("sys/bus/pci/devices")
+            .join(address)
+            .join(MODULE_NAME)
+    }
+
     /// The devices bound to the driver, sorted by PCI address.
     pub fn devices(&self) -> io::Result<Vec<Device>> {
         let driver = self.path("sys/bus/pci/drivers").join(MODULE_NAME);
@@ -81,9 +165,14 @@ impl System {
                 .iter()
                 .find(|(_, parent)| *parent == Some(address.as_str()))
                 .map(|(e, _)| (e.start, e.end));
+            let gpu_dir = dir.join(MODULE_NAME);
             out.push(Device {
                 vendor: read_hex(&dir.join("vendor"))?,
                 device: read_hex(&dir.join("device"))?,
+                index: read_u64(&gpu_dir.join("index"))
+                    .ok()
+                    .and_then(|i| u32::try_from(i).ok()),
+                pool: read_pool(&gpu_dir.join("pool")).ok(),
                 address,
                 vram,
             });
@@ -113,6 +202,23 @@ fn read_hex(path: &Path) -> io::Result<u16> {
             io::ErrorKind::InvalidData,
             format!("{}: not a hex ID: {t:?}", path.display()),
         )
+    })
+}
+
+fn read_u64(path: &Path) -> io::Result<u64> {
+    let text = fs::read_to_string(path)?;
+    text.trim().parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: not a number: {:?}", path.display(), text.trim()),
+        )
+    })
+}
+
+fn read_pool(dir: &Path) -> io::Result<Pool> {
+    Ok(Pool {
+        total_pages: read_u64(&dir.join("total_pages"))?,
+        free_pages: read_u64(&dir.join("free_pages"))?,
     })
 }
 
@@ -177,6 +283,31 @@ mod tests {
         t.write("sys/module/pseudoscopic/parameters/enable_dma", "N\n");
         t.write("sys/devices/pci0000:00/0000:00:03.0/vendor", "0x1af4\n");
         t.write("sys/devices/pci0000:00/0000:00:03.0/device", "0x1110\n");
+        let gpu = "sys/devices/pci0000:00/0000:00:03.0/pseudoscopic";
+        t.write(&format!("{gpu}/index"), "1\n");
+        t.write(&format!("{gpu}/pool/total_pages"), "524288\n");
+        t.write(&format!("{gpu}/pool/free_pages"), "524000\n");
+        t.write("sys/module/pseudoscopic/pool/total_pages", "524288\n");
+        t.write("sys/module/pseudoscopic/pool/free_pages", "524000\n");
+        for name in STAT_NAMES {
+            let v = if name == "migrations_to_device" {
+                "288"
+            } else {
+                "0"
+            };
+            t.write(
+                &format!("sys/module/pseudoscopic/stats/{name}"),
+                &format!("{v}\n"),
+            );
+            let v = if name == "page_faults" { "7" } else { "0" };
+            t.write(&format!("{gpu}/stats/{name}"), &format!("{v}\n"));
+        }
+        fs::create_dir_all(t.0.join("sys/bus/pci/devices")).unwrap();
+        symlink(
+            t.0.join("sys/devices/pci0000:00/0000:00:03.0"),
+            t.0.join("sys/bus/pci/devices/0000:00:03.0"),
+        )
+        .unwrap();
         t.write(
             "proc/iomem",
             "100000000-8ffffffff : PCI Bus 0000:00\n  100000000-17fffffff : 0000:00:03.0\n    100000000-17fffffff : pseudoscopic\n",
@@ -206,8 +337,42 @@ mod tests {
                 vendor: 0x1af4,
                 device: 0x1110,
                 vram: Some((0x1_0000_0000, 0x1_7fff_ffff)),
+                index: Some(1),
+                pool: Some(Pool {
+                    total_pages: 524288,
+                    free_pages: 524000,
+                }),
             }]
         );
+        assert_eq!(
+            sys.pool().unwrap(),
+            Pool {
+                total_pages: 524288,
+                free_pages: 524000
+            }
+        );
+        let stats = sys.stats().unwrap();
+        assert_eq!(stats.get("migrations_to_device"), 288);
+        assert_eq!(stats.get("evictions"), 0);
+        let later = Stats {
+            values: vec![
+                ("migrations_to_device".into(), 300),
+                ("evictions".into(), 2),
+            ],
+        };
+        assert_eq!(later.since(&stats).get("migrations_to_device"), 12);
+        assert_eq!(later.since(&stats).get("evictions"), 2);
+        assert_eq!(
+            sys.device_stats("0000:00:03.0").unwrap().get("page_faults"),
+            7
+        );
+    }
+
+    #[test]
+    fn missing_counter_is_an_error() {
+        let t = Tree::new("nostats");
+        t.write("sys/module/pseudoscopic/stats/page_faults", "1\n");
+        assert!(System::new(&t.0).stats().is_err());
     }
 
     #[test]

@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0
+# Migration with 2 GiB of emulated VRAM above 4 GiB.
+# vm: ivshmem 2G
+
+case_migrate_above_4g() {
+	ps_ready
+	expect_eq "$(cat /sys/module/$MODULE/pool/total_pages)" "524288" "pool of 2 GiB"
+	scenario migrate
+	scenario migrate_fault
+}
+
+case_unbind_above_4g_with_64m_parked() {
+	ps_ready
+	local bdf pid
+	bdf=$(ivshmem_bdf)
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+}

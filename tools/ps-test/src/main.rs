@@ -1,0 +1,1014 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ps-test: end-to-end scenarios against the real module, every byte checked.
+//!
+//! Each scenario is a subcommand; it prints what it does and ends with `ok`, or prints
+//! `FAIL: <reason>` and exits 1. The VM suite (tests/guest/groups/) runs them; they expect to be
+//! alone on the machine, so statistics deltas are exact.
+
+mod mem;
+mod proc;
+
+use mem::{Buf, PAGE};
+use proc::{fork_child, Pipe};
+use pseudoscopic::{
+    abi::{self, Device, Direction, Migrate, Residency},
+    sysfs::{Pool, Stats},
+    System,
+};
+use std::{io, os::fd::AsRawFd, process::ExitCode};
+
+type TestResult = Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}
+
+macro_rules! ensure_eq {
+    ($got:expr, $want:expr, $what:expr) => {{
+        let (got, want) = (&$got, &$want);
+        if got != want {
+            return Err(format!("{}: got {:?}, expected {:?}", $what, got, want));
+        }
+    }};
+}
+
+/// The device, the system view, and helpers the scenarios share.
+struct Ctx {
+    dev: Device,
+    sys: System,
+}
+
+impl Ctx {
+    fn new() -> Result<Self, String> {
+        let dev =
+            Device::open(abi::DEVICE_PATH).map_err(|e| format!("{}: {e}", abi::DEVICE_PATH))?;
+        Ok(Self {
+            dev,
+            sys: System::default(),
+        })
+    }
+
+    fn stats(&self) -> Result<Stats, String> {
+        self.sys.stats().map_err(|e| format!("stats: {e}"))
+    }
+
+    fn pool(&self) -> Result<Pool, String> {
+        self.sys.pool().map_err(|e| format!("pool: {e}"))
+    }
+
+    /// Sends a migration of `[addr, addr + len)` of the process `pidfd` (or self).
+    fn migrate_raw(
+        &self,
+        dir: Direction,
+        addr: u64,
+        len: u64,
+        pidfd: i32,
+        device: u32,
+    ) -> (Migrate, io::Result<()>) {
+        let mut req = Migrate::new(addr, len, pidfd, device);
+        let res = self.dev.migrate(dir, &mut req);
+        (req, res)
+    }
+
+    /// Moves `pages` pages of `buf` from page `first` to VRAM; fails on an error.
+    fn park(&self, buf: &Buf, first: usize, pages: usize) -> Result<Migrate, String> {
+        self.park_on(buf, first, pages, abi::DEVICE_ANY)
+    }
+
+    fn park_on(
+        &self,
+        buf: &Buf,
+        first: usize,
+        pages: usize,
+        device: u32,
+    ) -> Result<Migrate, String> {
+        let (req, res) = self.migrate_raw(
+            Direction::ToDevice,
+            buf.page_addr(first),
+            (pages * PAGE) as u64,
+            abi::PIDFD_SELF,
+            device,
+        );
+        res.map_err(|e| format!("MIGRATE_TO_DEVICE: {e} ({req:?})"))?;
+        ensure_eq!(
+            req.moved + req.skipped(),
+            pages as u64,
+            "counters add up to the range"
+        );
+        Ok(req)
+    }
+
+    fn unpark(&self, buf: &Buf, first: usize, pages: usize) -> Result<Migrate, String> {
+        let (req, res) = self.migrate_raw(
+            Direction::ToRam,
+            buf.page_addr(first),
+            (pages * PAGE) as u64,
+            abi::PIDFD_SELF,
+            abi::DEVICE_ANY,
+        );
+        res.map_err(|e| format!("MIGRATE_TO_RAM: {e} ({req:?})"))?;
+        ensure_eq!(
+            req.moved + req.skipped(),
+            pages as u64,
+            "counters add up to the range"
+        );
+        Ok(req)
+    }
+
+    fn resident_of(&self, addr: u64, len: u64, pidfd: i32, device: u32) -> Result<u64, String> {
+        let mut req = Residency {
+            addr,
+            length: len,
+            pidfd,
+            device,
+            ..Residency::default()
+        };
+        self.dev
+            .residency(&mut req)
+            .map_err(|e| format!("RESIDENCY: {e}"))?;
+        ensure_eq!(req.pages, len / PAGE as u64, "RESIDENCY pages");
+        Ok(req.resident)
+    }
+
+    fn resident(&self, buf: &Buf) -> Result<u64, String> {
+        self.resident_of(buf.addr(), buf.len(), abi::PIDFD_SELF, abi::DEVICE_ANY)
+    }
+}
+
+/// Checks the counter deltas `after - before` for the named counters; others must not move.
+fn expect_stats(before: &Stats, after: &Stats, want: &[(&str, u64)]) -> TestResult {
+    let delta = after.since(before);
+    for (name, value) in delta.iter() {
+        let expected = want.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v);
+        ensure!(
+            value == expected,
+            "stats/{name} moved by {value}, expected {expected} (all deltas: {delta:?})"
+        );
+    }
+    Ok(())
+}
+
+fn bytes(pages: u64) -> u64 {
+    pages * PAGE as u64
+}
+
+// ---- Scenarios ----
+
+/// hmm-tests "migrate": 1024 pages to VRAM, every counter exact, data intact after the faults.
+fn migrate(ctx: &Ctx) -> TestResult {
+    let n = 1024;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(1);
+    let pool0 = ctx.pool()?;
+    let s0 = ctx.stats()?;
+    let r = ctx.park(&buf, 0, n)?;
+    ensure_eq!(r.moved, n as u64, "pages moved");
+    ensure_eq!(ctx.resident(&buf)?, n as u64, "resident after parking");
+    ensure_eq!(
+        ctx.pool()?.free_pages,
+        pool0.free_pages - n as u64,
+        "free pages while parked"
+    );
+    let s1 = ctx.stats()?;
+    expect_stats(
+        &s0,
+        &s1,
+        &[
+            ("migrations_to_device", n as u64),
+            ("bytes_to_device", bytes(n as u64)),
+        ],
+    )?;
+    buf.verify_all(1)?;
+    let s2 = ctx.stats()?;
+    // A sequential read faults once per aligned 16-page window.
+    expect_stats(
+        &s1,
+        &s2,
+        &[
+            ("migrations_to_ram", n as u64),
+            ("bytes_to_ram", bytes(n as u64)),
+            ("page_faults", (n / 16) as u64),
+        ],
+    )?;
+    ensure_eq!(ctx.resident(&buf)?, 0, "resident after reading back");
+    ensure_eq!(ctx.pool()?, pool0, "pool after reading back");
+    Ok(())
+}
+
+/// hmm-tests "migrate_fault": migrate, fault half back, migrate the mix again.
+fn migrate_fault(ctx: &Ctx) -> TestResult {
+    let n = 1024;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(2);
+    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "first migration");
+    buf.verify(2, 0, n / 2)?;
+    ensure_eq!(
+        ctx.resident(&buf)?,
+        (n / 2) as u64,
+        "resident after faulting half"
+    );
+    let r = ctx.park(&buf, 0, n)?;
+    ensure_eq!(r.moved, (n / 2) as u64, "second migration moved");
+    ensure_eq!(
+        r.skipped_resident,
+        (n / 2) as u64,
+        "second migration found resident"
+    );
+    ensure_eq!(
+        ctx.resident(&buf)?,
+        n as u64,
+        "resident after second migration"
+    );
+    buf.verify_all(2)
+}
+
+/// hmm-tests "migrate_multiple": ten rounds of migrate and full fault-back, new data each time.
+fn migrate_multiple(ctx: &Ctx) -> TestResult {
+    let n = 512;
+    let buf = Buf::anon(n)?;
+    let pool0 = ctx.pool()?;
+    for round in 0..10u64 {
+        buf.fill_all(100 + round);
+        ensure_eq!(
+            ctx.park(&buf, 0, n)?.moved,
+            n as u64,
+            format!("round {round} moved")
+        );
+        buf.verify_all(100 + round)
+            .map_err(|e| format!("round {round}: {e}"))?;
+        ensure_eq!(
+            ctx.resident(&buf)?,
+            0,
+            format!("round {round} resident after fault-back")
+        );
+    }
+    ensure_eq!(ctx.pool()?, pool0, "pool after ten rounds");
+    Ok(())
+}
+
+/// hmm-tests "migrate_mixed", our ABI: a hole, the zero page, a read-only and a read-write page
+/// move or skip as they should; a PROT_NONE page in the range fails the whole call, untouched.
+fn mixed(ctx: &Ctx) -> TestResult {
+    let buf = Buf::anon(5)?;
+    // Page 0: never touched. Page 1: the zero page. Page 2: read-only data. Page 3: read-write
+    // data. Page 4: PROT_NONE.
+    buf.touch_read(1);
+    buf.fill(3, 2, 2);
+    buf.protect(2, 1, libc::PROT_READ)?;
+    buf.protect(4, 1, libc::PROT_NONE)?;
+    let s0 = ctx.stats()?;
+    let (r, res) = ctx.migrate_raw(
+        Direction::ToDevice,
+        buf.addr(),
+        buf.len(),
+        abi::PIDFD_SELF,
+        abi::DEVICE_ANY,
+    );
+    ensure!(
+        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EACCES),
+        "range with a PROT_NONE page: {res:?}, expected EACCES"
+    );
+    ensure_eq!(r.moved, 0, "moved with EACCES");
+    ensure_eq!(
+        ctx.resident_of(buf.addr(), bytes(4), abi::PIDFD_SELF, abi::DEVICE_ANY)?,
+        0,
+        "resident after EACCES"
+    );
+    expect_stats(&s0, &ctx.stats()?, &[])?;
+
+    let r = ctx.park(&buf, 0, 4)?;
+    ensure_eq!(r.moved, 2, "moved: the read-only and the read-write page");
+    ensure_eq!(r.skipped_empty, 2, "empty: the hole and the zero page");
+    ensure_eq!(
+        ctx.resident_of(buf.addr(), bytes(4), abi::PIDFD_SELF, abi::DEVICE_ANY)?,
+        2,
+        "resident"
+    );
+    buf.verify_zero(0, 2)?;
+    buf.verify(3, 2, 2)?;
+    ensure_eq!(
+        ctx.resident_of(buf.addr(), bytes(4), abi::PIDFD_SELF, abi::DEVICE_ANY)?,
+        0,
+        "resident after reading"
+    );
+    Ok(())
+}
+
+/// MIGRATE_TO_RAM brings pages back without CPU faults; on pages in RAM it moves nothing.
+fn to_ram(ctx: &Ctx) -> TestResult {
+    let n = 256;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(4);
+    ctx.park(&buf, 0, n)?;
+    let s0 = ctx.stats()?;
+    let r = ctx.unpark(&buf, 0, n)?;
+    ensure_eq!(r.moved, n as u64, "moved to RAM");
+    ensure_eq!(ctx.resident(&buf)?, 0, "resident after MIGRATE_TO_RAM");
+    expect_stats(
+        &s0,
+        &ctx.stats()?,
+        &[
+            ("migrations_to_ram", n as u64),
+            ("bytes_to_ram", bytes(n as u64)),
+        ],
+    )?;
+    let r = ctx.unpark(&buf, 0, n)?;
+    ensure_eq!(r.moved, 0, "second MIGRATE_TO_RAM moved");
+    ensure_eq!(
+        r.skipped_resident,
+        n as u64,
+        "second MIGRATE_TO_RAM: already in RAM"
+    );
+    buf.verify_all(4)
+}
+
+/// hmm-tests "migrate_shared": shared anonymous memory cannot become device-private.
+fn shared(ctx: &Ctx) -> TestResult {
+    let n = 64;
+    let buf = Buf::shared(n)?;
+    buf.fill_all(5);
+    let s0 = ctx.stats()?;
+    let r = ctx.park(&buf, 0, n)?;
+    ensure_eq!(r.moved, 0, "shared pages moved");
+    ensure_eq!(
+        r.skipped_unmovable,
+        n as u64,
+        "shared pages reported unmovable"
+    );
+    expect_stats(&s0, &ctx.stats()?, &[])?;
+    buf.verify_all(5)
+}
+
+/// hmm-tests "migrate_file_private": in a private file mapping, the pages written since (COW
+/// copies, anonymous) move; the page-cache pages do not.
+fn file_private(ctx: &Ctx) -> TestResult {
+    let n = 64;
+    let path = "/tmp/ps-test-file-private";
+    let src = Buf::anon(n)?;
+    src.fill_all(6);
+    // SAFETY: `src` is `n` readable pages.
+    let data = unsafe { std::slice::from_raw_parts(src.addr() as *const u8, n * PAGE) };
+    std::fs::write(path, data).map_err(|e| format!("{path}: {e}"))?;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let buf = Buf::file_private(n, file.as_raw_fd())?;
+    buf.verify_all(6)?;
+    buf.fill(7, 0, n / 2);
+    let r = ctx.park(&buf, 0, n)?;
+    ensure_eq!(r.moved, (n / 2) as u64, "written (COW) pages moved");
+    ensure_eq!(
+        r.skipped_unmovable,
+        (n / 2) as u64,
+        "page-cache pages unmovable"
+    );
+    buf.verify(7, 0, n / 2)?;
+    buf.verify(6, n / 2, n / 2)?;
+    drop(buf);
+    std::fs::remove_file(path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// hmm-tests "anon_write_child" and "hmm_cow_in_device": after fork with pages in VRAM each
+/// process sees its own data, and copy-on-write holds both ways.
+fn fork(ctx: &Ctx) -> TestResult {
+    let n = 256;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(8);
+    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "parked before fork");
+    // The child reads the parent's data, then writes its own; the parent must not see it.
+    let child = fork_child(|| {
+        buf.verify_all(8)?;
+        buf.fill_all(9);
+        buf.verify_all(9)
+    })?;
+    child.wait_ok("child reading and writing")?;
+    buf.verify_all(8)
+        .map_err(|e| format!("parent after the child wrote: {e}"))?;
+
+    // The other way: the parent writes after fork; the child keeps the old data.
+    buf.fill_all(10);
+    ensure_eq!(
+        ctx.park(&buf, 0, n)?.moved,
+        n as u64,
+        "parked before second fork"
+    );
+    let go = Pipe::new()?;
+    let child = fork_child(|| {
+        go.wait()?;
+        buf.verify_all(10)
+    })?;
+    buf.fill_all(11);
+    go.signal()?;
+    child.wait_ok("child reading after the parent wrote")?;
+    buf.verify_all(11)
+}
+
+/// hmm-tests "hmm_gup_test": GUP on pages in VRAM (O_DIRECT I/O from them, process_vm_readv of
+/// them) brings them back intact.
+fn gup(ctx: &Ctx) -> TestResult {
+    let n = 64;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(12);
+    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "parked");
+    let path = "/tmp/ps-test-odirect";
+    let written = proc::write_direct(path, buf.addr(), n * PAGE)?;
+    ensure_eq!(written, n * PAGE, "O_DIRECT bytes written");
+    let back = Buf::anon(n)?;
+    // SAFETY: `back` is `n` writable pages.
+    let dst = unsafe { std::slice::from_raw_parts_mut(back.addr() as *mut u8, n * PAGE) };
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    ensure_eq!(data.len(), n * PAGE, "file size");
+    dst.copy_from_slice(&data);
+    back.verify_all(12)
+        .map_err(|e| format!("file written with O_DIRECT: {e}"))?;
+    std::fs::remove_file(path).map_err(|e| format!("{path}: {e}"))?;
+
+    // process_vm_readv from a child, of the parent's pages in VRAM.
+    buf.fill_all(13);
+    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "parked again");
+    let parent = std::process::id() as i32;
+    let addr = buf.addr();
+    let child = fork_child(move || {
+        let copy = Buf::anon(n)?;
+        proc::vm_readv(parent, addr, copy.addr(), n * PAGE)?;
+        copy.verify_all(13)
+    })?;
+    child.wait_ok("process_vm_readv of pages in VRAM")?;
+    buf.verify_all(13)
+}
+
+/// munmap and exit with pages in VRAM give every page back to the pool.
+fn munmap(ctx: &Ctx) -> TestResult {
+    let n = 256;
+    let pool0 = ctx.pool()?;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(14);
+    ctx.park(&buf, 0, n)?;
+    ensure_eq!(
+        ctx.pool()?.free_pages,
+        pool0.free_pages - n as u64,
+        "free pages while parked"
+    );
+    drop(buf);
+    ensure_eq!(ctx.pool()?, pool0, "pool after munmap");
+
+    let ready = Pipe::new()?;
+    let child = fork_child(|| {
+        let ctx = Ctx::new()?;
+        let buf = Buf::anon(n)?;
+        buf.fill_all(15);
+        ctx.park(&buf, 0, n)?;
+        ready.signal()?;
+        // Exit with the pages still in VRAM.
+        std::mem::forget(buf);
+        Ok(())
+    })?;
+    ready.wait()?;
+    child.wait_ok("child parking and exiting")?;
+    ensure_eq!(ctx.pool()?, pool0, "pool after the child exited");
+    Ok(())
+}
+
+/// mremap and partial munmap of a range in VRAM.
+fn mremap(ctx: &Ctx) -> TestResult {
+    let n = 256;
+    let pool0 = ctx.pool()?;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(16);
+    ctx.park(&buf, 0, n)?;
+    let old = buf.addr();
+    let buf = buf.remap()?;
+    ensure!(buf.addr() != old, "mremap did not move the mapping");
+    ensure_eq!(ctx.resident(&buf)?, n as u64, "resident at the new address");
+    buf.verify_all(16)?;
+    ensure_eq!(ctx.pool()?, pool0, "pool after reading the moved range");
+
+    buf.fill_all(17);
+    ctx.park(&buf, 0, n)?;
+    buf.unmap_part(64, 64)?;
+    ensure_eq!(
+        ctx.pool()?.free_pages,
+        pool0.free_pages - (n - 64) as u64,
+        "free pages after partial munmap"
+    );
+    buf.verify(17, 0, 64)?;
+    buf.verify(17, 128, n - 128)?;
+    ensure_eq!(ctx.pool()?, pool0, "pool after reading the rest");
+    Ok(())
+}
+
+/// hmm-tests style concurrency: eight threads fault the same range at once.
+fn threads(ctx: &Ctx) -> TestResult {
+    let n = 1024;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(18);
+    let pool0 = ctx.pool()?;
+    for round in 0..3 {
+        ensure_eq!(
+            ctx.park(&buf, 0, n)?.moved,
+            n as u64,
+            format!("round {round} parked")
+        );
+        let results: Vec<TestResult> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|t| {
+                    let buf = &buf;
+                    s.spawn(move || {
+                        // Each thread starts at a different place to make faults collide.
+                        let start = (t * n / 8 + round * 37) % n;
+                        buf.verify(18, start, n - start)?;
+                        buf.verify(18, 0, start)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err("thread panicked".into())))
+                .collect()
+        });
+        for (t, r) in results.into_iter().enumerate() {
+            r.map_err(|e| format!("round {round} thread {t}: {e}"))?;
+        }
+        ensure_eq!(
+            ctx.resident(&buf)?,
+            0,
+            format!("round {round} resident after threads")
+        );
+    }
+    ensure_eq!(ctx.pool()?, pool0, "pool after threads");
+    Ok(())
+}
+
+/// For the unbind tests: park MIB MiB, close the device (so the module can be removed), say
+/// "parked", wait for SIGUSR1, then check every byte.
+fn hold(mib: usize) -> TestResult {
+    let n = (mib << 20) / PAGE;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(19);
+    let ctx = Ctx::new()?;
+    let r = ctx.park(&buf, 0, n)?;
+    ensure_eq!(r.moved, n as u64, "parked");
+    drop(ctx);
+    let sigs = proc::block_sigusr1()?;
+    println!("parked {n} pages");
+    proc::flush_stdout();
+    sigs.wait()?;
+    buf.verify_all(19)?;
+    println!("all {} bytes intact", n * PAGE);
+    Ok(())
+}
+
+/// Pool exhaustion: partial success with counts, then ENOSPC; nothing leaks.
+fn exhaust(ctx: &Ctx) -> TestResult {
+    let pool0 = ctx.pool()?;
+    ensure!(
+        pool0.free_pages == pool0.total_pages,
+        "pool not empty at start: {pool0:?}"
+    );
+    let total = pool0.total_pages as usize;
+    let extra = 256;
+    let buf = Buf::anon(total + extra)?;
+    buf.fill_all(20);
+    let s0 = ctx.stats()?;
+    let r = ctx.park(&buf, 0, total + extra)?;
+    ensure_eq!(r.moved, total as u64, "moved into a pool of {total} pages");
+    ensure_eq!(r.skipped_no_space, extra as u64, "no space");
+    ensure_eq!(ctx.pool()?.free_pages, 0, "free pages when full");
+    let more = Buf::anon(64)?;
+    more.fill_all(21);
+    let (r, res) = ctx.migrate_raw(
+        Direction::ToDevice,
+        more.addr(),
+        more.len(),
+        abi::PIDFD_SELF,
+        abi::DEVICE_ANY,
+    );
+    ensure!(
+        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::ENOSPC),
+        "full pool: {res:?}, expected ENOSPC"
+    );
+    ensure_eq!(r.skipped_no_space, 64, "ENOSPC still reports counts");
+    ensure_eq!(r.moved, 0, "moved with ENOSPC");
+    expect_stats(
+        &s0,
+        &ctx.stats()?,
+        &[
+            ("migrations_to_device", total as u64),
+            ("bytes_to_device", bytes(total as u64)),
+            ("alloc_fail", (extra + 64) as u64),
+        ],
+    )?;
+    more.verify_all(21)?;
+    drop(more);
+    buf.verify_all(20)?;
+    drop(buf);
+    ensure_eq!(ctx.pool()?, pool0, "pool after freeing everything");
+    Ok(())
+}
+
+/// Two GPUs: each takes what it is asked to, counted separately.
+fn two_gpus(ctx: &Ctx) -> TestResult {
+    let devices = ctx.sys.devices().map_err(|e| format!("devices: {e}"))?;
+    ensure_eq!(devices.len(), 2, "bound GPUs");
+    let n = 256;
+    let a = Buf::anon(n)?;
+    let b = Buf::anon(n)?;
+    a.fill_all(22);
+    b.fill_all(23);
+    let per_gpu = |i: usize| -> Result<(u32, Pool, Stats), String> {
+        let d = &devices[i];
+        let index = d.index.ok_or("no index")?;
+        let dev = ctx.sys.devices().map_err(|e| format!("devices: {e}"))?;
+        let pool = dev[i].pool.ok_or("no pool")?;
+        let stats = ctx
+            .sys
+            .device_stats(&d.address)
+            .map_err(|e| format!("stats: {e}"))?;
+        Ok((index, pool, stats))
+    };
+    let (i0, p0, s0) = per_gpu(0)?;
+    let (i1, p1, s1) = per_gpu(1)?;
+    ctx.park_on(&a, 0, n, i0)?;
+    ctx.park_on(&b, 0, n, i1)?;
+    let (_, p0b, s0b) = per_gpu(0)?;
+    let (_, p1b, s1b) = per_gpu(1)?;
+    ensure_eq!(p0b.free_pages, p0.free_pages - n as u64, "GPU 0 free pages");
+    ensure_eq!(p1b.free_pages, p1.free_pages - n as u64, "GPU 1 free pages");
+    expect_stats(
+        &s0,
+        &s0b,
+        &[
+            ("migrations_to_device", n as u64),
+            ("bytes_to_device", bytes(n as u64)),
+        ],
+    )?;
+    expect_stats(
+        &s1,
+        &s1b,
+        &[
+            ("migrations_to_device", n as u64),
+            ("bytes_to_device", bytes(n as u64)),
+        ],
+    )?;
+    ensure_eq!(
+        ctx.resident_of(a.addr(), a.len(), abi::PIDFD_SELF, i0)?,
+        n as u64,
+        "A on GPU 0"
+    );
+    ensure_eq!(
+        ctx.resident_of(a.addr(), a.len(), abi::PIDFD_SELF, i1)?,
+        0,
+        "A on GPU 1"
+    );
+    ensure_eq!(
+        ctx.resident_of(b.addr(), b.len(), abi::PIDFD_SELF, i1)?,
+        n as u64,
+        "B on GPU 1"
+    );
+    let total = ctx.pool()?;
+    ensure_eq!(
+        total.total_pages,
+        p0.total_pages + p1.total_pages,
+        "module pool is the sum"
+    );
+    ensure_eq!(
+        total.free_pages,
+        p0b.free_pages + p1b.free_pages,
+        "module free pages are the sum"
+    );
+    // To RAM from GPU 1 only leaves A on GPU 0.
+    let (r, res) = ctx.migrate_raw(Direction::ToRam, a.addr(), a.len(), abi::PIDFD_SELF, i1);
+    res.map_err(|e| format!("MIGRATE_TO_RAM from GPU 1: {e}"))?;
+    ensure_eq!(r.moved, 0, "pages of A moved from GPU 1");
+    ensure_eq!(r.skipped_resident, n as u64, "pages of A not on GPU 1");
+    a.verify_all(22)?;
+    b.verify_all(23)?;
+    let (_, p0c, s0c) = per_gpu(0)?;
+    let (_, p1c, s1c) = per_gpu(1)?;
+    ensure_eq!(p0c, p0, "GPU 0 pool after reading back");
+    ensure_eq!(p1c, p1, "GPU 1 pool after reading back");
+    ensure_eq!(
+        s0c.get("migrations_to_ram") - s0b.get("migrations_to_ram"),
+        n as u64,
+        "GPU 0 to RAM"
+    );
+    ensure_eq!(
+        s1c.get("migrations_to_ram") - s1b.get("migrations_to_ram"),
+        n as u64,
+        "GPU 1 to RAM"
+    );
+    Ok(())
+}
+
+/// Parked pages leave RAM: MemFree rises by at least 90% of what was parked.
+///
+/// Freed pages may first collect on the per-CPU free lists, which MemFree does not count and
+/// which the kernel lets grow to 1/8 of a zone; the scenario shrinks them for its duration so
+/// that MemFree shows what left RAM.
+fn meminfo(ctx: &Ctx) -> TestResult {
+    let _pcp = proc::SmallPcpLists::set()?;
+    let n = (64 << 20) / PAGE;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(24);
+    let free0 = proc::mem_free_kb()?;
+    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "parked");
+    let free1 = proc::mem_free_kb()?;
+    let rise = free1.saturating_sub(free0);
+    let parked_kb = (n * PAGE / 1024) as u64;
+    println!("MemFree {free0} kB -> {free1} kB: +{rise} kB for {parked_kb} kB parked");
+    ensure!(
+        rise * 10 >= parked_kb * 9,
+        "MemFree rose by {rise} kB, less than 90% of {parked_kb} kB"
+    );
+    buf.verify_all(24)
+}
+
+/// Every bad request gets its documented errno and changes nothing.
+fn bad_input(ctx: &Ctx) -> TestResult {
+    let n = 16;
+    let buf = Buf::anon(n)?;
+    buf.fill_all(25);
+    let len = buf.len();
+    let page = PAGE as u64;
+    let dead = proc::dead_pidfd()?;
+    // Pages 16-31 of `holed` are unmapped: nothing else can be mapped there.
+    let holed = Buf::anon(32)?;
+    holed.fill(25, 0, 16);
+    holed.unmap_part(16, 16)?;
+    let s0 = ctx.stats()?;
+    let not_pidfd = ctx.dev_fd();
+    let cases: [(&str, Migrate, i32); 13] = [
+        (
+            "unaligned address",
+            Migrate::new(buf.addr() + 8, len - page, -1, abi::DEVICE_ANY),
+            libc::EINVAL,
+        ),
+        (
+            "unaligned length",
+            Migrate::new(buf.addr(), len - 8, -1, abi::DEVICE_ANY),
+            libc::EINVAL,
+        ),
+        (
+            "zero length",
+            Migrate::new(buf.addr(), 0, -1, abi::DEVICE_ANY),
+            libc::EINVAL,
+        ),
+        (
+            "wrapping range",
+            Migrate::new(u64::MAX - page + 1, 2 * page, -1, abi::DEVICE_ANY),
+            libc::EINVAL,
+        ),
+        (
+            "beyond user space",
+            Migrate::new(1 << 56, page, -1, abi::DEVICE_ANY),
+            libc::EINVAL,
+        ),
+        (
+            "unmapped range",
+            Migrate::new(page, page, -1, abi::DEVICE_ANY),
+            libc::EFAULT,
+        ),
+        (
+            "partly unmapped range",
+            Migrate::new(holed.addr(), holed.len(), -1, abi::DEVICE_ANY),
+            libc::EFAULT,
+        ),
+        (
+            "unknown device",
+            Migrate::new(buf.addr(), len, -1, 7),
+            libc::ENODEV,
+        ),
+        (
+            "dead process",
+            Migrate::new(buf.addr(), len, dead.as_raw_fd(), abi::DEVICE_ANY),
+            libc::ESRCH,
+        ),
+        (
+            "not a pidfd",
+            Migrate::new(buf.addr(), len, not_pidfd, abi::DEVICE_ANY),
+            libc::EBADF,
+        ),
+        (
+            "negative fd",
+            Migrate::new(buf.addr(), len, -5, abi::DEVICE_ANY),
+            libc::EBADF,
+        ),
+        (
+            "unknown flag",
+            Migrate {
+                flags: 1,
+                ..Migrate::new(buf.addr(), len, -1, abi::DEVICE_ANY)
+            },
+            libc::EINVAL,
+        ),
+        (
+            "reserved field",
+            Migrate {
+                reserved: 1,
+                ..Migrate::new(buf.addr(), len, -1, abi::DEVICE_ANY)
+            },
+            libc::EINVAL,
+        ),
+    ];
+    for dir in [Direction::ToDevice, Direction::ToRam] {
+        for (what, req, errno) in cases.iter() {
+            let mut req = *req;
+            let res = ctx.dev.migrate(dir, &mut req);
+            let got = res.as_ref().err().and_then(io::Error::raw_os_error);
+            ensure!(
+                got == Some(*errno),
+                "{dir:?} {what}: {res:?}, expected errno {errno}"
+            );
+            ensure_eq!(req.moved, 0, format!("{dir:?} {what}: moved"));
+        }
+    }
+    // Residency has the same input rules.
+    for (what, req, errno) in cases.iter() {
+        let mut r = Residency {
+            addr: req.addr,
+            length: req.length,
+            pidfd: req.pidfd,
+            device: req.device,
+            flags: req.flags,
+            reserved: req.reserved,
+            ..Residency::default()
+        };
+        let res = ctx.dev.residency(&mut r);
+        let got = res.as_ref().err().and_then(io::Error::raw_os_error);
+        ensure!(
+            got == Some(*errno),
+            "RESIDENCY {what}: {res:?}, expected errno {errno}"
+        );
+    }
+    // An unknown command and a bad pointer.
+    // SAFETY: The kernel rejects the command before touching the argument.
+    let res = unsafe { ctx.dev.raw_ioctl(abi::IOC_RESIDENCY + 0x10, 0) };
+    ensure!(
+        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::ENOTTY),
+        "unknown ioctl: {res:?}, expected ENOTTY"
+    );
+    // SAFETY: Address 8 is never mapped; the kernel must fail to read it.
+    let res = unsafe { ctx.dev.raw_ioctl(abi::IOC_MIGRATE_TO_DEVICE, 8) };
+    ensure!(
+        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EFAULT),
+        "unreadable argument: {res:?}, expected EFAULT"
+    );
+    expect_stats(&s0, &ctx.stats()?, &[])?;
+    ensure_eq!(ctx.resident(&buf)?, 0, "resident after bad requests");
+    buf.verify_all(25)
+}
+
+/// Another process's memory, named by a pidfd: moved, counted, intact.
+fn other_process(ctx: &Ctx) -> TestResult {
+    let n = 128;
+    let target = proc::Target::spawn(n, 26)?;
+    let pidfd = abi::pidfd_open(target.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
+    let (r, res) = ctx.migrate_raw(
+        Direction::ToDevice,
+        target.addr(),
+        bytes(n as u64),
+        pidfd.as_raw_fd(),
+        abi::DEVICE_ANY,
+    );
+    res.map_err(|e| format!("migrating the child's memory: {e}"))?;
+    ensure_eq!(r.moved, n as u64, "child pages moved");
+    ensure_eq!(
+        ctx.resident_of(
+            target.addr(),
+            bytes(n as u64),
+            pidfd.as_raw_fd(),
+            abi::DEVICE_ANY
+        )?,
+        n as u64,
+        "child pages resident"
+    );
+    target.finish()
+}
+
+/// Moving another user's memory takes ptrace-level access: refused across users, allowed for
+/// one's own dumpable process.
+fn permission(_ctx: &Ctx) -> TestResult {
+    let n = 16;
+    let root_target = proc::Target::spawn(n, 27)?;
+    let root_pid = root_target.pid();
+    let root_addr = root_target.addr();
+    let child = fork_child(move || {
+        let ctx = Ctx::new()?;
+        let root_pidfd = abi::pidfd_open(root_pid).map_err(|e| format!("pidfd_open: {e}"))?;
+        proc::become_user(1000)?;
+        let (r, res) = ctx.migrate_raw(
+            Direction::ToDevice,
+            root_addr,
+            bytes(n as u64),
+            root_pidfd.as_raw_fd(),
+            abi::DEVICE_ANY,
+        );
+        ensure!(
+            res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EPERM),
+            "uid 1000 moving root's memory: {res:?}, expected EPERM"
+        );
+        ensure_eq!(r.moved, 0, "moved without permission");
+        // Its own (dumpable) child, same user: allowed.
+        let own = proc::Target::spawn(n, 28)?;
+        let pidfd = abi::pidfd_open(own.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
+        let (r, res) = ctx.migrate_raw(
+            Direction::ToDevice,
+            own.addr(),
+            bytes(n as u64),
+            pidfd.as_raw_fd(),
+            abi::DEVICE_ANY,
+        );
+        res.map_err(|e| format!("uid 1000 moving its own child's memory: {e}"))?;
+        ensure_eq!(r.moved, n as u64, "own child's pages moved");
+        own.finish()
+    })?;
+    child.wait_ok("unprivileged mover")?;
+    root_target.finish()
+}
+
+impl Ctx {
+    fn dev_fd(&self) -> i32 {
+        self.dev.as_raw_fd()
+    }
+}
+
+type Scenario = fn(&Ctx) -> TestResult;
+
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("migrate", migrate),
+    ("migrate_fault", migrate_fault),
+    ("migrate_multiple", migrate_multiple),
+    ("mixed", mixed),
+    ("to_ram", to_ram),
+    ("shared", shared),
+    ("file_private", file_private),
+    ("fork", fork),
+    ("gup", gup),
+    ("munmap", munmap),
+    ("mremap", mremap),
+    ("threads", threads),
+    ("exhaust", exhaust),
+    ("two_gpus", two_gpus),
+    ("meminfo", meminfo),
+    ("bad_input", bad_input),
+    ("other_process", other_process),
+    ("permission", permission),
+];
+
+const USAGE: &str = "\
+Usage: ps-test SCENARIO | ps-test hold MIB | ps-test list
+
+Runs one end-to-end scenario against /dev/pseudoscopic and the real module; every
+byte of test memory is checked. Prints 'ok' and exits 0, or 'FAIL: reason' and
+exits 1. Scenarios expect to be alone on the machine (statistics are compared
+exactly). 'hold MIB' parks MIB MiB, prints 'parked', waits for SIGUSR1, then
+checks every byte (used to test unbinding under a live process).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["list"] => {
+            for (name, _) in SCENARIOS {
+                println!("{name}");
+            }
+            return ExitCode::SUCCESS;
+        }
+        ["-h"] | ["--help"] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        ["hold", mib] => match mib.parse() {
+            Ok(mib) => hold(mib),
+            Err(_) => Err(format!("bad size {mib}")),
+        },
+        [name] => match SCENARIOS.iter().find(|(n, _)| n == name) {
+            Some((_, run)) => Ctx::new().and_then(|ctx| run(&ctx)),
+            None => {
+                eprintln!("ps-test: unknown scenario {name}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("FAIL: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

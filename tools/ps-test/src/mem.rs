@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test memory: mappings with a known pattern, checked byte for byte.
+
+use std::{io, ptr::NonNull};
+
+pub const PAGE: usize = 4096;
+/// Buffers start on this boundary, so fault-around windows (16 pages) line up with them.
+pub const ALIGN: usize = 64 << 10;
+
+/// A mapping made for a test; unmapped on drop unless [`Buf::leak`]ed.
+pub struct Buf {
+    base: NonNull<u8>,
+    len: usize,
+    /// The whole reservation, to unmap.
+    map: (usize, usize),
+}
+
+// SAFETY: A `Buf` is plain memory; tests that share one across threads only read it.
+unsafe impl Send for Buf {}
+// SAFETY: As above.
+unsafe impl Sync for Buf {}
+
+fn check(ret: libc::c_int, what: &str) -> Result<(), String> {
+    if ret != 0 {
+        return Err(format!("{what}: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+impl Buf {
+    /// `pages` pages of private anonymous memory, not yet touched, aligned to [`ALIGN`].
+    pub fn anon(pages: usize) -> Result<Self, String> {
+        Self::map(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)
+    }
+
+    /// `pages` pages of shared anonymous memory.
+    pub fn shared(pages: usize) -> Result<Self, String> {
+        Self::map(pages, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1)
+    }
+
+    /// A private mapping of the first `pages` pages of file `fd`.
+    pub fn file_private(pages: usize, fd: libc::c_int) -> Result<Self, String> {
+        let len = pages * PAGE;
+        // SAFETY: A fresh mapping chosen by the kernel.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mmap file: {}", io::Error::last_os_error()));
+        }
+        Ok(Self {
+            base: NonNull::new(p.cast()).ok_or("mmap returned null")?,
+            len,
+            map: (p as usize, len),
+        })
+    }
+
+    fn map(pages: usize, flags: libc::c_int, fd: libc::c_int) -> Result<Self, String> {
+        let len = pages * PAGE;
+        let total = len + ALIGN;
+        // SAFETY: A fresh mapping chosen by the kernel.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", io::Error::last_os_error()));
+        }
+        let start = (p as usize).next_multiple_of(ALIGN);
+        Ok(Self {
+            base: NonNull::new(start as *mut u8).ok_or("mmap returned null")?,
+            len,
+            map: (p as usize, total),
+        })
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.base.as_ptr() as u64
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len as u64
+    }
+
+    /// Address of page `page`.
+    pub fn page_addr(&self, page: usize) -> u64 {
+        self.addr() + (page * PAGE) as u64
+    }
+
+    /// Pointer to the first word of page `first`, checking that `pages` pages from it lie inside.
+    fn words(&self, first: usize, pages: usize) -> *mut u64 {
+        assert!(first + pages <= self.len / PAGE);
+        // SAFETY: In bounds of our mapping (checked above).
+        unsafe { self.base.as_ptr().add(first * PAGE).cast() }
+    }
+
+    /// Fills pages `[first, first + pages)` with the pattern of `seed`.
+    pub fn fill(&self, seed: u64, first: usize, pages: usize) {
+        let words = self.words(first, pages);
+        for i in 0..pages * PAGE / 8 {
+            // SAFETY: In bounds (see `words`); the test keeps these pages writable.
+            unsafe {
+                words
+                    .add(i)
+                    .write_volatile(pattern(seed, first * PAGE / 8 + i))
+            };
+        }
+    }
+
+    /// Fills all of it.
+    pub fn fill_all(&self, seed: u64) {
+        self.fill(seed, 0, self.len / PAGE);
+    }
+
+    /// Checks pages `[first, first + pages)` against the pattern of `seed`, in address order.
+    pub fn verify(&self, seed: u64, first: usize, pages: usize) -> Result<(), String> {
+        let words = self.words(first, pages);
+        for i in 0..pages * PAGE / 8 {
+            let want = pattern(seed, first * PAGE / 8 + i);
+            // SAFETY: In bounds (see `words`); the test keeps these pages readable.
+            let got = unsafe { words.add(i).read_volatile() };
+            if got != want {
+                let off = first * PAGE + i * 8;
+                return Err(format!(
+                    "byte {off:#x} (page {}): read {got:#018x}, wrote {want:#018x}",
+                    off / PAGE
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn verify_all(&self, seed: u64) -> Result<(), String> {
+        self.verify(seed, 0, self.len / PAGE)
+    }
+
+    /// Checks that pages `[first, first + pages)` read as zero.
+    pub fn verify_zero(&self, first: usize, pages: usize) -> Result<(), String> {
+        let words = self.words(first, pages);
+        for i in 0..pages * PAGE / 8 {
+            // SAFETY: In bounds (see `words`); the test keeps these pages readable.
+            if unsafe { words.add(i).read_volatile() } != 0 {
+                return Err(format!("byte {:#x} is not zero", first * PAGE + i * 8));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one byte of page `page` (to map the zero page, or fault a page in).
+    pub fn touch_read(&self, page: usize) -> u8 {
+        // SAFETY: Inside the mapping.
+        unsafe { std::ptr::read_volatile(self.base.as_ptr().add(page * PAGE)) }
+    }
+
+    /// `mprotect`s pages `[first, first + pages)`.
+    pub fn protect(&self, first: usize, pages: usize, prot: libc::c_int) -> Result<(), String> {
+        // SAFETY: The range lies inside our mapping.
+        check(
+            unsafe {
+                libc::mprotect(
+                    self.base.as_ptr().add(first * PAGE).cast(),
+                    pages * PAGE,
+                    prot,
+                )
+            },
+            "mprotect",
+        )
+    }
+
+    /// Unmaps pages `[first, first + pages)`; the test must not touch them afterwards.
+    pub fn unmap_part(&self, first: usize, pages: usize) -> Result<(), String> {
+        // SAFETY: The range lies inside our mapping; callers stop using it.
+        check(
+            unsafe { libc::munmap(self.base.as_ptr().add(first * PAGE).cast(), pages * PAGE) },
+            "munmap",
+        )
+    }
+
+    /// Moves the buffer to a new address with `mremap`.
+    pub fn remap(self) -> Result<Self, String> {
+        let target = Buf::anon(self.len / PAGE)?;
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: Moves our mapping onto the reserved `target` range (MREMAP_FIXED replaces it).
+        let p = unsafe {
+            libc::mremap(
+                this.base.as_ptr().cast(),
+                this.len,
+                this.len,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                target.base.as_ptr(),
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mremap: {}", io::Error::last_os_error()));
+        }
+        // The slack of the old reservation around the moved part is still ours to unmap.
+        // SAFETY: `[map.0, base)` and `[base + len, map end)` are parts of our old reservation.
+        unsafe {
+            let base = this.base.as_ptr() as usize;
+            libc::munmap(this.map.0 as *mut _, base - this.map.0);
+            let tail = base + this.len;
+            libc::munmap(tail as *mut _, this.map.0 + this.map.1 - tail);
+        }
+        Ok(target)
+    }
+}
+
+impl Drop for Buf {
+    fn drop(&mut self) {
+        // SAFETY: The whole reservation is ours.
+        unsafe { libc::munmap(self.map.0 as *mut _, self.map.1) };
+    }
+}
+
+/// The test pattern: every 8-byte word differs, and differs between seeds.
+pub fn pattern(seed: u64, word: usize) -> u64 {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (word as u64).wrapping_add(1);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^ (x >> 29)
+}

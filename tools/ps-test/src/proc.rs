@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Processes and system calls the scenarios need: fork, pipes, signals, O_DIRECT,
+//! process_vm_readv, credentials, /proc/meminfo.
+
+use crate::mem::Buf;
+use pseudoscopic::abi;
+use std::{
+    ffi::CString,
+    io::{self, Write},
+    os::fd::{FromRawFd, OwnedFd},
+};
+
+fn os_err(what: &str) -> String {
+    format!("{what}: {}", io::Error::last_os_error())
+}
+
+pub fn flush_stdout() {
+    let _ = io::stdout().flush();
+}
+
+/// A forked child running a test closure.
+pub struct Child {
+    pid: libc::pid_t,
+}
+
+/// Forks; the child runs `f` and exits 0 on success, or prints the failure and exits 1.
+pub fn fork_child(f: impl FnOnce() -> Result<(), String>) -> Result<Child, String> {
+    flush_stdout();
+    // SAFETY: The child only runs `f` and then `_exit`s, never returning into the caller.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(os_err("fork")),
+        0 => {
+            let code = match f() {
+                Ok(()) => 0,
+                Err(e) => {
+                    println!("child {}: FAIL: {e}", std::process::id());
+                    1
+                }
+            };
+            flush_stdout();
+            // SAFETY: Ends the child without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(Child { pid }),
+    }
+}
+
+impl Child {
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Waits for the child; it must have exited with status 0.
+    pub fn wait_ok(self, what: &str) -> Result<(), String> {
+        let mut status = 0;
+        // SAFETY: Waits for our own child.
+        if unsafe { libc::waitpid(self.pid, &mut status, 0) } != self.pid {
+            return Err(os_err("waitpid"));
+        }
+        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            Ok(())
+        } else if libc::WIFSIGNALED(status) {
+            Err(format!(
+                "{what}: killed by signal {}",
+                libc::WTERMSIG(status)
+            ))
+        } else {
+            Err(format!("{what}: failed (status {status:#x})"))
+        }
+    }
+}
+
+/// A one-way pipe for "go" signals between parent and child.
+pub struct Pipe {
+    rd: OwnedFd,
+    wr: OwnedFd,
+}
+
+impl Pipe {
+    pub fn new() -> Result<Self, String> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(os_err("pipe"));
+        }
+        // SAFETY: The kernel just created both descriptors for us.
+        Ok(unsafe {
+            Self {
+                rd: OwnedFd::from_raw_fd(fds[0]),
+                wr: OwnedFd::from_raw_fd(fds[1]),
+            }
+        })
+    }
+
+    pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: Writes from a valid buffer.
+        let n = unsafe { libc::write(self.wr.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if n != bytes.len() as isize {
+            return Err(os_err("pipe write"));
+        }
+        Ok(())
+    }
+
+    pub fn recv(&self, buf: &mut [u8]) -> Result<(), String> {
+        use std::os::fd::AsRawFd;
+        let mut got = 0;
+        while got < buf.len() {
+            // SAFETY: Reads into the unfilled part of a valid buffer.
+            let n = unsafe {
+                libc::read(
+                    self.rd.as_raw_fd(),
+                    buf[got..].as_mut_ptr().cast(),
+                    buf.len() - got,
+                )
+            };
+            if n <= 0 {
+                return Err(os_err("pipe read"));
+            }
+            got += n as usize;
+        }
+        Ok(())
+    }
+
+    pub fn signal(&self) -> Result<(), String> {
+        self.send(&[1])
+    }
+
+    pub fn wait(&self) -> Result<(), String> {
+        self.recv(&mut [0])
+    }
+}
+
+/// A child process holding `pages` pages of private memory filled with a pattern, waiting for
+/// [`Target::finish`] to check them.
+pub struct Target {
+    child: Child,
+    addr: u64,
+    go: Pipe,
+}
+
+impl Target {
+    pub fn spawn(pages: usize, seed: u64) -> Result<Self, String> {
+        let addr_pipe = Pipe::new()?;
+        let go = Pipe::new()?;
+        let child = fork_child(|| {
+            let buf = Buf::anon(pages)?;
+            buf.fill_all(seed);
+            addr_pipe.send(&buf.addr().to_ne_bytes())?;
+            go.wait()?;
+            buf.verify_all(seed)
+        })?;
+        let mut addr = [0u8; 8];
+        addr_pipe.recv(&mut addr)?;
+        Ok(Self {
+            child,
+            addr: u64::from_ne_bytes(addr),
+            go,
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.pid()
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Lets the child check its memory, and waits for the verdict.
+    pub fn finish(self) -> Result<(), String> {
+        self.go.signal()?;
+        self.child.wait_ok("target process checking its memory")
+    }
+}
+
+/// Writes `len` bytes at `addr` to a new file `path` opened with O_DIRECT.
+pub fn write_direct(path: &str, addr: u64, len: usize) -> Result<usize, String> {
+    let cpath = CString::new(path).map_err(|_| "bad path")?;
+    // SAFETY: A plain open of a NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            cpath.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_DIRECT,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return Err(os_err(&format!("open {path} O_DIRECT")));
+    }
+    // SAFETY: The kernel just returned this descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    use std::os::fd::AsRawFd;
+    // SAFETY: `addr` is `len` readable bytes of the caller's mapping.
+    let n = unsafe { libc::write(fd.as_raw_fd(), addr as *const _, len) };
+    if n < 0 {
+        return Err(os_err("O_DIRECT write"));
+    }
+    Ok(n as usize)
+}
+
+/// Copies `len` bytes at `remote` of process `pid` to `local` with process_vm_readv.
+pub fn vm_readv(pid: i32, remote: u64, local: u64, len: usize) -> Result<(), String> {
+    let local = libc::iovec {
+        iov_base: local as *mut _,
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: remote as *mut _,
+        iov_len: len,
+    };
+    // SAFETY: One valid local and one remote iovec.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n != len as isize {
+        return Err(os_err(&format!("process_vm_readv returned {n}")));
+    }
+    Ok(())
+}
+
+/// SIGUSR1, blocked so that [`SigWait::wait`] can take it.
+pub struct SigWait(libc::sigset_t);
+
+pub fn block_sigusr1() -> Result<SigWait, String> {
+    // SAFETY: Builds and installs a signal mask from a zeroed set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(os_err("sigprocmask"));
+        }
+        Ok(SigWait(set))
+    }
+}
+
+impl SigWait {
+    pub fn wait(&self) -> Result<(), String> {
+        let mut sig = 0;
+        // SAFETY: Waits for a signal of the blocked set.
+        if unsafe { libc::sigwait(&self.0, &mut sig) } != 0 {
+            return Err(os_err("sigwait"));
+        }
+        Ok(())
+    }
+}
+
+/// MemFree from /proc/meminfo, in kB.
+pub fn mem_free_kb() -> Result<u64, String> {
+    let text =
+        std::fs::read_to_string("/proc/meminfo").map_err(|e| format!("/proc/meminfo: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemFree:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no MemFree in /proc/meminfo".to_string())
+}
+
+/// A pidfd of a process that has exited and been reaped.
+pub fn dead_pidfd() -> Result<OwnedFd, String> {
+    let child = fork_child(|| Ok(()))?;
+    let pidfd = abi::pidfd_open(child.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
+    child.wait_ok("short-lived child")?;
+    Ok(pidfd)
+}
+
+/// Drops root for user and group `id`, staying dumpable (as a normal user process is).
+pub fn become_user(id: u32) -> Result<(), String> {
+    // SAFETY: Plain credential system calls.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(id, id, id) != 0
+            || libc::setresuid(id, id, id) != 0
+        {
+            return Err(os_err("dropping privileges"));
+        }
+        if libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 {
+            return Err(os_err("PR_SET_DUMPABLE"));
+        }
+    }
+    Ok(())
+}
+
+/// Per-CPU free page lists kept small (vm.percpu_pagelist_high_fraction) while this lives.
+pub struct SmallPcpLists {
+    old: String,
+}
+
+const PCP_FRACTION: &str = "/proc/sys/vm/percpu_pagelist_high_fraction";
+
+impl SmallPcpLists {
+    pub fn set() -> Result<Self, String> {
+        let old =
+            std::fs::read_to_string(PCP_FRACTION).map_err(|e| format!("{PCP_FRACTION}: {e}"))?;
+        std::fs::write(PCP_FRACTION, "100000").map_err(|e| format!("{PCP_FRACTION}: {e}"))?;
+        Ok(Self { old })
+    }
+}
+
+impl Drop for SmallPcpLists {
+    fn drop(&mut self) {
+        let _ = std::fs::write(PCP_FRACTION, self.old.trim());
+    }
+}
