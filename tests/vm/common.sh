@@ -33,7 +33,7 @@ build_initramfs() {
 	mkdir -p "$moddir/extra" "$moddir/kernel/lib"
 	cp "$REPO/pseudoscopic.ko" "$moddir/extra/"
 	cp "$KDIR/lib/test_hmm.ko" "$moddir/kernel/lib/"
-	cp "$KDIR/modules.order" "$KDIR/modules.builtin" "$moddir/" 2>/dev/null || true
+	cp "$KDIR/modules.order" "$KDIR/modules.builtin" "$KDIR/modules.builtin.modinfo" "$moddir/"
 	/sbin/depmod -b "$stage" "$KVER"
 	local tool
 	for tool in "${TOOLS[@]}"; do

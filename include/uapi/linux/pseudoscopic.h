@@ -30,12 +30,13 @@
  *   EINVAL  addr or length not page aligned, length 0, the range wraps or leaves user space,
  *           a reserved field or unknown flag is set;
  *   EFAULT  part of the range is not mapped, or the struct cannot be read or written;
+ *   ENOTTY  not one of the ioctls below;
  *   EACCES  part of the range is mapped PROT_NONE (not readable);
  *   ENODEV  `device` names no bound GPU (or no GPU is bound);
  *   EBADF   `pidfd` is neither PS_PIDFD_SELF nor a pidfd;
  *   ESRCH   the process is gone (or has no address space);
- *   EPERM   the caller may not move that process's memory (ptrace read access and, for another
- *           user's process, CAP_SYS_NICE, as migrate_pages(2) requires);
+ *   EPERM   the caller may not move that process's memory: that takes ptrace-style access (the
+ *           same real user and group as the target and a dumpable target, or CAP_SYS_PTRACE);
  *   ENOSPC  to the device: pages could move but the VRAM pool had no free page for any of them
  *           (the counters are still written back);
  *   EINTR   a fatal signal arrived; the counters say what had moved.
