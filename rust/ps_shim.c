@@ -22,6 +22,7 @@
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
 #include <linux/pid.h>
+#include <linux/ratelimit.h>
 #include <linux/sched/exec_state.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -425,6 +426,14 @@ out_task:
 unsigned long ps_mm_task_size(struct mm_struct *mm)
 {
 	return mm->task_size;
+}
+
+/* Whether a refused request may log its dmesg line (printk's default rate limit). */
+bool ps_refusal_ratelimit(void)
+{
+	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+
+	return __ratelimit(&rs);
 }
 
 bool ps_fatal_signal_pending(void)

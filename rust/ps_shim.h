@@ -110,5 +110,6 @@ void ps_sysfs_gpu_remove(struct kobject *kobj);
 unsigned long ps_mm_task_size(struct mm_struct *mm);
 int ps_target_mm(int pidfd, struct mm_struct **mm_out);
 bool ps_fatal_signal_pending(void);
+bool ps_refusal_ratelimit(void);
 
 #endif /* PS_SHIM_H */

@@ -30,12 +30,16 @@ enum Direction {
     ToRam,
 }
 
-/// Logs why a request was refused and passes the error on.
+/// Logs why a request was refused (rate-limited, as a busy caller could flood the log) and
+/// passes the error on.
 fn refuse(what: &str, err: Error, why: kernel::fmt::Arguments<'_>) -> Error {
-    pr_warn!(
-        "{what} from pid {}: {why} ({err:?})\n",
-        kernel::current!().pid()
-    );
+    // SAFETY: No precondition.
+    if unsafe { shim::ps_refusal_ratelimit() } {
+        pr_warn!(
+            "{what} from pid {}: {why} ({err:?})\n",
+            kernel::current!().pid()
+        );
+    }
     err
 }
 

@@ -14,7 +14,10 @@ use crate::{
 };
 use kernel::{
     bindings,
-    mm::{virt::flags, MmWithUser, MmapReadGuard},
+    mm::{
+        virt::{flags, VmaRef},
+        MmWithUser, MmapReadGuard,
+    },
     page::PAGE_SIZE,
     prelude::*,
     time::{delay::fsleep, Delta},
@@ -153,7 +156,7 @@ fn for_each_window(
     mmap: &MmapReadGuard<'_>,
     range: UserRange,
     out: &mut Outcome,
-    mut f: impl FnMut(&kernel::mm::virt::VmaRef, usize, usize, &mut Outcome) -> Result,
+    mut f: impl FnMut(&VmaRef, usize, usize, &mut Outcome) -> Result,
 ) -> Result {
     let mut addr = range.start;
     while addr < range.end {
@@ -174,6 +177,31 @@ fn for_each_window(
     Ok(())
 }
 
+/// Collects a window, or counts all of it unmovable when the kernel refuses the VMA.
+fn collect<'a>(
+    vma: &'a VmaRef,
+    start: usize,
+    window: &'a mut Window,
+    pages: usize,
+    select: Select,
+    out: &mut Outcome,
+) -> Option<VmaMigration<'a>> {
+    match VmaMigration::collect(
+        vma,
+        start,
+        &mut window.src[..pages],
+        &mut window.dst[..pages],
+        select,
+        None,
+    ) {
+        Ok(mig) => Some(mig),
+        Err(_) => {
+            out.unmovable += pages as u64;
+            None
+        }
+    }
+}
+
 /// Moves the private anonymous pages of `range` into VRAM.
 ///
 /// Fails before moving anything if the range is not wholly mapped and readable; a later error
@@ -188,21 +216,12 @@ pub(crate) fn to_device(
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
     let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, out| {
-        let mut mig = match VmaMigration::collect(
-            vma,
-            start,
-            &mut window.src[..pages],
-            &mut window.dst[..pages],
-            Select::RamAndDevice,
-            None,
-        ) {
-            Ok(mig) => mig,
-            Err(_) => {
-                out.unmovable += pages as u64;
-                return Ok(());
-            }
-        };
+        // Allocated before collecting: nothing may fail between collect and commit.
         let mut stored: KVec<Option<&Vram>> = KVec::with_capacity(pages, GFP_KERNEL)?;
+        let Some(mut mig) = collect(vma, start, &mut window, pages, Select::RamAndDevice, out)
+        else {
+            return Ok(());
+        };
         for i in 0..mig.len() {
             let verdict = classify_for_device(&mig, i, placement, out);
             let vram = match verdict {
@@ -212,7 +231,8 @@ pub(crate) fn to_device(
                 }
                 None => None,
             };
-            stored.push(vram, GFP_KERNEL)?;
+            // Within the capacity reserved above: cannot fail.
+            let _ = stored.push_within_capacity(vram);
         }
         let done = mig.commit();
         for (i, vram) in stored.iter().enumerate() {
@@ -283,22 +303,11 @@ pub(crate) fn to_ram(
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
     let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, out| {
-        let mig = match VmaMigration::collect(
-            vma,
-            start,
-            &mut window.src[..pages],
-            &mut window.dst[..pages],
-            Select::Device,
-            None,
-        ) {
-            Ok(mig) => mig,
-            Err(_) => {
-                out.unmovable += pages as u64;
-                return Ok(());
-            }
-        };
         let mut sources = KVec::with_capacity(pages, GFP_KERNEL)?;
         sources.resize(pages, None, GFP_KERNEL)?;
+        let Some(mig) = collect(vma, start, &mut window, pages, Select::Device, out) else {
+            return Ok(());
+        };
         bring_back(mig, vma, start, only, None, out, &mut sources)
     });
     drop(mmap);
@@ -310,7 +319,7 @@ pub(crate) fn to_ram(
 /// the call fails with `ENOMEM`. `sources` is scratch space of one entry per page.
 fn bring_back<'v>(
     mut mig: VmaMigration<'_>,
-    vma: &kernel::mm::virt::VmaRef,
+    vma: &VmaRef,
     start: usize,
     only: Option<u32>,
     fault: Option<usize>,

@@ -98,6 +98,7 @@ extern "C" {
     pub(crate) fn ps_mm_task_size(mm: *mut bindings::mm_struct) -> c_ulong;
     pub(crate) fn ps_target_mm(pidfd: c_int, mm_out: *mut *mut bindings::mm_struct) -> c_int;
     pub(crate) fn ps_fatal_signal_pending() -> bool;
+    pub(crate) fn ps_refusal_ratelimit() -> bool;
 
     pub(crate) fn ps_sysfs_module_create() -> c_int;
     pub(crate) fn ps_sysfs_module_remove();

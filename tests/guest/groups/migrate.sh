@@ -37,6 +37,7 @@ case_migrate() { ps_ready; scenario migrate; }
 case_migrate_fault() { ps_ready; scenario migrate_fault; }
 case_migrate_multiple() { ps_ready; scenario migrate_multiple; }
 case_mixed_range() { ps_ready; scenario mixed; }
+case_transparent_huge_pages_split() { ps_ready; scenario thp; }
 case_migrate_to_ram() { ps_ready; scenario to_ram; }
 case_shared_anonymous_skipped() { ps_ready; scenario shared; }
 case_private_file_after_cow() { ps_ready; scenario file_private; }

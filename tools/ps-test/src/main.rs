@@ -6,13 +6,12 @@
 //! `FAIL: <reason>` and exits 1. The VM suite (tests/guest/groups/) runs them; they expect to be
 //! alone on the machine, so statistics deltas are exact.
 
-mod mem;
 mod proc;
 
-use mem::{Buf, PAGE};
 use proc::{fork_child, Pipe};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
+    mem::{Buf, PAGE},
     sysfs::{Pool, Stats},
     System,
 };
@@ -120,6 +119,23 @@ impl Ctx {
         Ok(req)
     }
 
+    /// Parks `pages` pages at `addr` of the process `pidfd` names.
+    fn park_process(
+        &self,
+        pidfd: &impl AsRawFd,
+        addr: u64,
+        pages: usize,
+    ) -> (Migrate, io::Result<()>) {
+        let len = bytes(pages as u64);
+        self.migrate_raw(
+            Direction::ToDevice,
+            addr,
+            len,
+            pidfd.as_raw_fd(),
+            abi::DEVICE_ANY,
+        )
+    }
+
     fn resident_of(&self, addr: u64, len: u64, pidfd: i32, device: u32) -> Result<u64, String> {
         let mut req = Residency {
             addr,
@@ -136,7 +152,7 @@ impl Ctx {
     }
 
     fn resident(&self, buf: &Buf) -> Result<u64, String> {
-        self.resident_of(buf.addr(), buf.len(), abi::PIDFD_SELF, abi::DEVICE_ANY)
+        self.resident_of(buf.addr(), buf.size(), abi::PIDFD_SELF, abi::DEVICE_ANY)
     }
 }
 
@@ -151,6 +167,11 @@ fn expect_stats(before: &Stats, after: &Stats, want: &[(&str, u64)]) -> TestResu
         );
     }
     Ok(())
+}
+
+/// The errno of a failed request, if it failed.
+fn errno(res: &io::Result<()>) -> Option<i32> {
+    res.as_ref().err().and_then(io::Error::raw_os_error)
 }
 
 fn bytes(pages: u64) -> u64 {
@@ -265,12 +286,12 @@ fn mixed(ctx: &Ctx) -> TestResult {
     let (r, res) = ctx.migrate_raw(
         Direction::ToDevice,
         buf.addr(),
-        buf.len(),
+        buf.size(),
         abi::PIDFD_SELF,
         abi::DEVICE_ANY,
     );
     ensure!(
-        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EACCES),
+        errno(&res) == Some(libc::EACCES),
         "range with a PROT_NONE page: {res:?}, expected EACCES"
     );
     ensure_eq!(r.moved, 0, "moved with EACCES");
@@ -296,6 +317,31 @@ fn mixed(ctx: &Ctx) -> TestResult {
         0,
         "resident after reading"
     );
+    Ok(())
+}
+
+/// hmm-tests "migrate_anon_huge_*": transparent huge pages are split and move page by page.
+fn thp(ctx: &Ctx) -> TestResult {
+    let n = 1024;
+    let buf = Buf::anon_huge(n)?;
+    let huge0 = proc::anon_huge_kb()?;
+    buf.fill_all(29);
+    let huge1 = proc::anon_huge_kb()?;
+    ensure!(
+        huge1 >= huge0 + 4096,
+        "no transparent huge pages backed the buffer (AnonHugePages {huge0} -> {huge1} kB)"
+    );
+    let r = ctx.park(&buf, 0, n)?;
+    ensure_eq!(r.moved, n as u64, "pages of huge pages moved");
+    ensure_eq!(proc::anon_huge_kb()?, huge0, "AnonHugePages after parking");
+    // Half back by request, half by faults.
+    ensure_eq!(
+        ctx.unpark(&buf, 0, n / 2)?.moved,
+        (n / 2) as u64,
+        "moved back by request"
+    );
+    buf.verify_all(29)?;
+    ensure_eq!(ctx.resident(&buf)?, 0, "resident after reading back");
     Ok(())
 }
 
@@ -582,12 +628,12 @@ fn exhaust(ctx: &Ctx) -> TestResult {
     let (r, res) = ctx.migrate_raw(
         Direction::ToDevice,
         more.addr(),
-        more.len(),
+        more.size(),
         abi::PIDFD_SELF,
         abi::DEVICE_ANY,
     );
     ensure!(
-        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::ENOSPC),
+        errno(&res) == Some(libc::ENOSPC),
         "full pool: {res:?}, expected ENOSPC"
     );
     ensure_eq!(r.skipped_no_space, 64, "ENOSPC still reports counts");
@@ -654,17 +700,17 @@ fn two_gpus(ctx: &Ctx) -> TestResult {
         ],
     )?;
     ensure_eq!(
-        ctx.resident_of(a.addr(), a.len(), abi::PIDFD_SELF, i0)?,
+        ctx.resident_of(a.addr(), a.size(), abi::PIDFD_SELF, i0)?,
         n as u64,
         "A on GPU 0"
     );
     ensure_eq!(
-        ctx.resident_of(a.addr(), a.len(), abi::PIDFD_SELF, i1)?,
+        ctx.resident_of(a.addr(), a.size(), abi::PIDFD_SELF, i1)?,
         0,
         "A on GPU 1"
     );
     ensure_eq!(
-        ctx.resident_of(b.addr(), b.len(), abi::PIDFD_SELF, i1)?,
+        ctx.resident_of(b.addr(), b.size(), abi::PIDFD_SELF, i1)?,
         n as u64,
         "B on GPU 1"
     );
@@ -680,7 +726,7 @@ fn two_gpus(ctx: &Ctx) -> TestResult {
         "module free pages are the sum"
     );
     // To RAM from GPU 1 only leaves A on GPU 0.
-    let (r, res) = ctx.migrate_raw(Direction::ToRam, a.addr(), a.len(), abi::PIDFD_SELF, i1);
+    let (r, res) = ctx.migrate_raw(Direction::ToRam, a.addr(), a.size(), abi::PIDFD_SELF, i1);
     res.map_err(|e| format!("MIGRATE_TO_RAM from GPU 1: {e}"))?;
     ensure_eq!(r.moved, 0, "pages of A moved from GPU 1");
     ensure_eq!(r.skipped_resident, n as u64, "pages of A not on GPU 1");
@@ -731,7 +777,7 @@ fn bad_input(ctx: &Ctx) -> TestResult {
     let n = 16;
     let buf = Buf::anon(n)?;
     buf.fill_all(25);
-    let len = buf.len();
+    let len = buf.size();
     let page = PAGE as u64;
     let dead = proc::dead_pidfd()?;
     // Pages 16-31 of `holed` are unmapped: nothing else can be mapped there.
@@ -773,7 +819,7 @@ fn bad_input(ctx: &Ctx) -> TestResult {
         ),
         (
             "partly unmapped range",
-            Migrate::new(holed.addr(), holed.len(), -1, abi::DEVICE_ANY),
+            Migrate::new(holed.addr(), holed.size(), -1, abi::DEVICE_ANY),
             libc::EFAULT,
         ),
         (
@@ -814,19 +860,19 @@ fn bad_input(ctx: &Ctx) -> TestResult {
         ),
     ];
     for dir in [Direction::ToDevice, Direction::ToRam] {
-        for (what, req, errno) in cases.iter() {
+        for (what, req, want) in cases.iter() {
             let mut req = *req;
             let res = ctx.dev.migrate(dir, &mut req);
-            let got = res.as_ref().err().and_then(io::Error::raw_os_error);
+            let got = errno(&res);
             ensure!(
-                got == Some(*errno),
-                "{dir:?} {what}: {res:?}, expected errno {errno}"
+                got == Some(*want),
+                "{dir:?} {what}: {res:?}, expected errno {want}"
             );
             ensure_eq!(req.moved, 0, format!("{dir:?} {what}: moved"));
         }
     }
     // Residency has the same input rules.
-    for (what, req, errno) in cases.iter() {
+    for (what, req, want) in cases.iter() {
         let mut r = Residency {
             addr: req.addr,
             length: req.length,
@@ -837,23 +883,23 @@ fn bad_input(ctx: &Ctx) -> TestResult {
             ..Residency::default()
         };
         let res = ctx.dev.residency(&mut r);
-        let got = res.as_ref().err().and_then(io::Error::raw_os_error);
+        let got = errno(&res);
         ensure!(
-            got == Some(*errno),
-            "RESIDENCY {what}: {res:?}, expected errno {errno}"
+            got == Some(*want),
+            "RESIDENCY {what}: {res:?}, expected errno {want}"
         );
     }
     // An unknown command and a bad pointer.
     // SAFETY: The kernel rejects the command before touching the argument.
     let res = unsafe { ctx.dev.raw_ioctl(abi::IOC_RESIDENCY + 0x10, 0) };
     ensure!(
-        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::ENOTTY),
+        errno(&res) == Some(libc::ENOTTY),
         "unknown ioctl: {res:?}, expected ENOTTY"
     );
     // SAFETY: Address 8 is never mapped; the kernel must fail to read it.
     let res = unsafe { ctx.dev.raw_ioctl(abi::IOC_MIGRATE_TO_DEVICE, 8) };
     ensure!(
-        res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EFAULT),
+        errno(&res) == Some(libc::EFAULT),
         "unreadable argument: {res:?}, expected EFAULT"
     );
     expect_stats(&s0, &ctx.stats()?, &[])?;
@@ -866,13 +912,7 @@ fn other_process(ctx: &Ctx) -> TestResult {
     let n = 128;
     let target = proc::Target::spawn(n, 26)?;
     let pidfd = abi::pidfd_open(target.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
-    let (r, res) = ctx.migrate_raw(
-        Direction::ToDevice,
-        target.addr(),
-        bytes(n as u64),
-        pidfd.as_raw_fd(),
-        abi::DEVICE_ANY,
-    );
+    let (r, res) = ctx.park_process(&pidfd, target.addr(), n);
     res.map_err(|e| format!("migrating the child's memory: {e}"))?;
     ensure_eq!(r.moved, n as u64, "child pages moved");
     ensure_eq!(
@@ -899,28 +939,16 @@ fn permission(_ctx: &Ctx) -> TestResult {
         let ctx = Ctx::new()?;
         let root_pidfd = abi::pidfd_open(root_pid).map_err(|e| format!("pidfd_open: {e}"))?;
         proc::become_user(1000)?;
-        let (r, res) = ctx.migrate_raw(
-            Direction::ToDevice,
-            root_addr,
-            bytes(n as u64),
-            root_pidfd.as_raw_fd(),
-            abi::DEVICE_ANY,
-        );
+        let (r, res) = ctx.park_process(&root_pidfd, root_addr, n);
         ensure!(
-            res.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EPERM),
+            errno(&res) == Some(libc::EPERM),
             "uid 1000 moving root's memory: {res:?}, expected EPERM"
         );
         ensure_eq!(r.moved, 0, "moved without permission");
         // Its own (dumpable) child, same user: allowed.
         let own = proc::Target::spawn(n, 28)?;
         let pidfd = abi::pidfd_open(own.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
-        let (r, res) = ctx.migrate_raw(
-            Direction::ToDevice,
-            own.addr(),
-            bytes(n as u64),
-            pidfd.as_raw_fd(),
-            abi::DEVICE_ANY,
-        );
+        let (r, res) = ctx.park_process(&pidfd, own.addr(), n);
         res.map_err(|e| format!("uid 1000 moving its own child's memory: {e}"))?;
         ensure_eq!(r.moved, n as u64, "own child's pages moved");
         own.finish()
@@ -942,6 +970,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("migrate_fault", migrate_fault),
     ("migrate_multiple", migrate_multiple),
     ("mixed", mixed),
+    ("thp", thp),
     ("to_ram", to_ram),
     ("shared", shared),
     ("file_private", file_private),

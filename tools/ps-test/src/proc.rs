@@ -3,8 +3,7 @@
 //! Processes and system calls the scenarios need: fork, pipes, signals, O_DIRECT,
 //! process_vm_readv, credentials, /proc/meminfo.
 
-use crate::mem::Buf;
-use pseudoscopic::abi;
+use pseudoscopic::{abi, mem::Buf};
 use std::{
     ffi::CString,
     io::{self, Write},
@@ -246,14 +245,24 @@ impl SigWait {
     }
 }
 
-/// MemFree from /proc/meminfo, in kB.
-pub fn mem_free_kb() -> Result<u64, String> {
+/// Field `name` of /proc/meminfo, in kB.
+fn meminfo_kb(name: &str) -> Result<u64, String> {
     let text =
         std::fs::read_to_string("/proc/meminfo").map_err(|e| format!("/proc/meminfo: {e}"))?;
     text.lines()
-        .find_map(|l| l.strip_prefix("MemFree:"))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no MemFree in /proc/meminfo".to_string())
+        .ok_or_else(|| format!("no {name} in /proc/meminfo"))
+}
+
+/// MemFree, in kB.
+pub fn mem_free_kb() -> Result<u64, String> {
+    meminfo_kb("MemFree")
+}
+
+/// AnonHugePages, in kB.
+pub fn anon_huge_kb() -> Result<u64, String> {
+    meminfo_kb("AnonHugePages")
 }
 
 /// A pidfd of a process that has exited and been reaped.

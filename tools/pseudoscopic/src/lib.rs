@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod iomem;
 pub mod maps;
+pub mod mem;
 pub mod sysfs;
 
 pub use sysfs::System;

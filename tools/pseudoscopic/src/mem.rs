@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Test memory: mappings with a known pattern, checked byte for byte.
+//! Test memory for ps-test and ps-stress: mappings filled with a known pattern, checked byte for
+//! byte.
 
 use std::{io, ptr::NonNull};
 
@@ -31,12 +32,25 @@ fn check(ret: libc::c_int, what: &str) -> Result<(), String> {
 impl Buf {
     /// `pages` pages of private anonymous memory, not yet touched, aligned to [`ALIGN`].
     pub fn anon(pages: usize) -> Result<Self, String> {
-        Self::map(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)
+        Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, ALIGN)
+    }
+
+    /// `pages` pages of private anonymous memory aligned to 2 MiB and advised to use transparent
+    /// huge pages.
+    pub fn anon_huge(pages: usize) -> Result<Self, String> {
+        let huge = 2 << 20;
+        let buf = Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, huge)?;
+        // SAFETY: Advice on our own mapping.
+        check(
+            unsafe { libc::madvise(buf.base.as_ptr().cast(), buf.len, libc::MADV_HUGEPAGE) },
+            "madvise(MADV_HUGEPAGE)",
+        )?;
+        Ok(buf)
     }
 
     /// `pages` pages of shared anonymous memory.
     pub fn shared(pages: usize) -> Result<Self, String> {
-        Self::map(pages, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1)
+        Self::map_aligned(pages, libc::MAP_SHARED | libc::MAP_ANONYMOUS, ALIGN)
     }
 
     /// A private mapping of the first `pages` pages of file `fd`.
@@ -63,9 +77,9 @@ impl Buf {
         })
     }
 
-    fn map(pages: usize, flags: libc::c_int, fd: libc::c_int) -> Result<Self, String> {
+    fn map_aligned(pages: usize, flags: libc::c_int, align: usize) -> Result<Self, String> {
         let len = pages * PAGE;
-        let total = len + ALIGN;
+        let total = len + align;
         // SAFETY: A fresh mapping chosen by the kernel.
         let p = unsafe {
             libc::mmap(
@@ -73,14 +87,14 @@ impl Buf {
                 total,
                 libc::PROT_READ | libc::PROT_WRITE,
                 flags,
-                fd,
+                -1,
                 0,
             )
         };
         if p == libc::MAP_FAILED {
             return Err(format!("mmap: {}", io::Error::last_os_error()));
         }
-        let start = (p as usize).next_multiple_of(ALIGN);
+        let start = (p as usize).next_multiple_of(align);
         Ok(Self {
             base: NonNull::new(start as *mut u8).ok_or("mmap returned null")?,
             len,
@@ -92,7 +106,7 @@ impl Buf {
         self.base.as_ptr() as u64
     }
 
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.len as u64
     }
 
