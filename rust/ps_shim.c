@@ -48,11 +48,12 @@ MODULE_PARM_DESC(pool_size_mb,
 static unsigned int migration_threshold = 16;
 module_param(migration_threshold, uint, 0444);
 MODULE_PARM_DESC(migration_threshold,
-		 "Smallest batch, in pages, handed to the GPU copy engine; smaller batches are copied by the CPU, 1-512 (default 16)");
+		 "Smallest batch, in pages, to hand to the GPU copy engine, 1-512 (default 16); reserved: no copy engine is driven yet");
 
 static bool enable_dma = true;
 module_param(enable_dma, bool, 0444);
-MODULE_PARM_DESC(enable_dma, "Use the GPU copy engine for migration where the board has one (default Y)");
+MODULE_PARM_DESC(enable_dma,
+		 "Use the GPU copy engine for migration where the board has one (default Y); reserved: no copy engine is driven yet, the CPU copies");
 
 int ps_param_bar_index(void)
 {
