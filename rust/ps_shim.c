@@ -151,6 +151,11 @@ void ps_copy_page_to_io(void __iomem *dst, struct page *src)
 
 	memcpy_toio(dst, s, PAGE_SIZE);
 	kunmap_local(s);
+	/*
+	 * Write-combined stores may linger in this CPU's WC buffers; make them globally visible
+	 * before the page is published, as another CPU may fault it back at once.
+	 */
+	wmb();
 }
 
 void ps_copy_page_from_io(struct page *dst, const void __iomem *src)

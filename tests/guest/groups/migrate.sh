@@ -31,6 +31,10 @@ case_pool_size_limits_pool() {
 	ps_ready pool_size_mb=16
 	expect_eq "$(cat /sys/module/$MODULE/pool/total_pages)" "4096" "pool of 16 MiB"
 	expect_dmesg "GPU 0 lends 16 MiB \(4096 pages\) as device-private memory" "probe line"
+	cleanup_module
+	# A limit above the BAR lends the whole BAR.
+	ps_ready pool_size_mb=4096
+	expect_eq "$(cat /sys/module/$MODULE/pool/total_pages)" "65536" "pool_size_mb above the BAR size"
 }
 
 case_migrate() { ps_ready; scenario migrate; }
