@@ -7,9 +7,9 @@
 //! [`Vram`].
 
 use crate::{
-    mm::{self, Destination, DeviceMigration, Fault, LockedPage, Select, VmaMigration},
+    mm::{self, Committed, Destination, DeviceMigration, Fault, LockedPage, Select, VmaMigration},
     shim,
-    stats::Counter,
+    stats::{Counter, Stats},
     vram::{vram_of, ActiveVram, Vram},
 };
 use kernel::{
@@ -234,16 +234,7 @@ pub(crate) fn to_device(
             // Within the capacity reserved above: cannot fail.
             let _ = stored.push_within_capacity(vram);
         }
-        let done = mig.commit();
-        for (i, vram) in stored.iter().enumerate() {
-            let Some(vram) = vram else { continue };
-            if done.moved(i) {
-                out.moved += 1;
-                vram.stats.moved_to_device(1);
-            } else {
-                out.busy += 1;
-            }
-        }
+        tally(&mig.commit(), &stored, out, Stats::moved_to_device);
         Ok(())
     });
     drop(mmap);
@@ -362,17 +353,27 @@ fn bring_back<'v>(
         mig.set_dst(i, Destination::Ram(page));
         *source = Some(vram);
     }
-    let done = mig.commit();
-    for (i, vram) in sources.iter().enumerate() {
+    tally(&mig.commit(), sources, out, Stats::moved_to_ram);
+    Ok(())
+}
+
+/// Counts each entry that was given a destination (on GPU `owners[i]`) as moved, recording it on
+/// that GPU with `record`, or as busy when the core could not move it after all.
+fn tally(
+    done: &Committed<'_>,
+    owners: &[Option<&Vram>],
+    out: &mut Outcome,
+    record: fn(&Stats, u64),
+) {
+    for (i, vram) in owners.iter().enumerate() {
         let Some(vram) = vram else { continue };
         if done.moved(i) {
             out.moved += 1;
-            vram.stats.moved_to_ram(1);
+            record(&vram.stats, 1);
         } else {
             out.busy += 1;
         }
     }
-    Ok(())
 }
 
 /// `migrate_to_ram`: the CPU touched a page in VRAM. Brings it back with its aligned neighbours.
