@@ -52,7 +52,7 @@ qemu_cmd() {
 	QEMU_CMD=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "${PS_VM_MEMORY:-2G}" -smp 2
 		-nographic -no-reboot -net none
 		-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio"
-		-append "console=ttyS0 loglevel=4 log_buf_len=4M panic=-1 oops=panic $append"
+		-append "console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=4 log_buf_len=4M panic=-1 oops=panic $append"
 		"$@")
 	if [ -n "$console" ]; then
 		QEMU_CMD+=(-monitor none -serial "file:$console" -serial "file:$results")

@@ -12,6 +12,7 @@ set -uo pipefail
 
 GROUP_DIR=$REPO/tests/guest/groups
 DEFAULT_TIMEOUT=600
+BOOT_TIMEOUT=${PS_BOOT_TIMEOUT:-120}
 
 # The QEMU arguments a group's "# vm:" header lines ask for.
 group_qemu_args() {
@@ -38,6 +39,29 @@ group_cases() {
 	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
 }
 
+# Runs QEMU_CMD for the group in $1; returns QEMU's status, 124 when the group timed out, or
+# 125 when the guest did not start its first case within BOOT_TIMEOUT seconds.
+run_guest() {
+	local dir=$1 waited=0
+	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
+	local qemu=$!
+	while kill -0 $qemu 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+		if [ $waited -ge "$BOOT_TIMEOUT" ] && ! grep -q 'PSTEST BEGIN' "$dir/results.log"; then
+			kill -9 $qemu 2>/dev/null
+			wait $qemu 2>/dev/null
+			return 125
+		fi
+		if [ $waited -ge "$GROUP_TIMEOUT" ]; then
+			kill -9 $qemu 2>/dev/null
+			wait $qemu 2>/dev/null
+			return 124
+		fi
+	done
+	wait $qemu
+}
+
 PASSED=0
 FAILED=0
 FAILED_GROUPS=()
@@ -53,8 +77,17 @@ run_group() {
 	PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" "ps.mode=test ps.group=$group" \
 		"${GROUP_ARGS[@]}"
 	printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
-	timeout --foreground -k 10 "$GROUP_TIMEOUT" "${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1
-	local rc=$? finished=0
+	local rc attempt
+	for attempt in 1 2; do
+		: >"$dir/results.log"
+		run_guest "$dir"
+		rc=$?
+		[ $rc -ne 125 ] && break
+		# The guest never reached its test runner: a boot hang before any of our code ran.
+		mv "$dir/console.log" "$dir/console.boot-hang-$attempt.log"
+		echo "NOTE  $group: guest did not boot within ${BOOT_TIMEOUT}s (attempt $attempt; log kept)"
+	done
+	local finished=0
 	sed -i 's/\r$//' "$dir/results.log"
 	grep -q '^PSTEST DONE' "$dir/results.log" && finished=1
 
@@ -75,6 +108,7 @@ run_group() {
 				reason="never ran (guest died or hung earlier)"
 			fi
 			[ $rc -eq 124 ] && reason="$reason; timed out after ${GROUP_TIMEOUT}s"
+			[ $rc -eq 125 ] && reason="$reason; the guest did not boot (twice)"
 		fi
 		printf 'FAIL  %s/%s: %s\n' "$group" "$case" "${reason:-no reason given}"
 		FAILED=$((FAILED + 1))
@@ -103,7 +137,7 @@ done
 echo "$PASSED passed, $FAILED failed"
 if [ $FAILED -ne 0 ]; then
 	for g in "${FAILED_GROUPS[@]}"; do
-		echo "serial logs of $g: $OUT/$g/console.log (results: $OUT/$g/results.log)"
+		echo "serial logs of $g: $OUT/$g/ (console*.log, results.log)"
 	done
 	exit 1
 fi
