@@ -18,10 +18,11 @@ export PS_CACHE
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
 # A running kernel's build tree is only usable when it carries the Rust artifacts (Debian's headers
 # packages do not), otherwise the test kernel from `make setup` is the default.
+TEST_KDIR := $(PS_CACHE)/test-kernel
 ifneq ($(wildcard $(RUNNING_KDIR)/rust/libkernel.rmeta),)
 KDIR ?= $(RUNNING_KDIR)
 else
-KDIR ?= $(PS_CACHE)/test-kernel
+KDIR ?= $(TEST_KDIR)
 endif
 
 # Kernel Rust must be compiled by the exact rustc that built KDIR; for the test kernel that is
@@ -83,18 +84,21 @@ check: out fmt-check clippy tools-check
 out:
 	mkdir -p out
 
-vm-test: modules tools
+# The VM boots the test kernel, so everything it loads is built against that tree.
+vm-test:
+	$(MAKE) modules tools KDIR=$(TEST_KDIR)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
 test: setup
-	$(MAKE) check
+	$(MAKE) check KDIR=$(TEST_KDIR)
 	$(MAKE) vm-test
 
 run: setup
-	$(MAKE) modules tools
+	$(MAKE) modules tools KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh
 
-shell: modules tools
+shell:
+	$(MAKE) modules tools KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh --shell
 
 install: modules
