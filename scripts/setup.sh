@@ -108,8 +108,9 @@ fetch_kernel_source() {
 	local conf version deb tmp src
 	conf=$(private_apt)
 	say "Linux source: looking for linux-source-$KERNEL_SERIES in Debian (private APT configuration)" >&2
+	# One suite failing (a rotated signing key, say) must not hide the others.
 	APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
-		die "could not read Debian's trixie-backports/trixie/sid package lists"
+		say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest" >&2
 	version=$(APT_CONFIG=$conf apt-cache policy "linux-source-$KERNEL_SERIES" 2>/dev/null |
 		awk '/Candidate:/ {print $2}')
 	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
