@@ -486,7 +486,7 @@ fn gup(ctx: &Ctx) -> TestResult {
     buf.verify_all(13)
 }
 
-/// munmap and exit with pages in VRAM give every page back to the pool.
+/// munmap, MADV_DONTNEED and exit with pages in VRAM give every page back to the pool.
 fn munmap(ctx: &Ctx) -> TestResult {
     let n = 256;
     let pool0 = ctx.pool()?;
@@ -498,6 +498,14 @@ fn munmap(ctx: &Ctx) -> TestResult {
         pool0.free_pages - n as u64,
         "free pages while parked"
     );
+    // MADV_DONTNEED zaps parked pages like munmap does: back to the pool, reading as zero.
+    buf.dontneed(0, 64)?;
+    ensure_eq!(
+        ctx.pool()?.free_pages,
+        pool0.free_pages - (n - 64) as u64,
+        "free pages after MADV_DONTNEED"
+    );
+    buf.verify_zero(0, 64)?;
     drop(buf);
     ensure_eq!(ctx.pool()?, pool0, "pool after munmap");
 

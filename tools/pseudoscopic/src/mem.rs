@@ -195,6 +195,21 @@ impl Buf {
         )
     }
 
+    /// Drops pages `[first, first + pages)` with `MADV_DONTNEED`; they read as zero afterwards.
+    pub fn dontneed(&self, first: usize, pages: usize) -> Result<(), String> {
+        // SAFETY: The range lies inside our mapping; dropping its contents is the point.
+        check(
+            unsafe {
+                libc::madvise(
+                    self.base.as_ptr().add(first * PAGE).cast(),
+                    pages * PAGE,
+                    libc::MADV_DONTNEED,
+                )
+            },
+            "madvise(MADV_DONTNEED)",
+        )
+    }
+
     /// Unmaps pages `[first, first + pages)`; the test must not touch them afterwards.
     pub fn unmap_part(&self, first: usize, pages: usize) -> Result<(), String> {
         // SAFETY: The range lies inside our mapping; callers stop using it.
