@@ -8,6 +8,7 @@ use crate::{
     migrate::{self, Outcome, Placement, UserRange},
     mm, registry, shim,
     uapi::{self, Migrate, Residency},
+    vram::ActiveVram,
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -62,15 +63,6 @@ fn target_mm(what: &str, pidfd: i32) -> Result<ARef<MmWithUser>> {
     Ok(unsafe { ARef::from_raw(mm) })
 }
 
-/// `device` of a request as a GPU filter, checked to name a bound GPU.
-fn device_filter(what: &str, device: u32) -> Result<Option<u32>> {
-    let filter = (device != uapi::DEVICE_ANY).then_some(device);
-    // Entering and leaving at once only checks the GPU exists and is not going away.
-    registry::enter(filter)
-        .map_err(|err| refuse(what, err, fmt!("device {device} is not a bound GPU")))?;
-    Ok(filter)
-}
-
 fn check_reserved(what: &str, flags: u32, reserved: u32) -> Result {
     if flags != 0 || reserved != 0 {
         return Err(refuse(
@@ -106,6 +98,43 @@ fn check_mapped(what: &str, mm: &MmWithUser, range: UserRange) -> Result {
     })
 }
 
+/// A request that passed every check, in the order the ABI documents them.
+struct Request {
+    /// The GPUs it names, entered: unbind waits for the request to finish.
+    gpus: KVec<ActiveVram>,
+    /// `device` as a filter (`None`: any GPU).
+    filter: Option<u32>,
+    mm: ARef<MmWithUser>,
+    range: UserRange,
+}
+
+impl Request {
+    /// Checks the fields every ioctl shares; a refusal logs why.
+    fn check(
+        what: &str,
+        flags: u32,
+        reserved: u32,
+        device: u32,
+        pidfd: i32,
+        addr: u64,
+        length: u64,
+    ) -> Result<Self> {
+        check_reserved(what, flags, reserved)?;
+        let filter = (device != uapi::DEVICE_ANY).then_some(device);
+        let gpus = registry::enter(filter)
+            .map_err(|err| refuse(what, err, fmt!("device {device} is not a bound GPU")))?;
+        let mm = target_mm(what, pidfd)?;
+        let range = user_range(what, &mm, addr, length)?;
+        check_mapped(what, &mm, range)?;
+        Ok(Self {
+            gpus,
+            filter,
+            mm,
+            range,
+        })
+    }
+}
+
 fn migrate(arg: usize, dir: Direction) -> Result<isize> {
     let what = match dir {
         Direction::ToDevice => "MIGRATE_TO_DEVICE",
@@ -114,17 +143,24 @@ fn migrate(arg: usize, dir: Direction) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(UserPtr::from_addr(arg), size_of::<Migrate>()).reader_writer();
     let mut req: Migrate = reader.read()?;
-    check_reserved(what, req.flags, req.reserved)?;
-    let filter = device_filter(what, req.device)?;
-    let mm = target_mm(what, req.pidfd)?;
-    let range = user_range(what, &mm, req.addr, req.length)?;
-    check_mapped(what, &mm, range)?;
+    let Request {
+        gpus,
+        filter,
+        mm,
+        range,
+    } = Request::check(
+        what,
+        req.flags,
+        req.reserved,
+        req.device,
+        req.pidfd,
+        req.addr,
+        req.length,
+    )?;
 
     let (out, res) = match dir {
-        Direction::ToDevice => {
-            let gpus = registry::enter(filter)?;
-            migrate::to_device(&mm, range, &Placement::new(gpus))?
-        }
+        Direction::ToDevice => migrate::to_device(&mm, range, &Placement::new(gpus))?,
+        // The GPUs stay entered until the request ends, as for the other ioctls.
         Direction::ToRam => migrate::to_ram(&mm, range, filter)?,
     };
     write_outcome(&mut req, &out);
@@ -154,13 +190,18 @@ fn residency(arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(UserPtr::from_addr(arg), size_of::<Residency>()).reader_writer();
     let mut req: Residency = reader.read()?;
-    check_reserved(what, req.flags, req.reserved)?;
-    let filter = device_filter(what, req.device)?;
-    let mm = target_mm(what, req.pidfd)?;
-    let range = user_range(what, &mm, req.addr, req.length)?;
-    check_mapped(what, &mm, range)?;
+    let Request {
+        gpus, mm, range, ..
+    } = Request::check(
+        what,
+        req.flags,
+        req.reserved,
+        req.device,
+        req.pidfd,
+        req.addr,
+        req.length,
+    )?;
 
-    let gpus = registry::enter(filter)?;
     let pagemaps = registry::pagemaps(&gpus)?;
     let mut pfns = KVec::with_capacity(migrate::WINDOW_PAGES, GFP_KERNEL)?;
     pfns.resize(migrate::WINDOW_PAGES, 0usize, GFP_KERNEL)?;
