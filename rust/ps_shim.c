@@ -7,6 +7,8 @@
  * The Rust side declares every function in src/shim.rs; keep the two in step.
  */
 
+#include <asm/cpufeature.h>
+#include <asm/fpu/api.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
@@ -54,6 +56,16 @@ static bool enable_dma = true;
 module_param(enable_dma, bool, 0444);
 MODULE_PARM_DESC(enable_dma,
 		 "Use the GPU copy engine for migration where the board has one (default Y); reserved: no copy engine is driven yet, the CPU copies");
+
+static char *cpu_copy = "auto";
+module_param(cpu_copy, charp, 0444);
+MODULE_PARM_DESC(cpu_copy,
+		 "CPU copy routine between RAM and VRAM: auto (default: the fastest this CPU has), avx2, sse4.1 or io (memcpy_toio/fromio)");
+
+const char *ps_param_cpu_copy(void)
+{
+	return cpu_copy;
+}
 
 int ps_param_bar_index(void)
 {
@@ -114,10 +126,35 @@ bool ps_page_is_anon(struct page *page)
 	return folio_test_anon(page_folio(page));
 }
 
-/* A free device page becomes an allocated one: refcount 1, one pgmap ref, locked. */
-void ps_device_page_init(struct page *page, struct dev_pagemap *pgmap)
+/* Free device pages become one allocated folio: refcount 1, a pgmap ref per page, locked. */
+void ps_device_folio_init(struct page *page, struct dev_pagemap *pgmap, unsigned int order)
 {
-	zone_device_page_init(page, pgmap, 0);
+	zone_device_folio_init(page_folio(page), pgmap, order);
+}
+
+/* The direct-map address of a RAM page (x86-64 has no highmem). */
+void *ps_page_address(struct page *page)
+{
+	return page_address(page);
+}
+
+/*
+ * A 2 MiB folio for the aligned `addr` of `vma`, or NULL when none is free without reclaim or
+ * compaction (the caller falls back to single pages).  May sleep.
+ */
+struct page *ps_alloc_user_huge_page(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct folio *folio = vma_alloc_folio(GFP_TRANSHUGE_LIGHT, HPAGE_PMD_ORDER, vma, addr);
+
+	return folio ? &folio->page : NULL;
+}
+
+/* A 2 MiB folio with no VMA (eviction), reclaiming and compacting for it; NULL on failure. */
+struct page *ps_alloc_huge_page_retry(void)
+{
+	struct folio *folio = folio_alloc(GFP_TRANSHUGE | __GFP_RETRY_MAYFAIL, HPAGE_PMD_ORDER);
+
+	return folio ? &folio->page : NULL;
 }
 
 /* A page of RAM for `addr` of `vma`, or NULL; may sleep. */
@@ -134,36 +171,80 @@ struct page *ps_alloc_user_page_nofail(void)
 
 void ps_lock_page(struct page *page)
 {
-	lock_page(page);
+	folio_lock(page_folio(page));
 }
 
 void ps_unlock_and_put_page(struct page *page)
 {
-	unlock_page(page);
-	put_page(page);
+	struct folio *folio = page_folio(page);
+
+	folio_unlock(folio);
+	folio_put(folio);
 }
 
-/* ---- Copies between RAM pages and the write-combined VRAM mapping ---- */
-
-void ps_copy_page_to_io(void __iomem *dst, struct page *src)
+unsigned int ps_folio_order(struct folio *folio)
 {
-	void *s = kmap_local_page(src);
+	return folio_order(folio);
+}
 
-	memcpy_toio(dst, s, PAGE_SIZE);
-	kunmap_local(s);
-	/*
-	 * Write-combined stores may linger in this CPU's WC buffers; make them globally visible
-	 * before the page is published, as another CPU may fault it back at once.
-	 */
+/*
+ * The core split a huge device folio (a partial munmap or mremap, or a move that needed single
+ * pages): each new folio keeps the pagemap and mapping, as the core does without this callback.
+ * No per-page data lives in zone_device_data, so nothing else moves.  Called once per new folio,
+ * then once with `tail` NULL.
+ */
+void ps_folio_split_copy(struct folio *head, struct folio *tail)
+{
+	tail->pgmap = head->pgmap;
+	tail->page.mapping = head->page.mapping;
+}
+
+/* ---- Copies between RAM and the write-combined VRAM mapping (src/copy.rs) ---- */
+
+void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len)
+{
+	memcpy_toio(dst, src, len);
+}
+
+void ps_memcpy_fromio(void *dst, const void __iomem *src, size_t len)
+{
+	memcpy_fromio(dst, src, len);
+}
+
+/*
+ * Write-combined stores may linger in this CPU's WC buffers; this makes them globally visible
+ * before a page is published, as another CPU may fault it back at once.
+ */
+void ps_wmb(void)
+{
 	wmb();
 }
 
-void ps_copy_page_from_io(struct page *dst, const void __iomem *src)
+bool ps_cpu_has_sse41(void)
 {
-	void *d = kmap_local_page(dst);
+	return boot_cpu_has(X86_FEATURE_XMM4_1);
+}
 
-	memcpy_fromio(d, src, PAGE_SIZE);
-	kunmap_local(d);
+bool ps_cpu_has_avx2(void)
+{
+	return boot_cpu_has(X86_FEATURE_AVX) && boot_cpu_has(X86_FEATURE_AVX2);
+}
+
+/*
+ * Saves the user's vector registers so the kernel may use them; false where that is not allowed.
+ * The copy loops need neither the x87 control word nor MXCSR, so neither is reset.
+ */
+bool ps_fpu_begin(void)
+{
+	if (!irq_fpu_usable())
+		return false;
+	kernel_fpu_begin_mask(0);
+	return true;
+}
+
+void ps_fpu_end(void)
+{
+	kernel_fpu_end();
 }
 
 /* ---- Device-private pagemap ---- */
@@ -173,6 +254,9 @@ static_assert(MIGRATE_PFN_MIGRATE == PS_MIGRATE_PFN_MIGRATE);
 static_assert(MIGRATE_PFN_WRITE == PS_MIGRATE_PFN_WRITE);
 static_assert(MIGRATE_PFN_SHIFT == PS_MIGRATE_PFN_SHIFT);
 static_assert(MIGRATE_VMA_SELECT_SYSTEM == PS_SELECT_SYSTEM);
+static_assert(MIGRATE_PFN_COMPOUND == PS_MIGRATE_PFN_COMPOUND);
+static_assert(MIGRATE_VMA_SELECT_COMPOUND == PS_SELECT_COMPOUND);
+static_assert(HPAGE_PMD_NR == 512);
 static_assert(MIGRATE_VMA_SELECT_DEVICE_PRIVATE == PS_SELECT_DEVICE_PRIVATE);
 
 /*
@@ -236,6 +320,12 @@ unsigned long ps_vmf_address(const struct vm_fault *vmf)
 struct page *ps_vmf_page(const struct vm_fault *vmf)
 {
 	return vmf->page;
+}
+
+/* A device-private PMD fault leaves no PTE (do_huge_pmd_device_private). */
+bool ps_vmf_on_pmd(const struct vm_fault *vmf)
+{
+	return !vmf->pte;
 }
 
 /* ---- migrate_vma and migrate_device ---- */
@@ -484,18 +574,33 @@ static ssize_t ps_module_item_show(const struct module_attribute *attr, struct m
 	X(bytes_to_device, PS_STAT_BYTES_TO_DEVICE)           \
 	X(alloc_fail, PS_STAT_ALLOC_FAIL)                     \
 	X(dma_fail, PS_STAT_DMA_FAIL)                         \
-	X(evictions, PS_STAT_EVICTIONS)
+	X(evictions, PS_STAT_EVICTIONS)                       \
+	X(thp_to_device, PS_STAT_THP_TO_DEVICE)               \
+	X(thp_to_ram, PS_STAT_THP_TO_RAM)                     \
+	X(thp_fallback, PS_STAT_THP_FALLBACK)                 \
+	X(thp_splits, PS_STAT_THP_SPLITS)
 
 #define PS_POOL_ITEMS(X)                 \
 	X(total_pages, PS_POOL_TOTAL_PAGES) \
-	X(free_pages, PS_POOL_FREE_PAGES)
+	X(free_pages, PS_POOL_FREE_PAGES)   \
+	X(free_chunks, PS_POOL_FREE_CHUNKS)
 
 #define PS_DEFINE_MODULE_ITEM(name, item) PS_MODULE_ITEM(name, item);
 PS_STAT_ITEMS(PS_DEFINE_MODULE_ITEM)
 PS_POOL_ITEMS(PS_DEFINE_MODULE_ITEM)
 
+static ssize_t ps_copy_path_show(const struct module_attribute *attr, struct module_kobject *mk,
+				 char *buf)
+{
+	return sysfs_emit(buf, "%s\n", ps_rust_copy_path());
+}
+
+static struct module_attribute ps_module_attr_copy_path = __ATTR(copy_path, 0444, ps_copy_path_show, NULL);
+
 #define PS_MODULE_ATTR_PTR(name, item) &ps_module_attr_##name.attr.attr,
-static struct attribute *ps_module_stat_attrs[] = { PS_STAT_ITEMS(PS_MODULE_ATTR_PTR) NULL };
+static struct attribute *ps_module_stat_attrs[] = {
+	PS_STAT_ITEMS(PS_MODULE_ATTR_PTR) &ps_module_attr_copy_path.attr, NULL
+};
 static struct attribute *ps_module_pool_attrs[] = { PS_POOL_ITEMS(PS_MODULE_ATTR_PTR) NULL };
 
 static const struct attribute_group ps_module_stat_group = {

@@ -21,9 +21,11 @@ struct vm_fault;
 #define PS_MIGRATE_PFN_VALID (1UL << 0)
 #define PS_MIGRATE_PFN_MIGRATE (1UL << 1)
 #define PS_MIGRATE_PFN_WRITE (1UL << 3)
+#define PS_MIGRATE_PFN_COMPOUND (1UL << 4)
 #define PS_MIGRATE_PFN_SHIFT 6
 #define PS_SELECT_SYSTEM (1UL << 0)
 #define PS_SELECT_DEVICE_PRIVATE (1UL << 1)
+#define PS_SELECT_COMPOUND (1UL << 3)
 
 #define PS_PIDFD_SELF (-1)
 
@@ -45,6 +47,7 @@ int ps_param_bar_index(void);
 unsigned int ps_param_pool_size_mb(void);
 unsigned int ps_param_migration_threshold(void);
 bool ps_param_enable_dma(void);
+const char *ps_param_cpu_copy(void);
 
 unsigned long ps_pci_resource_flags(struct pci_dev *pdev, int bar);
 
@@ -54,14 +57,24 @@ unsigned long ps_folio_pfn(struct folio *folio);
 struct dev_pagemap *ps_folio_pgmap(struct folio *folio);
 struct dev_pagemap *ps_device_private_pgmap(struct page *page);
 bool ps_page_is_anon(struct page *page);
-void ps_device_page_init(struct page *page, struct dev_pagemap *pgmap);
+void ps_device_folio_init(struct page *page, struct dev_pagemap *pgmap, unsigned int order);
+void *ps_page_address(struct page *page);
 struct page *ps_alloc_user_page(struct vm_area_struct *vma, unsigned long addr);
+struct page *ps_alloc_user_huge_page(struct vm_area_struct *vma, unsigned long addr);
 struct page *ps_alloc_user_page_nofail(void);
+struct page *ps_alloc_huge_page_retry(void);
 void ps_lock_page(struct page *page);
 void ps_unlock_and_put_page(struct page *page);
+unsigned int ps_folio_order(struct folio *folio);
+void ps_folio_split_copy(struct folio *head, struct folio *tail);
 
-void ps_copy_page_to_io(void __iomem *dst, struct page *src);
-void ps_copy_page_from_io(struct page *dst, const void __iomem *src);
+void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len);
+void ps_memcpy_fromio(void *dst, const void __iomem *src, size_t len);
+void ps_wmb(void);
+bool ps_cpu_has_sse41(void);
+bool ps_cpu_has_avx2(void);
+bool ps_fpu_begin(void);
+void ps_fpu_end(void);
 
 int ps_pagemap_create(struct dev_pagemap *pgmap, const struct dev_pagemap_ops *ops, void *owner,
 		      u64 size, const char *name, struct resource **res_out);
@@ -71,6 +84,7 @@ unsigned long ps_pagemap_first_pfn(const struct dev_pagemap *pgmap);
 struct vm_area_struct *ps_vmf_vma(const struct vm_fault *vmf);
 unsigned long ps_vmf_address(const struct vm_fault *vmf);
 struct page *ps_vmf_page(const struct vm_fault *vmf);
+bool ps_vmf_on_pmd(const struct vm_fault *vmf);
 
 int ps_migrate_vma_setup(struct ps_migrate_vma *args);
 void ps_migrate_vma_pages(struct ps_migrate_vma *args);
@@ -92,13 +106,20 @@ enum ps_item {
 	PS_STAT_ALLOC_FAIL,
 	PS_STAT_DMA_FAIL,
 	PS_STAT_EVICTIONS,
+	PS_STAT_THP_TO_DEVICE,
+	PS_STAT_THP_TO_RAM,
+	PS_STAT_THP_FALLBACK,
+	PS_STAT_THP_SPLITS,
 	PS_POOL_TOTAL_PAGES,
 	PS_POOL_FREE_PAGES,
+	PS_POOL_FREE_CHUNKS,
 	PS_GPU_INDEX,
 };
 
 /* Implemented in Rust: the value of `item` for `gpu`, or summed over all GPUs when NULL. */
 u64 ps_rust_stat(const void *gpu, unsigned int item);
+/* Implemented in Rust: the name of the CPU copy routine in use. */
+const char *ps_rust_copy_path(void);
 
 struct device;
 struct kobject;

@@ -2,12 +2,19 @@
 
 //! Moving pages between RAM and VRAM: on request (ioctl), on CPU fault, and at unbind.
 //!
-//! Work goes in windows of at most [`WINDOW_PAGES`] pages inside one VMA. This module decides
-//! what moves where and counts the outcome; the mechanics are in [`crate::mm`] and copies in
-//! [`Vram`].
+//! Work goes in windows of at most [`WINDOW_PAGES`] pages inside one VMA and one aligned 2 MiB,
+//! each one pass: collect, choose and allocate every destination, copy the whole batch
+//! ([`copy::copy`]), commit. A window that is a whole aligned 2 MiB moves a transparent huge page
+//! as one 2 MiB folio, falling back to single pages when the other side has no huge page free.
+//! This module decides what moves where and counts the outcome; the mechanics are in
+//! [`crate::mm`] and the copies in [`crate::copy`].
 
 use crate::{
-    mm::{self, Committed, Destination, DeviceMigration, Fault, LockedPage, Select, VmaMigration},
+    copy::{self, Direction},
+    mm::{
+        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, Select,
+        VmaMigration, HUGE_PAGES,
+    },
     shim,
     stats::{Counter, Stats},
     vram::{vram_of, ActiveVram, Vram},
@@ -23,14 +30,12 @@ use kernel::{
     time::{delay::fsleep, Delta},
 };
 
-/// Most pages one migration window holds (2 MiB).
-pub(crate) const WINDOW_PAGES: usize = 512;
+/// Most pages one migration window holds: an aligned 2 MiB.
+pub(crate) const WINDOW_PAGES: usize = HUGE_PAGES;
+const WINDOW_BYTES: usize = WINDOW_PAGES * PAGE_SIZE;
 /// Pages brought back together on a CPU fault: the faulting page and its aligned neighbours, so a
 /// sequential scan takes one fault per 64 KiB rather than per page.
 pub(crate) const FAULT_AROUND_PAGES: usize = 16;
-
-/// Pages per eviction step: small, as the arrays live on the stack of the unbinding thread.
-const EVICT_WINDOW_PAGES: usize = 64;
 
 /// Where each page of a request ended up; every page lands in exactly one field.
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,10 +124,18 @@ impl Placement {
         }
     }
 
-    fn store(&self, src: &mm::SourcePage<'_>) -> Option<(Destination, &Vram)> {
+    /// Counts a huge page that moves as single pages (on the preferred GPU).
+    fn count_fallback(&self) {
+        if let Some(gpu) = self.gpus.first() {
+            gpu.count(Counter::ThpFallback, 1);
+        }
+    }
+
+    /// A device page (a 2 MiB huge page when `huge`) on the first GPU with room.
+    fn reserve(&self, huge: bool) -> Option<(DevicePage, &Vram)> {
         self.gpus
             .iter()
-            .find_map(|gpu| gpu.store(src).map(|dst| (dst, &**gpu)))
+            .find_map(|gpu| gpu.reserve(huge).map(|page| (page, &**gpu)))
     }
 }
 
@@ -150,25 +163,29 @@ impl Window {
     }
 }
 
-/// Calls `f(vma, start, pages)` for each window of `range`, under the mmap lock; VMAs that can
-/// never migrate count as unmovable without a call.
+/// Calls `f(vma, start, pages, huge)` for each window of `range`, under the mmap lock; VMAs that
+/// can never migrate count as unmovable without a call. Windows end at 2 MiB boundaries; `huge`
+/// says whether a window is a whole aligned 2 MiB, where huge pages can move whole.
 fn for_each_window(
     mmap: &MmapReadGuard<'_>,
     range: UserRange,
     out: &mut Outcome,
-    mut f: impl FnMut(&VmaRef, usize, usize, &mut Outcome) -> Result,
+    mut f: impl FnMut(&VmaRef, usize, usize, Huge, &mut Outcome) -> Result,
 ) -> Result {
     let mut addr = range.start;
     while addr < range.end {
         check_signal()?;
         let vma = mmap.vma_lookup(addr).ok_or(EFAULT)?;
-        let end = range
-            .end
-            .min(vma.end())
-            .min(addr + WINDOW_PAGES * PAGE_SIZE);
+        let boundary = (addr & !(WINDOW_BYTES - 1)) + WINDOW_BYTES;
+        let end = range.end.min(vma.end()).min(boundary);
         let pages = (end - addr) / PAGE_SIZE;
+        let huge = if pages == WINDOW_PAGES {
+            Huge::Whole
+        } else {
+            Huge::Split
+        };
         if vma_can_migrate(vma.flags()) {
-            f(vma, addr, pages, out)?;
+            f(vma, addr, pages, huge, out)?;
         } else {
             out.unmovable += pages as u64;
         }
@@ -178,12 +195,14 @@ fn for_each_window(
 }
 
 /// Collects a window, or counts all of it unmovable when the kernel refuses the VMA.
+#[allow(clippy::too_many_arguments)]
 fn collect<'a>(
     vma: &'a VmaRef,
     start: usize,
     window: &'a mut Window,
     pages: usize,
     select: Select,
+    huge: Huge,
     out: &mut Outcome,
 ) -> Option<VmaMigration<'a>> {
     match VmaMigration::collect(
@@ -192,6 +211,7 @@ fn collect<'a>(
         &mut window.src[..pages],
         &mut window.dst[..pages],
         select,
+        huge,
         None,
     ) {
         Ok(mig) => Some(mig),
@@ -199,6 +219,71 @@ fn collect<'a>(
             out.unmovable += pages as u64;
             None
         }
+    }
+}
+
+/// A destination chosen for one collected entry, waiting for the batch copy and the commit.
+struct Planned<'v, D> {
+    /// The entry it is for.
+    entry: usize,
+    /// For a huge entry moving as single pages: which page of it this is.
+    part: Option<usize>,
+    /// Taken when handed to the migration.
+    dst: Option<D>,
+    /// The GPU whose VRAM the data comes from or goes to, and the device page frame there.
+    vram: &'v Vram,
+    device_pfn: usize,
+    pages: usize,
+}
+
+impl<'v, D> Planned<'v, D> {
+    fn whole(entry: usize, dst: D, vram: &'v Vram, device_pfn: usize, pages: usize) -> Self {
+        Self {
+            entry,
+            part: None,
+            dst: Some(dst),
+            vram,
+            device_pfn,
+            pages,
+        }
+    }
+
+    fn part(entry: usize, part: usize, dst: D, vram: &'v Vram, device_pfn: usize) -> Self {
+        Self {
+            entry,
+            part: Some(part),
+            dst: Some(dst),
+            vram,
+            device_pfn,
+            pages: 1,
+        }
+    }
+
+    /// The entry that says, after the commit, whether this page moved.
+    fn index(&self) -> usize {
+        self.entry + self.part.unwrap_or(0)
+    }
+
+    /// Whether this moves a 2 MiB huge page whole.
+    fn huge(&self) -> bool {
+        self.pages == HUGE_PAGES
+    }
+}
+
+/// Pushes onto a plan whose capacity was reserved for every entry of the window.
+fn push<T>(plan: &mut KVec<T>, item: T) {
+    // A window plans at most one item per entry, and the capacity covers every entry.
+    if plan.push_within_capacity(item).is_err() {
+        pr_err!("migration plan overflow\n");
+    }
+}
+
+/// How many entries the entry at `i` stands for: a huge one covers a whole window.
+fn entry_span(huge: bool) -> usize {
+    if huge {
+        HUGE_PAGES
+    } else {
+        1
     }
 }
 
@@ -215,26 +300,37 @@ pub(crate) fn to_device(
     let mut out = Outcome::default();
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
-    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, out| {
-        // Allocated before collecting: nothing may fail between collect and commit.
-        let mut stored: KVec<Option<&Vram>> = KVec::with_capacity(pages, GFP_KERNEL)?;
-        let Some(mut mig) = collect(vma, start, &mut window, pages, Select::RamAndDevice, out)
-        else {
+    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
+        let mut plan = KVec::with_capacity(pages, GFP_KERNEL)?;
+        let Some(mut mig) = collect(
+            vma,
+            start,
+            &mut window,
+            pages,
+            Select::RamAndDevice,
+            huge,
+            out,
+        ) else {
             return Ok(());
         };
-        for i in 0..mig.len() {
-            let verdict = classify_for_device(&mig, i, placement, out);
-            let vram = match verdict {
-                Some((dst, vram)) => {
-                    mig.set_dst(i, dst);
-                    Some(vram)
+        plan_to_device(&mig, placement, out, &mut plan);
+        let spans = plan.iter().filter_map(|p| {
+            let source = match p.part {
+                None => mig.source_page(p.entry),
+                Some(j) => mig.huge_source_page(p.entry, j),
+            }?;
+            Some(p.vram.span(p.device_pfn, source.ram(p.pages)))
+        });
+        copy::copy(Direction::ToVram, spans);
+        for p in plan.iter_mut() {
+            if let Some(dst) = p.dst.take() {
+                match p.part {
+                    None => mig.set_dst(p.entry, Destination::Device(dst)),
+                    Some(j) => mig.set_dst_split(p.entry, j, Destination::Device(dst)),
                 }
-                None => None,
-            };
-            // Within the capacity reserved above: cannot fail.
-            let _ = stored.push_within_capacity(vram);
+            }
         }
-        tally(&mig.commit(), &stored, out, Stats::moved_to_device);
+        tally(&mig.commit(), &plan, out, Stats::moved_to_device_huge);
         Ok(())
     });
     drop(mmap);
@@ -242,42 +338,62 @@ pub(crate) fn to_device(
     Ok((out, res))
 }
 
-/// Decides entry `i` of a collected window bound for VRAM: stores it and returns its
-/// destination, or counts why it stays.
-fn classify_for_device<'p>(
+/// Chooses a device page for every entry of a collected window bound for VRAM, or counts why
+/// it stays.
+fn plan_to_device<'p>(
     mig: &VmaMigration<'_>,
-    i: usize,
     placement: &'p Placement,
     out: &mut Outcome,
-) -> Option<(Destination, &'p Vram)> {
-    let entry = mig.src(i);
-    if !entry.migrates() {
-        // Collected but not isolatable (pinned, locked elsewhere), or nothing migratable there.
-        if entry.pfn().is_some() {
-            out.busy += 1;
-        } else {
-            out.empty += 1;
+    plan: &mut KVec<Planned<'p, DevicePage>>,
+) {
+    let mut i = 0;
+    while i < mig.len() {
+        let entry = mig.src(i);
+        let n = entry_span(entry.huge());
+        i += n;
+        let i = i - n;
+        let counted = n as u64;
+        if !entry.migrates() {
+            // Collected but not isolatable (pinned, locked elsewhere), or nothing migratable there.
+            if entry.pfn().is_some() {
+                out.busy += counted;
+            } else {
+                out.empty += counted;
+            }
+            continue;
         }
-        return None;
-    }
-    let Some(page) = mig.source_page(i) else {
-        // A hole or the zero page: nothing worth a page of VRAM.
-        out.empty += 1;
-        return None;
-    };
-    if page.device_pagemap().is_some() {
-        out.resident += 1;
-        return None;
-    }
-    if !page.is_anon() {
-        out.unmovable += 1;
-        return None;
-    }
-    match placement.store(&page) {
-        Some(stored) => Some(stored),
-        None => {
+        let Some(page) = mig.source_page(i) else {
+            // A hole or the zero page: nothing worth VRAM.
+            out.empty += counted;
+            continue;
+        };
+        if page.device_pagemap().is_some() {
+            out.resident += counted;
+            continue;
+        }
+        if !page.is_anon() {
+            out.unmovable += counted;
+            continue;
+        }
+        if let Some((dst, vram)) = placement.reserve(entry.huge()) {
+            let pfn = dst.pfn();
+            push(plan, Planned::whole(i, dst, vram, pfn, n));
+            continue;
+        }
+        if !entry.huge() {
             out.no_space += 1;
-            None
+            continue;
+        }
+        // No whole 2 MiB free anywhere: the huge page moves as single pages.
+        placement.count_fallback();
+        for j in 0..HUGE_PAGES {
+            match placement.reserve(false) {
+                Some((dst, vram)) => {
+                    let pfn = dst.pfn();
+                    push(plan, Planned::part(i, j, dst, vram, pfn));
+                }
+                None => out.no_space += 1,
+            }
         }
     }
 }
@@ -293,13 +409,12 @@ pub(crate) fn to_ram(
     let mut out = Outcome::default();
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
-    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, out| {
-        let mut sources = KVec::with_capacity(pages, GFP_KERNEL)?;
-        sources.resize(pages, None, GFP_KERNEL)?;
-        let Some(mig) = collect(vma, start, &mut window, pages, Select::Device, out) else {
+    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
+        let mut plan = KVec::with_capacity(pages, GFP_KERNEL)?;
+        let Some(mig) = collect(vma, start, &mut window, pages, Select::Device, huge, out) else {
             return Ok(());
         };
-        bring_back(mig, vma, start, only, None, out, &mut sources)
+        bring_back(mig, vma, start, only, None, out, &mut plan)
     });
     drop(mmap);
     Ok((out, res))
@@ -307,7 +422,7 @@ pub(crate) fn to_ram(
 
 /// Copies the collected device pages of `mig` (those of GPU `only`, if given) into new RAM pages
 /// and commits. `fault` is the index of a faulting page, which must move: without memory for it
-/// the call fails with `ENOMEM`. `sources` is scratch space of one entry per page.
+/// the call fails with `ENOMEM`. `plan` is empty, with room for an item per entry.
 fn bring_back<'v>(
     mut mig: VmaMigration<'_>,
     vma: &VmaRef,
@@ -315,139 +430,212 @@ fn bring_back<'v>(
     only: Option<u32>,
     fault: Option<usize>,
     out: &mut Outcome,
-    sources: &mut [Option<&'v Vram>],
+    plan: &mut KVec<Planned<'v, LockedPage>>,
 ) -> Result {
-    for (i, source) in sources.iter_mut().enumerate().take(mig.len()) {
+    let mut i = 0;
+    while i < mig.len() {
         let entry = mig.src(i);
+        let n = entry_span(entry.huge());
+        i += n;
+        let i = i - n;
+        let counted = n as u64;
         if !entry.migrates() {
             if entry.pfn().is_some() {
-                out.busy += 1;
+                out.busy += counted;
             } else {
-                out.resident += 1;
+                out.resident += counted;
             }
             continue;
         }
         let Some(pfn) = entry.pfn() else {
-            out.empty += 1;
+            out.empty += counted;
             continue;
         };
         let Some(vram) = mig.source_page(i).and_then(|p| p.device_pagemap()) else {
-            out.resident += 1;
+            out.resident += counted;
             continue;
         };
         // SAFETY: The page is one of ours, collected (referenced) by this migration.
         let vram: &'v Vram = unsafe { vram_of(vram) };
         if only.is_some_and(|index| index != vram.index) {
-            out.resident += 1;
+            out.resident += counted;
             continue;
         }
-        let Some(page) = LockedPage::for_user(vma, start + i * PAGE_SIZE) else {
-            out.no_space += 1;
-            vram.count(Counter::AllocFail, 1);
-            if fault == Some(i) {
-                return Err(ENOMEM);
+        let addr = start + i * PAGE_SIZE;
+        if entry.huge() {
+            if let Some(page) = LockedPage::huge_for_user(vma, addr) {
+                push(plan, Planned::whole(i, page, vram, pfn, n));
+                continue;
             }
-            continue;
-        };
-        vram.load(pfn, &page);
-        mig.set_dst(i, Destination::Ram(page));
-        *source = Some(vram);
+            // No huge page free in RAM: bring it back as single pages.
+            vram.count(Counter::ThpFallback, 1);
+        }
+        for j in 0..n {
+            let Some(page) = LockedPage::for_user(vma, addr + j * PAGE_SIZE) else {
+                out.no_space += 1;
+                vram.count(Counter::AllocFail, 1);
+                if fault == Some(i + j) {
+                    return Err(ENOMEM);
+                }
+                continue;
+            };
+            push(
+                plan,
+                match entry.huge() {
+                    true => Planned::part(i, j, page, vram, pfn + j),
+                    false => Planned::whole(i, page, vram, pfn, 1),
+                },
+            );
+        }
     }
-    tally(&mig.commit(), sources, out, Stats::moved_to_ram);
+    copy_to_ram(plan);
+    for p in plan.iter_mut() {
+        if let Some(dst) = p.dst.take() {
+            match p.part {
+                None => mig.set_dst(p.entry, Destination::Ram(dst)),
+                Some(j) => mig.set_dst_split(p.entry, j, Destination::Ram(dst)),
+            }
+        }
+    }
+    tally(&mig.commit(), plan, out, Stats::moved_to_ram_huge);
     Ok(())
 }
 
-/// Counts each entry that was given a destination (on GPU `owners[i]`) as moved, recording it on
-/// that GPU with `record`, or as busy when the core could not move it after all.
-fn tally(
+/// Copies every planned device page into its RAM page, one batch.
+fn copy_to_ram(plan: &[Planned<'_, LockedPage>]) {
+    let spans = plan.iter().filter_map(|p| {
+        let page = p.dst.as_ref()?;
+        Some(p.vram.span(p.device_pfn, page.ram()))
+    });
+    copy::copy(Direction::ToRam, spans);
+}
+
+/// Counts each planned page as moved, recording it on its GPU with `record` (pages, whether a
+/// whole huge page), or as busy when the core could not move it after all.
+fn tally<D>(
     done: &Committed<'_>,
-    owners: &[Option<&Vram>],
+    plan: &[Planned<'_, D>],
     out: &mut Outcome,
-    record: fn(&Stats, u64),
+    record: fn(&Stats, u64, bool),
 ) {
-    for (i, vram) in owners.iter().enumerate() {
-        let Some(vram) = vram else { continue };
-        if done.moved(i) {
-            out.moved += 1;
-            record(&vram.stats, 1);
+    for p in plan {
+        let pages = p.pages as u64;
+        if done.moved(p.index()) {
+            out.moved += pages;
+            record(&p.vram.stats, pages, p.huge());
         } else {
-            out.busy += 1;
+            out.busy += pages;
         }
     }
 }
 
-/// `migrate_to_ram`: the CPU touched a page in VRAM. Brings it back with its aligned neighbours.
+/// `migrate_to_ram`: the CPU touched a page in VRAM. Brings back its whole 2 MiB huge page, or the
+/// page with its aligned neighbours.
 pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
     let vma = fault.vma();
     let addr = fault.address() & !(PAGE_SIZE - 1);
-    let span = FAULT_AROUND_PAGES * PAGE_SIZE;
-    let aligned = addr & !(span - 1);
-    let start = aligned.max(vma.start());
-    let end = (aligned + span).min(vma.end());
-    let pages = (end - start) / PAGE_SIZE;
     let page = fault.page();
     // SAFETY: The faulting page is one of ours (the kernel only calls our `migrate_to_ram` for
     // pages of our pagemaps), locked and referenced for the fault.
     let vram = unsafe { vram_of(page.pagemap()) };
     vram.count(Counter::PageFaults, 1);
+    let (span, huge) = if fault.on_huge_entry() {
+        (WINDOW_BYTES, Huge::Whole)
+    } else {
+        (FAULT_AROUND_PAGES * PAGE_SIZE, Huge::Split)
+    };
+    let aligned = addr & !(span - 1);
+    let start = aligned.max(vma.start());
+    let end = (aligned + span).min(vma.end());
+    let pages = (end - start) / PAGE_SIZE;
+    let fault_index = Some((addr - start) / PAGE_SIZE);
 
-    let mut src = [0usize; FAULT_AROUND_PAGES];
-    let mut dst = [0usize; FAULT_AROUND_PAGES];
-    let mig = match VmaMigration::collect(
-        vma,
-        start,
-        &mut src[..pages],
-        &mut dst[..pages],
-        Select::Device,
-        Some(&page),
-    ) {
+    // Arrays on the stack for the common small fault; a huge page needs a window's worth.
+    let mut small = ([0usize; FAULT_AROUND_PAGES], [0usize; FAULT_AROUND_PAGES]);
+    let mut large;
+    let (src, dst) = match huge {
+        Huge::Split => (&mut small.0[..pages], &mut small.1[..pages]),
+        Huge::Whole => {
+            large = match Window::new() {
+                Ok(window) => window,
+                Err(_) => return bindings::vm_fault_reason_VM_FAULT_OOM,
+            };
+            (&mut large.src[..pages], &mut large.dst[..pages])
+        }
+    };
+    let Ok(mut plan) = KVec::with_capacity(pages, GFP_KERNEL) else {
+        return bindings::vm_fault_reason_VM_FAULT_OOM;
+    };
+    let mig = match VmaMigration::collect(vma, start, src, dst, Select::Device, huge, Some(&page)) {
         Ok(mig) => mig,
         Err(_) => return bindings::vm_fault_reason_VM_FAULT_SIGBUS,
     };
     let mut out = Outcome::default();
-    let mut sources = [None; FAULT_AROUND_PAGES];
-    let fault_index = Some((addr - start) / PAGE_SIZE);
-    match bring_back(
-        mig,
-        vma,
-        start,
-        None,
-        fault_index,
-        &mut out,
-        &mut sources[..pages],
-    ) {
+    match bring_back(mig, vma, start, None, fault_index, &mut out, &mut plan) {
         Ok(()) => 0,
         Err(_) => bindings::vm_fault_reason_VM_FAULT_OOM,
+    }
+}
+
+/// Retries an allocation until it succeeds: unbinding cannot give up on memory.
+fn until_allocated<T>(mut alloc: impl FnMut() -> Result<T>) -> T {
+    loop {
+        if let Ok(value) = alloc() {
+            return value;
+        }
+        fsleep(Delta::from_millis(10));
     }
 }
 
 /// Moves every page of `vram` that is in use back to RAM, unmapping it from whatever processes
 /// map it. The pool must be closed. Returns how many pages moved.
 pub(crate) fn evict_all(vram: &Vram) -> u64 {
-    let mut src = [0usize; EVICT_WINDOW_PAGES];
-    let mut dst = [0usize; EVICT_WINDOW_PAGES];
+    let mut window = until_allocated(Window::new);
+    let mut plan: KVec<Planned<'_, LockedPage>> =
+        until_allocated(|| Ok(KVec::with_capacity(WINDOW_PAGES, GFP_KERNEL)?));
     let total = vram.total_pages();
     let mut evicted = 0u64;
     let mut rounds = 0u32;
     while vram.free_pages() < total {
         let mut moved_this_round = 0u64;
+        // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut.
         let mut first = 0;
         while first < total {
-            let n = EVICT_WINDOW_PAGES.min(total - first);
+            let n = WINDOW_PAGES.min(total - first);
             let base = vram.first_pfn() + first;
             // SAFETY: The frames are pages of the live pagemap of `vram`.
-            let mut mig = unsafe { DeviceMigration::collect(base, &mut src[..n], &mut dst[..n]) };
-            for i in 0..mig.len() {
+            let mut mig = unsafe {
+                DeviceMigration::collect(base, &mut window.src[..n], &mut window.dst[..n])
+            };
+            plan.clear();
+            let mut i = 0;
+            while i < n {
                 let entry = mig.src(i);
-                if !entry.migrates() || entry.pfn().is_none() {
-                    continue;
+                let span = entry_span(entry.huge());
+                if entry.migrates() && entry.pfn().is_some() {
+                    // A huge page may find no 2 MiB of RAM now; it is retried next round.
+                    let page = match entry.huge() {
+                        true => LockedPage::huge_for_eviction(),
+                        false => Some(LockedPage::nofail()),
+                    };
+                    if let Some(page) = page {
+                        push(&mut plan, Planned::whole(i, page, vram, base + i, span));
+                    }
                 }
-                let page = LockedPage::nofail();
-                vram.load(base + i, &page);
-                mig.set_dst(i, page);
+                i += span;
+            }
+            copy_to_ram(&plan);
+            for p in plan.iter_mut() {
+                if let Some(page) = p.dst.take() {
+                    mig.set_dst(p.entry, page);
+                }
             }
             let done = mig.commit();
-            let moved = (0..n).filter(|&i| done.moved(i)).count() as u64;
+            let moved: u64 = plan
+                .iter()
+                .filter(|p| done.moved(p.entry))
+                .map(|p| p.pages as u64)
+                .sum();
             drop(done);
             moved_this_round += moved;
             first += n;
@@ -455,7 +643,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
         evicted += moved_this_round;
         vram.stats.evicted(moved_this_round);
         if vram.free_pages() < total && moved_this_round == 0 {
-            // Pages locked by a fault in progress: let it finish.
+            // Pages locked by a fault in progress, or no 2 MiB of RAM for a huge page yet.
             rounds += 1;
             if rounds == 1000 {
                 dev_warn!(

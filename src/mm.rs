@@ -7,15 +7,17 @@
 //! accept destinations; `commit` turns them into a [`Committed`] migration that can only be read;
 //! dropping either finalizes (an uncommitted migration restores every source page).
 
+use crate::copy::RamPages;
 use crate::shim::{
-    self, MigrateVmaRaw, MIGRATE_PFN_MIGRATE, MIGRATE_PFN_SHIFT, MIGRATE_PFN_VALID,
-    MIGRATE_PFN_WRITE,
+    self, MigrateVmaRaw, MIGRATE_PFN_COMPOUND, MIGRATE_PFN_MIGRATE, MIGRATE_PFN_SHIFT,
+    MIGRATE_PFN_VALID, MIGRATE_PFN_WRITE,
 };
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     ffi::{c_ulong, c_void},
     mm::virt::VmaRef,
+    page::PAGE_SIZE,
     prelude::*,
 };
 
@@ -27,6 +29,11 @@ static OWNER: u8 = 0;
 pub(crate) fn owner() -> *mut c_void {
     core::ptr::from_ref(&OWNER).cast_mut().cast()
 }
+
+/// Pages in a PMD-sized folio, the only large folio migration moves whole.
+pub(crate) const HUGE_PAGES: usize = 512;
+/// The order of such a folio.
+pub(crate) const HUGE_ORDER: u32 = 9;
 
 /// An entry of a migration's source or destination array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,10 +55,17 @@ impl MigratePfn {
         self.0 & MIGRATE_PFN_WRITE != 0
     }
 
-    /// A destination entry for page frame `pfn`.
-    fn destination(pfn: usize, writable: bool) -> Self {
+    /// Whether the entry is a 2 MiB folio (or hole) standing for [`HUGE_PAGES`] entries, the
+    /// others of which are empty.
+    pub(crate) fn huge(self) -> bool {
+        self.0 & MIGRATE_PFN_COMPOUND != 0
+    }
+
+    /// A destination entry for the folio of `1 << order` pages at page frame `pfn`.
+    fn destination(pfn: usize, order: u32, writable: bool) -> Self {
         let write = if writable { MIGRATE_PFN_WRITE } else { 0 };
-        Self((pfn << MIGRATE_PFN_SHIFT) | MIGRATE_PFN_VALID | write)
+        let compound = if order > 0 { MIGRATE_PFN_COMPOUND } else { 0 };
+        Self((pfn << MIGRATE_PFN_SHIFT) | MIGRATE_PFN_VALID | write | compound)
     }
 }
 
@@ -62,7 +76,7 @@ pub(crate) struct SourcePage<'a> {
     _migration: PhantomData<&'a ()>,
 }
 
-impl SourcePage<'_> {
+impl<'a> SourcePage<'a> {
     pub(crate) fn as_raw(&self) -> *mut bindings::page {
         self.page.as_ptr()
     }
@@ -79,45 +93,97 @@ impl SourcePage<'_> {
         // SAFETY: As above.
         unsafe { shim::ps_page_is_anon(self.as_raw()) }
     }
+
+    /// The data of this RAM page and the `pages - 1` after it (a huge source's folio).
+    pub(crate) fn ram(&self, pages: usize) -> RamPages<'a> {
+        // SAFETY: As above; the migration holds the page (and a huge source's whole folio)
+        // locked and unmapped, RAM is in the direct map (no highmem on x86-64), and a folio's
+        // pages are contiguous there.
+        unsafe {
+            RamPages::new(
+                shim::ps_page_address(self.as_raw()).cast(),
+                pages * PAGE_SIZE,
+            )
+        }
+    }
 }
 
-/// A locked page of RAM that this driver allocated: a destination for data coming out of VRAM.
-/// Unlocked and released on drop unless handed to a migration.
+/// A locked folio of RAM (one page or a 2 MiB huge page) that this driver allocated: a
+/// destination for data coming out of VRAM. Unlocked and released on drop unless handed to a
+/// migration.
 pub(crate) struct LockedPage {
     page: NonNull<bindings::page>,
+    order: u32,
 }
 
 impl LockedPage {
-    fn lock(page: *mut bindings::page) -> Option<Self> {
+    fn lock(page: *mut bindings::page, order: u32) -> Option<Self> {
         let page = NonNull::new(page)?;
         // SAFETY: `page` was just allocated by us and no one else can see it.
         unsafe { shim::ps_lock_page(page.as_ptr()) };
-        Some(Self { page })
+        Some(Self { page, order })
     }
 
     /// A page for user address `addr` of `vma`; `None` when memory is short. May sleep.
     pub(crate) fn for_user(vma: &VmaRef, addr: usize) -> Option<Self> {
         // SAFETY: `vma` is a live VMA (the caller holds the mmap lock or is its fault handler).
-        Self::lock(unsafe { shim::ps_alloc_user_page(vma.as_ptr(), addr as c_ulong) })
+        Self::lock(
+            unsafe { shim::ps_alloc_user_page(vma.as_ptr(), addr as c_ulong) },
+            0,
+        )
+    }
+
+    /// A 2 MiB huge page for the aligned user address `addr` of `vma`; `None` when none is free
+    /// right away (no reclaim or compaction: a huge page is worth less than a quick fallback to
+    /// single pages). May sleep.
+    pub(crate) fn huge_for_user(vma: &VmaRef, addr: usize) -> Option<Self> {
+        // SAFETY: As in `for_user`.
+        let page = unsafe { shim::ps_alloc_user_huge_page(vma.as_ptr(), addr as c_ulong) };
+        Self::lock(page, HUGE_ORDER)
     }
 
     /// A page with no VMA to place it (eviction); waits for memory rather than fail.
     pub(crate) fn nofail() -> Self {
         // SAFETY: No precondition; `__GFP_NOFAIL` never returns null.
         let page = unsafe { shim::ps_alloc_user_page_nofail() };
-        Self::lock(page).expect("__GFP_NOFAIL allocation returned NULL")
+        Self::lock(page, 0).expect("__GFP_NOFAIL allocation returned NULL")
+    }
+
+    /// A 2 MiB huge page with no VMA to place it (eviction), reclaiming and compacting for it;
+    /// `None` if that fails (the caller retries later). May sleep.
+    pub(crate) fn huge_for_eviction() -> Option<Self> {
+        // SAFETY: No precondition.
+        Self::lock(unsafe { shim::ps_alloc_huge_page_retry() }, HUGE_ORDER)
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::page {
         self.page.as_ptr()
     }
 
-    /// Hands the page to a migration as a destination entry.
+    /// Pages in the folio.
+    pub(crate) fn pages(&self) -> usize {
+        1 << self.order
+    }
+
+    /// The folio's data.
+    pub(crate) fn ram(&self) -> RamPages<'_> {
+        // SAFETY: The folio is ours and locked, so no one else uses it; RAM is in the direct map
+        // (no highmem on x86-64), and a folio's pages are contiguous there.
+        unsafe {
+            RamPages::new(
+                shim::ps_page_address(self.as_raw()).cast(),
+                self.pages() * PAGE_SIZE,
+            )
+        }
+    }
+
+    /// Hands the folio to a migration as a destination entry.
     fn into_destination(self, writable: bool) -> MigratePfn {
         // SAFETY: The page is ours and valid.
         let pfn = unsafe { shim::ps_page_to_pfn(self.as_raw()) } as usize;
+        let order = self.order;
         core::mem::forget(self);
-        MigratePfn::destination(pfn, writable)
+        MigratePfn::destination(pfn, order, writable)
     }
 }
 
@@ -136,22 +202,39 @@ pub(crate) enum Destination {
     Device(DevicePage),
 }
 
-/// A device page taken from a pool and initialized: referenced and locked, as the migration core
-/// wants destination device pages.
+/// A device folio (one page or a 2 MiB huge page) taken from a pool and initialized: referenced
+/// and locked, as the migration core wants destination device pages.
 pub(crate) struct DevicePage {
     pfn: usize,
+    order: u32,
 }
 
 impl DevicePage {
-    /// Initializes the free device page `pfn` of `pgmap` for use.
+    /// Initializes the free device pages `pfn..pfn + (1 << order)` of `pgmap` as one folio.
     ///
     /// # Safety
     ///
-    /// `pfn` is a page of the live pagemap `pgmap` that its pool just handed out (free, unused).
-    pub(crate) unsafe fn claim(pgmap: NonNull<c_void>, pfn: usize) -> Self {
-        // SAFETY: By the function's contract the page is free and belongs to `pgmap`.
-        unsafe { shim::ps_device_page_init(shim::ps_pfn_to_page(pfn as c_ulong), pgmap.as_ptr()) };
-        Self { pfn }
+    /// The pages belong to the live pagemap `pgmap` and its pool just handed them out (free,
+    /// unused); for `order > 0`, `pfn` is aligned to `1 << order`.
+    pub(crate) unsafe fn claim(pgmap: NonNull<c_void>, pfn: usize, order: u32) -> Self {
+        // SAFETY: By the function's contract the pages are free and belong to `pgmap`.
+        unsafe {
+            shim::ps_device_folio_init(shim::ps_pfn_to_page(pfn as c_ulong), pgmap.as_ptr(), order)
+        };
+        Self { pfn, order }
+    }
+
+    /// The first page frame.
+    pub(crate) fn pfn(&self) -> usize {
+        self.pfn
+    }
+}
+
+impl Drop for DevicePage {
+    fn drop(&mut self) {
+        // SAFETY: The folio was initialized by `claim` (referenced and locked by us) and never
+        // handed to a migration (that forgets it): releasing it gives it back to its pool.
+        unsafe { shim::ps_unlock_and_put_page(shim::ps_pfn_to_page(self.pfn as c_ulong)) };
     }
 }
 
@@ -200,13 +283,31 @@ impl<'a> Arrays<'a> {
 
     /// Sets the destination of entry `i`, which must be collected and not yet have one.
     fn set_dst(&mut self, i: usize, dst: Destination) {
-        let writable = self.src(i).writable();
-        assert!(self.src(i).migrates() && self.dst(i) == MigratePfn(0));
+        assert!(self.src(i).migrates());
+        self.write_dst(i, self.src(i).writable(), dst);
+    }
+
+    /// Sets the destination of page `j` of the huge entry at `head` to a single page: the core
+    /// then splits the huge source and moves it page by page. Only pages with a destination move;
+    /// the head needs one for any to move.
+    fn set_dst_split(&mut self, head: usize, j: usize, dst: Destination) {
+        let entry = self.src(head);
+        assert!(entry.migrates() && entry.huge() && j < HUGE_PAGES && head + j < self.len);
+        assert!(j == 0 || self.src(head + j) == MigratePfn(0));
+        self.write_dst(head + j, entry.writable(), dst);
+    }
+
+    fn write_dst(&mut self, i: usize, writable: bool, dst: Destination) {
+        assert!(self.dst(i) == MigratePfn(0));
         let entry = match dst {
             Destination::Ram(page) => page.into_destination(writable),
-            Destination::Device(page) => MigratePfn::destination(page.pfn, writable),
+            Destination::Device(page) => {
+                let entry = MigratePfn::destination(page.pfn, page.order, writable);
+                core::mem::forget(page);
+                entry
+            }
         };
-        // SAFETY: `i` is in bounds (checked by `src`).
+        // SAFETY: `i` is in bounds (checked by `dst`).
         unsafe { self.dst.as_ptr().add(i).write(entry.0) };
     }
 
@@ -228,6 +329,15 @@ pub(crate) enum Select {
     Device,
 }
 
+/// Whether a [`VmaMigration`] of an aligned 2 MiB range takes huge pages whole.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Huge {
+    /// A huge page (or an empty aligned 2 MiB) becomes one entry marked [`MigratePfn::huge`].
+    Whole,
+    /// Huge pages are split; every entry is one page.
+    Split,
+}
+
 /// A migration of a virtual range of one VMA (`migrate_vma_*`), collected and not committed.
 pub(crate) struct VmaMigration<'a> {
     raw: MigrateVmaRaw,
@@ -244,12 +354,17 @@ impl<'a> VmaMigration<'a> {
         src: &'a mut [usize],
         dst: &'a mut [usize],
         select: Select,
+        huge: Huge,
         fault_page: Option<&FaultPage<'a>>,
     ) -> Result<Self> {
         let arrays = Arrays::new(src, dst);
-        let flags = match select {
+        let select = match select {
             Select::RamAndDevice => shim::SELECT_SYSTEM | shim::SELECT_DEVICE_PRIVATE,
             Select::Device => shim::SELECT_DEVICE_PRIVATE,
+        };
+        let flags = match huge {
+            Huge::Whole => select | shim::SELECT_COMPOUND,
+            Huge::Split => select,
         };
         let mut raw = MigrateVmaRaw {
             vma: vma.as_ptr(),
@@ -283,8 +398,24 @@ impl<'a> VmaMigration<'a> {
         self.arrays.source_page(i)
     }
 
+    /// Page `j` of the huge source at entry `head`.
+    pub(crate) fn huge_source_page(&self, head: usize, j: usize) -> Option<SourcePage<'_>> {
+        assert!(self.src(head).huge() && j < HUGE_PAGES);
+        let pfn = self.src(head).pfn()? + j;
+        // SAFETY: A valid huge entry names a folio of `HUGE_PAGES` pages the core holds.
+        let page = NonNull::new(unsafe { shim::ps_pfn_to_page(pfn as c_ulong) })?;
+        Some(SourcePage {
+            page,
+            _migration: PhantomData,
+        })
+    }
+
     pub(crate) fn set_dst(&mut self, i: usize, dst: Destination) {
         self.arrays.set_dst(i, dst);
+    }
+
+    pub(crate) fn set_dst_split(&mut self, head: usize, j: usize, dst: Destination) {
+        self.arrays.set_dst_split(head, j, dst);
     }
 
     /// Moves every entry that has a destination; entries that fail lose their `migrates` flag.
@@ -336,10 +467,6 @@ impl<'a> DeviceMigration<'a> {
             )
         };
         Self { arrays }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.arrays.len
     }
 
     pub(crate) fn src(&self, i: usize) -> MigratePfn {
@@ -450,6 +577,13 @@ impl<'a> Fault<'a> {
     pub(crate) fn address(&self) -> usize {
         // SAFETY: `vmf` is valid for `'a`.
         unsafe { shim::ps_vmf_address(self.vmf.as_ptr()) as usize }
+    }
+
+    /// Whether the fault is on a device-private PMD: one entry mapping a whole 2 MiB folio. (A
+    /// huge folio mapped by PTEs, after a partial unmap, faults as single pages.)
+    pub(crate) fn on_huge_entry(&self) -> bool {
+        // SAFETY: `vmf` is valid for `'a`.
+        unsafe { shim::ps_vmf_on_pmd(self.vmf.as_ptr()) }
     }
 
     /// The device page the fault is on.

@@ -6,7 +6,7 @@
 //! `/sys/module/pseudoscopic/parameters/`); this module reads and checks them. They cannot change
 //! after load (permission 0444), so every reader sees the values [`Params::load`] checked.
 
-use crate::shim;
+use crate::{copy, shim};
 use kernel::prelude::*;
 
 /// Largest `migration_threshold`: one migration batch is at most this many pages.
@@ -23,6 +23,8 @@ pub(crate) struct Params {
     pub(crate) migration_threshold: u32,
     /// Whether the copy engine may be used at all.
     pub(crate) enable_dma: bool,
+    /// The CPU copy routine chosen from `cpu_copy`.
+    pub(crate) cpu_copy: copy::Routine,
 }
 
 impl Params {
@@ -30,14 +32,20 @@ impl Params {
     pub(crate) fn load() -> Result<Self> {
         // SAFETY: The shim's parameter getters only read `static` variables that the module loader
         // set before `init` and that nothing writes afterwards (permission 0444).
-        let (bar_index, pool_size_mb, migration_threshold, enable_dma) = unsafe {
+        let (bar_index, pool_size_mb, migration_threshold, enable_dma, cpu_copy) = unsafe {
             (
                 shim::ps_param_bar_index(),
                 shim::ps_param_pool_size_mb(),
                 shim::ps_param_migration_threshold(),
                 shim::ps_param_enable_dma(),
+                shim::ps_param_cpu_copy(),
             )
         };
+        // SAFETY: A `charp` parameter is never null (the loader refuses one without a value); it
+        // is a NUL-terminated string that lives, unchanged (0444), as long as the module.
+        let cpu_copy = unsafe { CStr::from_char_ptr(cpu_copy) };
+        // Not UTF-8 cannot name a routine: `select` refuses it like any other unknown name.
+        let cpu_copy = copy::select(cpu_copy.to_str().unwrap_or("?"))?;
 
         let bar_index = match bar_index {
             -1 => None,
@@ -65,15 +73,17 @@ impl Params {
             pool_size,
             migration_threshold,
             enable_dma,
+            cpu_copy,
         })
     }
 
     /// One `dmesg` line with the settings in force.
     pub(crate) fn log(&self) {
         pr_info!(
-            "VRAM BAR: {}; pool: {}; copy engine: {} (batches of {}+ pages)\n",
+            "VRAM BAR: {}; pool: {}; CPU copies: {}; copy engine: {} (batches of {}+ pages)\n",
             BarChoice(self.bar_index),
             PoolSize(self.pool_size),
+            self.cpu_copy.name(),
             if self.enable_dma {
                 "allowed"
             } else {

@@ -14,6 +14,7 @@ use kernel::{
 
 mod bus;
 mod chardev;
+mod copy;
 mod driver;
 mod hw;
 mod migrate;

@@ -13,9 +13,11 @@ use kernel::{
 pub(crate) const MIGRATE_PFN_VALID: usize = 1 << 0;
 pub(crate) const MIGRATE_PFN_MIGRATE: usize = 1 << 1;
 pub(crate) const MIGRATE_PFN_WRITE: usize = 1 << 3;
+pub(crate) const MIGRATE_PFN_COMPOUND: usize = 1 << 4;
 pub(crate) const MIGRATE_PFN_SHIFT: u32 = 6;
 pub(crate) const SELECT_SYSTEM: c_ulong = 1 << 0;
 pub(crate) const SELECT_DEVICE_PRIVATE: c_ulong = 1 << 1;
+pub(crate) const SELECT_COMPOUND: c_ulong = 1 << 3;
 
 /// `struct ps_migrate_vma`, itself checked field by field against `struct migrate_vma`.
 #[repr(C)]
@@ -40,6 +42,7 @@ extern "C" {
     pub(crate) fn ps_param_pool_size_mb() -> c_uint;
     pub(crate) fn ps_param_migration_threshold() -> c_uint;
     pub(crate) fn ps_param_enable_dma() -> bool;
+    pub(crate) fn ps_param_cpu_copy() -> *const kernel::ffi::c_char;
     pub(crate) fn ps_pci_resource_flags(pdev: *mut c_void, bar: c_int) -> c_ulong;
 
     pub(crate) fn ps_page_to_pfn(page: *mut bindings::page) -> c_ulong;
@@ -48,17 +51,30 @@ extern "C" {
     pub(crate) fn ps_folio_pgmap(folio: *mut bindings::folio) -> *mut c_void;
     pub(crate) fn ps_device_private_pgmap(page: *mut bindings::page) -> *mut c_void;
     pub(crate) fn ps_page_is_anon(page: *mut bindings::page) -> bool;
-    pub(crate) fn ps_device_page_init(page: *mut bindings::page, pgmap: *mut c_void);
+    pub(crate) fn ps_device_folio_init(page: *mut bindings::page, pgmap: *mut c_void, order: u32);
+    pub(crate) fn ps_page_address(page: *mut bindings::page) -> *mut c_void;
     pub(crate) fn ps_alloc_user_page(
         vma: *mut bindings::vm_area_struct,
         addr: c_ulong,
     ) -> *mut bindings::page;
+    pub(crate) fn ps_alloc_user_huge_page(
+        vma: *mut bindings::vm_area_struct,
+        addr: c_ulong,
+    ) -> *mut bindings::page;
     pub(crate) fn ps_alloc_user_page_nofail() -> *mut bindings::page;
+    pub(crate) fn ps_alloc_huge_page_retry() -> *mut bindings::page;
     pub(crate) fn ps_lock_page(page: *mut bindings::page);
     pub(crate) fn ps_unlock_and_put_page(page: *mut bindings::page);
+    pub(crate) fn ps_folio_order(folio: *mut bindings::folio) -> u32;
+    pub(crate) fn ps_folio_split_copy(head: *mut bindings::folio, tail: *mut bindings::folio);
 
-    pub(crate) fn ps_copy_page_to_io(dst: *mut c_void, src: *mut bindings::page);
-    pub(crate) fn ps_copy_page_from_io(dst: *mut bindings::page, src: *const c_void);
+    pub(crate) fn ps_memcpy_toio(dst: *mut c_void, src: *const c_void, len: usize);
+    pub(crate) fn ps_memcpy_fromio(dst: *mut c_void, src: *const c_void, len: usize);
+    pub(crate) fn ps_wmb();
+    pub(crate) fn ps_cpu_has_sse41() -> bool;
+    pub(crate) fn ps_cpu_has_avx2() -> bool;
+    pub(crate) fn ps_fpu_begin() -> bool;
+    pub(crate) fn ps_fpu_end();
 
     pub(crate) fn ps_pagemap_create(
         pgmap: *mut c_void,
@@ -74,6 +90,7 @@ extern "C" {
     pub(crate) fn ps_vmf_vma(vmf: *const bindings::vm_fault) -> *mut bindings::vm_area_struct;
     pub(crate) fn ps_vmf_address(vmf: *const bindings::vm_fault) -> c_ulong;
     pub(crate) fn ps_vmf_page(vmf: *const bindings::vm_fault) -> *mut bindings::page;
+    pub(crate) fn ps_vmf_on_pmd(vmf: *const bindings::vm_fault) -> bool;
 
     pub(crate) fn ps_migrate_vma_setup(args: *mut MigrateVmaRaw) -> c_int;
     pub(crate) fn ps_migrate_vma_pages(args: *mut MigrateVmaRaw);

@@ -7,7 +7,7 @@
 
 use crate::{registry, vram::Vram};
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{ffi::c_void, page::PAGE_SIZE};
+use kernel::{ffi::c_void, page::PAGE_SIZE, prelude::*};
 
 /// The counters, in the order of `enum ps_item` in `rust/ps_shim.h`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,13 +29,22 @@ pub(crate) enum Counter {
     DmaFail = 6,
     /// Pages moved back to RAM because their GPU was unbound.
     Evictions = 7,
+    /// 2 MiB huge pages moved to VRAM whole (their pages also count in `MigrationsToDevice`).
+    ThpToDevice = 8,
+    /// 2 MiB huge pages moved back to RAM whole (their pages also count in `MigrationsToRam`).
+    ThpToRam = 9,
+    /// 2 MiB huge pages moved as single pages because no huge page was free on the other side.
+    ThpFallback = 10,
+    /// Huge device pages the kernel split into single pages (partial unmap, `mremap`, fallback).
+    ThpSplits = 11,
 }
 
-const COUNTERS: usize = 8;
+const COUNTERS: usize = 12;
 /// sysfs item numbers past the counters (`enum ps_item`).
-const ITEM_TOTAL_PAGES: u32 = 8;
-const ITEM_FREE_PAGES: u32 = 9;
-const ITEM_INDEX: u32 = 10;
+const ITEM_TOTAL_PAGES: u32 = 12;
+const ITEM_FREE_PAGES: u32 = 13;
+const ITEM_FREE_CHUNKS: u32 = 14;
+const ITEM_INDEX: u32 = 15;
 
 /// One set of counters.
 pub(crate) struct Stats {
@@ -63,6 +72,23 @@ impl Stats {
         }
         self.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
         MODULE_STATS.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `pages` pages moved to RAM (by fault or request), `huge` of them as whole 2 MiB
+    /// huge pages.
+    pub(crate) fn moved_to_ram_huge(&self, pages: u64, huge: bool) {
+        self.moved_to_ram(pages);
+        if huge {
+            self.add(Counter::ThpToRam, 1);
+        }
+    }
+
+    /// Counts `pages` pages moved to VRAM, as one 2 MiB huge page when `huge`.
+    pub(crate) fn moved_to_device_huge(&self, pages: u64, huge: bool) {
+        self.moved_to_device(pages);
+        if huge {
+            self.add(Counter::ThpToDevice, 1);
+        }
     }
 
     /// Counts `pages` pages moved to RAM (by fault or request).
@@ -94,6 +120,10 @@ fn counter_of(item: u32) -> Option<Counter> {
         5 => Counter::AllocFail,
         6 => Counter::DmaFail,
         7 => Counter::Evictions,
+        8 => Counter::ThpToDevice,
+        9 => Counter::ThpToRam,
+        10 => Counter::ThpFallback,
+        11 => Counter::ThpSplits,
         _ => return None,
     })
 }
@@ -113,13 +143,21 @@ unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
         (Some(gpu), None) => match item {
             ITEM_TOTAL_PAGES => gpu.total_pages() as u64,
             ITEM_FREE_PAGES => gpu.free_pages() as u64,
+            ITEM_FREE_CHUNKS => gpu.free_chunks() as u64,
             ITEM_INDEX => u64::from(gpu.index),
             _ => 0,
         },
         (None, None) => match item {
             ITEM_TOTAL_PAGES => registry::sum(|gpu| gpu.total_pages() as u64),
             ITEM_FREE_PAGES => registry::sum(|gpu| gpu.free_pages() as u64),
+            ITEM_FREE_CHUNKS => registry::sum(|gpu| gpu.free_chunks() as u64),
             _ => 0,
         },
     }
+}
+
+/// What `stats/copy_path` shows: the CPU copy routine in use.
+#[no_mangle]
+extern "C" fn ps_rust_copy_path() -> *const kernel::ffi::c_char {
+    crate::copy::routine().c_name().as_char_ptr()
 }

@@ -15,8 +15,10 @@ pub(crate) use bar::WcBar;
 pub(crate) use pagemap::vram_of;
 
 use crate::{
-    bus, migrate,
-    mm::{Destination, DevicePage, LockedPage, SourcePage},
+    bus,
+    copy::{RamPages, Span},
+    migrate,
+    mm::{DevicePage, HUGE_ORDER},
     shim,
     stats::{Counter, Stats},
 };
@@ -155,6 +157,11 @@ impl Vram {
         self.pool.free_count()
     }
 
+    /// Whole free 2 MiB chunks: room for that many huge pages.
+    pub(crate) fn free_chunks(&self) -> usize {
+        self.pool.free_chunks()
+    }
+
     /// Starts a user of this GPU, or `None` once shutdown began.
     pub(crate) fn enter(self: &Arc<Self>) -> Option<ActiveVram> {
         self.users.fetch_add(1, Ordering::SeqCst);
@@ -180,26 +187,31 @@ impl Vram {
         ((pfn - self.pagemap.first_pfn()) * PAGE_SIZE) as u64
     }
 
-    /// Copies the RAM page `src` into a fresh device page, or `None` when the pool is empty.
-    pub(crate) fn store(&self, src: &SourcePage<'_>) -> Option<Destination> {
-        let index = self.pool.alloc()?;
+    /// Takes a free device page, or a whole 2 MiB huge page when `huge`, from the pool; `None`
+    /// when there is no room (or the GPU is going away).
+    pub(crate) fn reserve(&self, huge: bool) -> Option<DevicePage> {
+        let (index, order) = if huge {
+            (self.pool.alloc_chunk()?, HUGE_ORDER)
+        } else {
+            (self.pool.alloc()?, 0)
+        };
         let pfn = self.pagemap.first_pfn() + index as usize;
-        self.bar.write_page(self.offset_of(pfn), src);
-        // SAFETY: The pool just handed out `index`, a free page of this pagemap.
-        let page = unsafe { DevicePage::claim(self.pagemap.as_ptr(), pfn) };
-        Some(Destination::Device(page))
+        // SAFETY: The pool just handed out these pages of this pagemap, free; a chunk starts on a
+        // 2 MiB boundary of the pagemap, which is section-aligned.
+        Some(unsafe { DevicePage::claim(self.pagemap.as_ptr(), pfn, order) })
     }
 
-    /// Copies device page frame `pfn` of this GPU into the RAM page `dst`.
-    pub(crate) fn load(&self, pfn: usize, dst: &LockedPage) {
-        self.bar.read_page(self.offset_of(pfn), dst);
+    /// A copy between `ram` and the device pages from frame `pfn` of this GPU, which the caller's
+    /// migration holds.
+    pub(crate) fn span<'a>(&self, pfn: usize, ram: RamPages<'a>) -> Span<'a> {
+        self.bar.span(self.offset_of(pfn), ram)
     }
 
-    /// The kernel freed device page frame `pfn`. Atomic context.
-    pub(crate) fn page_freed(&self, pfn: usize) {
+    /// The kernel freed the device folio of `1 << order` pages at frame `pfn`. Atomic context.
+    pub(crate) fn folio_freed(&self, pfn: usize, order: u32) {
         let index = pfn - self.pagemap.first_pfn();
         // CAST: `index` is below the pool size, which fits `u32` (checked in `Pool::new`).
-        self.pool.free(index as u32);
+        self.pool.free(index as u32, order);
     }
 
     /// Stops new users and allocations, waits for running users, and moves every page in VRAM

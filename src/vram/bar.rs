@@ -7,8 +7,7 @@
 
 use crate::{
     bus::{self, BarInfo},
-    mm::{LockedPage, SourcePage},
-    shim,
+    copy::{RamPages, Span},
 };
 use core::ptr::NonNull;
 use kernel::{bindings, device::Bound, page::PAGE_SIZE, pci, prelude::*, sync::aref::ARef};
@@ -66,26 +65,16 @@ impl WcBar {
         &self.info
     }
 
-    /// The mapping of the page at byte `offset`, which must lie wholly inside the BAR.
-    fn page_at(&self, offset: u64) -> *mut u8 {
-        assert!(offset % PAGE_SIZE as u64 == 0 && offset + PAGE_SIZE as u64 <= self.info.len);
+    /// A copy between `ram` and the VRAM pages at byte `offset`, which must lie wholly inside the
+    /// BAR. The caller owns those VRAM pages for `'a` (a migration holds their device folio).
+    pub(crate) fn span<'a>(&self, offset: u64, ram: RamPages<'a>) -> Span<'a> {
+        let len = ram.len() as u64;
+        assert!(offset % PAGE_SIZE as u64 == 0 && offset + len <= self.info.len);
         // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
-        self.addr.as_ptr().wrapping_add(offset as usize)
-    }
-
-    /// Copies a RAM page into the VRAM page at `offset`.
-    pub(crate) fn write_page(&self, offset: u64, src: &SourcePage<'_>) {
-        let dst = self.page_at(offset);
-        // SAFETY: `dst` is a whole page inside the mapping (checked by `page_at`); `src` is a
-        // page the caller holds a reference on.
-        unsafe { shim::ps_copy_page_to_io(dst.cast(), src.as_raw()) };
-    }
-
-    /// Copies the VRAM page at `offset` into a RAM page.
-    pub(crate) fn read_page(&self, offset: u64, dst: &LockedPage) {
-        let src = self.page_at(offset);
-        // SAFETY: As in `write_page`; `dst` is a locked page owned by the caller.
-        unsafe { shim::ps_copy_page_from_io(dst.as_raw(), src.cast()) };
+        let io = self.addr.as_ptr().wrapping_add(offset as usize);
+        // SAFETY: `io` maps `len` bytes inside the BAR (checked above), page-aligned, and the
+        // caller's migration holds those pages.
+        unsafe { Span::new(io, ram) }
     }
 }
 

@@ -6,7 +6,7 @@
 //! free address space (`request_free_mem_region`), never the BAR itself: device-private pages are
 //! not addressable by the CPU, and their struct pages must not alias anything that is.
 
-use crate::{migrate, mm::Fault, shim, vram::Vram};
+use crate::{migrate, mm::Fault, shim, stats::Counter, vram::Vram};
 use core::ptr::NonNull;
 use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
 
@@ -39,7 +39,7 @@ static OPS: bindings::dev_pagemap_ops = bindings::dev_pagemap_ops {
     folio_free: Some(folio_free),
     migrate_to_ram: Some(migrate_to_ram),
     memory_failure: None,
-    folio_split: None,
+    folio_split: Some(folio_split),
 };
 
 impl Pagemap {
@@ -110,12 +110,38 @@ pub(crate) unsafe fn vram_of<'a>(pgmap: NonNull<c_void>) -> &'a Vram {
 /// Called by the kernel, for a folio of one of our pagemaps.
 unsafe extern "C" fn folio_free(folio: *mut bindings::folio) {
     // SAFETY: The kernel passes a folio of one of our pagemaps, still registered.
-    let (pgmap, pfn) = unsafe { (shim::ps_folio_pgmap(folio), shim::ps_folio_pfn(folio)) };
+    let (pgmap, pfn, order) = unsafe {
+        (
+            shim::ps_folio_pgmap(folio),
+            shim::ps_folio_pfn(folio),
+            shim::ps_folio_order(folio),
+        )
+    };
     let Some(pgmap) = NonNull::new(pgmap) else {
         return;
     };
     // SAFETY: The folio is ours, so its pagemap belongs to a live `Vram`.
-    unsafe { vram_of(pgmap) }.page_freed(pfn);
+    unsafe { vram_of(pgmap) }.folio_freed(pfn, order);
+}
+
+/// The kernel splits a huge device folio into single pages (a partial unmap, or a move that found
+/// no huge page on the other side): called for each new folio, then once with `tail` null.
+///
+/// # Safety
+///
+/// Called by the kernel, for a folio of one of our pagemaps.
+unsafe extern "C" fn folio_split(head: *mut bindings::folio, tail: *mut bindings::folio) {
+    if !tail.is_null() {
+        // SAFETY: The kernel passes the folio being split and a new folio carved from it.
+        unsafe { shim::ps_folio_split_copy(head, tail) };
+        return;
+    }
+    // SAFETY: As above.
+    let Some(pgmap) = NonNull::new(unsafe { shim::ps_folio_pgmap(head) }) else {
+        return;
+    };
+    // SAFETY: The folio is ours, so its pagemap belongs to a live `Vram`.
+    unsafe { vram_of(pgmap) }.count(Counter::ThpSplits, 1);
 }
 
 /// The CPU touched a page that is in VRAM.

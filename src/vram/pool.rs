@@ -2,16 +2,56 @@
 
 //! The VRAM page pool: which device pages are free.
 //!
-//! Device page `i` is VRAM bytes `[i * PAGE_SIZE, (i + 1) * PAGE_SIZE)` of the BAR. The free pages
-//! are a stack of indices whose storage is reserved up front, so that freeing, which the mm core
-//! does in atomic context (`folio_free`), never allocates or sleeps.
+//! Device page `i` is VRAM bytes `[i * PAGE_SIZE, (i + 1) * PAGE_SIZE)` of the pool. Pages come
+//! alone or as a whole aligned 2 MiB chunk (a transparent huge page). A bitmap says which pages are
+//! free and a count per chunk says how many, so that single pages are taken from chunks already
+//! in use and whole chunks stay available for huge pages. Everything is allocated up front, so
+//! that freeing, which the mm core does in atomic context (`folio_free`), never allocates or
+//! sleeps.
 
 use kernel::{alloc::VVec, new_spinlock, prelude::*, sync::SpinLock};
 
+/// Pages in a chunk: a PMD-sized (2 MiB) folio.
+const CHUNK_PAGES: usize = crate::mm::HUGE_PAGES;
+const WORD_BITS: usize = u64::BITS as usize;
+const CHUNK_WORDS: usize = CHUNK_PAGES / WORD_BITS;
+
 struct Free {
-    pages: VVec<u32>,
-    /// Cleared when the GPU goes away: no page is handed out after that.
+    /// One bit per page, set when the page is free.
+    bits: VVec<u64>,
+    /// Free pages per chunk.
+    chunk_free: VVec<u16>,
+    /// Free pages in all.
+    pages: usize,
+    /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
+    free_chunks: usize,
+    /// The chunk single pages come from until it is full.
+    current: usize,
+    /// Cleared when the GPU goes away: nothing is handed out after that.
     open: bool,
+}
+
+impl Free {
+    fn chunks(&self) -> usize {
+        self.chunk_free.len()
+    }
+
+    /// Pages chunk `c` has: [`CHUNK_PAGES`], or fewer for a pool's last, partial chunk.
+    fn chunk_size(&self, total: usize, c: usize) -> usize {
+        CHUNK_PAGES.min(total - c * CHUNK_PAGES)
+    }
+
+    /// A chunk with free pages for single-page use: one in use already if there is one (so whole
+    /// chunks stay whole), else any with a free page.
+    fn chunk_for_page(&self, total: usize) -> Option<usize> {
+        let n = self.chunks();
+        let order = (0..n).map(|k| (self.current + k) % n);
+        let partial = order.clone().find(|&c| {
+            let free = usize::from(self.chunk_free[c]);
+            free != 0 && free != self.chunk_size(total, c)
+        });
+        partial.or_else(|| order.clone().find(|&c| self.chunk_free[c] != 0))
+    }
 }
 
 /// The free device pages of one GPU.
@@ -25,14 +65,36 @@ pub(crate) struct Pool {
 impl Pool {
     /// A pool of `total` pages, all free.
     pub(crate) fn new(total: usize) -> Result<impl PinInit<Self, Error>> {
-        let index_limit = u32::try_from(total).map_err(|_| EINVAL)?;
-        let mut pages = VVec::with_capacity(total, GFP_KERNEL)?;
-        // Lowest indices on top of the stack, so a fresh pool fills VRAM from the start.
-        for index in (0..index_limit).rev() {
-            pages.push_within_capacity(index).map_err(|_| ENOMEM)?;
+        u32::try_from(total).map_err(|_| EINVAL)?;
+        let words = total.div_ceil(WORD_BITS);
+        let chunks = total.div_ceil(CHUNK_PAGES);
+        let mut bits = VVec::with_capacity(words, GFP_KERNEL)?;
+        for w in 0..words {
+            let valid = (total - w * WORD_BITS).min(WORD_BITS);
+            let word = if valid == WORD_BITS {
+                u64::MAX
+            } else {
+                (1u64 << valid) - 1
+            };
+            bits.push_within_capacity(word).map_err(|_| ENOMEM)?;
+        }
+        let mut chunk_free = VVec::with_capacity(chunks, GFP_KERNEL)?;
+        for c in 0..chunks {
+            let size = CHUNK_PAGES.min(total - c * CHUNK_PAGES);
+            // CAST: At most `CHUNK_PAGES`, which fits `u16`.
+            chunk_free
+                .push_within_capacity(size as u16)
+                .map_err(|_| ENOMEM)?;
         }
         Ok(try_pin_init!(Self {
-            free <- new_spinlock!(Free { pages, open: true }),
+            free <- new_spinlock!(Free {
+                bits,
+                chunk_free,
+                pages: total,
+                free_chunks: total / CHUNK_PAGES,
+                current: 0,
+                open: true,
+            }),
             total,
         }))
     }
@@ -40,19 +102,65 @@ impl Pool {
     /// Takes a free page, or `None` when the pool is empty or closed. Never sleeps.
     pub(crate) fn alloc(&self) -> Option<u32> {
         let mut free = self.free.lock();
-        if !free.open {
+        if !free.open || free.pages == 0 {
             return None;
         }
-        free.pages.pop()
+        // Stay on the current chunk while it has free pages and is in use; a whole chunk is only
+        // broken when no chunk in use has room.
+        let current_free = usize::from(free.chunk_free[free.current]);
+        if current_free == 0 || current_free == free.chunk_size(self.total, free.current) {
+            free.current = free.chunk_for_page(self.total)?;
+        }
+        let c = free.current;
+        let words = c * CHUNK_WORDS..((c + 1) * CHUNK_WORDS).min(free.bits.len());
+        let w = words.clone().find(|&w| free.bits[w] != 0)?;
+        let bit = free.bits[w].trailing_zeros() as usize;
+        free.bits[w] &= !(1u64 << bit);
+        if usize::from(free.chunk_free[c]) == CHUNK_PAGES {
+            free.free_chunks -= 1;
+        }
+        free.chunk_free[c] -= 1;
+        free.pages -= 1;
+        // CAST: Page indices are below `total`, which fits `u32` (checked in `new`).
+        Some((w * WORD_BITS + bit) as u32)
     }
 
-    /// Gives page `index` back. Never sleeps.
-    pub(crate) fn free(&self, index: u32) {
+    /// Takes a whole free 2 MiB chunk and returns its first page, or `None` when no chunk is
+    /// wholly free or the pool is closed. Never sleeps.
+    pub(crate) fn alloc_chunk(&self) -> Option<u32> {
         let mut free = self.free.lock();
-        // The stack has room for every page, and a page is only freed once it was taken.
-        if free.pages.push_within_capacity(index).is_err() {
-            drop(free);
-            pr_err!("VRAM page {index} freed twice\n");
+        if !free.open || free.free_chunks == 0 {
+            return None;
+        }
+        let c = (0..free.chunks()).find(|&c| usize::from(free.chunk_free[c]) == CHUNK_PAGES)?;
+        free.bits[c * CHUNK_WORDS..(c + 1) * CHUNK_WORDS].fill(0);
+        free.chunk_free[c] = 0;
+        free.free_chunks -= 1;
+        free.pages -= CHUNK_PAGES;
+        // CAST: As in `alloc`.
+        Some((c * CHUNK_PAGES) as u32)
+    }
+
+    /// Gives back the `1 << order` pages from `index`, taken by [`Self::alloc`] or
+    /// [`Self::alloc_chunk`] (a chunk may come back page by page). Never sleeps.
+    pub(crate) fn free(&self, index: u32, order: u32) {
+        let first = index as usize;
+        let count = 1usize << order;
+        let mut free = self.free.lock();
+        for page in first..(first + count).min(self.total) {
+            let (w, bit) = (page / WORD_BITS, page % WORD_BITS);
+            if free.bits[w] & (1u64 << bit) != 0 {
+                drop(free);
+                pr_err!("VRAM page {page} freed twice\n");
+                return;
+            }
+            free.bits[w] |= 1u64 << bit;
+            let c = page / CHUNK_PAGES;
+            free.chunk_free[c] += 1;
+            free.pages += 1;
+            if usize::from(free.chunk_free[c]) == CHUNK_PAGES {
+                free.free_chunks += 1;
+            }
         }
     }
 
@@ -68,6 +176,11 @@ impl Pool {
 
     /// How many pages are free now.
     pub(crate) fn free_count(&self) -> usize {
-        self.free.lock().pages.len()
+        self.free.lock().pages
+    }
+
+    /// How many whole 2 MiB chunks are free now.
+    pub(crate) fn free_chunks(&self) -> usize {
+        self.free.lock().free_chunks
     }
 }

@@ -24,7 +24,8 @@ case_load_with_defaults() {
 	expect_eq "$(cat $PARAM_DIR/pool_size_mb)" "0" "pool_size_mb default"
 	expect_eq "$(cat $PARAM_DIR/migration_threshold)" "16" "migration_threshold default"
 	expect_eq "$(cat $PARAM_DIR/enable_dma)" "Y" "enable_dma default"
-	expect_dmesg "pseudoscopic: VRAM BAR: largest 64-bit prefetchable; pool: all usable VRAM; copy engine: allowed" "load line"
+	expect_eq "$(cat $PARAM_DIR/cpu_copy)" "auto" "cpu_copy default"
+	expect_dmesg "pseudoscopic: VRAM BAR: largest 64-bit prefetchable; pool: all usable VRAM; CPU copies: avx2; copy engine: allowed" "load line"
 	# ivshmem is not in the ID table: nothing binds until new_id says so.
 	expect_eq "$(bound_driver "$(ivshmem_bdf)")" "" "driver of ivshmem before new_id"
 }

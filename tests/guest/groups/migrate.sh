@@ -9,12 +9,15 @@ case_device_node_and_sysfs() {
 	bdf=$(ivshmem_bdf)
 	expect_eq "$(stat -c '%a %u' /dev/$MODULE)" "600 0" "device node mode and owner"
 	local f
-	for f in migrations_to_ram migrations_to_device page_faults bytes_to_ram bytes_to_device alloc_fail dma_fail evictions; do
+	for f in migrations_to_ram migrations_to_device page_faults bytes_to_ram bytes_to_device alloc_fail dma_fail evictions \
+		thp_to_device thp_to_ram thp_fallback thp_splits; do
 		expect_eq "$(stat_value $f)" "0" "stats/$f after load"
 		expect_eq "$(cat /sys/bus/pci/devices/$bdf/$MODULE/stats/$f)" "0" "GPU stats/$f after load"
 	done
 	expect_eq "$(cat /sys/module/$MODULE/pool/total_pages)" "65536" "pool/total_pages of 256 MiB"
 	expect_eq "$(cat /sys/module/$MODULE/pool/free_pages)" "65536" "pool/free_pages"
+	expect_eq "$(cat /sys/module/$MODULE/pool/free_chunks)" "128" "pool/free_chunks: whole 2 MiB chunks"
+	expect_eq "$(cat /sys/bus/pci/devices/$bdf/$MODULE/pool/free_chunks)" "128" "GPU pool/free_chunks"
 	expect_eq "$(cat /sys/bus/pci/devices/$bdf/$MODULE/pool/total_pages)" "65536" "GPU pool/total_pages"
 	expect_eq "$(cat /sys/bus/pci/devices/$bdf/$MODULE/index)" "0" "GPU index"
 	local out
@@ -38,10 +41,30 @@ case_pool_size_limits_pool() {
 }
 
 case_migrate() { ps_ready; scenario migrate; }
+
+# Every CPU copy routine moves data intact both ways (TCG's -cpu max has AVX2 and SSE4.1).
+case_cpu_copy_routines() {
+	local routine
+	for routine in avx2 sse4.1 io; do
+		dmesg_mark
+		ps_ready cpu_copy=$routine
+		expect_eq "$(cat /sys/module/$MODULE/stats/copy_path)" "$routine" "stats/copy_path"
+		expect_dmesg "CPU copies: $routine;" "load line names the routine"
+		scenario migrate
+		scenario thp
+		cleanup_module
+	done
+	ps_ready
+	expect_eq "$(cat /sys/module/$MODULE/stats/copy_path)" "avx2" "cpu_copy=auto picks the fastest"
+}
 case_migrate_fault() { ps_ready; scenario migrate_fault; }
 case_migrate_multiple() { ps_ready; scenario migrate_multiple; }
 case_mixed_range() { ps_ready; scenario mixed; }
-case_transparent_huge_pages_split() { ps_ready; scenario thp; }
+case_transparent_huge_pages_whole() { ps_ready; scenario thp; }
+case_transparent_huge_page_part_split() { ps_ready; scenario thp_unaligned; }
+case_transparent_huge_page_partial_munmap() { ps_ready; scenario thp_partial_unmap; }
+case_transparent_huge_page_mremap() { ps_ready; scenario thp_mremap; }
+case_transparent_huge_page_fallback_to_pages() { ps_ready pool_size_mb=4; scenario thp_fallback; }
 case_migrate_to_ram() { ps_ready; scenario to_ram; }
 case_shared_anonymous_skipped() { ps_ready; scenario shared; }
 case_private_file_after_cow() { ps_ready; scenario file_private; }

@@ -83,3 +83,8 @@ case_bad_pool_size_refused() {
 case_bad_enable_dma_refused() {
 	load_refused "enable_dma=maybe" "$MODULE: .*enable_dma" "enable_dma=maybe"
 }
+
+case_bad_cpu_copy_refused() {
+	load_refused "cpu_copy=sse9" "$MODULE: cpu_copy=sse9 is invalid: expected auto, avx2, sse4.1 or io" "cpu_copy=sse9"
+	load_refused "cpu_copy=" "$MODULE: cpu_copy= is invalid" "cpu_copy="
+}

@@ -19,6 +19,9 @@ use std::{io, os::fd::AsRawFd, process::ExitCode};
 
 type TestResult = Result<(), String>;
 
+/// Pages in a 2 MiB transparent huge page.
+const HUGE_PAGES: usize = 512;
+
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
         if !$cond {
@@ -320,28 +323,209 @@ fn mixed(ctx: &Ctx) -> TestResult {
     Ok(())
 }
 
-/// hmm-tests "migrate_anon_huge_*": transparent huge pages are split and move page by page.
-fn thp(ctx: &Ctx) -> TestResult {
-    let n = 1024;
-    let buf = Buf::anon_huge(n)?;
-    let huge0 = proc::anon_huge_kb()?;
-    buf.fill_all(29);
-    let huge1 = proc::anon_huge_kb()?;
-    ensure!(
-        huge1 >= huge0 + 4096,
-        "no transparent huge pages backed the buffer (AnonHugePages {huge0} -> {huge1} kB)"
+/// A buffer of `huge` transparent huge pages filled with `seed`, each checked to be one.
+fn huge_buf(huge: usize, seed: u64) -> Result<Buf, String> {
+    let buf = Buf::anon_huge(huge * HUGE_PAGES)?;
+    buf.fill_all(seed);
+    let kb = proc::smaps_anon_huge_kb(buf.addr())?;
+    ensure_eq!(
+        kb,
+        (huge * 2048) as u64,
+        "AnonHugePages of the buffer: transparent huge pages backing it"
     );
+    Ok(buf)
+}
+
+/// hmm-tests "migrate_anon_huge_fault": transparent huge pages move to VRAM whole, as 2 MiB
+/// device folios (still huge in smaps), and come back whole on one CPU fault each, or on request.
+fn thp(ctx: &Ctx) -> TestResult {
+    let huge = 2;
+    let n = huge * HUGE_PAGES;
+    let buf = huge_buf(huge, 29)?;
+    let pool0 = ctx.pool()?;
+    let s0 = ctx.stats()?;
     let r = ctx.park(&buf, 0, n)?;
     ensure_eq!(r.moved, n as u64, "pages of huge pages moved");
-    ensure_eq!(proc::anon_huge_kb()?, huge0, "AnonHugePages after parking");
-    // Half back by request, half by faults.
+    ensure_eq!(ctx.resident(&buf)?, n as u64, "resident");
     ensure_eq!(
-        ctx.unpark(&buf, 0, n / 2)?.moved,
-        (n / 2) as u64,
-        "moved back by request"
+        proc::smaps_anon_huge_kb(buf.addr())?,
+        (huge * 2048) as u64,
+        "AnonHugePages in VRAM: still whole huge pages"
+    );
+    let pool1 = ctx.pool()?;
+    ensure_eq!(
+        pool1.free_chunks,
+        pool0.free_chunks - huge as u64,
+        "free 2 MiB chunks after parking"
+    );
+    ensure_eq!(pool1.free_pages, pool0.free_pages - n as u64, "free pages");
+    let s1 = ctx.stats()?;
+    expect_stats(
+        &s0,
+        &s1,
+        &[
+            ("migrations_to_device", n as u64),
+            ("bytes_to_device", bytes(n as u64)),
+            ("thp_to_device", huge as u64),
+        ],
+    )?;
+    // One touch per huge page brings all of it back.
+    for h in 0..huge {
+        buf.touch_read(h * HUGE_PAGES + 7);
+    }
+    ensure_eq!(
+        ctx.resident(&buf)?,
+        0,
+        "resident after one touch per huge page"
+    );
+    expect_stats(
+        &s1,
+        &ctx.stats()?,
+        &[
+            ("migrations_to_ram", n as u64),
+            ("bytes_to_ram", bytes(n as u64)),
+            ("page_faults", huge as u64),
+            ("thp_to_ram", huge as u64),
+        ],
+    )?;
+    ensure_eq!(
+        proc::smaps_anon_huge_kb(buf.addr())?,
+        (huge * 2048) as u64,
+        "AnonHugePages back in RAM"
     );
     buf.verify_all(29)?;
-    ensure_eq!(ctx.resident(&buf)?, 0, "resident after reading back");
+    ensure_eq!(ctx.pool()?, pool0, "pool after the fault-back");
+
+    // And by request.
+    ctx.park(&buf, 0, n)?;
+    let s2 = ctx.stats()?;
+    ensure_eq!(
+        ctx.unpark(&buf, 0, n)?.moved,
+        n as u64,
+        "moved back by request"
+    );
+    let delta = ctx.stats()?.since(&s2);
+    ensure_eq!(
+        delta.get("thp_to_ram"),
+        huge as u64,
+        "thp_to_ram by request"
+    );
+    ensure_eq!(delta.get("page_faults"), 0, "page faults of a request");
+    buf.verify_all(29)?;
+    ensure_eq!(ctx.pool()?, pool0, "pool at the end");
+    Ok(())
+}
+
+/// A range that covers only part of a huge page moves page by page: the huge page is split.
+fn thp_unaligned(ctx: &Ctx) -> TestResult {
+    let buf = huge_buf(1, 30)?;
+    let s0 = ctx.stats()?;
+    let r = ctx.park(&buf, 16, HUGE_PAGES - 32)?;
+    ensure_eq!(r.moved, (HUGE_PAGES - 32) as u64, "pages moved");
+    let delta = ctx.stats()?.since(&s0);
+    ensure_eq!(delta.get("thp_to_device"), 0, "huge pages moved whole");
+    ensure_eq!(
+        proc::smaps_anon_huge_kb(buf.addr())?,
+        0,
+        "AnonHugePages after a partial move"
+    );
+    buf.verify_all(30)?;
+    ensure_eq!(ctx.resident(&buf)?, 0, "resident after reading");
+    Ok(())
+}
+
+/// hmm-tests "migrate_partial_unmap_fault": munmap part of a huge page in VRAM, at its start,
+/// a quarter in and in the middle; the rest faults back intact and every VRAM page is freed.
+fn thp_partial_unmap(ctx: &Ctx) -> TestResult {
+    let pool0 = ctx.pool()?;
+    for (k, offset) in [0, HUGE_PAGES / 4, HUGE_PAGES / 2].into_iter().enumerate() {
+        let seed = 31 + k as u64;
+        let buf = huge_buf(1, seed)?;
+        let s0 = ctx.stats()?;
+        ctx.park(&buf, 0, HUGE_PAGES)?;
+        let half = HUGE_PAGES / 2;
+        buf.unmap_part(offset, half)?;
+        // What stays mapped reads back intact.
+        buf.verify(seed, 0, offset)?;
+        buf.verify(seed, offset + half, HUGE_PAGES - offset - half)?;
+        let delta = ctx.stats()?.since(&s0);
+        ensure_eq!(delta.get("thp_to_device"), 1, "parked as a huge page");
+        ensure_eq!(delta.get("thp_splits"), 1, "huge device page split");
+        ensure_eq!(
+            delta.get("migrations_to_ram"),
+            half as u64,
+            "pages faulted back"
+        );
+        drop(buf);
+        ensure_eq!(
+            ctx.pool()?,
+            pool0,
+            format!("pool after unmapping at {offset}")
+        );
+    }
+    Ok(())
+}
+
+/// hmm-tests "migrate_remap_fault": mremap a huge page in VRAM to an address that is not 2 MiB
+/// aligned; it is mapped by single entries there and faults back intact.
+fn thp_mremap(ctx: &Ctx) -> TestResult {
+    let pool0 = ctx.pool()?;
+    let buf = huge_buf(1, 34)?;
+    ctx.park(&buf, 0, HUGE_PAGES)?;
+    let buf = buf.remap_misaligned()?;
+    ensure!(
+        buf.addr() % (2 << 20) != 0,
+        "mremap target is 2 MiB aligned"
+    );
+    ensure_eq!(
+        ctx.resident(&buf)?,
+        HUGE_PAGES as u64,
+        "resident at the new address"
+    );
+    buf.verify_all(34)?;
+    ensure_eq!(ctx.resident(&buf)?, 0, "resident after reading");
+    drop(buf);
+    ensure_eq!(ctx.pool()?, pool0, "pool at the end");
+    Ok(())
+}
+
+/// hmm-tests "migrate_anon_huge_err": when no whole 2 MiB of VRAM is free, a huge page moves as
+/// single pages. Needs a pool of exactly two chunks (`pool_size_mb=4`): one page of a small
+/// buffer takes the first chunk, huge page A the second, and huge page B finds only the 511 free
+/// pages of the first.
+fn thp_fallback(ctx: &Ctx) -> TestResult {
+    let pool0 = ctx.pool()?;
+    ensure!(
+        pool0.total_pages == (2 * HUGE_PAGES) as u64 && pool0.free_pages == pool0.total_pages,
+        "needs an empty pool of two 2 MiB chunks (pool_size_mb=4), found {pool0:?}"
+    );
+    let small = Buf::anon(1)?;
+    small.fill_all(35);
+    ctx.park(&small, 0, 1)?;
+    let a = huge_buf(1, 36)?;
+    let b = huge_buf(1, 37)?;
+    let s0 = ctx.stats()?;
+    ensure_eq!(
+        ctx.park(&a, 0, HUGE_PAGES)?.moved,
+        HUGE_PAGES as u64,
+        "A moved"
+    );
+    // Partial success: no error, the page without room counted.
+    let req = ctx.park(&b, 0, HUGE_PAGES)?;
+    ensure_eq!(req.moved, (HUGE_PAGES - 1) as u64, "B: pages moved");
+    ensure_eq!(req.skipped_no_space, 1, "B: pages without room");
+    let delta = ctx.stats()?.since(&s0);
+    ensure_eq!(delta.get("thp_to_device"), 1, "huge pages moved whole");
+    ensure_eq!(
+        delta.get("thp_fallback"),
+        1,
+        "huge pages moved as single pages"
+    );
+    ensure_eq!(ctx.pool()?.free_pages, 0, "free pages");
+    small.verify_all(35)?;
+    a.verify_all(36)?;
+    b.verify_all(37)?;
+    ensure_eq!(ctx.pool()?, pool0, "pool at the end");
     Ok(())
 }
 
@@ -979,6 +1163,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("migrate_multiple", migrate_multiple),
     ("mixed", mixed),
     ("thp", thp),
+    ("thp_unaligned", thp_unaligned),
+    ("thp_partial_unmap", thp_partial_unmap),
+    ("thp_mremap", thp_mremap),
+    ("thp_fallback", thp_fallback),
     ("to_ram", to_ram),
     ("shared", shared),
     ("file_private", file_private),

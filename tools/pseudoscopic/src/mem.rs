@@ -248,6 +248,37 @@ impl Buf {
     }
 }
 
+impl Buf {
+    /// Moves the buffer with `mremap` to an address one page past a 2 MiB boundary, so that no
+    /// huge page can be mapped whole there.
+    pub fn remap_misaligned(self) -> Result<Self, String> {
+        let pages = self.len / PAGE;
+        let target =
+            Self::map_aligned(pages + 1, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, 2 << 20)?;
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: Moves our mapping onto our `target` reservation, one page in (MREMAP_FIXED
+        // replaces what is there).
+        let p = unsafe {
+            libc::mremap(
+                this.base.as_ptr().cast(),
+                this.len,
+                this.len,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                target.base.as_ptr().add(PAGE),
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mremap: {}", io::Error::last_os_error()));
+        }
+        // SAFETY: The old reservation is now empty or ours; unmapping it cannot hit the target.
+        unsafe { libc::munmap(this.map.0 as *mut _, this.map.1) };
+        let mut moved = target;
+        moved.base = std::ptr::NonNull::new(p.cast()).ok_or("mremap returned null")?;
+        moved.len = this.len;
+        Ok(moved)
+    }
+}
+
 impl Drop for Buf {
     fn drop(&mut self) {
         // SAFETY: The whole reservation is ours.

@@ -31,15 +31,16 @@ pub struct Device {
     pub pool: Option<Pool>,
 }
 
-/// A VRAM pool's size, in pages.
+/// A VRAM pool's size, in pages, and its whole free 2 MiB chunks (room for huge pages).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pool {
     pub total_pages: u64,
     pub free_pages: u64,
+    pub free_chunks: u64,
 }
 
 /// The statistics files, by name, in directory order of the kernel.
-pub const STAT_NAMES: [&str; 8] = [
+pub const STAT_NAMES: [&str; 12] = [
     "migrations_to_ram",
     "migrations_to_device",
     "page_faults",
@@ -48,6 +49,10 @@ pub const STAT_NAMES: [&str; 8] = [
     "alloc_fail",
     "dma_fail",
     "evictions",
+    "thp_to_device",
+    "thp_to_ram",
+    "thp_fallback",
+    "thp_splits",
 ];
 
 /// One reading of the statistics counters.
@@ -219,6 +224,7 @@ fn read_pool(dir: &Path) -> io::Result<Pool> {
     Ok(Pool {
         total_pages: read_u64(&dir.join("total_pages"))?,
         free_pages: read_u64(&dir.join("free_pages"))?,
+        free_chunks: read_u64(&dir.join("free_chunks"))?,
     })
 }
 
@@ -287,8 +293,10 @@ mod tests {
         t.write(&format!("{gpu}/index"), "1\n");
         t.write(&format!("{gpu}/pool/total_pages"), "524288\n");
         t.write(&format!("{gpu}/pool/free_pages"), "524000\n");
+        t.write(&format!("{gpu}/pool/free_chunks"), "1023\n");
         t.write("sys/module/pseudoscopic/pool/total_pages", "524288\n");
         t.write("sys/module/pseudoscopic/pool/free_pages", "524000\n");
+        t.write("sys/module/pseudoscopic/pool/free_chunks", "1023\n");
         for name in STAT_NAMES {
             let v = if name == "migrations_to_device" {
                 "288"
@@ -341,6 +349,7 @@ mod tests {
                 pool: Some(Pool {
                     total_pages: 524288,
                     free_pages: 524000,
+                    free_chunks: 1023,
                 }),
             }]
         );
@@ -348,7 +357,8 @@ mod tests {
             sys.pool().unwrap(),
             Pool {
                 total_pages: 524288,
-                free_pages: 524000
+                free_pages: 524000,
+                free_chunks: 1023,
             }
         );
         let stats = sys.stats().unwrap();
