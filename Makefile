@@ -6,6 +6,7 @@
 #   make                  build pseudoscopic.ko against KDIR
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools) and the VM test suite
+#   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
 # The kernel's Kbuild reads ./Kbuild when it descends here with M=.
@@ -41,7 +42,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check vm-test install
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check vm-test install bench copy-bench
 
 all: modules
 
@@ -96,6 +97,15 @@ test: setup
 run: setup
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh
+
+# Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
+bench: setup
+	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	bash tests/vm/run-bench.sh
+	$(MAKE) copy-bench
+
+copy-bench:
+	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) run --release --locked
 
 shell:
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)

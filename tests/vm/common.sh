@@ -7,7 +7,7 @@ PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
 KDIR=${KDIR:-$PS_CACHE/test-kernel}
 OUT=$REPO/out/vm
 TOOLS_BIN=$REPO/out/tools/release
-TOOLS=(ps-status ps-migrate ps-test ps-stress)
+TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench)
 
 die() {
 	printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2

@@ -105,14 +105,14 @@ case_ps_migrate_tool() {
 	expect_match "$out" "No such device" "ps-migrate error for an unknown device"
 }
 
-# unbind_live MIB HOW: parks MIB MiB in a live process, tears down with HOW (unbind or rmmod),
-# then the process checks every byte.
+# unbind_live MIB unbind|rmmod [hold|hold-huge]: a process parks MIB MiB, the GPU goes away, and
+# the process still reads every byte.
 unbind_live() {
-	local mib=$1 how=$2 bdf pages pid ev0
+	local mib=$1 how=$2 hold=${3:-hold} bdf pages pid ev0
 	ps_ready
 	bdf=$(ivshmem_bdf)
 	pages=$((mib * 256))
-	ps-test hold "$mib" >/tmp/hold.out 2>&1 &
+	ps-test "$hold" "$mib" >/tmp/hold.out 2>&1 &
 	pid=$!
 	wait_for_line /tmp/hold.out "^parked $pages pages"
 	ev0=$(stat_value evictions)
@@ -136,3 +136,4 @@ unbind_live() {
 
 case_unbind_with_64m_parked() { unbind_live 64 unbind; }
 case_rmmod_with_64m_parked() { unbind_live 64 rmmod; }
+case_unbind_with_huge_pages_parked() { unbind_live 64 unbind hold-huge; }

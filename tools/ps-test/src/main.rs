@@ -12,6 +12,7 @@ use proc::{fork_child, Pipe};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     mem::{Buf, PAGE},
+    smaps,
     sysfs::{Pool, Stats},
     System,
 };
@@ -327,7 +328,7 @@ fn mixed(ctx: &Ctx) -> TestResult {
 fn huge_buf(huge: usize, seed: u64) -> Result<Buf, String> {
     let buf = Buf::anon_huge(huge * HUGE_PAGES)?;
     buf.fill_all(seed);
-    let kb = proc::smaps_anon_huge_kb(buf.addr())?;
+    let kb = smaps::anon_huge_kb(buf.addr())?;
     ensure_eq!(
         kb,
         (huge * 2048) as u64,
@@ -348,7 +349,7 @@ fn thp(ctx: &Ctx) -> TestResult {
     ensure_eq!(r.moved, n as u64, "pages of huge pages moved");
     ensure_eq!(ctx.resident(&buf)?, n as u64, "resident");
     ensure_eq!(
-        proc::smaps_anon_huge_kb(buf.addr())?,
+        smaps::anon_huge_kb(buf.addr())?,
         (huge * 2048) as u64,
         "AnonHugePages in VRAM: still whole huge pages"
     );
@@ -389,7 +390,7 @@ fn thp(ctx: &Ctx) -> TestResult {
         ],
     )?;
     ensure_eq!(
-        proc::smaps_anon_huge_kb(buf.addr())?,
+        smaps::anon_huge_kb(buf.addr())?,
         (huge * 2048) as u64,
         "AnonHugePages back in RAM"
     );
@@ -425,7 +426,7 @@ fn thp_unaligned(ctx: &Ctx) -> TestResult {
     let delta = ctx.stats()?.since(&s0);
     ensure_eq!(delta.get("thp_to_device"), 0, "huge pages moved whole");
     ensure_eq!(
-        proc::smaps_anon_huge_kb(buf.addr())?,
+        smaps::anon_huge_kb(buf.addr())?,
         0,
         "AnonHugePages after a partial move"
     );
@@ -782,13 +783,23 @@ fn threads(ctx: &Ctx) -> TestResult {
 
 /// For the unbind tests: park MIB MiB, close the device (so the module can be removed), say
 /// "parked", wait for SIGUSR1, then check every byte.
-fn hold(mib: usize) -> TestResult {
+fn hold(mib: usize, huge: bool) -> TestResult {
     let n = (mib << 20) / PAGE;
-    let buf = Buf::anon(n)?;
+    let buf = match huge {
+        true => huge_buf(n / HUGE_PAGES, 19)?,
+        false => Buf::anon(n)?,
+    };
     buf.fill_all(19);
     let ctx = Ctx::new()?;
     let r = ctx.park(&buf, 0, n)?;
     ensure_eq!(r.moved, n as u64, "parked");
+    if huge {
+        ensure_eq!(
+            smaps::anon_huge_kb(buf.addr())?,
+            (mib << 10) as u64,
+            "AnonHugePages parked: whole huge pages"
+        );
+    }
     drop(ctx);
     let sigs = proc::block_sigusr1()?;
     println!("parked {n} pages");
@@ -1184,13 +1195,14 @@ const SCENARIOS: &[(&str, Scenario)] = &[
 ];
 
 const USAGE: &str = "\
-Usage: ps-test SCENARIO | ps-test hold MIB | ps-test list
+Usage: ps-test SCENARIO | ps-test hold MIB | ps-test hold-huge MIB | ps-test list
 
 Runs one end-to-end scenario against /dev/pseudoscopic and the real module; every
 byte of test memory is checked. Prints 'ok' and exits 0, or 'FAIL: reason' and
 exits 1. Scenarios expect to be alone on the machine (statistics are compared
 exactly). 'hold MIB' parks MIB MiB, prints 'parked', waits for SIGUSR1, then
-checks every byte (used to test unbinding under a live process).";
+checks every byte (used to test unbinding under a live process); 'hold-huge MIB'
+does the same with transparent huge pages, parked whole.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -1211,8 +1223,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         ["hold", mib] => match mib.parse() {
-            Ok(mib) => hold(mib),
+            Ok(mib) => hold(mib, false),
             Err(_) => Err(format!("bad size {mib}")),
+        },
+        ["hold-huge", mib] => match mib.parse::<usize>() {
+            Ok(mib) if mib % 2 == 0 => hold(mib, true),
+            _ => Err(format!("bad size {mib}: a multiple of 2 MiB")),
         },
         [name] => match SCENARIOS.iter().find(|(n, _)| n == name) {
             Some((_, run)) => Ctx::new().and_then(|ctx| run(&ctx)),

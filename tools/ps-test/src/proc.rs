@@ -260,34 +260,6 @@ pub fn mem_free_kb() -> Result<u64, String> {
     meminfo_kb("MemFree")
 }
 
-/// AnonHugePages, in kB.
-pub fn anon_huge_kb() -> Result<u64, String> {
-    meminfo_kb("AnonHugePages")
-}
-
-/// `AnonHugePages` of this process's mapping that contains `addr`, from `/proc/self/smaps`: the
-/// bytes of 2 MiB huge pages mapped whole there, device-private ones included.
-pub fn smaps_anon_huge_kb(addr: u64) -> Result<u64, String> {
-    let text = std::fs::read_to_string("/proc/self/smaps").map_err(|e| format!("smaps: {e}"))?;
-    let mut inside = false;
-    for line in text.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        if let Some((lo, hi)) = first.split_once('-') {
-            if let (Ok(lo), Ok(hi)) = (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16)) {
-                inside = (lo..hi).contains(&addr);
-                continue;
-            }
-        }
-        if let (true, Some(rest)) = (inside, line.strip_prefix("AnonHugePages:")) {
-            let kb = rest.trim().trim_end_matches("kB").trim();
-            return kb
-                .parse()
-                .map_err(|_| format!("smaps: bad AnonHugePages line {line:?}"));
-        }
-    }
-    Err(format!("smaps: no mapping contains {addr:#x}"))
-}
-
 /// A pidfd of a process that has exited and been reaped.
 pub fn dead_pidfd() -> Result<OwnedFd, String> {
     let child = fork_child(|| Ok(()))?;

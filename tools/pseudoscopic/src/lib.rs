@@ -8,6 +8,7 @@ pub mod abi;
 pub mod iomem;
 pub mod maps;
 pub mod mem;
+pub mod smaps;
 pub mod sysfs;
 
 pub use sysfs::System;

@@ -210,6 +210,15 @@ impl Buf {
         )
     }
 
+    /// Reclaims the whole buffer to swap now (`MADV_PAGEOUT`).
+    pub fn pageout(&self) -> Result<(), String> {
+        // SAFETY: Advice on our own mapping.
+        check(
+            unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, libc::MADV_PAGEOUT) },
+            "madvise(MADV_PAGEOUT)",
+        )
+    }
+
     /// Unmaps pages `[first, first + pages)`; the test must not touch them afterwards.
     pub fn unmap_part(&self, first: usize, pages: usize) -> Result<(), String> {
         // SAFETY: The range lies inside our mapping; callers stop using it.

@@ -1,0 +1,32 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# `make bench` in the guest: pseudoscopic on the emulated VRAM, test_hmm and zram swap side by side
+# (ps-bench).  The table and the JSON go to the second serial port for the host to keep.
+. /tests/lib.sh
+
+arg() { sed -n "s/.*\<ps\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+results=/dev/ttyS1
+
+setup() {
+	ps_ready cpu_copy="$(arg cpu_copy)" || return 1
+	modprobe test_hmm || return 1
+	# zram swap big enough for the largest buffer; THP only where asked for (madvise).
+	echo 1G >/sys/block/zram0/disksize || return 1
+	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || return 1
+	ps-status | grep -E '^(DeviceTotal|GPU)'
+	cat /proc/swaps
+}
+
+if (setup) && ps-bench --sizes "$(arg sizes)" --repeat "$(arg repeat)" --json /tmp/bench.json >/tmp/bench.txt 2>&1; then
+	rc=0
+else
+	rc=1
+fi
+cat /tmp/bench.txt 2>/dev/null
+{
+	echo BENCH-TABLE
+	cat /tmp/bench.txt 2>/dev/null
+	echo BENCH-JSON
+	cat /tmp/bench.json 2>/dev/null
+	echo "BENCH-END $rc"
+} >$results

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The three ways to move a process's cold memory out of RAM and back: pseudoscopic, the kernel's
+//! reference device-private driver `test_hmm`, and zram swap.
+
+use pseudoscopic::{
+    abi::{self, Device, Direction, Migrate},
+    mem::{Buf, PAGE},
+};
+use std::{fs::File, io, os::fd::AsRawFd};
+
+/// A place to park memory: `park` moves all of `buf` out of RAM; a CPU touch brings a page back.
+pub trait Peer {
+    fn name(&self) -> &'static str;
+    /// Moves every page of `buf` out of RAM, or says how many did not move.
+    fn park(&self, buf: &Buf) -> Result<(), String>;
+}
+
+/// pseudoscopic: `PS_IOC_MIGRATE_TO_DEVICE`.
+pub struct Pseudoscopic(Device);
+
+impl Pseudoscopic {
+    pub fn open() -> Result<Self, String> {
+        Device::open(abi::DEVICE_PATH)
+            .map(Self)
+            .map_err(|e| format!("{}: {e}", abi::DEVICE_PATH))
+    }
+}
+
+impl Peer for Pseudoscopic {
+    fn name(&self) -> &'static str {
+        "pseudoscopic"
+    }
+
+    fn park(&self, buf: &Buf) -> Result<(), String> {
+        let mut req = Migrate::new(buf.addr(), buf.size(), abi::PIDFD_SELF, abi::DEVICE_ANY);
+        self.0
+            .migrate(Direction::ToDevice, &mut req)
+            .map_err(|e| format!("MIGRATE_TO_DEVICE: {e}"))?;
+        expect_all(req.moved, buf, "pseudoscopic moved")
+    }
+}
+
+/// `struct hmm_dmirror_cmd` of `lib/test_hmm_uapi.h`.
+#[repr(C)]
+#[derive(Default)]
+struct DmirrorCmd {
+    addr: u64,
+    ptr: u64,
+    npages: u64,
+    cpages: u64,
+    faults: u64,
+}
+
+/// `HMM_DMIRROR_MIGRATE_TO_DEV`: `_IOWR('H', 0x02, struct hmm_dmirror_cmd)`.
+const HMM_DMIRROR_MIGRATE_TO_DEV: u64 =
+    (3 << 30) | ((std::mem::size_of::<DmirrorCmd>() as u64) << 16) | ((b'H' as u64) << 8) | 0x02;
+
+/// test_hmm: `HMM_DMIRROR_MIGRATE_TO_DEV` on `/dev/hmm_dmirror0`. By design the driver also
+/// copies the migrated data back to the caller (`ptr`) for checking; that copy is part of its
+/// cost here, as it is of every test_hmm migration.
+pub struct TestHmm {
+    file: File,
+}
+
+pub const TEST_HMM_PATH: &str = "/dev/hmm_dmirror0";
+
+impl TestHmm {
+    pub fn open() -> Result<Self, String> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open(TEST_HMM_PATH)
+            .map_err(|e| format!("{TEST_HMM_PATH}: {e}"))?;
+        Ok(Self { file })
+    }
+}
+
+impl Peer for TestHmm {
+    fn name(&self) -> &'static str {
+        "test_hmm"
+    }
+
+    fn park(&self, buf: &Buf) -> Result<(), String> {
+        let mut bounce = vec![0u8; buf.size() as usize];
+        let mut cmd = DmirrorCmd {
+            addr: buf.addr(),
+            ptr: bounce.as_mut_ptr() as u64,
+            npages: buf.size() / PAGE as u64,
+            ..DmirrorCmd::default()
+        };
+        // SAFETY: `cmd` is a valid `hmm_dmirror_cmd` and `bounce` has room for every page.
+        let ret = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                HMM_DMIRROR_MIGRATE_TO_DEV as _,
+                &mut cmd,
+            )
+        };
+        if ret != 0 {
+            return Err(format!(
+                "HMM_DMIRROR_MIGRATE_TO_DEV: {}",
+                io::Error::last_os_error()
+            ));
+        }
+        expect_all(cmd.cpages, buf, "test_hmm migrated")
+    }
+}
+
+/// zram swap: `MADV_PAGEOUT` reclaims the pages into the compressed swap device.
+pub struct Zram;
+
+impl Zram {
+    /// zram swap is usable: a zram device is active swap.
+    pub fn open() -> Result<Self, String> {
+        let swaps =
+            std::fs::read_to_string("/proc/swaps").map_err(|e| format!("/proc/swaps: {e}"))?;
+        match swaps.lines().any(|l| l.starts_with("/dev/zram")) {
+            true => Ok(Self),
+            false => Err("no zram swap device is active (see /proc/swaps)".into()),
+        }
+    }
+}
+
+impl Peer for Zram {
+    fn name(&self) -> &'static str {
+        "zram"
+    }
+
+    fn park(&self, buf: &Buf) -> Result<(), String> {
+        let before = swapped_kb()?;
+        buf.pageout()?;
+        let moved = (swapped_kb()? - before) * 1024 / PAGE as u64;
+        expect_all(moved, buf, "zram swapped out")
+    }
+}
+
+/// `VmSwap` of this process, in kB.
+fn swapped_kb() -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSwap:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmSwap in /proc/self/status".into())
+}
+
+fn expect_all(moved: u64, buf: &Buf, what: &str) -> Result<(), String> {
+    let pages = buf.size() / PAGE as u64;
+    match moved == pages {
+        true => Ok(()),
+        false => Err(format!("{what} {moved} of {pages} pages")),
+    }
+}
