@@ -79,6 +79,8 @@ tools-check:
 	cd tools && $(CARGO_ENV) $(CARGO) fmt --check
 	cd tools && $(CARGO_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tools && $(CARGO_ENV) $(CARGO) test --locked
+	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) fmt --check
+	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) clippy --locked -- -D warnings
 
 check: out fmt-check clippy tools-check
 
@@ -105,7 +107,7 @@ bench: setup
 	$(MAKE) copy-bench
 
 copy-bench:
-	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) run --release --locked
+	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) run --release --locked -- $(CURDIR)/out/bench/copy.json
 
 shell:
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)
