@@ -62,6 +62,7 @@ case_migrate_multiple() { ps_ready; scenario migrate_multiple; }
 case_mixed_range() { ps_ready; scenario mixed; }
 case_transparent_huge_pages_whole() { ps_ready; scenario thp; }
 case_transparent_huge_page_part_split() { ps_ready; scenario thp_unaligned; }
+case_transparent_huge_page_fork() { ps_ready; scenario thp_fork; }
 case_transparent_huge_page_partial_munmap() { ps_ready; scenario thp_partial_unmap; }
 case_transparent_huge_page_mremap() { ps_ready; scenario thp_mremap; }
 case_transparent_huge_page_fallback_to_pages() { ps_ready pool_size_mb=4; scenario thp_fallback; }

@@ -417,6 +417,37 @@ fn thp(ctx: &Ctx) -> TestResult {
     Ok(())
 }
 
+/// hmm-tests "anon_write_child" with a huge page: after fork a parked huge page is shared
+/// copy-on-write; the child reads the parent's data and its writes stay its own, both ways.
+fn thp_fork(ctx: &Ctx) -> TestResult {
+    let pool0 = ctx.pool()?;
+    let buf = huge_buf(1, 38)?;
+    ctx.park(&buf, 0, HUGE_PAGES)?;
+    let child = fork_child(|| {
+        buf.verify_all(38)?;
+        buf.fill_all(39);
+        buf.verify_all(39)
+    })?;
+    child.wait_ok("child reading and writing the huge page")?;
+    buf.verify_all(38)
+        .map_err(|e| format!("parent after the child wrote: {e}"))?;
+
+    buf.fill_all(40);
+    ctx.park(&buf, 0, HUGE_PAGES)?;
+    let go = Pipe::new()?;
+    let child = fork_child(|| {
+        go.wait()?;
+        buf.verify_all(40)
+    })?;
+    buf.fill_all(41);
+    go.signal()?;
+    child.wait_ok("child reading after the parent wrote")?;
+    buf.verify_all(41)?;
+    drop(buf);
+    ensure_eq!(ctx.pool()?, pool0, "pool at the end");
+    Ok(())
+}
+
 /// A range that covers only part of a huge page moves page by page: the huge page is split.
 fn thp_unaligned(ctx: &Ctx) -> TestResult {
     let buf = huge_buf(1, 30)?;
@@ -1175,6 +1206,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("mixed", mixed),
     ("thp", thp),
     ("thp_unaligned", thp_unaligned),
+    ("thp_fork", thp_fork),
     ("thp_partial_unmap", thp_partial_unmap),
     ("thp_mremap", thp_mremap),
     ("thp_fallback", thp_fallback),
