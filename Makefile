@@ -62,6 +62,7 @@ setup:
 fmt: check-kdir
 	$(KRUSTFMT) --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs
 	cd tools && $(CARGO_ENV) $(CARGO) fmt
+	cd bench/copy && $(CARGO_ENV) $(CARGO) fmt
 
 fmt-check: check-kdir
 	$(KRUSTFMT) --check --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs

@@ -114,7 +114,10 @@ fn measure(routine: Routine, len: usize, rounds: usize) -> f64 {
         // SAFETY: Writing our own buffer, word by word.
         unsafe {
             std::ptr::copy_nonoverlapping(
-                (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes().as_ptr(),
+                (i as u64)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .to_le_bytes()
+                    .as_ptr(),
                 src.ptr.add(i * 8),
                 chunk.len(),
             )
@@ -123,7 +126,11 @@ fn measure(routine: Routine, len: usize, rounds: usize) -> f64 {
     let dst = Aligned::new(len, 0xa5);
     // SAFETY: Distinct page-aligned buffers of `len` bytes, a multiple of the page size.
     unsafe { (routine.run)(dst.ptr, src.ptr, len) };
-    assert!(dst.bytes() == src.bytes(), "{} copied wrongly", routine.name);
+    assert!(
+        dst.bytes() == src.bytes(),
+        "{} copied wrongly",
+        routine.name
+    );
     let mut best = f64::INFINITY;
     for _ in 0..rounds {
         let t = Instant::now();

@@ -133,28 +133,28 @@ impl Peer for Zram {
     fn park(&self, buf: &Buf) -> Result<(), String> {
         // Reclaim skips pages it finds busy (still on a per-CPU LRU batch, say); like any user of
         // MADV_PAGEOUT, ask again, and count the time it takes.
-        let before = swapped_kb()?;
-        let mut moved = 0;
+        let pages = buf.size() / PAGE as u64;
+        let mut resident = pages;
         for _ in 0..PAGEOUT_TRIES {
             buf.pageout()?;
-            moved = (swapped_kb()? - before) * 1024 / PAGE as u64;
-            if moved == buf.size() / PAGE as u64 {
+            resident = resident_pages(buf)?;
+            if resident == 0 {
                 break;
             }
         }
-        expect_all(moved, buf, "zram swapped out")
+        expect_all(pages - resident, buf, "zram swapped out")
     }
 }
 
-/// `VmSwap` of this process, in kB.
-fn swapped_kb() -> Result<u64, String> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("status: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSwap:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmSwap in /proc/self/status".into())
+/// Pages of `buf` in RAM (`mincore`: a swapped-out page is not, unless still in the swap cache).
+fn resident_pages(buf: &Buf) -> Result<u64, String> {
+    let mut vec = vec![0u8; buf.size() as usize / PAGE];
+    // SAFETY: `buf` is a mapping of ours and `vec` has a byte per page of it.
+    let ret = unsafe { libc::mincore(buf.addr() as *mut _, buf.size() as usize, vec.as_mut_ptr()) };
+    if ret != 0 {
+        return Err(format!("mincore: {}", io::Error::last_os_error()));
+    }
+    Ok(vec.iter().filter(|&&b| b & 1 != 0).count() as u64)
 }
 
 fn expect_all(moved: u64, buf: &Buf, what: &str) -> Result<(), String> {
