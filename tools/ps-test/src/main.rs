@@ -345,6 +345,14 @@ fn thp(ctx: &Ctx) -> TestResult {
     let buf = huge_buf(huge, 29)?;
     let pool0 = ctx.pool()?;
     let s0 = ctx.stats()?;
+    let gpu = ctx.sys.devices().map_err(|e| format!("devices: {e}"))?;
+    let gpu = gpu.first().ok_or("no GPU bound")?.address.clone();
+    let gpu_stats = || {
+        ctx.sys
+            .device_stats(&gpu)
+            .map_err(|e| format!("GPU stats: {e}"))
+    };
+    let g0 = gpu_stats()?;
     let r = ctx.park(&buf, 0, n)?;
     ensure_eq!(r.moved, n as u64, "pages of huge pages moved");
     ensure_eq!(ctx.resident(&buf)?, n as u64, "resident");
@@ -370,6 +378,12 @@ fn thp(ctx: &Ctx) -> TestResult {
             ("thp_to_device", huge as u64),
         ],
     )?;
+    let g1 = gpu_stats()?;
+    ensure_eq!(
+        g1.since(&g0).get("thp_to_device"),
+        huge as u64,
+        "GPU stats/thp_to_device"
+    );
     // One touch per huge page brings all of it back.
     for h in 0..huge {
         buf.touch_read(h * HUGE_PAGES + 7);
@@ -389,6 +403,11 @@ fn thp(ctx: &Ctx) -> TestResult {
             ("thp_to_ram", huge as u64),
         ],
     )?;
+    ensure_eq!(
+        gpu_stats()?.since(&g1).get("thp_to_ram"),
+        huge as u64,
+        "GPU stats/thp_to_ram"
+    );
     ensure_eq!(
         smaps::anon_huge_kb(buf.addr())?,
         (huge * 2048) as u64,
