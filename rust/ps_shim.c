@@ -126,10 +126,14 @@ bool ps_page_is_anon(struct page *page)
 	return folio_test_anon(page_folio(page));
 }
 
-/* Free device pages become one allocated folio: refcount 1, a pgmap ref per page, locked. */
+/*
+ * Free device pages become one allocated folio: refcount 1, a pgmap ref per page, locked.  `page`
+ * itself becomes the head: a page that was a tail of an earlier huge folio still points at that
+ * folio's head, so page_folio() would name the wrong page (zone_device_page_init clears it).
+ */
 void ps_device_folio_init(struct page *page, struct dev_pagemap *pgmap, unsigned int order)
 {
-	zone_device_folio_init(page_folio(page), pgmap, order);
+	zone_device_folio_init((struct folio *)page, pgmap, order);
 }
 
 /* The direct-map address of a RAM page (x86-64 has no highmem). */

@@ -384,9 +384,16 @@ fn plan_to_device<'p>(
             out.no_space += 1;
             continue;
         }
-        // No whole 2 MiB free anywhere: the huge page moves as single pages.
+        // No whole 2 MiB free anywhere: the huge page moves as single pages. The core splits it
+        // only if its first page has a destination, so without that nothing moves.
+        let Some((dst, vram)) = placement.reserve(false) else {
+            out.no_space += counted;
+            continue;
+        };
         placement.count_fallback();
-        for j in 0..HUGE_PAGES {
+        let pfn = dst.pfn();
+        push(plan, Planned::part(i, 0, dst, vram, pfn));
+        for j in 1..HUGE_PAGES {
             match placement.reserve(false) {
                 Some((dst, vram)) => {
                     let pfn = dst.pfn();
@@ -462,15 +469,27 @@ fn bring_back<'v>(
             continue;
         }
         let addr = start + i * PAGE_SIZE;
+        let faulting = fault.is_some_and(|f| (i..i + n).contains(&f));
         if entry.huge() {
             if let Some(page) = LockedPage::huge_for_user(vma, addr) {
                 push(plan, Planned::whole(i, page, vram, pfn, n));
                 continue;
             }
-            // No huge page free in RAM: bring it back as single pages.
+            // No huge page free in RAM: bring it back as single pages. The core splits it only if
+            // its first page has a destination, so without that nothing moves.
+            let Some(page) = LockedPage::for_user(vma, addr) else {
+                out.no_space += counted;
+                vram.count(Counter::AllocFail, counted);
+                if faulting {
+                    return Err(ENOMEM);
+                }
+                continue;
+            };
             vram.count(Counter::ThpFallback, 1);
+            push(plan, Planned::part(i, 0, page, vram, pfn));
         }
-        for j in 0..n {
+        let first = usize::from(entry.huge());
+        for j in first..n {
             let Some(page) = LockedPage::for_user(vma, addr + j * PAGE_SIZE) else {
                 out.no_space += 1;
                 vram.count(Counter::AllocFail, 1);
@@ -598,6 +617,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
     let mut rounds = 0u32;
     while vram.free_pages() < total {
         let mut moved_this_round = 0u64;
+        let mut huge_waiting = 0u64;
         // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut.
         let mut first = 0;
         while first < total {
@@ -613,13 +633,18 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                 let entry = mig.src(i);
                 let span = entry_span(entry.huge());
                 if entry.migrates() && entry.pfn().is_some() {
-                    // A huge page may find no 2 MiB of RAM now; it is retried next round.
+                    // A huge page can only move whole here: the kernel splits device pages only
+                    // in a VMA's migration, and eviction has none. Without 2 MiB of RAM now it
+                    // waits for the next round.
                     let page = match entry.huge() {
                         true => LockedPage::huge_for_eviction(),
                         false => Some(LockedPage::nofail()),
                     };
-                    if let Some(page) = page {
-                        push(&mut plan, Planned::whole(i, page, vram, base + i, span));
+                    match page {
+                        Some(page) => {
+                            push(&mut plan, Planned::whole(i, page, vram, base + i, span));
+                        }
+                        None => huge_waiting += 1,
                     }
                 }
                 i += span;
@@ -648,8 +673,9 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
             if rounds == 1000 {
                 dev_warn!(
                     vram.pdev().as_ref(),
-                    "{} VRAM pages are still in use after 1 s of eviction; still trying\n",
-                    total - vram.free_pages()
+                    "{} VRAM pages are still in use after 1 s of eviction ({} huge pages wait for 2 MiB of free RAM); still trying\n",
+                    total - vram.free_pages(),
+                    huge_waiting
                 );
             }
             fsleep(Delta::from_millis(1));

@@ -138,6 +138,10 @@ pub(crate) unsafe fn to_wc_avx(dst: *mut u8, src: *const u8, len: usize) {
             dst = inout(reg) dst => _,
             len = inout(reg) len => _,
             out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            // `vzeroupper` clears the upper halves of all sixteen.
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
             options(nostack),
         );
     }
@@ -174,6 +178,10 @@ pub(crate) unsafe fn from_wc_avx2(dst: *mut u8, src: *const u8, len: usize) {
             dst = inout(reg) dst => _,
             len = inout(reg) len => _,
             out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            // `vzeroupper` clears the upper halves of all sixteen.
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
             options(nostack),
         );
     }

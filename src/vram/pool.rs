@@ -36,20 +36,20 @@ impl Free {
         self.chunk_free.len()
     }
 
-    /// Pages chunk `c` has: [`CHUNK_PAGES`], or fewer for a pool's last, partial chunk.
-    fn chunk_size(&self, total: usize, c: usize) -> usize {
-        CHUNK_PAGES.min(total - c * CHUNK_PAGES)
+    /// Whether chunk `c` could hold a huge page now: whole-sized and wholly free.
+    fn huge_free(&self, c: usize) -> bool {
+        usize::from(self.chunk_free[c]) == CHUNK_PAGES
     }
 
-    /// A chunk with free pages for single-page use: one in use already if there is one (so whole
-    /// chunks stay whole), else any with a free page.
-    fn chunk_for_page(&self, total: usize) -> Option<usize> {
+    /// A chunk with free pages for single-page use: one that cannot hold a huge page anyway (in
+    /// use already, or the pool's short last chunk) if there is one, so whole chunks stay whole;
+    /// else any with a free page.
+    fn chunk_for_page(&self) -> Option<usize> {
         let n = self.chunks();
         let order = (0..n).map(|k| (self.current + k) % n);
-        let partial = order.clone().find(|&c| {
-            let free = usize::from(self.chunk_free[c]);
-            free != 0 && free != self.chunk_size(total, c)
-        });
+        let partial = order
+            .clone()
+            .find(|&c| self.chunk_free[c] != 0 && !self.huge_free(c));
         partial.or_else(|| order.clone().find(|&c| self.chunk_free[c] != 0))
     }
 }
@@ -105,18 +105,17 @@ impl Pool {
         if !free.open || free.pages == 0 {
             return None;
         }
-        // Stay on the current chunk while it has free pages and is in use; a whole chunk is only
-        // broken when no chunk in use has room.
-        let current_free = usize::from(free.chunk_free[free.current]);
-        if current_free == 0 || current_free == free.chunk_size(self.total, free.current) {
-            free.current = free.chunk_for_page(self.total)?;
+        // Stay on the current chunk while it has free pages and could not hold a huge page; a
+        // whole chunk is only broken when no other chunk has room.
+        if free.chunk_free[free.current] == 0 || free.huge_free(free.current) {
+            free.current = free.chunk_for_page()?;
         }
         let c = free.current;
         let words = c * CHUNK_WORDS..((c + 1) * CHUNK_WORDS).min(free.bits.len());
         let w = words.clone().find(|&w| free.bits[w] != 0)?;
         let bit = free.bits[w].trailing_zeros() as usize;
         free.bits[w] &= !(1u64 << bit);
-        if usize::from(free.chunk_free[c]) == CHUNK_PAGES {
+        if free.huge_free(c) {
             free.free_chunks -= 1;
         }
         free.chunk_free[c] -= 1;
@@ -132,7 +131,7 @@ impl Pool {
         if !free.open || free.free_chunks == 0 {
             return None;
         }
-        let c = (0..free.chunks()).find(|&c| usize::from(free.chunk_free[c]) == CHUNK_PAGES)?;
+        let c = (0..free.chunks()).find(|&c| free.huge_free(c))?;
         free.bits[c * CHUNK_WORDS..(c + 1) * CHUNK_WORDS].fill(0);
         free.chunk_free[c] = 0;
         free.free_chunks -= 1;
@@ -146,21 +145,26 @@ impl Pool {
     pub(crate) fn free(&self, index: u32, order: u32) {
         let first = index as usize;
         let count = 1usize << order;
+        let mut twice = None;
         let mut free = self.free.lock();
         for page in first..(first + count).min(self.total) {
             let (w, bit) = (page / WORD_BITS, page % WORD_BITS);
             if free.bits[w] & (1u64 << bit) != 0 {
-                drop(free);
-                pr_err!("VRAM page {page} freed twice\n");
-                return;
+                // A bug elsewhere; counting the page again would corrupt the pool.
+                twice = Some(page);
+                continue;
             }
             free.bits[w] |= 1u64 << bit;
             let c = page / CHUNK_PAGES;
             free.chunk_free[c] += 1;
             free.pages += 1;
-            if usize::from(free.chunk_free[c]) == CHUNK_PAGES {
+            if free.huge_free(c) {
                 free.free_chunks += 1;
             }
+        }
+        drop(free);
+        if let Some(page) = twice {
+            pr_err!("VRAM page {page} freed twice\n");
         }
     }
 

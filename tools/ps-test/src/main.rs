@@ -432,6 +432,19 @@ fn thp(ctx: &Ctx) -> TestResult {
     );
     ensure_eq!(delta.get("page_faults"), 0, "page faults of a request");
     buf.verify_all(29)?;
+    ensure_eq!(ctx.pool()?, pool0, "pool after the huge pages");
+
+    // Single pages now land in the chunks that held the huge pages: each must become a folio of
+    // its own, whatever the huge folio left in its struct page.
+    let small = Buf::anon(n + 64)?;
+    small.fill_all(42);
+    ensure_eq!(
+        ctx.park(&small, 0, n + 64)?.moved,
+        (n + 64) as u64,
+        "single pages parked"
+    );
+    small.verify_all(42)?;
+    drop(small);
     ensure_eq!(ctx.pool()?, pool0, "pool at the end");
     Ok(())
 }
