@@ -26,6 +26,7 @@ PACKAGES=(
 	libclang-19-dev clang-19
 	gcc make bc flex bison libelf-dev libssl-dev dwarves cpio kmod xz-utils zstd python3 rsync
 	qemu-system-x86 busybox-static
+	dkms
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -2,77 +2,149 @@
 
 //! ps-status: what pseudoscopic is doing, in one screen.
 
-use pseudoscopic::System;
-use std::{fmt::Write as _, process::ExitCode};
+use pseudoscopic::{
+    cli::{self, Failure, Status},
+    json::Json,
+    sysfs::{Device, Pool, Stats},
+    System,
+};
+use std::{fmt::Write as _, io::IsTerminal, process::ExitCode, time::Duration};
 
 const USAGE: &str = "\
-Usage: ps-status [--root DIR]
+Usage: ps-status [--json] [--watch] [--interval SECS] [--count N] [--root DIR]
 
-Shows whether the pseudoscopic module is loaded, its parameters, the VRAM it lends
-(DeviceTotal/DeviceFree, in kB like /proc/meminfo), each GPU it drives with the
-VRAM BAR it claimed and its pool, and the module-wide statistics.
+Shows whether the pseudoscopic module is loaded, its parameters, how it copies
+pages (copy path), the VRAM it lends (DeviceTotal/DeviceFree, in kB like
+/proc/meminfo), each GPU it drives with the VRAM BAR it claimed, its pool and
+its counters, and the module-wide counters.
 
-  --root DIR   read sysfs and procfs under DIR instead of / (for testing)
-  -h, --help   show this help
+  --json           print one JSON object per report instead of text
+  --watch          print a new report every --interval seconds until interrupted
+  --interval SECS  seconds between reports with --watch (default 2)
+  --count N        with --watch, stop after N reports
+  --root DIR       read sysfs and procfs under DIR instead of / (for testing)
+  -h, --help       show this help
 
-Exit status: 0 when the module is loaded, 1 when it is not, 2 on a usage or read error.";
+Exit status: 0 when the module is loaded, 3 when it is not, 2 on a usage error,
+1 when its files cannot be read.";
 
-fn main() -> ExitCode {
-    let mut root = String::from("/");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--root" => match args.next() {
-                Some(dir) => root = dir,
-                None => {
-                    eprintln!("ps-status: --root needs a directory\n\n{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            other => {
-                eprintln!("ps-status: unknown argument {other:?}\n\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    match report(&System::new(root)) {
-        Ok((text, loaded)) => {
-            print!("{text}");
-            if loaded {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Err(e) => {
-            eprintln!("ps-status: {e}");
-            ExitCode::from(2)
-        }
-    }
+#[derive(Debug)]
+struct Options {
+    json: bool,
+    watch: bool,
+    interval: Duration,
+    count: Option<u64>,
+    root: String,
 }
 
-/// The report, and whether the module is loaded.
-fn report(sys: &System) -> std::io::Result<(String, bool)> {
-    let mut out = String::new();
-    if !sys.module_loaded() {
-        out.push_str("pseudoscopic: not loaded\n");
-        return Ok((out, false));
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Failure> {
+    let mut o = Options {
+        json: false,
+        watch: false,
+        interval: Duration::from_secs(2),
+        count: None,
+        root: String::from("/"),
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--json" => o.json = true,
+            "--watch" => o.watch = true,
+            "--interval" => {
+                let text = value()?;
+                o.interval = cli::parse_duration(&text)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| Failure::usage(format!("bad --interval {text:?}")))?;
+            }
+            "--count" => {
+                let text = value()?;
+                o.count = Some(
+                    text.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| Failure::usage(format!("bad --count {text:?}")))?,
+                );
+            }
+            "--root" => o.root = value()?,
+            other => return Err(Failure::usage(format!("unknown argument {other:?}"))),
+        }
     }
+    if o.count.is_some() && !o.watch {
+        return Err(Failure::usage("--count needs --watch"));
+    }
+    Ok(Some(o))
+}
+
+/// A GPU and its own counters.
+struct Gpu {
+    device: Device,
+    stats: Option<Stats>,
+}
+
+/// Everything one report shows.
+struct Snapshot {
+    parameters: Vec<(String, String)>,
+    copy_path: Option<String>,
+    pool: Pool,
+    gpus: Vec<Gpu>,
+    stats: Stats,
+}
+
+/// Reads the module's state; `None` when it is not loaded.
+fn snapshot(sys: &System) -> std::io::Result<Option<Snapshot>> {
+    if !sys.module_loaded() {
+        return Ok(None);
+    }
+    let gpus = sys
+        .devices()?
+        .into_iter()
+        .map(|device| Gpu {
+            stats: sys.device_stats(&device.address).ok(),
+            device,
+        })
+        .collect();
+    Ok(Some(Snapshot {
+        parameters: sys.parameters()?,
+        copy_path: sys.copy_path(),
+        pool: sys.pool()?,
+        gpus,
+        stats: sys.stats()?,
+    }))
+}
+
+fn kb(pages: u64, page_size: u64) -> u64 {
+    pages * page_size / 1024
+}
+
+fn pairs(stats: &Stats) -> String {
+    let pairs: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(" ")
+}
+
+fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
+    let mut out = String::new();
+    let Some(s) = snap else {
+        out.push_str("pseudoscopic: not loaded\n");
+        return out;
+    };
     out.push_str("pseudoscopic: loaded\n");
-    let params = sys.parameters()?;
-    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let params: Vec<String> = s.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(out, "parameters: {}", params.join(" "));
-    let pool = sys.pool()?;
-    let page_kb = pseudoscopic::page_size() / 1024;
-    let _ = writeln!(out, "DeviceTotal: {:>12} kB", pool.total_pages * page_kb);
-    let _ = writeln!(out, "DeviceFree:  {:>12} kB", pool.free_pages * page_kb);
-    let devices = sys.devices()?;
-    let _ = writeln!(out, "devices: {}", devices.len());
-    for d in &devices {
+    let _ = writeln!(
+        out,
+        "copy path: {}",
+        s.copy_path.as_deref().unwrap_or("unknown")
+    );
+    let _ = writeln!(out, "DeviceTotal: {:>12} kB", kb(s.pool.total_pages, page_size));
+    let _ = writeln!(out, "DeviceFree:  {:>12} kB", kb(s.pool.free_pages, page_size));
+    let _ = writeln!(out, "devices: {}", s.gpus.len());
+    for g in &s.gpus {
+        let d = &g.device;
         let _ = write!(out, "  {} [{:04x}:{:04x}]", d.address, d.vendor, d.device);
         if let Some(index) = d.index {
             let _ = write!(out, " GPU {index}:");
@@ -91,9 +163,193 @@ fn report(sys: &System) -> std::io::Result<(String, bool)> {
             let _ = write!(out, ", pool {} pages, {} free", p.total_pages, p.free_pages);
         }
         out.push('\n');
+        if let Some(stats) = &g.stats {
+            let _ = writeln!(out, "    stats: {}", pairs(stats));
+        }
     }
-    let stats = sys.stats()?;
-    let stats: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let _ = writeln!(out, "stats: {}", stats.join(" "));
-    Ok((out, true))
+    let _ = writeln!(out, "stats: {}", pairs(&s.stats));
+    out
+}
+
+fn stats_json(stats: &Stats) -> Json {
+    Json::Object(stats.iter().map(|(k, v)| (k.to_string(), v.into())).collect())
+}
+
+fn pool_json(pool: Pool, page_size: u64) -> Json {
+    Json::object()
+        .with("total_pages", pool.total_pages)
+        .with("free_pages", pool.free_pages)
+        .with("total_kb", kb(pool.total_pages, page_size))
+        .with("free_kb", kb(pool.free_pages, page_size))
+}
+
+fn json(snap: Option<&Snapshot>, page_size: u64) -> Json {
+    let Some(s) = snap else {
+        return Json::object().with("loaded", false);
+    };
+    let gpus: Vec<Json> = s
+        .gpus
+        .iter()
+        .map(|g| {
+            let d = &g.device;
+            Json::object()
+                .with("address", d.address.as_str())
+                .with("vendor", format!("{:04x}", d.vendor))
+                .with("device", format!("{:04x}", d.device))
+                .with("index", d.index)
+                .with(
+                    "vram_bar",
+                    d.vram.map(|(start, end)| {
+                        Json::object()
+                            .with("start", start)
+                            .with("end", end)
+                            .with("size", end - start + 1)
+                    }),
+                )
+                .with("pool", d.pool.map(|p| pool_json(p, page_size)))
+                .with("stats", g.stats.as_ref().map(stats_json))
+        })
+        .collect();
+    Json::object()
+        .with("loaded", true)
+        .with(
+            "parameters",
+            Json::Object(
+                s.parameters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().into()))
+                    .collect(),
+            ),
+        )
+        .with("copy_path", s.copy_path.as_deref().unwrap_or("unknown"))
+        .with("device_total_kb", kb(s.pool.total_pages, page_size))
+        .with("device_free_kb", kb(s.pool.free_pages, page_size))
+        .with("pool", pool_json(s.pool, page_size))
+        .with("gpus", gpus)
+        .with("stats", stats_json(&s.stats))
+}
+
+/// Prints one report; the exit status it stands for.
+fn report(sys: &System, o: &Options, clear: bool) -> Result<Status, Failure> {
+    let snap = snapshot(sys).map_err(|e| Failure::failed(e.to_string()))?;
+    let page_size = pseudoscopic::page_size();
+    if o.json {
+        println!("{}", json(snap.as_ref(), page_size));
+    } else {
+        // Home the cursor and clear the screen, so a watched report stays in place.
+        if clear {
+            print!("\x1b[H\x1b[2J");
+        }
+        print!("{}", text(snap.as_ref(), page_size));
+        if o.watch && !clear {
+            println!();
+        }
+    }
+    Ok(if snap.is_some() {
+        Status::Ok
+    } else {
+        Status::NotLoaded
+    })
+}
+
+fn main() -> ExitCode {
+    let o = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(f) => return f.report("ps-status", USAGE),
+    };
+    let sys = System::new(&o.root);
+    let clear = o.watch && !o.json && std::io::stdout().is_terminal();
+    let mut reports = 0u64;
+    loop {
+        let status = match report(&sys, &o, clear) {
+            Ok(status) => status,
+            Err(f) => return f.report("ps-status", USAGE),
+        };
+        reports += 1;
+        if !o.watch || o.count.is_some_and(|n| reports >= n) {
+            return status.into();
+        }
+        std::thread::sleep(o.interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Option<Options>, Failure> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn options_parse() {
+        let o = args(&["--json", "--watch", "--interval", "0.5", "--count", "3"])
+            .unwrap()
+            .unwrap();
+        assert!(o.json && o.watch);
+        assert_eq!(o.interval, Duration::from_millis(500));
+        assert_eq!(o.count, Some(3));
+        assert!(args(&["--help"]).unwrap().is_none());
+        for bad in [
+            &["--count", "2"][..],
+            &["--watch", "--count", "0"],
+            &["--watch", "--interval", "0"],
+            &["--interval"],
+            &["--bogus"],
+        ] {
+            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad:?}");
+        }
+    }
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            parameters: vec![("bar_index".into(), "-1".into())],
+            copy_path: None,
+            pool: Pool {
+                total_pages: 65536,
+                free_pages: 65280,
+            },
+            gpus: vec![Gpu {
+                device: Device {
+                    address: "0000:00:03.0".into(),
+                    vendor: 0x1af4,
+                    device: 0x1110,
+                    vram: Some((0x1_0000_0000, 0x1_0fff_ffff)),
+                    index: Some(0),
+                    pool: Some(Pool {
+                        total_pages: 65536,
+                        free_pages: 65280,
+                    }),
+                },
+                stats: None,
+            }],
+            stats: Stats::default(),
+        }
+    }
+
+    #[test]
+    fn text_report() {
+        assert_eq!(text(None, 4096), "pseudoscopic: not loaded\n");
+        let t = text(Some(&sample()), 4096);
+        assert!(t.contains("parameters: bar_index=-1\n"), "{t}");
+        assert!(t.contains("copy path: unknown\n"), "{t}");
+        assert!(t.contains("DeviceTotal:       262144 kB\n"), "{t}");
+        assert!(t.contains("DeviceFree:        261120 kB\n"), "{t}");
+        assert!(
+            t.contains("  0000:00:03.0 [1af4:1110] GPU 0: VRAM BAR 0x100000000-0x10fffffff (256 MiB), pool 65536 pages, 65280 free\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn json_report() {
+        assert_eq!(json(None, 4096).to_string(), r#"{"loaded":false}"#);
+        let j = json(Some(&sample()), 4096).to_string();
+        assert!(j.starts_with(r#"{"loaded":true,"parameters":{"bar_index":"-1"},"copy_path":"unknown","device_total_kb":262144,"device_free_kb":261120,"#), "{j}");
+        assert!(j.contains(r#""gpus":[{"address":"0000:00:03.0","vendor":"1af4","device":"1110","index":0,"vram_bar":{"start":4294967296,"end":4563402751,"size":268435456},"#), "{j}");
+    }
 }

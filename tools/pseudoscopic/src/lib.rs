@@ -5,7 +5,9 @@
 //! Every path is taken relative to a [`System`] root, so tests can point the tools at a fake tree.
 
 pub mod abi;
+pub mod cli;
 pub mod iomem;
+pub mod json;
 pub mod maps;
 pub mod mem;
 pub mod smaps;

@@ -131,6 +131,12 @@ impl System {
         Stats::read(&self.module_dir().join("stats"))
     }
 
+    /// How the module copies pages between RAM and VRAM (`stats/copy_path`), when it says.
+    pub fn copy_path(&self) -> Option<String> {
+        let text = fs::read_to_string(self.module_dir().join("stats/copy_path")).ok()?;
+        Some(text.trim().to_string()).filter(|t| !t.is_empty())
+    }
+
     /// The module-wide pool sizes, summed over GPUs (`/sys/module/pseudoscopic/pool/`).
     pub fn pool(&self) -> io::Result<Pool> {
         read_pool(&self.module_dir().join("pool"))
@@ -331,6 +337,9 @@ mod tests {
 
         let sys = System::new(&t.0);
         assert!(sys.module_loaded());
+        assert_eq!(sys.copy_path(), None);
+        t.write("sys/module/pseudoscopic/stats/copy_path", "avx2-nt\n");
+        assert_eq!(sys.copy_path().as_deref(), Some("avx2-nt"));
         assert_eq!(
             sys.parameters().unwrap(),
             vec![
