@@ -21,7 +21,7 @@ ps-migrate --pid $pid --residency --all | grep -v ' 0 of '
 ps-status | grep -E '^Device'
 
 step "ps-migrate brings its pages back to RAM, then parks every private mapping of it"
-ps-migrate --pid $pid --to-ram --all | tail -n 1
+ps-migrate --pid $pid --to ram --all | tail -n 1
 ps-migrate --pid $pid --all | tail -n 1
 ps-status | grep -E '^Device|^stats'
 

@@ -94,7 +94,7 @@ case_ps_migrate_tool() {
 	out=$(ps-migrate --pid $pid --residency --all) || fail "ps-migrate --residency failed: $out"
 	echo "$out"
 	expect_match "$out" ": 2048 of [0-9]+ pages in VRAM" "residency of the held buffer"
-	out=$(ps-migrate --pid $pid --to-ram --all) || fail "ps-migrate --to-ram failed: $out"
+	out=$(ps-migrate --pid $pid --to ram --all) || fail "ps-migrate --to-ram failed: $out"
 	echo "$out"
 	expect_match "$out" "^total: moved 2048 pages" "pages moved back"
 	out=$(ps-migrate --pid $pid --all) || fail "ps-migrate --all failed: $out"
@@ -102,7 +102,7 @@ case_ps_migrate_tool() {
 	expect_match "$out" "^total: moved [0-9]+ pages" "pages moved to VRAM"
 	kill -USR1 $pid
 	wait $pid || fail "held process found its memory changed: $(cat /tmp/hold.out)"
-	out=$(ps-migrate --pid 1 --device 9 0x1000 4096 2>&1) && fail "ps-migrate with device 9 succeeded"
+	out=$(ps-migrate --pid 1 --device 9 --range 0x1000+4096 2>&1) && fail "ps-migrate with device 9 succeeded"
 	expect_match "$out" "No such device" "ps-migrate error for an unknown device"
 }
 

@@ -6,7 +6,7 @@
 case_concurrent_migrations_faults_forks() {
 	ps_ready
 	local out
-	out=$(ps-stress --threads 4 --region 1M --steps 150 --seed 7) || fail "ps-stress: $out"
+	out=$(ps-stress --threads 4 --size 1M --steps 150 --seed 7) || fail "ps-stress: $out"
 	echo "$out"
 	expect_match "$out" "^600 steps on 4 threads: [1-9][0-9]* pages parked" "ps-stress summary"
 	expect_eq "$(cat /sys/module/$MODULE/pool/free_pages)" "$(cat /sys/module/$MODULE/pool/total_pages)" "pool after ps-stress"
@@ -16,7 +16,7 @@ case_unbind_during_stress() {
 	ps_ready
 	local bdf pid
 	bdf=$(ivshmem_bdf)
-	ps-stress --threads 4 --region 1M --steps 5000 --seed 11 >/tmp/stress.out 2>&1 &
+	ps-stress --threads 4 --size 1M --steps 5000 --seed 11 >/tmp/stress.out 2>&1 &
 	pid=$!
 	local i=0
 	while [ "$(stat_value migrations_to_device)" -lt 1000 ]; do

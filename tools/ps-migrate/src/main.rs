@@ -1,161 +1,808 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! ps-migrate: move a process's memory into VRAM and back, or ask how much of it is there.
+//! ps-migrate: move a process's memory into VRAM and back, or ask how much of it is there; or
+//! start a command and park its memory once it has started up.
 
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
+    cli::{self, Failure, Status},
+    json::Json,
     maps, parse_size,
 };
-use std::{os::fd::AsRawFd, process::ExitCode};
+use std::{
+    io::{self, IsTerminal, Write as _},
+    os::{fd::AsRawFd, unix::process::ExitStatusExt},
+    process::{Command, ExitCode},
+    time::{Duration, Instant},
+};
 
 const USAGE: &str = "\
-Usage: ps-migrate --pid PID [OPTIONS] (ADDR LENGTH | --all)
+Usage: ps-migrate --pid PID [OPTIONS] (--range RANGE... | --all)
+       ps-migrate run [--after SECS] [--device N] [--json] [--dev PATH] -- CMD [ARG...]
 
-Moves the memory of process PID in [ADDR, ADDR + LENGTH) into VRAM, or with
---all every private, writable mapping of it (from /proc/PID/maps).
+Moves the memory of process PID in each RANGE into VRAM (or back to RAM), or
+with --all every private, writable mapping of it (from /proc/PID/maps).
 
-  --to-ram        move pages back to RAM instead
-  --residency     only report how many pages are in VRAM now
-  --device N      GPU index (see ps-status); default: any GPU
-  --dev PATH      device node (default /dev/pseudoscopic)
-  -h, --help      show this help
+  --pid PID         the process
+  --range RANGE     START-END or START+LENGTH; decimal or 0x-hex, page aligned;
+                    LENGTH takes K, M, G (e.g. 0x7f0000000000+64M); repeatable
+  --all             every private, writable mapping of the process
+  --to vram|ram     where the pages go (default vram)
+  --residency       only report how many pages are in VRAM now
+  --device N        GPU index (see ps-status); default: any GPU
+  --progress        show a progress bar (default: for moves of 64 MiB or more
+                    when stderr is a terminal); the move is then sent in
+                    16 MiB requests, so a bad part stops only its own request
+  --no-progress     never show one
+  --json            print one JSON object instead of text
+  --dev PATH        device node (default /dev/pseudoscopic)
+  -h, --help        show this help
 
-ADDR and LENGTH are decimal or 0x-hex, page aligned; LENGTH takes K, M, G.
-Prints one line per range with the kernel's counters.
-Exit status: 0 when every range succeeded, 1 when one failed, 2 on usage errors.";
+'run' starts CMD, waits --after seconds (default 1) for it to start up, parks
+every private, writable mapping of it in VRAM, reports that on stderr, and waits
+for CMD; its exit status is CMD's (128+N when a signal N ended it).
 
-struct Options {
-    pid: i32,
-    dir: Option<Direction>,
-    device: u32,
-    dev_path: String,
-    ranges: Ranges,
+Prints one line per range with the kernel's counters, and a total.
+Exit status: 0 when every range succeeded, 1 when one failed, 2 on a usage
+error, 3 when the module is not loaded, 4 without permission (for the device
+node or the process), 5 when the process does not exist.";
+
+/// The bytes above which a move gets a progress bar on a terminal.
+const PROGRESS_THRESHOLD: u64 = 64 << 20;
+/// The size of each request while a progress bar is shown.
+const PROGRESS_CHUNK: u64 = 16 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Move(Direction),
+    Residency,
 }
 
-enum Ranges {
-    One(u64, u64),
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progress {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    Ranges(Vec<(u64, u64)>),
     All,
 }
 
-fn parse_args() -> Result<Options, String> {
+#[derive(Debug)]
+struct Options {
+    pid: i32,
+    action: Action,
+    device: u32,
+    dev_path: String,
+    target: Target,
+    progress: Progress,
+    json: bool,
+}
+
+#[derive(Debug)]
+struct RunOptions {
+    after: Duration,
+    device: u32,
+    dev_path: String,
+    json: bool,
+    command: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Invocation {
+    Help,
+    Migrate(Options),
+    Run(RunOptions),
+}
+
+/// Parses `START-END` or `START+LENGTH` into `(start, length)`.
+fn parse_range(text: &str) -> Result<(u64, u64), Failure> {
+    let bad = |why: &str| Failure::usage(format!("bad --range {text:?}: {why}"));
+    let (start, length) = if let Some((start, end)) = text.split_once('-') {
+        let start = parse_size(start).ok_or_else(|| bad("START is not a number"))?;
+        let end = parse_size(end).ok_or_else(|| bad("END is not a number"))?;
+        if end <= start {
+            return Err(bad("END is not above START"));
+        }
+        (start, end - start)
+    } else if let Some((start, length)) = text.split_once('+') {
+        let start = parse_size(start).ok_or_else(|| bad("START is not a number"))?;
+        let length = parse_size(length).ok_or_else(|| bad("LENGTH is not a size"))?;
+        (start, length)
+    } else {
+        return Err(bad("give START-END or START+LENGTH"));
+    };
+    if length == 0 {
+        return Err(bad("empty"));
+    }
+    Ok((start, length))
+}
+
+fn parse_device(text: &str) -> Result<u32, Failure> {
+    text.parse()
+        .ok()
+        .filter(|&d| d != abi::DEVICE_ANY)
+        .ok_or_else(|| Failure::usage(format!("bad --device {text:?}")))
+}
+
+fn parse_run(mut args: impl Iterator<Item = String>) -> Result<RunOptions, Failure> {
+    let mut o = RunOptions {
+        after: Duration::from_secs(1),
+        device: abi::DEVICE_ANY,
+        dev_path: abi::DEVICE_PATH.to_string(),
+        json: false,
+        command: Vec::new(),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--after" => {
+                let text = value()?;
+                o.after = cli::parse_duration(&text)
+                    .ok_or_else(|| Failure::usage(format!("bad --after {text:?}")))?;
+            }
+            "--device" => o.device = parse_device(&value()?)?,
+            "--dev" => o.dev_path = value()?,
+            "--json" => o.json = true,
+            "--" => {
+                o.command = args.by_ref().collect();
+                break;
+            }
+            other => {
+                return Err(Failure::usage(format!(
+                    "unknown run option {other:?} (the command goes after --)"
+                )))
+            }
+        }
+    }
+    if o.command.is_empty() {
+        return Err(Failure::usage("run needs a command after --"));
+    }
+    Ok(o)
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, Failure> {
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some("run") {
+        args.next();
+        if matches!(args.peek().map(String::as_str), Some("-h" | "--help")) {
+            return Ok(Invocation::Help);
+        }
+        return parse_run(args).map(Invocation::Run);
+    }
     let mut pid = None;
-    let mut dir = Some(Direction::ToDevice);
+    let mut action = Action::Move(Direction::ToDevice);
     let mut device = abi::DEVICE_ANY;
     let mut dev_path = abi::DEVICE_PATH.to_string();
     let mut all = false;
-    let mut positional = Vec::new();
-    let mut args = std::env::args().skip(1);
+    let mut ranges = Vec::new();
+    let mut progress = Progress::Auto;
+    let mut json = false;
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
+        };
         match arg.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--pid" => pid = Some(value("--pid")?.parse().map_err(|_| "bad --pid")?),
-            "--to-ram" => dir = Some(Direction::ToRam),
-            "--residency" => dir = None,
-            "--device" => device = value("--device")?.parse().map_err(|_| "bad --device")?,
-            "--dev" => dev_path = value("--dev")?,
+            "-h" | "--help" => return Ok(Invocation::Help),
+            "--pid" => pid = Some(cli::parse_pid(&value()?)?),
+            "--range" => ranges.push(parse_range(&value()?)?),
             "--all" => all = true,
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
-            _ => positional.push(arg),
-        }
-    }
-    let pid = pid.ok_or("--pid is required")?;
-    let ranges = match (all, positional.as_slice()) {
-        (true, []) => Ranges::All,
-        (false, [addr, len]) => Ranges::One(
-            parse_size(addr).ok_or(format!("bad address {addr}"))?,
-            parse_size(len).ok_or(format!("bad length {len}"))?,
-        ),
-        _ => return Err("give ADDR LENGTH or --all".into()),
-    };
-    Ok(Options {
-        pid,
-        dir,
-        device,
-        dev_path,
-        ranges,
-    })
-}
-
-fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(opts) => opts,
-        Err(msg) if msg.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("ps-migrate: {msg}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(msg) => {
-            eprintln!("ps-migrate: {msg}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// Handles every range; `Ok(false)` when one of them failed.
-fn run(opts: &Options) -> Result<bool, String> {
-    let dev = Device::open(&opts.dev_path).map_err(|e| format!("{}: {e}", opts.dev_path))?;
-    let pidfd = abi::pidfd_open(opts.pid).map_err(|e| format!("pid {}: {e}", opts.pid))?;
-    let ranges: Vec<(u64, u64)> = match opts.ranges {
-        Ranges::One(addr, len) => vec![(addr, len)],
-        Ranges::All => {
-            let path = format!("/proc/{}/maps", opts.pid);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-            maps::parse(&text)
-                .into_iter()
-                .filter(maps::Mapping::is_candidate)
-                .map(|m| (m.start, m.end - m.start))
-                .collect()
-        }
-    };
-    let mut ok = true;
-    let mut total = Migrate::default();
-    for (addr, len) in ranges {
-        let label = format!("{addr:#x}-{:#x}", addr + len);
-        match opts.dir {
-            Some(dir) => {
-                let mut req = Migrate::new(addr, len, pidfd.as_raw_fd(), opts.device);
-                let res = dev.migrate(dir, &mut req);
-                println!(
-                    "{label}: moved {}, resident {}, empty {}, unmovable {}, busy {}, no_space {}{}",
-                    req.moved,
-                    req.skipped_resident,
-                    req.skipped_empty,
-                    req.skipped_unmovable,
-                    req.skipped_busy,
-                    req.skipped_no_space,
-                    res.as_ref().err().map_or(String::new(), |e| format!(" ({e})"))
-                );
-                ok &= res.is_ok();
-                total.moved += req.moved;
-            }
-            None => {
-                let mut req = Residency {
-                    addr,
-                    length: len,
-                    pidfd: pidfd.as_raw_fd(),
-                    device: opts.device,
-                    ..Residency::default()
-                };
-                match dev.residency(&mut req) {
-                    Ok(()) => println!("{label}: {} of {} pages in VRAM", req.resident, req.pages),
-                    Err(e) => {
-                        println!("{label}: {e}");
-                        ok = false;
+            "--to" => {
+                action = match value()?.as_str() {
+                    "vram" => Action::Move(Direction::ToDevice),
+                    "ram" => Action::Move(Direction::ToRam),
+                    other => {
+                        return Err(Failure::usage(format!(
+                            "bad --to {other:?}: give vram or ram"
+                        )))
                     }
                 }
             }
+            "--residency" => action = Action::Residency,
+            "--device" => device = parse_device(&value()?)?,
+            "--dev" => dev_path = value()?,
+            "--progress" => progress = Progress::On,
+            "--no-progress" => progress = Progress::Off,
+            "--json" => json = true,
+            other => return Err(Failure::usage(format!("unknown argument {other:?}"))),
         }
     }
-    if matches!(opts.ranges, Ranges::All) && opts.dir.is_some() {
-        println!("total: moved {} pages", total.moved);
+    let pid = pid.ok_or_else(|| Failure::usage("--pid is required"))?;
+    let target = match (all, ranges.is_empty()) {
+        (true, true) => Target::All,
+        (false, false) => Target::Ranges(ranges),
+        (true, false) => return Err(Failure::usage("give --range or --all, not both")),
+        (false, true) => return Err(Failure::usage("give --range or --all")),
+    };
+    Ok(Invocation::Migrate(Options {
+        pid,
+        action,
+        device,
+        dev_path,
+        target,
+        progress,
+        json,
+    }))
+}
+
+/// The exit status an ioctl error stands for.
+fn errno_status(e: &io::Error) -> Status {
+    match e.raw_os_error() {
+        Some(libc::EPERM) => Status::Permission,
+        Some(libc::ESRCH) => Status::NoProcess,
+        _ => Status::Failed,
     }
-    Ok(ok)
+}
+
+/// The candidate mappings of process `pid`, as `(start, length)`.
+fn all_ranges(pid: i32) -> Result<Vec<(u64, u64)>, Failure> {
+    let path = format!("/proc/{pid}/maps");
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => Failure::new(Status::NoProcess, format!("no process with pid {pid}")),
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            Failure::new(Status::Permission, format!("{path}: {e}"))
+        }
+        _ => Failure::failed(format!("{path}: {e}")),
+    })?;
+    Ok(maps::parse(&text)
+        .into_iter()
+        .filter(maps::Mapping::is_candidate)
+        .map(|m| (m.start, m.end - m.start))
+        .collect())
+}
+
+/// What happened to one range.
+struct Outcome {
+    start: u64,
+    length: u64,
+    counters: Migrate,
+    residency: Option<Residency>,
+    error: Option<io::Error>,
+}
+
+/// Adds `part`'s counters into `sum`.
+fn accumulate(sum: &mut Migrate, part: &Migrate) {
+    sum.moved += part.moved;
+    sum.skipped_resident += part.skipped_resident;
+    sum.skipped_empty += part.skipped_empty;
+    sum.skipped_unmovable += part.skipped_unmovable;
+    sum.skipped_busy += part.skipped_busy;
+    sum.skipped_no_space += part.skipped_no_space;
+}
+
+/// The requests `[start, start + length)` is sent as: one, or `chunk`-sized pieces.
+fn pieces(start: u64, length: u64, chunk: Option<u64>) -> Vec<(u64, u64)> {
+    let Some(chunk) = chunk else {
+        return vec![(start, length)];
+    };
+    let mut out = Vec::new();
+    let mut at = start;
+    while at < start + length {
+        let len = chunk.min(start + length - at);
+        out.push((at, len));
+        at += len;
+    }
+    out
+}
+
+/// A progress bar on stderr.
+struct Bar {
+    total: u64,
+    done: u64,
+    last_draw: Option<Instant>,
+}
+
+impl Bar {
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        let now = Instant::now();
+        // Redraw at most ten times a second, and always at the end.
+        if self.done < self.total
+            && self
+                .last_draw
+                .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last_draw = Some(now);
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r{}", cli::progress_bar(self.done, self.total, 40));
+        if self.done >= self.total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    }
+}
+
+/// Moves one range, in pieces when a progress bar is shown. Like a single request, it fails
+/// with ENOSPC only when it found movable pages and moved none of them for want of VRAM.
+fn move_range(
+    dev: &Device,
+    dir: Direction,
+    pidfd: i32,
+    device: u32,
+    (start, length): (u64, u64),
+    bar: &mut Option<Bar>,
+) -> Outcome {
+    let chunk = bar.as_ref().map(|_| PROGRESS_CHUNK);
+    let mut counters = Migrate::new(start, length, pidfd, device);
+    let mut error = None;
+    let mut no_space = false;
+    for (at, len) in pieces(start, length, chunk) {
+        let mut req = Migrate::new(at, len, pidfd, device);
+        let res = dev.migrate(dir, &mut req);
+        accumulate(&mut counters, &req);
+        if let Some(bar) = bar {
+            bar.advance(len);
+        }
+        match res {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => no_space = true,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if error.is_none() && no_space && counters.moved == 0 {
+        error = Some(io::Error::from_raw_os_error(libc::ENOSPC));
+    }
+    Outcome {
+        start,
+        length,
+        counters,
+        residency: None,
+        error,
+    }
+}
+
+fn residency_of(dev: &Device, pidfd: i32, device: u32, (start, length): (u64, u64)) -> Outcome {
+    let mut req = Residency {
+        addr: start,
+        length,
+        pidfd,
+        device,
+        ..Residency::default()
+    };
+    let error = dev.residency(&mut req).err();
+    Outcome {
+        start,
+        length,
+        counters: Migrate::default(),
+        residency: Some(req),
+        error,
+    }
+}
+
+/// Runs the action over every range of the process.
+fn migrate(
+    dev: &Device,
+    pid: i32,
+    action: Action,
+    device: u32,
+    ranges: &[(u64, u64)],
+    progress: Progress,
+) -> Result<Vec<Outcome>, Failure> {
+    let pidfd = cli::open_pid(pid)?;
+    let total: u64 = ranges.iter().map(|(_, len)| len).sum();
+    let show = match progress {
+        Progress::On => true,
+        Progress::Off => false,
+        Progress::Auto => total >= PROGRESS_THRESHOLD && io::stderr().is_terminal(),
+    };
+    let mut bar = (show && action != Action::Residency).then_some(Bar {
+        total,
+        done: 0,
+        last_draw: None,
+    });
+    Ok(ranges
+        .iter()
+        .map(|&range| match action {
+            Action::Move(dir) => move_range(dev, dir, pidfd.as_raw_fd(), device, range, &mut bar),
+            Action::Residency => residency_of(dev, pidfd.as_raw_fd(), device, range),
+        })
+        .collect())
+}
+
+fn range_label(o: &Outcome) -> String {
+    format!("{:#x}-{:#x}", o.start, o.start + o.length)
+}
+
+fn error_suffix(o: &Outcome) -> String {
+    o.error
+        .as_ref()
+        .map_or(String::new(), |e| format!(" ({e})"))
+}
+
+fn text(outcomes: &[Outcome], action: Action) -> String {
+    let mut out = String::new();
+    let mut total = Migrate::default();
+    let (mut resident, mut pages) = (0, 0);
+    for o in outcomes {
+        let line = match &o.residency {
+            Some(r) if o.error.is_none() => {
+                resident += r.resident;
+                pages += r.pages;
+                format!("{} of {} pages in VRAM", r.resident, r.pages)
+            }
+            Some(_) => o.error.as_ref().map_or(String::new(), ToString::to_string),
+            None => {
+                let c = &o.counters;
+                accumulate(&mut total, c);
+                format!(
+                    "moved {}, resident {}, empty {}, unmovable {}, busy {}, no_space {}{}",
+                    c.moved,
+                    c.skipped_resident,
+                    c.skipped_empty,
+                    c.skipped_unmovable,
+                    c.skipped_busy,
+                    c.skipped_no_space,
+                    error_suffix(o)
+                )
+            }
+        };
+        out.push_str(&format!("{}: {line}\n", range_label(o)));
+    }
+    match action {
+        Action::Move(_) => out.push_str(&format!(
+            "total: moved {} pages ({}), skipped {}\n",
+            total.moved,
+            cli::human_bytes(total.moved * pseudoscopic::page_size()),
+            total.skipped()
+        )),
+        Action::Residency => {
+            out.push_str(&format!("total: {resident} of {pages} pages in VRAM\n"));
+        }
+    }
+    out
+}
+
+fn counters_json(c: &Migrate) -> Json {
+    Json::object()
+        .with("moved", c.moved)
+        .with("skipped_resident", c.skipped_resident)
+        .with("skipped_empty", c.skipped_empty)
+        .with("skipped_unmovable", c.skipped_unmovable)
+        .with("skipped_busy", c.skipped_busy)
+        .with("skipped_no_space", c.skipped_no_space)
+}
+
+fn json(pid: i32, outcomes: &[Outcome], action: Action) -> Json {
+    let mut total = Migrate::default();
+    let (mut resident, mut pages) = (0, 0);
+    let ranges: Vec<Json> = outcomes
+        .iter()
+        .map(|o| {
+            let mut j = Json::object()
+                .with("start", o.start)
+                .with("end", o.start + o.length);
+            match &o.residency {
+                Some(r) => {
+                    resident += r.resident;
+                    pages += r.pages;
+                    j = j.with("pages", r.pages).with("resident", r.resident);
+                }
+                None => {
+                    accumulate(&mut total, &o.counters);
+                    j = j.with("counters", counters_json(&o.counters));
+                }
+            }
+            j.with("error", o.error.as_ref().map(ToString::to_string))
+        })
+        .collect();
+    let (name, total) = match action {
+        Action::Move(Direction::ToDevice) => ("vram", counters_json(&total)),
+        Action::Move(Direction::ToRam) => ("ram", counters_json(&total)),
+        Action::Residency => (
+            "residency",
+            Json::object()
+                .with("pages", pages)
+                .with("resident", resident),
+        ),
+    };
+    Json::object()
+        .with("pid", pid)
+        .with("action", name)
+        .with("ranges", ranges)
+        .with("total", total)
+}
+
+/// The exit status for a set of outcomes: that of the first failed range.
+fn outcome_status(outcomes: &[Outcome]) -> Status {
+    outcomes
+        .iter()
+        .find_map(|o| o.error.as_ref())
+        .map_or(Status::Ok, errno_status)
+}
+
+fn run_migrate(o: &Options) -> Result<Status, Failure> {
+    let dev = cli::open_device(&o.dev_path)?;
+    let ranges = match &o.target {
+        Target::Ranges(r) => r.clone(),
+        Target::All => all_ranges(o.pid)?,
+    };
+    let outcomes = migrate(&dev, o.pid, o.action, o.device, &ranges, o.progress)?;
+    if o.json {
+        println!("{}", json(o.pid, &outcomes, o.action));
+    } else {
+        print!("{}", text(&outcomes, o.action));
+    }
+    Ok(outcome_status(&outcomes))
+}
+
+/// The exit status that stands for how a child ended.
+fn child_status(status: std::process::ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => 128u8.wrapping_add(signal as u8),
+        (None, None) => Status::Failed as u8,
+    }
+}
+
+fn run_command(o: &RunOptions) -> Result<ExitCode, Failure> {
+    let dev = cli::open_device(&o.dev_path)?;
+    let mut child = Command::new(&o.command[0])
+        .args(&o.command[1..])
+        .spawn()
+        .map_err(|e| Failure::failed(format!("{}: {e}", o.command[0])))?;
+    let pid = child.id() as i32;
+    let deadline = Instant::now() + o.after;
+    while Instant::now() < deadline {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| Failure::failed(format!("waiting for {pid}: {e}")))?
+        {
+            eprintln!("ps-migrate: {} exited before it was parked", o.command[0]);
+            return Ok(ExitCode::from(child_status(status)));
+        }
+        std::thread::sleep(Duration::from_millis(10).min(deadline - Instant::now()));
+    }
+    let action = Action::Move(Direction::ToDevice);
+    match all_ranges(pid).and_then(|r| migrate(&dev, pid, action, o.device, &r, Progress::Off)) {
+        Ok(outcomes) if o.json => eprintln!("{}", json(pid, &outcomes, action)),
+        Ok(outcomes) => {
+            let moved: u64 = outcomes.iter().map(|x| x.counters.moved).sum();
+            let failed = outcomes.iter().filter(|x| x.error.is_some()).count();
+            eprintln!(
+                "ps-migrate: parked {moved} pages ({}) of pid {pid} in {} ranges{}",
+                cli::human_bytes(moved * pseudoscopic::page_size()),
+                outcomes.len(),
+                if failed > 0 {
+                    format!(", {failed} ranges failed")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Err(f) => eprintln!("ps-migrate: parking pid {pid}: {f}"),
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Failure::failed(format!("waiting for {pid}: {e}")))?;
+    Ok(ExitCode::from(child_status(status)))
+}
+
+fn main() -> ExitCode {
+    let result = match parse_args(std::env::args().skip(1)) {
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Migrate(o)) => run_migrate(&o).map(ExitCode::from),
+        Ok(Invocation::Run(o)) => run_command(&o),
+        Err(f) => Err(f),
+    };
+    result.unwrap_or_else(|f| f.report("ps-migrate", USAGE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Invocation, Failure> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    fn options(list: &[&str]) -> Options {
+        match args(list) {
+            Ok(Invocation::Migrate(o)) => o,
+            other => panic!("{list:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ranges_parse() {
+        assert_eq!(parse_range("0x1000-0x3000").unwrap(), (0x1000, 0x2000));
+        assert_eq!(
+            parse_range("0x7f0000000000+64M").unwrap(),
+            (0x7f00_0000_0000, 64 << 20)
+        );
+        assert_eq!(parse_range("4096+4096").unwrap(), (4096, 4096));
+        for bad in [
+            "0x3000-0x1000",
+            "0x1000-0x1000",
+            "0x1000",
+            "x-0x2000",
+            "0x1000+0",
+            "0x1000+z",
+        ] {
+            assert_eq!(parse_range(bad).unwrap_err().status, Status::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn migrate_options() {
+        let o = options(&[
+            "--pid",
+            "42",
+            "--range",
+            "0x1000+8K",
+            "--range",
+            "0x10000-0x20000",
+            "--to",
+            "ram",
+            "--device",
+            "1",
+            "--progress",
+            "--json",
+        ]);
+        assert_eq!(o.pid, 42);
+        assert_eq!(o.action, Action::Move(Direction::ToRam));
+        assert_eq!(o.device, 1);
+        assert_eq!(
+            o.target,
+            Target::Ranges(vec![(0x1000, 0x2000), (0x10000, 0x10000)])
+        );
+        assert_eq!(o.progress, Progress::On);
+        assert!(o.json);
+        let o = options(&["--pid", "1", "--all", "--residency", "--no-progress"]);
+        assert_eq!(o.action, Action::Residency);
+        assert_eq!(o.target, Target::All);
+        assert_eq!(o.device, abi::DEVICE_ANY);
+        assert_eq!(o.progress, Progress::Off);
+        assert_eq!(
+            options(&["--pid", "1", "--all", "--to", "vram"]).action,
+            Action::Move(Direction::ToDevice)
+        );
+        assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
+        assert!(matches!(args(&["run", "--help"]), Ok(Invocation::Help)));
+    }
+
+    #[test]
+    fn bad_command_lines_are_usage_errors() {
+        for bad in [
+            &["--all"][..],
+            &["--pid", "1"],
+            &["--pid", "1", "--all", "--range", "0+4K"],
+            &["--pid", "0", "--all"],
+            &["--pid", "abc", "--all"],
+            &["--pid", "1", "--all", "--to", "disk"],
+            &["--pid", "1", "--all", "--device", "x"],
+            &["--pid", "1", "--all", "--device", "4294967295"],
+            &["--pid", "1", "--all", "0x1000", "4096"],
+            &["--pid"],
+            &["run"],
+            &["run", "--"],
+            &["run", "sleep", "1"],
+            &["run", "--after", "soon", "--", "true"],
+        ] {
+            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn run_options() {
+        match args(&[
+            "run",
+            "--after",
+            "0.2",
+            "--device",
+            "0",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "echo --all",
+        ]) {
+            Ok(Invocation::Run(o)) => {
+                assert_eq!(o.after, Duration::from_millis(200));
+                assert_eq!(o.device, 0);
+                assert!(o.json);
+                assert_eq!(o.command, ["sh", "-c", "echo --all"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chunking() {
+        assert_eq!(pieces(0x1000, 0x5000, None), [(0x1000, 0x5000)]);
+        assert_eq!(
+            pieces(0x1000, 0x5000, Some(0x2000)),
+            [(0x1000, 0x2000), (0x3000, 0x2000), (0x5000, 0x1000)]
+        );
+        assert_eq!(
+            pieces(0, 0x4000, Some(0x2000)),
+            [(0, 0x2000), (0x2000, 0x2000)]
+        );
+    }
+
+    fn outcome(moved: u64, no_space: u64, error: Option<i32>) -> Outcome {
+        Outcome {
+            start: 0x10000,
+            length: 0x4000,
+            counters: Migrate {
+                moved,
+                skipped_no_space: no_space,
+                ..Migrate::default()
+            },
+            residency: None,
+            error: error.map(io::Error::from_raw_os_error),
+        }
+    }
+
+    #[test]
+    fn reports() {
+        let outcomes = [outcome(3, 1, None), outcome(0, 0, Some(libc::EPERM))];
+        let t = text(&outcomes, Action::Move(Direction::ToDevice));
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "0x10000-0x14000: moved 3, resident 0, empty 0, unmovable 0, busy 0, no_space 1"
+        );
+        assert!(
+            lines[1].starts_with("0x10000-0x14000: moved 0, ")
+                && lines[1].ends_with("(Operation not permitted (os error 1))"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            lines[2],
+            format!(
+                "total: moved 3 pages ({}), skipped 1",
+                cli::human_bytes(3 * pseudoscopic::page_size())
+            )
+        );
+        assert_eq!(outcome_status(&outcomes), Status::Permission);
+        assert_eq!(outcome_status(&outcomes[..1]), Status::Ok);
+        assert_eq!(
+            outcome_status(&[outcome(0, 0, Some(libc::EFAULT))]),
+            Status::Failed
+        );
+        assert_eq!(
+            outcome_status(&[outcome(0, 0, Some(libc::ESRCH))]),
+            Status::NoProcess
+        );
+        let j = json(7, &outcomes[..1], Action::Move(Direction::ToRam)).to_string();
+        assert_eq!(
+            j,
+            r#"{"pid":7,"action":"ram","ranges":[{"start":65536,"end":81920,"counters":{"moved":3,"skipped_resident":0,"skipped_empty":0,"skipped_unmovable":0,"skipped_busy":0,"skipped_no_space":1},"error":null}],"total":{"moved":3,"skipped_resident":0,"skipped_empty":0,"skipped_unmovable":0,"skipped_busy":0,"skipped_no_space":1}}"#
+        );
+        let r = Outcome {
+            residency: Some(Residency {
+                pages: 4,
+                resident: 2,
+                ..Residency::default()
+            }),
+            ..outcome(0, 0, None)
+        };
+        assert_eq!(
+            text(std::slice::from_ref(&r), Action::Residency),
+            "0x10000-0x14000: 2 of 4 pages in VRAM\ntotal: 2 of 4 pages in VRAM\n"
+        );
+    }
+
+    #[test]
+    fn child_statuses() {
+        use std::process::ExitStatus;
+        assert_eq!(child_status(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(child_status(ExitStatus::from_raw(libc::SIGKILL)), 137);
+    }
 }

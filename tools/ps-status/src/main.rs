@@ -133,15 +133,27 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
         return out;
     };
     out.push_str("pseudoscopic: loaded\n");
-    let params: Vec<String> = s.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let params: Vec<String> = s
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let _ = writeln!(out, "parameters: {}", params.join(" "));
     let _ = writeln!(
         out,
         "copy path: {}",
         s.copy_path.as_deref().unwrap_or("unknown")
     );
-    let _ = writeln!(out, "DeviceTotal: {:>12} kB", kb(s.pool.total_pages, page_size));
-    let _ = writeln!(out, "DeviceFree:  {:>12} kB", kb(s.pool.free_pages, page_size));
+    let _ = writeln!(
+        out,
+        "DeviceTotal: {:>12} kB",
+        kb(s.pool.total_pages, page_size)
+    );
+    let _ = writeln!(
+        out,
+        "DeviceFree:  {:>12} kB",
+        kb(s.pool.free_pages, page_size)
+    );
     let _ = writeln!(out, "devices: {}", s.gpus.len());
     for g in &s.gpus {
         let d = &g.device;
@@ -172,7 +184,12 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
 }
 
 fn stats_json(stats: &Stats) -> Json {
-    Json::Object(stats.iter().map(|(k, v)| (k.to_string(), v.into())).collect())
+    Json::Object(
+        stats
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect(),
+    )
 }
 
 fn pool_json(pool: Pool, page_size: u64) -> Json {

@@ -10,24 +10,44 @@
 
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate},
+    cli::{self, Failure, Status},
+    json::Json,
     mem::{Buf, PAGE},
     parse_size,
+    sysfs::Stats,
+    System,
 };
 use std::{
     io,
     process::ExitCode,
     sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
 };
 
 const USAGE: &str = "\
-Usage: ps-stress [--threads N] [--region SIZE] [--steps N] [--seed N] [--dev PATH]
+Usage: ps-stress [--duration SECS] [--threads N] [--size SIZE] [--steps N]
+                 [--seed N] [--json] [--dev PATH]
 
-Runs N threads (default 4), each over its own region of SIZE bytes (default 2M) and
-all over one common region of the same size, for --steps random steps each
-(default 200): rewrite part of the region, park part of it, bring part back,
-re-park part of the common region, fork a child that checks both regions.
-Every byte is checked after every step. ENODEV (no GPU, e.g. unbound during the
-run) is tolerated. Prints a summary and 'ok', or 'FAIL: reason' and exits 1.";
+Runs N threads, each over its own region of SIZE bytes and all over one common
+region of the same size, taking random steps: rewrite part of the region, park
+part of it, bring part back, re-park part of the common region, fork a child
+that checks both regions. Every byte is checked after every step. ENODEV (no
+GPU, e.g. unbound during the run) is tolerated.
+
+  --duration SECS  stop after this long (e.g. 30, 2m); then --steps is a limit
+                   only when given too
+  --threads N      threads (default 4)
+  --size SIZE      bytes per region, K/M/G suffixes (default 2M)
+  --steps N        steps per thread (default 200 without --duration)
+  --seed N         random seed; a run is reproducible from it (default 1)
+  --json           print the summary as one JSON object
+  --dev PATH       device node (default /dev/pseudoscopic)
+  -h, --help       show this help
+
+Prints a summary (steps, operations, bytes moved, the module's counters over the
+run) and 'ok', or 'FAIL: reason'.
+Exit status: 0 when every byte was intact, 1 on a data or request failure, 2 on a
+usage error, 3 when the module is not loaded, 4 without permission.";
 
 /// xorshift64*: reproducible from `--seed`.
 struct Rng(u64);
@@ -51,48 +71,100 @@ impl Rng {
 #[derive(Default)]
 struct Totals {
     steps: AtomicU64,
+    /// Pages moved to VRAM, and to RAM by request.
     parked: AtomicU64,
     brought_back: AtomicU64,
+    park_requests: AtomicU64,
+    ram_requests: AtomicU64,
+    rewrites: AtomicU64,
     forks: AtomicU64,
+    /// Bytes compared with what was written.
+    bytes_checked: AtomicU64,
     enodev: AtomicU64,
 }
 
+#[derive(Debug)]
 struct Options {
     threads: usize,
     pages: usize,
-    steps: usize,
+    steps: Option<u64>,
+    duration: Option<Duration>,
     seed: u64,
+    json: bool,
     dev: String,
 }
 
-fn parse_args() -> Result<Options, String> {
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Failure> {
     let mut o = Options {
         threads: 4,
         pages: (2 << 20) / PAGE,
-        steps: 200,
+        steps: None,
+        duration: None,
         seed: 1,
+        json: false,
         dev: abi::DEVICE_PATH.to_string(),
     };
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
+        };
+        let bad = |what: &str, text: &str| Failure::usage(format!("bad {what} {text:?}"));
         match arg.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--threads" => o.threads = value()?.parse().map_err(|_| "bad --threads")?,
-            "--region" => {
-                let bytes = parse_size(&value()?).ok_or("bad --region")?;
-                o.pages = (bytes as usize / PAGE).max(1);
+            "-h" | "--help" => return Ok(None),
+            "--threads" => {
+                let text = value()?;
+                o.threads = text
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad("--threads", &text))?;
             }
-            "--steps" => o.steps = value()?.parse().map_err(|_| "bad --steps")?,
-            "--seed" => o.seed = value()?.parse().map_err(|_| "bad --seed")?,
+            "--size" => {
+                let text = value()?;
+                let bytes = parse_size(&text)
+                    .filter(|&b| b >= PAGE as u64)
+                    .ok_or_else(|| bad("--size", &text))?;
+                o.pages = bytes as usize / PAGE;
+            }
+            "--steps" => {
+                let text = value()?;
+                o.steps = Some(
+                    text.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| bad("--steps", &text))?,
+                );
+            }
+            "--duration" => {
+                let text = value()?;
+                o.duration = Some(
+                    cli::parse_duration(&text)
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| bad("--duration", &text))?,
+                );
+            }
+            "--seed" => {
+                let text = value()?;
+                o.seed = text.parse().map_err(|_| bad("--seed", &text))?;
+            }
+            "--json" => o.json = true,
             "--dev" => o.dev = value()?,
-            _ => return Err(format!("unknown argument {arg}")),
+            other => return Err(Failure::usage(format!("unknown argument {other:?}"))),
         }
     }
-    if o.threads == 0 || o.steps == 0 {
-        return Err("--threads and --steps must be positive".into());
+    if o.steps.is_none() && o.duration.is_none() {
+        o.steps = Some(200);
     }
-    Ok(o)
+    Ok(Some(o))
+}
+
+impl Options {
+    /// Whether a thread that took `step` steps goes on.
+    fn go_on(&self, step: u64, deadline: Option<Instant>) -> bool {
+        self.steps.is_none_or(|n| step < n) && deadline.is_none_or(|d| Instant::now() < d)
+    }
 }
 
 /// Sends a migration; ENODEV (no GPU any more) counts as "nothing moved".
@@ -110,6 +182,11 @@ fn migrate(
         abi::PIDFD_SELF,
         abi::DEVICE_ANY,
     );
+    match dir {
+        Direction::ToDevice => &totals.park_requests,
+        Direction::ToRam => &totals.ram_requests,
+    }
+    .fetch_add(1, Ordering::Relaxed);
     match dev.migrate(dir, &mut req) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
@@ -132,6 +209,15 @@ fn verify(buf: &Buf, seeds: &[u64], first: usize) -> Result<(), String> {
     for (i, seed) in seeds.iter().enumerate() {
         buf.verify(*seed, first + i, 1)?;
     }
+    Ok(())
+}
+
+/// [`verify`], counted.
+fn verify_counted(buf: &Buf, seeds: &[u64], first: usize, totals: &Totals) -> Result<(), String> {
+    verify(buf, seeds, first)?;
+    totals
+        .bytes_checked
+        .fetch_add((seeds.len() * PAGE) as u64, Ordering::Relaxed);
     Ok(())
 }
 
@@ -170,6 +256,7 @@ fn worker(
     common: &Buf,
     common_seed: u64,
     totals: &Totals,
+    deadline: Option<Instant>,
 ) -> Result<(), String> {
     let dev = Device::open(&o.dev).map_err(|e| format!("{}: {e}", o.dev))?;
     let mut rng = Rng(o.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (id as u64 + 1) | 1);
@@ -180,10 +267,12 @@ fn worker(
         *seed = next_seed;
         own.fill(next_seed, page, 1);
     }
-    for step in 0..o.steps {
+    let mut step = 0;
+    while o.go_on(step, deadline) {
         let (first, len) = rng.span(o.pages);
         match rng.next() % 6 {
             0 => {
+                totals.rewrites.fetch_add(1, Ordering::Relaxed);
                 next_seed += 1;
                 own.fill(next_seed, first, len);
                 seeds[first..first + len].fill(next_seed);
@@ -216,19 +305,101 @@ fn worker(
         } else {
             rng.span(o.pages)
         };
-        verify(&own, &seeds[vf..vf + vl], vf)
+        verify_counted(&own, &seeds[vf..vf + vl], vf, totals)
             .map_err(|e| format!("thread {id} step {step}, own region: {e}"))?;
         let (cf, cl) = rng.span(o.pages);
         common
             .verify(common_seed, cf, cl)
             .map_err(|e| format!("thread {id} step {step}, common region: {e}"))?;
+        totals
+            .bytes_checked
+            .fetch_add((cl * PAGE) as u64, Ordering::Relaxed);
         totals.steps.fetch_add(1, Ordering::Relaxed);
+        step += 1;
     }
     Ok(())
 }
 
-fn run(o: &Options) -> Result<String, String> {
-    let common = Buf::anon(o.pages)?;
+/// What a run did.
+struct Summary {
+    threads: usize,
+    seconds: f64,
+    steps: u64,
+    park_requests: u64,
+    ram_requests: u64,
+    rewrites: u64,
+    forks: u64,
+    pages_parked: u64,
+    pages_brought_back: u64,
+    bytes_checked: u64,
+    enodev: u64,
+    /// The module's counters over the run (all processes), when sysfs was readable.
+    kernel: Option<Stats>,
+}
+
+impl Summary {
+    fn text(&self) -> String {
+        let page = PAGE as u64;
+        let mut out = format!(
+            "{} steps on {} threads: {} pages parked, {} brought back by request, {} forks checked, {} requests found no GPU\n",
+            self.steps, self.threads, self.pages_parked, self.pages_brought_back, self.forks, self.enodev
+        );
+        out.push_str(&format!(
+            "operations: {} park requests, {} to-RAM requests, {} rewrites, {} forks in {:.1} s\n",
+            self.park_requests, self.ram_requests, self.rewrites, self.forks, self.seconds
+        ));
+        out.push_str(&format!(
+            "bytes moved by request: {} to VRAM, {} to RAM; {} checked\n",
+            cli::human_bytes(self.pages_parked * page),
+            cli::human_bytes(self.pages_brought_back * page),
+            cli::human_bytes(self.bytes_checked)
+        ));
+        if let Some(k) = &self.kernel {
+            out.push_str(&format!(
+                "module counters over the run: {} page faults, {} to VRAM, {} to RAM\n",
+                k.get("page_faults"),
+                cli::human_bytes(k.get("bytes_to_device")),
+                cli::human_bytes(k.get("bytes_to_ram"))
+            ));
+        }
+        out
+    }
+
+    fn json(&self) -> Json {
+        let page = PAGE as u64;
+        Json::object()
+            .with("threads", self.threads)
+            .with("seconds", self.seconds)
+            .with("steps", self.steps)
+            .with(
+                "operations",
+                Json::object()
+                    .with("park_requests", self.park_requests)
+                    .with("ram_requests", self.ram_requests)
+                    .with("rewrites", self.rewrites)
+                    .with("forks", self.forks),
+            )
+            .with("bytes_to_vram", self.pages_parked * page)
+            .with("bytes_to_ram", self.pages_brought_back * page)
+            .with("bytes_checked", self.bytes_checked)
+            .with("enodev", self.enodev)
+            .with(
+                "module_counters",
+                self.kernel.as_ref().map(|k| {
+                    Json::Object(k.iter().map(|(n, v)| (n.to_string(), v.into())).collect())
+                }),
+            )
+    }
+}
+
+fn run(o: &Options) -> Result<Summary, Failure> {
+    // One clear error before any thread starts, when the module is missing or closed to us.
+    drop(cli::open_device(&o.dev)?);
+    let sys = System::default();
+    let kernel0 = sys.stats().ok();
+    let started = Instant::now();
+    let deadline = o.duration.map(|d| started + d);
+    let common = Buf::anon(o.pages).map_err(Failure::failed)?;
     let common_seed = o.seed ^ 0xc0ff_ee00;
     common.fill_all(common_seed);
     let totals = Totals::default();
@@ -236,7 +407,7 @@ fn run(o: &Options) -> Result<String, String> {
         let handles: Vec<_> = (0..o.threads)
             .map(|id| {
                 let (common, totals) = (&common, &totals);
-                s.spawn(move || worker(id, o, common, common_seed, totals))
+                s.spawn(move || worker(id, o, common, common_seed, totals, deadline))
             })
             .collect();
         handles
@@ -245,41 +416,59 @@ fn run(o: &Options) -> Result<String, String> {
             .collect()
     });
     for r in results {
-        r?;
+        r.map_err(Failure::failed)?;
     }
-    common.verify_all(common_seed)?;
-    Ok(format!(
-        "{} steps on {} threads: {} pages parked, {} brought back by request, {} forks checked, {} requests found no GPU",
-        totals.steps.load(Ordering::Relaxed),
-        o.threads,
-        totals.parked.load(Ordering::Relaxed),
-        totals.brought_back.load(Ordering::Relaxed),
-        totals.forks.load(Ordering::Relaxed),
-        totals.enodev.load(Ordering::Relaxed),
-    ))
+    common.verify_all(common_seed).map_err(Failure::failed)?;
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    Ok(Summary {
+        threads: o.threads,
+        seconds: started.elapsed().as_secs_f64(),
+        steps: get(&totals.steps),
+        park_requests: get(&totals.park_requests),
+        ram_requests: get(&totals.ram_requests),
+        rewrites: get(&totals.rewrites),
+        forks: get(&totals.forks),
+        pages_parked: get(&totals.parked),
+        pages_brought_back: get(&totals.brought_back),
+        bytes_checked: get(&totals.bytes_checked) + common.size(),
+        enodev: get(&totals.enodev),
+        kernel: kernel0.and_then(|k0| sys.stats().ok().map(|k1| k1.since(&k0))),
+    })
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
-        Ok(o) => o,
-        Err(msg) if msg.is_empty() => {
+    let o = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Err(msg) => {
-            eprintln!("ps-stress: {msg}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(f) => return f.report("ps-stress", USAGE),
     };
     match run(&o) {
-        Ok(summary) => {
-            println!("{summary}\nok");
+        Ok(summary) if o.json => {
+            println!("{}", summary.json().with("ok", true));
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            println!("FAIL: {e}");
-            ExitCode::from(1)
+        Ok(summary) => {
+            print!("{}", summary.text());
+            println!("ok");
+            ExitCode::SUCCESS
         }
+        Err(f) if f.status == Status::Failed => {
+            if o.json {
+                println!(
+                    "{}",
+                    Json::object()
+                        .with("ok", false)
+                        .with("error", f.message.as_str())
+                );
+            } else {
+                println!("FAIL: {f}");
+            }
+            ExitCode::from(Status::Failed)
+        }
+        Err(f) => f.report("ps-stress", USAGE),
     }
 }
 
@@ -294,6 +483,86 @@ mod tests {
             let (first, len) = rng.span(37);
             assert!(len >= 1 && first + len <= 37);
         }
+    }
+
+    fn args(list: &[&str]) -> Result<Option<Options>, Failure> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn options_parse() {
+        let o = args(&[]).unwrap().unwrap();
+        assert_eq!(
+            (o.threads, o.pages, o.steps, o.duration),
+            (4, 512, Some(200), None)
+        );
+        let o = args(&[
+            "--duration",
+            "2m",
+            "--threads",
+            "8",
+            "--size",
+            "1M",
+            "--json",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.duration, Some(Duration::from_secs(120)));
+        assert_eq!((o.threads, o.pages, o.steps), (8, 256, None));
+        assert!(o.json);
+        let o = args(&["--duration", "1", "--steps", "5"]).unwrap().unwrap();
+        assert_eq!(o.steps, Some(5));
+        assert!(args(&["-h"]).unwrap().is_none());
+        for bad in [
+            &["--threads", "0"][..],
+            &["--size", "100"],
+            &["--steps", "0"],
+            &["--duration", "0"],
+            &["--duration", "soon"],
+            &["--seed", "-1"],
+            &["--region", "1M"],
+            &["--threads"],
+        ] {
+            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stops_at_steps_or_deadline() {
+        let o = args(&["--steps", "3"]).unwrap().unwrap();
+        assert!(o.go_on(2, None) && !o.go_on(3, None));
+        let past = Some(Instant::now() - Duration::from_millis(1));
+        let o = args(&["--duration", "10"]).unwrap().unwrap();
+        assert!(o.go_on(1_000_000, Some(Instant::now() + Duration::from_secs(60))));
+        assert!(!o.go_on(0, past));
+    }
+
+    #[test]
+    fn summary_reports_operations_and_bytes() {
+        let s = Summary {
+            threads: 2,
+            seconds: 1.25,
+            steps: 10,
+            park_requests: 4,
+            ram_requests: 3,
+            rewrites: 2,
+            forks: 1,
+            pages_parked: 256,
+            pages_brought_back: 512,
+            bytes_checked: 1 << 20,
+            enodev: 0,
+            kernel: None,
+        };
+        assert_eq!(
+            s.text(),
+            "10 steps on 2 threads: 256 pages parked, 512 brought back by request, 1 forks checked, 0 requests found no GPU\n\
+             operations: 4 park requests, 3 to-RAM requests, 2 rewrites, 1 forks in 1.2 s\n\
+             bytes moved by request: 1.0 MiB to VRAM, 2.0 MiB to RAM; 1.0 MiB checked\n"
+        );
+        assert_eq!(
+            s.json().to_string(),
+            r#"{"threads":2,"seconds":1.25,"steps":10,"operations":{"park_requests":4,"ram_requests":3,"rewrites":2,"forks":1},"bytes_to_vram":1048576,"bytes_to_ram":2097152,"bytes_checked":1048576,"enodev":0,"module_counters":null}"#
+        );
     }
 
     #[test]

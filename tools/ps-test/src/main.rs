@@ -11,6 +11,8 @@ mod proc;
 use proc::{fork_child, Pipe};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
+    cli::{self, Failure, Status},
+    json::Json,
     mem::{Buf, PAGE},
     smaps,
     sysfs::{Pool, Stats},
@@ -1258,62 +1260,226 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("permission", permission),
 ];
 
+/// The scenarios a user runs on real hardware (`ps-test` without arguments): every ioctl with
+/// data checks, on any loaded module with one GPU bound and a few MiB of its VRAM free.
+/// `exhaust`, `two_gpus`, `meminfo` and `thp` need the VM suite's setup.
+const SELF_TEST: &[&str] = &[
+    "migrate",
+    "migrate_fault",
+    "migrate_multiple",
+    "mixed",
+    "to_ram",
+    "shared",
+    "file_private",
+    "fork",
+    "gup",
+    "munmap",
+    "mremap",
+    "threads",
+    "bad_input",
+    "other_process",
+    "permission",
+];
+
 const USAGE: &str = "\
-Usage: ps-test SCENARIO | ps-test hold MIB | ps-test hold-huge MIB | ps-test list
+Usage: ps-test [--json] [SCENARIO...]
+       ps-test hold MIB
+       ps-test hold-huge MIB
+       ps-test list
 
-Runs one end-to-end scenario against /dev/pseudoscopic and the real module; every
-byte of test memory is checked. Prints 'ok' and exits 0, or 'FAIL: reason' and
-exits 1. Scenarios expect to be alone on the machine (statistics are compared
-exactly). 'hold MIB' parks MIB MiB, prints 'parked', waits for SIGUSR1, then
-checks every byte (used to test unbinding under a live process); 'hold-huge MIB'
-does the same with transparent huge pages, parked whole.";
+Runs end-to-end scenarios against /dev/pseudoscopic and the real module; every
+byte of test memory is checked. Without a SCENARIO it runs the self-test: every
+ioctl, with data checks, on any loaded module with a GPU bound (run it as root
+while nothing else uses pseudoscopic: statistics are compared exactly).
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
+  --json      print one JSON object with every result instead of text
+  list        print every scenario's name, self-test ones marked with *
+  hold MIB    park MIB MiB, print 'parked', wait for SIGUSR1, then check every
+              byte (used to test unbinding under a live process)
+  hold-huge MIB  the same with transparent huge pages, parked whole (MIB even)
+  -h, --help  show this help
+
+Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then
+'N passed, M failed'.
+Exit status: 0 when every scenario passed, 1 when one failed, 2 on a usage
+error, 3 when the module is not loaded, 4 without permission for the device.";
+
+/// One thing `main` runs.
+enum Job {
+    Scenario(Scenario),
+    /// `hold` or `hold-huge`: MiB, and whether huge pages.
+    Hold(usize, bool),
+}
+
+enum Invocation {
+    Help,
+    List,
+    Hold(usize, bool),
+    Run { json: bool, names: Vec<String> },
+}
+
+fn parse_args(args: &[String]) -> Result<Invocation, Failure> {
+    match args
         .iter()
         .map(String::as_str)
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["list"] => {
-            for (name, _) in SCENARIOS {
-                println!("{name}");
+        ["-h" | "--help"] => Ok(Invocation::Help),
+        ["list"] => Ok(Invocation::List),
+        ["hold", mib] => match mib.parse() {
+            Ok(mib) if mib > 0 => Ok(Invocation::Hold(mib, false)),
+            _ => Err(Failure::usage(format!("bad size {mib:?}"))),
+        },
+        ["hold-huge", mib] => match mib.parse::<usize>() {
+            Ok(mib) if mib > 0 && mib % 2 == 0 => Ok(Invocation::Hold(mib, true)),
+            _ => Err(Failure::usage(format!(
+                "bad size {mib:?}: a multiple of 2 MiB"
+            ))),
+        },
+        list => {
+            let json = list.first() == Some(&"--json");
+            let names = &list[usize::from(json)..];
+            if let Some(bad) = names
+                .iter()
+                .find(|n| !SCENARIOS.iter().any(|(name, _)| name == *n))
+            {
+                return Err(Failure::usage(format!("unknown scenario {bad:?}")));
             }
-            return ExitCode::SUCCESS;
+            let names = if names.is_empty() {
+                SELF_TEST.iter().map(|n| n.to_string()).collect()
+            } else {
+                names.iter().map(|n| n.to_string()).collect()
+            };
+            Ok(Invocation::Run { json, names })
         }
-        ["-h"] | ["--help"] => {
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (json, jobs) = match parse_args(&args) {
+        Ok(Invocation::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        ["hold", mib] => match mib.parse() {
-            Ok(mib) => hold(mib, false),
-            Err(_) => Err(format!("bad size {mib}")),
-        },
-        ["hold-huge", mib] => match mib.parse::<usize>() {
-            Ok(mib) if mib % 2 == 0 => hold(mib, true),
-            _ => Err(format!("bad size {mib}: a multiple of 2 MiB")),
-        },
-        [name] => match SCENARIOS.iter().find(|(n, _)| n == name) {
-            Some((_, run)) => Ctx::new().and_then(|ctx| run(&ctx)),
-            None => {
-                eprintln!("ps-test: unknown scenario {name}\n\n{USAGE}");
-                return ExitCode::from(2);
+        Ok(Invocation::List) => {
+            for (name, _) in SCENARIOS {
+                let mark = if SELF_TEST.contains(name) { " *" } else { "" };
+                println!("{name}{mark}");
             }
-        },
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+            return ExitCode::SUCCESS;
         }
+        Ok(Invocation::Hold(mib, huge)) => {
+            let name = if huge { "hold-huge" } else { "hold" };
+            (false, vec![(format!("{name} {mib}"), Job::Hold(mib, huge))])
+        }
+        Ok(Invocation::Run { json, names }) => (
+            json,
+            names
+                .into_iter()
+                .filter_map(|name| {
+                    let (_, run) = SCENARIOS.iter().find(|(n, _)| *n == name)?;
+                    Some((name, Job::Scenario(*run)))
+                })
+                .collect(),
+        ),
+        Err(f) => return f.report("ps-test", USAGE),
     };
-    match result {
-        Ok(()) => {
-            println!("ok");
-            ExitCode::SUCCESS
+    // One clear error up front when the module is missing or closed to us.
+    if let Err(f) = cli::open_device(abi::DEVICE_PATH) {
+        return f.report("ps-test", USAGE);
+    }
+    let mut results = Vec::new();
+    for (name, job) in &jobs {
+        let result = match job {
+            Job::Scenario(run) => Ctx::new().and_then(|ctx| run(&ctx)),
+            Job::Hold(mib, huge) => hold(*mib, *huge),
+        };
+        if !json {
+            match &result {
+                Ok(()) => println!("{name}: ok"),
+                Err(e) => println!("{name}: FAIL: {e}"),
+            }
+            proc::flush_stdout();
         }
-        Err(e) => {
-            println!("FAIL: {e}");
-            ExitCode::from(1)
+        results.push((name.as_str(), result));
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    if json {
+        let list: Vec<Json> = results
+            .iter()
+            .map(|(name, r)| {
+                Json::object()
+                    .with("scenario", *name)
+                    .with("ok", r.is_ok())
+                    .with("error", r.as_ref().err().map(String::as_str))
+            })
+            .collect();
+        println!(
+            "{}",
+            Json::object()
+                .with("results", list)
+                .with("passed", results.len() - failed)
+                .with("failed", failed)
+        );
+    } else {
+        println!("{} passed, {failed} failed", results.len() - failed);
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        Status::Failed.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Invocation, Failure> {
+        parse_args(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn self_test_names_real_scenarios() {
+        for name in SELF_TEST {
+            assert!(SCENARIOS.iter().any(|(n, _)| n == name), "{name}");
+        }
+    }
+
+    #[test]
+    fn command_lines() {
+        match args(&[]) {
+            Ok(Invocation::Run { json: false, names }) => assert_eq!(names, SELF_TEST),
+            _ => panic!("no arguments is not the self-test"),
+        }
+        match args(&["--json", "fork", "gup"]) {
+            Ok(Invocation::Run { json: true, names }) => assert_eq!(names, ["fork", "gup"]),
+            _ => panic!("--json fork gup"),
+        }
+        assert!(matches!(
+            args(&["hold", "64"]),
+            Ok(Invocation::Hold(64, false))
+        ));
+        assert!(matches!(
+            args(&["hold-huge", "64"]),
+            Ok(Invocation::Hold(64, true))
+        ));
+        assert!(matches!(args(&["list"]), Ok(Invocation::List)));
+        assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
+        for bad in [
+            &["hold", "x"][..],
+            &["hold", "0"],
+            &["hold-huge", "3"],
+            &["nope"],
+            &["fork", "--json"],
+        ] {
+            assert_eq!(
+                args(bad).err().map(|f| f.status),
+                Some(Status::Usage),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -77,7 +77,9 @@ pub fn device_open_failure(path: &str, err: &io::Error) -> Failure {
     match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => Failure::new(
             Status::NotLoaded,
-            format!("{path}: {err}: the pseudoscopic module is not loaded (sudo modprobe pseudoscopic)"),
+            format!(
+                "{path}: {err}: the pseudoscopic module is not loaded (sudo modprobe pseudoscopic)"
+            ),
         ),
         Some(libc::EACCES) | Some(libc::EPERM) => Failure::new(
             Status::Permission,
@@ -192,8 +194,14 @@ mod tests {
 
     #[test]
     fn pid_failures() {
-        assert_eq!(pid_failure(7, &os_error(libc::ESRCH)).status, Status::NoProcess);
-        assert_eq!(pid_failure(7, &os_error(libc::EPERM)).status, Status::Permission);
+        assert_eq!(
+            pid_failure(7, &os_error(libc::ESRCH)).status,
+            Status::NoProcess
+        );
+        assert_eq!(
+            pid_failure(7, &os_error(libc::EPERM)).status,
+            Status::Permission
+        );
         assert_eq!(open_pid(0).unwrap_err().status, Status::Usage);
         assert_eq!(parse_pid("42"), Ok(42));
         assert_eq!(parse_pid("0").unwrap_err().status, Status::Usage);
@@ -240,9 +248,18 @@ mod tests {
 
     #[test]
     fn progress_bars() {
-        assert_eq!(progress_bar(0, 1 << 30, 10), "[..........]   0% 0 B/1.0 GiB");
-        assert_eq!(progress_bar(1 << 29, 1 << 30, 10), "[#####.....]  50% 512.0 MiB/1.0 GiB");
-        assert_eq!(progress_bar(1 << 30, 1 << 30, 10), "[##########] 100% 1.0 GiB/1.0 GiB");
+        assert_eq!(
+            progress_bar(0, 1 << 30, 10),
+            "[..........]   0% 0 B/1.0 GiB"
+        );
+        assert_eq!(
+            progress_bar(1 << 29, 1 << 30, 10),
+            "[#####.....]  50% 512.0 MiB/1.0 GiB"
+        );
+        assert_eq!(
+            progress_bar(1 << 30, 1 << 30, 10),
+            "[##########] 100% 1.0 GiB/1.0 GiB"
+        );
         assert_eq!(progress_bar(5, 0, 4), "[####] 100% 5 B/0 B");
         assert_eq!(progress_bar(9, 4, 4), "[####] 100% 9 B/4 B");
     }
