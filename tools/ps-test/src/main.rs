@@ -7,6 +7,7 @@
 //! alone on the machine, so statistics deltas are exact.
 
 mod proc;
+mod workload;
 
 use proc::{fork_child, Pipe};
 use pseudoscopic::{
@@ -1285,6 +1286,7 @@ const USAGE: &str = "\
 Usage: ps-test [--json] [SCENARIO...]
        ps-test hold MIB
        ps-test hold-huge MIB
+       ps-test workload COLD_MIB CHUNK_MIB HOT_MIB
        ps-test list
 
 Runs end-to-end scenarios against /dev/pseudoscopic and the real module; every
@@ -1297,6 +1299,10 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
   hold MIB    park MIB MiB, print 'parked', wait for SIGUSR1, then check every
               byte (used to test unbinding under a live process)
   hold-huge MIB  the same with transparent huge pages, parked whole (MIB even)
+  workload    the `make run` workload: writes COLD_MIB MiB in CHUNK_MIB MiB
+              chunks, printing 'cold I ADDR+LENGTH' and stopping itself
+              (SIGSTOP) after each so that ps-migrate can park it, then
+              HOT_MIB MiB it works on; then checks every byte
   -h, --help  show this help
 
 Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then
@@ -1309,12 +1315,14 @@ enum Job {
     Scenario(Scenario),
     /// `hold` or `hold-huge`: MiB, and whether huge pages.
     Hold(usize, bool),
+    Workload(usize, usize, usize),
 }
 
 enum Invocation {
     Help,
     List,
     Hold(usize, bool),
+    Workload(usize, usize, usize),
     Run { json: bool, names: Vec<String> },
 }
 
@@ -1336,6 +1344,14 @@ fn parse_args(args: &[String]) -> Result<Invocation, Failure> {
             _ => Err(Failure::usage(format!(
                 "bad size {mib:?}: a multiple of 2 MiB"
             ))),
+        },
+        ["workload", cold, chunk, hot] => match (cold.parse(), chunk.parse(), hot.parse()) {
+            (Ok(cold), Ok(chunk), Ok(hot)) if chunk > 0 && cold % chunk == 0 && hot > 0 => {
+                Ok(Invocation::Workload(cold, chunk, hot))
+            }
+            _ => Err(Failure::usage(
+                "workload needs COLD_MIB, a multiple of CHUNK_MIB > 0, and HOT_MIB > 0",
+            )),
         },
         list => {
             let json = list.first() == Some(&"--json");
@@ -1374,6 +1390,13 @@ fn main() -> ExitCode {
             let name = if huge { "hold-huge" } else { "hold" };
             (false, vec![(format!("{name} {mib}"), Job::Hold(mib, huge))])
         }
+        Ok(Invocation::Workload(cold, chunk, hot)) => (
+            false,
+            vec![(
+                format!("workload {cold} {chunk} {hot}"),
+                Job::Workload(cold, chunk, hot),
+            )],
+        ),
         Ok(Invocation::Run { json, names }) => (
             json,
             names
@@ -1395,6 +1418,7 @@ fn main() -> ExitCode {
         let result = match job {
             Job::Scenario(run) => Ctx::new().and_then(|ctx| run(&ctx)),
             Job::Hold(mib, huge) => hold(*mib, *huge),
+            Job::Workload(cold, chunk, hot) => workload::workload(*cold, *chunk, *hot),
         };
         if !json {
             match &result {
@@ -1467,6 +1491,10 @@ mod tests {
             Ok(Invocation::Hold(64, true))
         ));
         assert!(matches!(args(&["list"]), Ok(Invocation::List)));
+        assert!(matches!(
+            args(&["workload", "512", "128", "64"]),
+            Ok(Invocation::Workload(512, 128, 64))
+        ));
         assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
         for bad in [
             &["hold", "x"][..],
@@ -1474,6 +1502,9 @@ mod tests {
             &["hold-huge", "3"],
             &["nope"],
             &["fork", "--json"],
+            &["workload", "100", "64", "8"],
+            &["workload", "128", "0", "8"],
+            &["workload", "128", "64", "0"],
         ] {
             assert_eq!(
                 args(bad).err().map(|f| f.status),
