@@ -1302,7 +1302,8 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
   workload    the `make run` workload: writes COLD_MIB MiB in CHUNK_MIB MiB
               chunks, printing 'cold I ADDR+LENGTH' and stopping itself
               (SIGSTOP) after each so that ps-migrate can park it, then
-              HOT_MIB MiB it works on; then checks every byte
+              HOT_MIB MiB it works on, stopping once more; then checks every
+              byte
   -h, --help  show this help
 
 Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then

@@ -22,8 +22,9 @@ fn stop_self() -> Result<(), String> {
 
 /// Writes `cold_mib` MiB of cold data in `chunk_mib` MiB chunks, printing each chunk's range as
 /// `cold I ADDR+LENGTH` and stopping (SIGSTOP) after each so its caller can park it; then writes
-/// and works on `hot_mib` MiB of hot data. Finally checks every byte: each cold chunk is read back
-/// (faulting it into RAM) and released before the next, so the check fits in RAM too.
+/// and works on `hot_mib` MiB of hot data and stops once more, for its caller to look. Finally
+/// checks every byte: each cold chunk is read back (faulting it into RAM) and released before the
+/// next, so the check fits in RAM too.
 pub fn workload(cold_mib: usize, chunk_mib: usize, hot_mib: usize) -> Result<(), String> {
     let chunk_pages = (chunk_mib << 20) / PAGE;
     let mut cold = Vec::new();
@@ -38,12 +39,13 @@ pub fn workload(cold_mib: usize, chunk_mib: usize, hot_mib: usize) -> Result<(),
     }
     let hot = Buf::anon((hot_mib << 20) / PAGE)?;
     hot.fill_all(HOT_SEED);
-    println!("hot {:#x}+{}", hot.addr(), hot.size());
     for pass in 1..=3 {
         hot.verify_all(HOT_SEED)
             .map_err(|e| format!("hot data, pass {pass}: {e}"))?;
     }
-    println!("hot: 3 passes over {} MiB, intact", hot_mib);
+    println!("hot {:#x}+{}: 3 passes, intact", hot.addr(), hot.size());
+    proc::flush_stdout();
+    stop_self()?;
     for (i, (buf, seed)) in cold.into_iter().enumerate() {
         buf.verify_all(seed)
             .map_err(|e| format!("cold chunk {i}: {e}"))?;
