@@ -77,6 +77,7 @@ for f in /sys/module/$MODULE/stats/*; do printf '    %-22s %s\n' "$(basename "$f
 [ "$(stat_value page_faults)" -gt 0 ] || demo_fail "no page faults brought data back"
 
 step "unbind the GPU and unload the module"
+dmesg_mark
 cleanup_module
 kernel_says
 ps-status
