@@ -868,7 +868,7 @@ fn hold(mib: usize, huge: bool) -> TestResult {
     }
     drop(ctx);
     let sigs = proc::block_sigusr1()?;
-    println!("parked {n} pages");
+    println!("parked {n} pages at {:#x}+{}", buf.addr(), buf.size());
     proc::flush_stdout();
     sigs.wait()?;
     buf.verify_all(19)?;
@@ -1296,9 +1296,11 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
 
   --json      print one JSON object with every result instead of text
   list        print every scenario's name, self-test ones marked with *
-  hold MIB    park MIB MiB, print 'parked', wait for SIGUSR1, then check every
-              byte (used to test unbinding under a live process)
-  hold-huge MIB  the same with transparent huge pages, parked whole (MIB even)
+  hold MIB    park MIB MiB, print 'parked N pages at ADDR+LENGTH', wait for
+              SIGUSR1, then check every byte (used to test unbinding under a
+              live process)
+  hold-huge MIB
+              the same with transparent huge pages, parked whole (MIB even)
   workload    the `make run` workload: writes COLD_MIB MiB in CHUNK_MIB MiB
               chunks, printing 'cold I ADDR+LENGTH' and stopping itself
               (SIGSTOP) after each so that ps-migrate can park it, then
