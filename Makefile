@@ -42,7 +42,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check vm-test install bench copy-bench
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -89,8 +89,10 @@ out:
 	mkdir -p out
 
 # The VM boots the test kernel, so everything it loads is built against that tree.
+# The group dkms loads what `make install` builds through DKMS: tests/host/dkms.sh builds it first.
 vm-test:
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
 test: setup
@@ -114,8 +116,17 @@ shell:
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh --shell
 
-install: modules
-	$(KMAKE) modules_install
+# DKMS (scripts/dkms.sh): sources to /usr/src, dkms add/build/install for the running kernel (or
+# KVER=..., KDIR=...), the modprobe.d softdep, the udev rule and the pseudoscopic group. KDIR goes
+# to DKMS only when given; DKMS's default is /lib/modules/KVER/build.
+KVER ?= $(shell uname -r)
+INSTALL_KDIR = $(if $(filter command line environment,$(origin KDIR)),$(KDIR))
+
+install:
+	KVER=$(KVER) KDIR=$(INSTALL_KDIR) bash scripts/dkms.sh install
+
+uninstall:
+	bash scripts/dkms.sh uninstall
 
 clean:
 	-$(KMAKE) clean

@@ -40,6 +40,12 @@ build_initramfs() {
 		[ -x "$TOOLS_BIN/$tool" ] || die "$tool is not built (run 'make tools')"
 		cp "$TOOLS_BIN/$tool" "$stage/usr/bin/"
 	done
+	# The module `make install` built through DKMS (tests/host/dkms.sh), for the group dkms.
+	local dkms_ko=$REPO/out/dkms/root/lib/modules/$KVER/updates/dkms/pseudoscopic.ko
+	if [ -f "$dkms_ko" ]; then
+		mkdir -p "$stage/dkms"
+		cp "$dkms_ko" "$stage/dkms/"
+	fi
 	cp -r "$REPO/tests/guest" "$stage/tests"
 	install -m 0755 "$REPO/tests/guest/init" "$stage/init"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make install / make uninstall: pseudoscopic through DKMS, so every new kernel rebuilds it.
+#
+#   scripts/dkms.sh install    copy the module's sources to /usr/src/pseudoscopic-VERSION, then
+#                              dkms add, build and install for KVER; install the modprobe.d file
+#                              (nouveau/nvidia load pseudoscopic first) and the udev rule for
+#                              /dev/pseudoscopic; create the pseudoscopic group
+#   scripts/dkms.sh uninstall  dkms remove (every kernel), delete the sources and both files; the
+#                              group stays (files may belong to it)
+#
+# Environment:
+#   KVER     kernel to build for (default: the running one)
+#   KDIR     its build tree, with Rust artifacts (default DKMS's: /lib/modules/KVER/build)
+#   PS_ROOT  install under this directory instead of / (tests): private DKMS trees, depmod -b,
+#            no group, no udev reload; nothing outside PS_ROOT is touched
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+NAME=pseudoscopic
+VERSION=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
+KVER=${KVER:-$(uname -r)}
+KDIR=${KDIR:-}
+PS_ROOT=${PS_ROOT:-}
+ROOT=${PS_ROOT:-/}
+ROOT=${ROOT%/}
+
+SRC_DIR=$ROOT/usr/src/$NAME-$VERSION
+MODPROBE_CONF=$ROOT/etc/modprobe.d/$NAME.conf
+UDEV_RULE=$ROOT/etc/udev/rules.d/70-$NAME.rules
+
+say() { printf 'dkms.sh: %s\n' "$*"; }
+die() {
+	printf 'dkms.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+DKMS=(dkms)
+if [ -n "$PS_ROOT" ]; then
+	DKMS+=(--sourcetree "$ROOT/usr/src" --dkmstree "$ROOT/var/lib/dkms" --installtree "$ROOT/lib/modules")
+fi
+
+# The module's sources: what Kbuild and dkms.conf need, without build products.
+copy_sources() {
+	rm -rf "$SRC_DIR"
+	mkdir -p "$SRC_DIR"
+	(cd "$REPO" && find Kbuild Kconfig Makefile dkms.conf src rust include -type f \
+		\( -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name Kbuild -o -name Kconfig \
+		-o -name Makefile -o -name dkms.conf \) -print0 | xargs -0 cp --parents -t "$SRC_DIR")
+}
+
+# Whether DKMS knows this version (added, built or installed).
+registered() {
+	"${DKMS[@]}" status -m "$NAME" -v "$VERSION" 2>/dev/null | grep -q "^$NAME/$VERSION"
+}
+
+depmod_root() {
+	[ -n "$PS_ROOT" ] && [ -d "$ROOT/lib/modules/$KVER" ] && depmod -b "$ROOT" "$KVER"
+	return 0
+}
+
+do_install() {
+	[ -n "$PS_ROOT" ] || [ "$(id -u)" -eq 0 ] || die "make install needs root (sudo make install)"
+	command -v dkms >/dev/null || die "dkms is not installed (Debian: apt-get install dkms)"
+	[ -n "$VERSION" ] || die "no PACKAGE_VERSION in $REPO/dkms.conf"
+	if registered; then
+		say "removing the $NAME $VERSION DKMS already has, to add the current sources"
+		"${DKMS[@]}" remove -m "$NAME" -v "$VERSION" --all ${PS_ROOT:+--no-depmod} >/dev/null
+	fi
+	copy_sources
+	say "sources in $SRC_DIR"
+	mkdir -p "$ROOT/var/lib/dkms"
+	"${DKMS[@]}" add -m "$NAME" -v "$VERSION" >/dev/null
+	local build=("${DKMS[@]}" build -m "$NAME" -v "$VERSION" -k "$KVER")
+	[ -n "$KDIR" ] && build+=(--kernelsourcedir "$KDIR")
+	say "building for $KVER${KDIR:+ against $KDIR}"
+	if ! "${build[@]}" >/dev/null; then
+		local log
+		log=$(find "${ROOT%/}/var/lib/dkms/$NAME/$VERSION/build" -name make.log 2>/dev/null | head -n 1)
+		[ -n "$log" ] && tail -n 20 "$log" >&2
+		die "DKMS build failed for $KVER${log:+ (log: $log)}; the kernel tree must carry Rust artifacts built by /usr/bin/rustc (README.md, \"Building against another kernel\")"
+	fi
+	mkdir -p "$ROOT/lib/modules/$KVER"
+	"${DKMS[@]}" install -m "$NAME" -v "$VERSION" -k "$KVER" ${PS_ROOT:+--no-depmod} >/dev/null ||
+		die "dkms install failed for $KVER"
+	depmod_root
+	install -D -m 0644 "$REPO/packaging/$NAME-modprobe.conf" "$MODPROBE_CONF"
+	install -D -m 0644 "$REPO/packaging/70-$NAME.rules" "$UDEV_RULE"
+	say "installed $MODPROBE_CONF and $UDEV_RULE"
+	if [ -z "$PS_ROOT" ]; then
+		getent group "$NAME" >/dev/null || groupadd --system "$NAME"
+		say "group $NAME: add users with 'usermod -aG $NAME USER'"
+		if command -v udevadm >/dev/null; then
+			udevadm control --reload-rules 2>/dev/null || true
+			[ -e "/dev/$NAME" ] && udevadm trigger --action=change --name-match="/dev/$NAME" 2>/dev/null
+		fi
+	fi
+	say "done: $("${DKMS[@]}" status -m "$NAME" -v "$VERSION" -k "$KVER")"
+}
+
+do_uninstall() {
+	[ -n "$PS_ROOT" ] || [ "$(id -u)" -eq 0 ] || die "make uninstall needs root (sudo make uninstall)"
+	if command -v dkms >/dev/null && registered; then
+		"${DKMS[@]}" remove -m "$NAME" -v "$VERSION" --all ${PS_ROOT:+--no-depmod} >/dev/null
+		depmod_root
+		say "removed $NAME $VERSION from DKMS"
+	fi
+	rm -rf "$SRC_DIR"
+	rm -f "$MODPROBE_CONF" "$UDEV_RULE"
+	if [ -z "$PS_ROOT" ] && command -v udevadm >/dev/null; then
+		udevadm control --reload-rules 2>/dev/null || true
+	fi
+	say "removed $SRC_DIR, $MODPROBE_CONF and $UDEV_RULE (the group $NAME stays)"
+}
+
+case "${1:-}" in
+install) do_install ;;
+uninstall) do_uninstall ;;
+*) die "usage: scripts/dkms.sh install|uninstall" ;;
+esac
