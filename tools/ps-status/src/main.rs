@@ -172,7 +172,11 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
             None => out.push_str(" VRAM BAR not visible (read /proc/iomem as root)"),
         }
         if let Some(p) = d.pool {
-            let _ = write!(out, ", pool {} pages, {} free", p.total_pages, p.free_pages);
+            let _ = write!(
+                out,
+                ", pool {} pages, {} free, {} free 2 MiB chunks",
+                p.total_pages, p.free_pages, p.free_chunks
+            );
         }
         out.push('\n');
         if let Some(stats) = &g.stats {
@@ -196,6 +200,7 @@ fn pool_json(pool: Pool, page_size: u64) -> Json {
     Json::object()
         .with("total_pages", pool.total_pages)
         .with("free_pages", pool.free_pages)
+        .with("free_chunks", pool.free_chunks)
         .with("total_kb", kb(pool.total_pages, page_size))
         .with("free_kb", kb(pool.free_pages, page_size))
 }
@@ -329,6 +334,7 @@ mod tests {
             pool: Pool {
                 total_pages: 65536,
                 free_pages: 65280,
+                free_chunks: 127,
             },
             gpus: vec![Gpu {
                 device: Device {
@@ -340,6 +346,7 @@ mod tests {
                     pool: Some(Pool {
                         total_pages: 65536,
                         free_pages: 65280,
+                        free_chunks: 127,
                     }),
                 },
                 stats: None,
@@ -357,7 +364,7 @@ mod tests {
         assert!(t.contains("DeviceTotal:       262144 kB\n"), "{t}");
         assert!(t.contains("DeviceFree:        261120 kB\n"), "{t}");
         assert!(
-            t.contains("  0000:00:03.0 [1af4:1110] GPU 0: VRAM BAR 0x100000000-0x10fffffff (256 MiB), pool 65536 pages, 65280 free\n"),
+            t.contains("  0000:00:03.0 [1af4:1110] GPU 0: VRAM BAR 0x100000000-0x10fffffff (256 MiB), pool 65536 pages, 65280 free, 127 free 2 MiB chunks\n"),
             "{t}"
         );
     }
