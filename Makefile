@@ -42,7 +42,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check docs-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -83,7 +83,11 @@ tools-check:
 	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) fmt --check
 	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) clippy --locked -- -D warnings
 
-check: out fmt-check clippy tools-check
+check: out fmt-check clippy tools-check docs-check
+
+# README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
+docs-check: clippy tools
+	bash tests/host/docs.sh
 
 out:
 	mkdir -p out
