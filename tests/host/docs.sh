@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # README.md cannot drift from what it documents:
-#   - each tool's `--help` is quoted in README.md, verbatim, in the ```text block that follows the
-#     line "<!-- TOOL --help -->";
+#   - each tool's `--help` (every member of tools/Cargo.toml but the library) is quoted in
+#     README.md, verbatim, in the ```text block that follows the line "<!-- TOOL --help -->";
 #   - every module parameter (module_param in rust/ps_shim.c) has a description in modinfo and a
 #     row in README.md's parameter table, and the table has no other rows.
 # Needs the tools (make tools) and pseudoscopic.ko (make).
@@ -12,7 +12,8 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 README=$REPO/README.md
 BIN=$REPO/out/tools/release
-TOOLS=(ps-status ps-migrate ps-test ps-stress)
+# Every binary of the tools workspace (its members but the library).
+mapfile -t TOOLS < <(sed -n 's/^members = \[\(.*\)\]/\1/p' "$REPO/tools/Cargo.toml" | tr -d '" ' | tr , '\n' | grep -vx pseudoscopic)
 KO=$REPO/pseudoscopic.ko
 failed=0
 
