@@ -32,7 +32,7 @@ with --all every private, writable mapping of it (from /proc/PID/maps).
   --device N        GPU index (see ps-status); default: any GPU
   --progress        show a progress bar (default: for moves of 64 MiB or more
                     when stderr is a terminal); the move is then sent in
-                    16 MiB requests, so a bad part stops only its own request
+                    16 MiB requests, and an error keeps what moved before it
   --no-progress     never show one
   --json            print one JSON object instead of text
   --dev PATH        device node (default /dev/pseudoscopic)
