@@ -5,7 +5,7 @@
 #   make setup            install toolchain, Linux 7.3 source and the test kernel (root, cached, idempotent)
 #   make                  build pseudoscopic.ko against KDIR
 #   make run              boot the test kernel with emulated VRAM and show the module at work
-#   make test             host checks (format, clippy, tools) and the VM test suite
+#   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
@@ -99,9 +99,11 @@ vm-test:
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
+# The demo is part of the tests: it exits non-zero when its workload's data is wrong.
 test: setup
 	$(MAKE) check KDIR=$(TEST_KDIR)
 	$(MAKE) vm-test
+	bash tests/vm/run-demo.sh
 
 run: setup
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)
