@@ -7,6 +7,8 @@
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
+#   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule
+#   make uninstall        DKMS removal and those files
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
 # The kernel's Kbuild reads ./Kbuild when it descends here with M=.
