@@ -3,10 +3,10 @@
 //! ps-stress: concurrent migrations, CPU faults and forks over the same memory, every byte
 //! checked after every step.
 //!
-//! Each thread owns a region it rewrites, parks and brings back at random; all threads also read
-//! and re-park one common region, so migrations and faults of the same pages race. Every few steps
-//! a thread forks a child that checks both regions. The GPU may be unbound during a run: requests
-//! then fail with ENODEV and the data must still be intact.
+//! Each thread owns a region it rewrites, parks, brings back and munmaps at random; all threads
+//! also read and re-park one common region, so migrations and faults of the same pages race. Every
+//! few steps a thread forks a child that checks both regions. The GPU may be unbound during a run:
+//! requests then fail with ENODEV and the data must still be intact.
 
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate},
@@ -30,9 +30,10 @@ Usage: ps-stress [--duration SECS] [--threads N] [--size SIZE] [--steps N]
 
 Runs N threads, each over its own region of SIZE bytes and all over one common
 region of the same size, taking random steps: rewrite part of the region, park
-part of it, bring part back, re-park part of the common region, fork a child
-that checks both regions. Every byte is checked after every step. ENODEV (no
-GPU, e.g. unbound during the run) is tolerated.
+part of it, bring part back, munmap part of it (parked pages too) and map it
+again, re-park part of the common region, fork a child that checks both
+regions. Every byte is checked after every step. ENODEV (no GPU, e.g. unbound
+during the run) is tolerated.
 
   --duration SECS  stop after this long (e.g. 30, 2m); then --steps is a limit
                    only when given too
@@ -77,6 +78,7 @@ struct Totals {
     park_requests: AtomicU64,
     ram_requests: AtomicU64,
     rewrites: AtomicU64,
+    munmaps: AtomicU64,
     forks: AtomicU64,
     /// Bytes compared with what was written.
     bytes_checked: AtomicU64,
@@ -270,7 +272,7 @@ fn worker(
     let mut step = 0;
     while o.go_on(step, deadline) {
         let (first, len) = rng.span(o.pages);
-        match rng.next() % 6 {
+        match rng.next() % 7 {
             0 => {
                 totals.rewrites.fetch_add(1, Ordering::Relaxed);
                 next_seed += 1;
@@ -286,6 +288,15 @@ fn worker(
                 totals.brought_back.fetch_add(r.moved, Ordering::Relaxed);
             }
             4 => {
+                totals.munmaps.fetch_add(1, Ordering::Relaxed);
+                own.replace_part(first, len)?;
+                own.verify_zero(first, len)
+                    .map_err(|e| format!("thread {id} step {step}, after munmap: {e}"))?;
+                next_seed += 1;
+                own.fill(next_seed, first, len);
+                seeds[first..first + len].fill(next_seed);
+            }
+            5 => {
                 let (cf, cl) = rng.span(o.pages);
                 let r = migrate(&dev, Direction::ToDevice, common, cf, cl, totals)?;
                 totals.parked.fetch_add(r.moved, Ordering::Relaxed);
@@ -328,6 +339,7 @@ struct Summary {
     park_requests: u64,
     ram_requests: u64,
     rewrites: u64,
+    munmaps: u64,
     forks: u64,
     pages_parked: u64,
     pages_brought_back: u64,
@@ -345,8 +357,13 @@ impl Summary {
             self.steps, self.threads, self.pages_parked, self.pages_brought_back, self.forks, self.enodev
         );
         out.push_str(&format!(
-            "operations: {} park requests, {} to-RAM requests, {} rewrites, {} forks in {:.1} s\n",
-            self.park_requests, self.ram_requests, self.rewrites, self.forks, self.seconds
+            "operations: {} park requests, {} to-RAM requests, {} rewrites, {} munmaps, {} forks in {:.1} s\n",
+            self.park_requests,
+            self.ram_requests,
+            self.rewrites,
+            self.munmaps,
+            self.forks,
+            self.seconds
         ));
         out.push_str(&format!(
             "bytes moved by request: {} to VRAM, {} to RAM; {} checked\n",
@@ -377,6 +394,7 @@ impl Summary {
                     .with("park_requests", self.park_requests)
                     .with("ram_requests", self.ram_requests)
                     .with("rewrites", self.rewrites)
+                    .with("munmaps", self.munmaps)
                     .with("forks", self.forks),
             )
             .with("bytes_to_vram", self.pages_parked * page)
@@ -427,6 +445,7 @@ fn run(o: &Options) -> Result<Summary, Failure> {
         park_requests: get(&totals.park_requests),
         ram_requests: get(&totals.ram_requests),
         rewrites: get(&totals.rewrites),
+        munmaps: get(&totals.munmaps),
         forks: get(&totals.forks),
         pages_parked: get(&totals.parked),
         pages_brought_back: get(&totals.brought_back),
@@ -546,6 +565,7 @@ mod tests {
             park_requests: 4,
             ram_requests: 3,
             rewrites: 2,
+            munmaps: 5,
             forks: 1,
             pages_parked: 256,
             pages_brought_back: 512,
@@ -556,12 +576,12 @@ mod tests {
         assert_eq!(
             s.text(),
             "10 steps on 2 threads: 256 pages parked, 512 brought back by request, 1 forks checked, 0 requests found no GPU\n\
-             operations: 4 park requests, 3 to-RAM requests, 2 rewrites, 1 forks in 1.2 s\n\
+             operations: 4 park requests, 3 to-RAM requests, 2 rewrites, 5 munmaps, 1 forks in 1.2 s\n\
              bytes moved by request: 1.0 MiB to VRAM, 2.0 MiB to RAM; 1.0 MiB checked\n"
         );
         assert_eq!(
             s.json().to_string(),
-            r#"{"threads":2,"seconds":1.25,"steps":10,"operations":{"park_requests":4,"ram_requests":3,"rewrites":2,"forks":1},"bytes_to_vram":1048576,"bytes_to_ram":2097152,"bytes_checked":1048576,"enodev":0,"module_counters":null}"#
+            r#"{"threads":2,"seconds":1.25,"steps":10,"operations":{"park_requests":4,"ram_requests":3,"rewrites":2,"munmaps":5,"forks":1},"bytes_to_vram":1048576,"bytes_to_ram":2097152,"bytes_checked":1048576,"enodev":0,"module_counters":null}"#
         );
     }
 

@@ -195,6 +195,28 @@ impl Buf {
         )
     }
 
+    /// Unmaps pages `[first, first + pages)` and maps fresh anonymous memory in their place (one
+    /// `mmap` with `MAP_FIXED`, which unmaps first); they read as zero afterwards.
+    pub fn replace_part(&self, first: usize, pages: usize) -> Result<(), String> {
+        let start = self.words(first, pages);
+        // SAFETY: The range lies inside our mapping (checked by `words`); the new mapping has the
+        // same protection and flags, so the buffer stays as valid as before.
+        let p = unsafe {
+            libc::mmap(
+                start.cast(),
+                pages * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mmap(MAP_FIXED): {}", io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     /// Drops pages `[first, first + pages)` with `MADV_DONTNEED`; they read as zero afterwards.
     pub fn dontneed(&self, first: usize, pages: usize) -> Result<(), String> {
         // SAFETY: The range lies inside our mapping; dropping its contents is the point.
