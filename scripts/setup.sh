@@ -7,12 +7,16 @@
 #   2. bindgen-cli 0.72.1, built with Debian's cargo into the cache;
 #   3. the Linux 7.3.x source from Debian's linux-source-7.3 (a private APT configuration; the system's
 #      sources are never touched);
-#   4. a test kernel with Rust support, configured from tests/kernel.config.
+#   4. a test kernel with Rust support, configured from tests/kernel.config;
+#   5. a Debian trixie chroot with QEMU >= 10.1 from trixie-backports (vfio-user-pci), for the tests that
+#      run the emulated NVIDIA boards (tests/gpu-model); the host keeps bookworm's QEMU;
+#   6. the GPU model (tests/gpu-model), built with Debian's cargo.
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
 #   $PS_CACHE/test-kernel  -> the kernel build tree (KDIR for `make`, bzImage for the VM tests)
 #   $PS_CACHE/env.mk       -> the toolchain variables the Makefile includes
+#   $PS_CACHE/qemu-chroot  -> the trixie chroot whose qemu-system-x86_64 has vfio-user-pci
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +29,14 @@ PACKAGES=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
 	libclang-19-dev clang-19
 	gcc make bc flex bison libelf-dev libssl-dev dwarves cpio kmod xz-utils zstd python3 rsync
-	qemu-system-x86 busybox-static
+	qemu-system-x86 busybox-static debootstrap
 	dkms
 )
+
+# The chroot for vfio-user: QEMU_MIN or newer, from trixie-backports.
+CHROOT_SUITE=trixie
+QEMU_MIN=10.1
+DEBIAN_MIRROR=http://deb.debian.org/debian
 
 say() { printf 'setup: %s\n' "$*"; }
 die() {
@@ -186,6 +195,47 @@ build_kernel() {
 	mv -T "$PS_CACHE/test-kernel.tmp" "$PS_CACHE/test-kernel"
 }
 
+# A minimal trixie system with QEMU from trixie-backports: bookworm's QEMU (7.2) has no vfio-user-pci.
+# Keyed by the recipe; the host's APT sources are never touched (debootstrap and the chroot's own APT
+# only write inside the chroot).
+build_qemu_chroot() {
+	local key root tmp version
+	key=$({
+		echo "$CHROOT_SUITE $QEMU_MIN $DEBIAN_MIRROR"
+		declare -f build_qemu_chroot
+	} | sha256sum | cut -c1-12)
+	root=$PS_CACHE/qemu-$CHROOT_SUITE-$key
+	if [ -f "$root/.ps-built" ]; then
+		say "QEMU chroot: $(cat "$root/.ps-built") ($key) present"
+	else
+		say "QEMU chroot: debootstrap $CHROOT_SUITE and QEMU from $CHROOT_SUITE-backports (about 3 minutes)"
+		tmp=$root.tmp
+		rm -rf "$tmp"
+		debootstrap --variant=minbase "$CHROOT_SUITE" "$tmp" "$DEBIAN_MIRROR" >"$PS_CACHE/debootstrap.log" 2>&1 ||
+			die "debootstrap $CHROOT_SUITE failed; see $PS_CACHE/debootstrap.log"
+		echo "deb $DEBIAN_MIRROR $CHROOT_SUITE-backports main" >"$tmp/etc/apt/sources.list.d/backports.list"
+		# A private mount namespace: /proc for the package scripts goes away with it.
+		unshare -m sh -ec '
+			mount -t proc proc "$1/proc"
+			chroot "$1" apt-get update -q
+			chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+				-t "$2-backports" qemu-system-x86
+			chroot "$1" apt-get clean
+		' sh "$tmp" "$CHROOT_SUITE" >"$PS_CACHE/qemu-chroot.log" 2>&1 ||
+			die "installing QEMU in the $CHROOT_SUITE chroot failed; see $PS_CACHE/qemu-chroot.log"
+		version=$(chroot "$tmp" qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([0-9.]*\).*/\1/p')
+		printf '%s\n%s\n' "$QEMU_MIN" "$version" | sort -V -C ||
+			die "$CHROOT_SUITE-backports has QEMU $version; vfio-user-pci needs $QEMU_MIN or newer"
+		chroot "$tmp" qemu-system-x86_64 -device help | grep -q '"vfio-user-pci"' ||
+			die "QEMU $version from $CHROOT_SUITE-backports has no vfio-user-pci device"
+		echo "QEMU $version" >"$tmp/.ps-built"
+		mv -T "$tmp" "$root"
+		say "QEMU chroot: QEMU $version ready"
+	fi
+	ln -sfn "$root" "$PS_CACHE/qemu-chroot.tmp"
+	mv -T "$PS_CACHE/qemu-chroot.tmp" "$PS_CACHE/qemu-chroot"
+}
+
 main() {
 	[ -r /etc/os-release ] && . /etc/os-release
 	[ "${ID:-}" = debian ] || say "warning: not Debian (${ID:-unknown}); package names may differ"
@@ -195,6 +245,7 @@ main() {
 	local src
 	src=$(fetch_kernel_source)
 	build_kernel "$src"
+	build_qemu_chroot
 	write_env
 	say "done: KDIR=$PS_CACHE/test-kernel"
 }
