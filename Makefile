@@ -44,7 +44,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check docs-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -85,7 +85,18 @@ tools-check:
 	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) fmt --check
 	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) clippy --locked -- -D warnings
 
-check: out fmt-check clippy tools-check docs-check
+# The emulated NVIDIA boards the VM tests run (tests/gpu-model), a Cargo project of its own.
+GPU_MODEL_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/gpu-model
+
+gpu-model:
+	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) build --release --locked
+
+gpu-model-check:
+	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) fmt --check
+	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
+	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
+
+check: out fmt-check clippy tools-check gpu-model-check docs-check
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools
@@ -97,7 +108,7 @@ out:
 # The VM boots the test kernel, so everything it loads is built against that tree.
 # The group dkms loads what `make install` builds through DKMS: tests/host/dkms.sh builds it first.
 vm-test:
-	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 

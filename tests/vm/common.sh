@@ -8,6 +8,9 @@ KDIR=${KDIR:-$PS_CACHE/test-kernel}
 OUT=$REPO/out/vm
 TOOLS_BIN=$REPO/out/tools/release
 TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench)
+GPU_MODEL=$REPO/out/gpu-model/release/gpu-model
+# The trixie chroot whose QEMU has vfio-user-pci (scripts/setup.sh).
+QEMU_CHROOT=${PS_QEMU_CHROOT:-$PS_CACHE/qemu-chroot}
 
 die() {
 	printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2
@@ -57,7 +60,7 @@ qemu_cmd() {
 	shift 3
 	QEMU_CMD=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "${PS_VM_MEMORY:-2G}" -smp 2
 		-nographic -no-reboot -net none
-		-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$OUT/initramfs.cpio"
+		-kernel "${PS_KERNEL_IMAGE:-$KDIR/arch/x86/boot/bzImage}" -initrd "$OUT/initramfs.cpio"
 		-append "console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=4 log_buf_len=4M panic=-1 oops=panic $append"
 		"$@")
 	if [ -n "$console" ]; then
@@ -71,4 +74,56 @@ qemu_cmd() {
 ivshmem_args() {
 	local id=$1 size=$2
 	printf '%s\n' -object "memory-backend-memfd,id=$id,size=$size,share=on" -device "ivshmem-plain,memdev=$id"
+}
+
+# in_qemu_chroot CMD...: runs CMD (by exec, so its pid is the caller's child) in the trixie chroot,
+# in a private mount namespace that sees /dev, /proc and $OUT at the same paths as the host.
+in_qemu_chroot() {
+	[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] || die "no QEMU chroot at $QEMU_CHROOT (run 'make setup')"
+	mkdir -p "$QEMU_CHROOT$OUT"
+	exec unshare -m --propagation private sh -ec '
+		root=$1 out=$2
+		shift 2
+		mount --rbind /dev "$root/dev"
+		mount -t proc proc "$root/proc"
+		mount --bind "$out" "$root$out"
+		exec chroot "$root" "$@"' sh "$QEMU_CHROOT" "$OUT" "$@"
+}
+
+# The QEMU arguments for guest RAM that vfio-user devices can reach (shared memfd), and for one
+# emulated NVIDIA board served by gpu-model on SOCKET.
+shared_ram_args() {
+	printf '%s\n' -object "memory-backend-memfd,id=ram,size=$1,share=on" -machine "q35,memory-backend=ram"
+}
+gpu_args() {
+	printf '%s\n' -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$1\"}}"
+}
+
+# start_gpu_model DIR N BOARD VRAM_MIB [KNOB...]: serves board N on DIR/gpuN.sock, VRAM in
+# /dev/shm, log in DIR/gpuN.log; waits until the socket is there. Sets GPU_MODEL_PIDS.
+start_gpu_model() {
+	local dir=$1 n=$2 board=$3 mib=$4
+	shift 4
+	[ -x "$GPU_MODEL" ] || die "gpu-model is not built (run 'make gpu-model')"
+	local sock=$dir/gpu$n.sock vram=/dev/shm/pseudoscopic-$(basename "$dir")-gpu$n.vram
+	rm -f "$sock"
+	"$GPU_MODEL" serve --socket "$sock" --board "$board" --vram-file "$vram" --vram-mib "$mib" \
+		--log "$dir/gpu$n.log" "$@" >"$dir/gpu$n.out" 2>&1 &
+	GPU_MODEL_PIDS+=($!)
+	local i
+	for i in $(seq 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 $! 2>/dev/null || break
+		sleep 0.1
+	done
+	die "gpu-model for $board did not start: $(cat "$dir/gpu$n.out")"
+}
+
+stop_gpu_models() {
+	local pid
+	for pid in "${GPU_MODEL_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	GPU_MODEL_PIDS=()
 }

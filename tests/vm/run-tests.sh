@@ -20,6 +20,7 @@ group_qemu_args() {
 	GROUP_TIMEOUT=$DEFAULT_TIMEOUT
 	GROUP_MEMORY=2G
 	GROUP_ARGS=()
+	GROUP_GPUS=()
 	while read -r kind arg; do
 		case "$kind" in
 		ivshmem)
@@ -27,11 +28,41 @@ group_qemu_args() {
 			n=$((n + 1))
 			;;
 		device) GROUP_ARGS+=(-device "$arg") ;;
+		gpu) GROUP_GPUS+=("$arg") ;;
 		memory) GROUP_MEMORY=$arg ;;
 		timeout) GROUP_TIMEOUT=$arg ;;
 		*) die "$file: unknown '# vm: $kind' line" ;;
 		esac
 	done < <(sed -n 's/^# vm: *//p' "$file")
+}
+
+# Starts the gpu-model of each "# vm: gpu BOARD VRAM_MIB [KNOB...]" line and adds its device, with
+# guest RAM it can share, to GROUP_ARGS.
+start_group_gpus() {
+	local dir=$1 n=0 spec
+	[ ${#GROUP_GPUS[@]} -eq 0 ] && return
+	mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(shared_ram_args "$GROUP_MEMORY")
+	for spec in "${GROUP_GPUS[@]}"; do
+		# shellcheck disable=SC2086 # BOARD VRAM_MIB and knobs are words
+		start_gpu_model "$dir" $n $spec
+		mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(gpu_args "$dir/gpu$n.sock")
+		n=$((n + 1))
+	done
+}
+
+# Host-side checks: a case `case_X` of a group may have a `host_X` that runs on the host after the
+# guest is done (with bash, tests/vm/host-lib.sh and the group file sourced), e.g. to check the
+# gpu-model's register log or VRAM. Prints the reason on failure.
+host_check() {
+	local file=$1 case=$2 dir=$3
+	grep -q "^host_$case() *{" "$file" || return 0
+	(
+		. "$REPO/tests/vm/host-lib.sh"
+		. "$file"
+		HOST_DIR=$dir
+		"host_$case"
+	) 2>&1 | sed -n 's/^PSFAIL: //p' | tail -n 1 | grep . && return 1
+	return 0
 }
 
 # The cases a group defines, in file order.
@@ -64,24 +95,32 @@ run_guest() {
 
 PASSED=0
 FAILED=0
+GPU_MODEL_PIDS=()
+trap stop_gpu_models EXIT
 FAILED_GROUPS=()
 
 run_group() {
 	local group=$1 file=$GROUP_DIR/$1.sh
 	[ -f "$file" ] || die "no such group: $group"
-	group_qemu_args "$file"
 	local dir=$OUT/$group
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	: >"$dir/results.log"
-	PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" "ps.mode=test ps.group=$group" \
-		"${GROUP_ARGS[@]}"
-	printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
 	local rc attempt
 	for attempt in 1 2; do
 		: >"$dir/results.log"
+		group_qemu_args "$file"
+		start_group_gpus "$dir"
+		local image=$KDIR/arch/x86/boot/bzImage
+		# Bookworm's QEMU has no vfio-user-pci: the chroot's runs instead, and sees only $OUT.
+		[ ${#GROUP_GPUS[@]} -ne 0 ] && image=$OUT/bzImage
+		PS_KERNEL_IMAGE=$image PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" \
+			"ps.mode=test ps.group=$group" "${GROUP_ARGS[@]}"
+		[ ${#GROUP_GPUS[@]} -ne 0 ] && QEMU_CMD=(in_qemu_chroot "${QEMU_CMD[@]}")
+		printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
 		run_guest "$dir"
 		rc=$?
+		stop_gpu_models
 		[ $rc -ne 125 ] && break
 		# The guest never reached its test runner: a boot hang before any of our code ran.
 		mv "$dir/console.log" "$dir/console.boot-hang-$attempt.log"
@@ -96,6 +135,10 @@ run_group() {
 		line=$(grep -m1 "^PSTEST \(PASS\|FAIL\) $case\( \|\$\)" "$dir/results.log")
 		status=$(awk '{print $2}' <<<"$line")
 		reason=$(cut -d' ' -f4- <<<"$line")
+		if [ "$status" = PASS ] && ! reason=$(host_check "$file" "$case" "$dir"); then
+			status=FAIL
+			reason="host: $reason"
+		fi
 		if [ "$status" = PASS ]; then
 			printf 'PASS  %s/%s\n' "$group" "$case"
 			PASSED=$((PASSED + 1))
@@ -119,6 +162,7 @@ run_group() {
 		FAILED=$((FAILED + 1))
 		group_failed=1
 	fi
+	rm -f /dev/shm/pseudoscopic-"$group"-gpu*.vram
 	if [ $group_failed -eq 1 ]; then
 		FAILED_GROUPS+=("$group")
 	else
@@ -128,6 +172,7 @@ run_group() {
 
 mkdir -p "$OUT"
 build_initramfs
+cp "$KDIR/arch/x86/boot/bzImage" "$OUT/bzImage"
 if [ $# -eq 0 ]; then
 	set -- $(cd "$GROUP_DIR" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
 fi

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! BAR0: the registers, as open-gpu-doc's manuals (`manuals/*/dev_*.ref.txt`,
+//! `pascal/gp100-fbpa.txt`) and `nvidia-hardware.md` define them. Every access is logged; an access
+//! the manuals do not allow (unknown offset, wrong width, write to a read-only register, a value
+//! with undefined bits) is refused and logged as `REJECT`, so tests can check that the driver made
+//! none.
+
+use crate::board::{Board, PostStatus, Sizing};
+use crate::vram::Vram;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+/// `NV_PRAMIN`: BAR0 window onto VRAM at `NV_PBUS_BAR0_WINDOW`.
+const PRAMIN: u32 = 0x0070_0000;
+const PRAMIN_LEN: u32 = 0x0010_0000;
+
+/// What the test asks the board to look like, beyond its identity.
+#[derive(Debug, Default)]
+pub struct Knobs {
+    /// The VBIOS did not run: the POST status registers say so.
+    pub not_posted: bool,
+    /// A previous driver left BAR1 in virtual mode (`NV_PBUS_BAR1_BLOCK_MODE_VIRTUAL`).
+    pub bar1_virtual: bool,
+    /// A locked WPR2 region `[start, end)` in VRAM, 128 KiB aligned.
+    pub wpr2: Option<(u64, u64)>,
+}
+
+pub struct Bar0 {
+    board: &'static Board,
+    knobs: Knobs,
+    vram: Vram,
+    /// `NV_PBUS_BAR0_WINDOW`.
+    window: u32,
+    /// `NV_PBUS_BAR1_BLOCK`.
+    bar1_block: u32,
+    log: Box<dyn Write + Send>,
+    /// Accesses refused so far.
+    pub rejected: u64,
+}
+
+/// One named 32-bit register and how it may be accessed.
+struct Register {
+    name: &'static str,
+    value: u32,
+    writable: bool,
+}
+
+fn ro(name: &'static str, value: u32) -> Option<Register> {
+    Some(Register {
+        name,
+        value,
+        writable: false,
+    })
+}
+
+fn rw(name: &'static str, value: u32) -> Option<Register> {
+    Some(Register {
+        name,
+        value,
+        writable: true,
+    })
+}
+
+/// Instance block address a previous driver left in `NV_PBUS_BAR1_BLOCK` (virtual mode knob).
+const LEFTOVER_INSTANCE_BLOCK: u32 = 0x0001_0000 >> 12;
+
+impl Bar0 {
+    pub fn new(
+        board: &'static Board,
+        knobs: Knobs,
+        vram: Vram,
+        log: Box<dyn Write + Send>,
+    ) -> Self {
+        let bar1_block = if knobs.bar1_virtual {
+            (1 << 31) | LEFTOVER_INSTANCE_BLOCK
+        } else {
+            0
+        };
+        Self {
+            board,
+            knobs,
+            vram,
+            window: 0,
+            bar1_block,
+            log,
+            rejected: 0,
+        }
+    }
+
+    /// The register at `offset`, if the manuals define one there for this board.
+    fn register(&self, offset: u32) -> Option<Register> {
+        let b = self.board;
+        let gp100 = matches!(b.sizing, Sizing::Fbpa { .. });
+        match offset {
+            0x0000_0000 => ro("NV_PMC_BOOT_0", b.boot0()),
+            0x0000_0a00 => ro("NV_PMC_BOOT_42", b.boot42()),
+            0x0000_1700 => rw("NV_PBUS_BAR0_WINDOW", self.window),
+            0x0000_1704 => rw("NV_PBUS_BAR1_BLOCK", self.bar1_block),
+            0x0000_1710 => ro("NV_PBUS_BIND_STATUS", 0),
+            0x0002_240c if b.post == PostStatus::Scratch2240c => ro(
+                "POST scratch 0x2240c",
+                u32::from(!self.knobs.not_posted) << 1,
+            ),
+            0x0011_8128 if b.post == PostStatus::GfwBoot => ro(
+                "GFW boot scratch 0x118128",
+                u32::from(!self.knobs.not_posted),
+            ),
+            0x0011_8234 if b.post == PostStatus::GfwBoot => ro(
+                "GFW boot progress 0x118234",
+                if self.knobs.not_posted { 0x3 } else { 0xff },
+            ),
+            0x0010_0ce0 => b
+                .local_memory_range()
+                .and_then(|v| ro("NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE", v)),
+            0x001f_a824 if !gp100 => ro(
+                "NV_PFB_PRI_MMU_WPR2_ADDR_LO",
+                self.knobs.wpr2.map_or(0, |(start, _)| wpr_encode(start)),
+            ),
+            0x001f_a828 if !gp100 => ro(
+                "NV_PFB_PRI_MMU_WPR2_ADDR_HI",
+                self.knobs
+                    .wpr2
+                    .map_or(0, |(_, end)| wpr_encode(end - WPR_GRANULE)),
+            ),
+            _ => self.fbpa_register(offset),
+        }
+    }
+
+    /// GP100's memory partition registers (`pascal/gp100-fbpa.txt`).
+    fn fbpa_register(&self, offset: u32) -> Option<Register> {
+        let Sizing::Fbpa { count, per_fbp } = self.board.sizing else {
+            return None;
+        };
+        match offset {
+            0x0002_243c => ro("NV_PTOP_SCAL_NUM_FBPAS", count),
+            0x0002_2458 => ro("NV_PTOP_SCAL_NUM_FBPA_PER_FBP", per_fbp),
+            0x0002_1c14 => ro("NV_FUSE_STATUS_OPT_FBIO", 0),
+            0x0002_1d70..=0x0002_1dac if offset % 4 == 0 => ro("NV_FUSE_STATUS_OPT_ROP_L2_FBP", 0),
+            0x0090_0000..=0x0093_ffff if offset % 0x4000 == 0x20c => {
+                let i = (offset - 0x0090_0000) / 0x4000;
+                if i < count {
+                    let mib = (self.board.vram >> 20) / u64::from(count);
+                    ro("NV_PFB_FBPA_CSTATUS_RAMAMOUNT", mib as u32)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn reject(&mut self, what: &str, offset: u64, len: usize, why: &str) -> io::Error {
+        self.rejected += 1;
+        let _ = writeln!(self.log, "REJECT {what}{len} {offset:#010x}: {why}");
+        io::Error::new(io::ErrorKind::InvalidInput, why.to_string())
+    }
+
+    pub fn read(&mut self, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        if let Some(addr) = self.pramin_address(offset, data.len(), "R")? {
+            if !self.vram.read(addr, data) {
+                return Err(self.reject("R", offset, data.len(), "PRAMIN beyond emulated VRAM"));
+            }
+            let _ = writeln!(
+                self.log,
+                "R{} {offset:#010x} PRAMIN vram {addr:#x}",
+                data.len()
+            );
+            return Ok(());
+        }
+        let reg = self.checked_register(offset, data.len(), "R")?;
+        data.copy_from_slice(&reg.value.to_le_bytes());
+        let _ = writeln!(
+            self.log,
+            "R4 {offset:#010x} = {:#010x} {}",
+            reg.value, reg.name
+        );
+        Ok(())
+    }
+
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if let Some(addr) = self.pramin_address(offset, data.len(), "W")? {
+            if !self.vram.write(addr, data) {
+                return Err(self.reject("W", offset, data.len(), "PRAMIN beyond emulated VRAM"));
+            }
+            let _ = writeln!(
+                self.log,
+                "W{} {offset:#010x} PRAMIN vram {addr:#x}",
+                data.len()
+            );
+            return Ok(());
+        }
+        let reg = self.checked_register(offset, data.len(), "W")?;
+        if !reg.writable {
+            return Err(self.reject("W", offset, 4, "read-only register"));
+        }
+        let value = u32::from_le_bytes(data.try_into().expect("4 bytes"));
+        match offset {
+            0x1700 => {
+                // BASE 23:0, TARGET 25:24 (0 VID_MEM, 2 and 3 system memory); nothing else.
+                if value & !0x03ff_ffff != 0 || (value >> 24) & 3 == 1 {
+                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR0_WINDOW bits"));
+                }
+                self.window = value;
+            }
+            0x1704 => {
+                // PTR 27:0, TARGET 29:28 (0, 2, 3), MODE 31; bit 30 undefined.
+                if value & (1 << 30) != 0 || (value >> 28) & 3 == 1 {
+                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR1_BLOCK bits"));
+                }
+                self.bar1_block = value;
+            }
+            _ => unreachable!("only the two registers above are writable"),
+        }
+        let _ = writeln!(self.log, "W4 {offset:#010x} = {value:#010x} {}", reg.name);
+        Ok(())
+    }
+
+    /// A register access must be one aligned 32-bit access to a defined register.
+    fn checked_register(&mut self, offset: u64, len: usize, what: &str) -> io::Result<Register> {
+        if len != 4 || offset % 4 != 0 {
+            return Err(self.reject(what, offset, len, "registers take aligned 32-bit accesses"));
+        }
+        let Some(reg) = u32::try_from(offset).ok().and_then(|o| self.register(o)) else {
+            let why = format!(
+                "no register at this offset on {}",
+                self.board.chipset_name()
+            );
+            return Err(self.reject(what, offset, len, &why));
+        };
+        Ok(reg)
+    }
+
+    /// The VRAM address of a PRAMIN access, `None` when `offset` is not in the window.
+    fn pramin_address(&mut self, offset: u64, len: usize, what: &str) -> io::Result<Option<u64>> {
+        if !(u64::from(PRAMIN)..u64::from(PRAMIN + PRAMIN_LEN)).contains(&offset) {
+            return Ok(None);
+        }
+        if !matches!(len, 1 | 2 | 4 | 8) || offset % len as u64 != 0 {
+            return Err(self.reject(what, offset, len, "PRAMIN takes aligned 1-8 byte accesses"));
+        }
+        if (self.window >> 24) & 3 != 0 {
+            return Err(self.reject(
+                what,
+                offset,
+                len,
+                "PRAMIN onto system memory is not modelled",
+            ));
+        }
+        let base = u64::from(self.window & 0x00ff_ffff) << 16;
+        Ok(Some(base + (offset - u64::from(PRAMIN))))
+    }
+
+    /// The state the log ends with: BAR1's mode, for the tests.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let mode = if self.bar1_block >> 31 == 1 {
+            "virtual"
+        } else {
+            "physical"
+        };
+        let _ = write!(s, "BAR1 {mode}, {} rejected", self.rejected);
+        s
+    }
+
+    pub fn log_line(&mut self, line: &str) {
+        let _ = writeln!(self.log, "{line}");
+    }
+}
+
+/// WPR2 boundaries are 128 KiB granules (nouveau: `(reg & ~0xf) << 8`, end + 0x20000).
+const WPR_GRANULE: u64 = 0x2_0000;
+
+fn wpr_encode(addr: u64) -> u32 {
+    ((addr >> 8) as u32) & !0xf
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! gpu-model: an NVIDIA board at register level, served to QEMU's `vfio-user-pci` device, for
+//! pseudoscopic's VM tests. Written from NVIDIA's manuals, not from the driver, so that it checks the
+//! driver instead of echoing it.
+//!
+//!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
+//!                   [--not-posted] [--bar1-virtual] [--wpr2 START_MIB:END_MIB]
+//!   gpu-model check-vram --vram-file PATH --seed S --pages N
+//!   gpu-model boards
+
+mod bar0;
+mod board;
+mod config;
+mod vram;
+
+use bar0::{Bar0, Knobs};
+use config::{Config, BAR0_LEN, BAR3_LEN};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, LineWriter};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vfio_bindings::bindings::vfio::{
+    vfio_region_info, vfio_region_sparse_mmap_area, VFIO_IRQ_INFO_EVENTFD,
+    VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR1_REGION_INDEX, VFIO_PCI_BAR3_REGION_INDEX,
+    VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX,
+    VFIO_PCI_NUM_IRQS, VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_FLAG_MMAP,
+    VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+};
+use vfio_user::{IrqInfo, Server, ServerBackend, ServerRegion, SparseArea};
+
+struct Device {
+    config: Config,
+    bar0: Bar0,
+    bar1_len: u64,
+}
+
+impl Device {
+    fn region_name(region: u32) -> &'static str {
+        match region {
+            VFIO_PCI_BAR1_REGION_INDEX => "BAR1",
+            VFIO_PCI_BAR3_REGION_INDEX => "BAR3",
+            _ => "region",
+        }
+    }
+
+    /// BAR1 accesses reach the model only beyond the emulated VRAM (the rest is mapped into the
+    /// guest), and BAR3 (the instance-memory aperture) is not modelled: both are refused.
+    fn refuse(&mut self, region: u32, offset: u64, len: usize, what: &str) -> io::Error {
+        self.bar0.rejected += 1;
+        let why = if region == VFIO_PCI_BAR1_REGION_INDEX && offset < self.bar1_len {
+            "beyond the emulated VRAM"
+        } else {
+            "not modelled"
+        };
+        self.bar0.log_line(&format!(
+            "REJECT {what}{len} {} {offset:#x}: {why}",
+            Self::region_name(region)
+        ));
+        io::Error::new(io::ErrorKind::InvalidInput, why)
+    }
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_string())
+}
+
+impl ServerBackend for Device {
+    fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        match region {
+            VFIO_PCI_CONFIG_REGION_INDEX => {
+                if self.config.read(offset, data) {
+                    Ok(())
+                } else {
+                    Err(invalid("config read beyond 256 bytes"))
+                }
+            }
+            VFIO_PCI_BAR0_REGION_INDEX => self.bar0.read(offset, data),
+            _ => Err(self.refuse(region, offset, data.len(), "R")),
+        }
+    }
+
+    fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
+        match region {
+            VFIO_PCI_CONFIG_REGION_INDEX => {
+                if self.config.write(offset, data) {
+                    Ok(())
+                } else {
+                    Err(invalid("config write beyond 256 bytes"))
+                }
+            }
+            VFIO_PCI_BAR0_REGION_INDEX => self.bar0.write(offset, data),
+            _ => Err(self.refuse(region, offset, data.len(), "W")),
+        }
+    }
+
+    fn dma_map(
+        &mut self,
+        _flags: vfio_user::DmaMapFlags,
+        _offset: u64,
+        _address: u64,
+        _size: u64,
+        _fd: Option<File>,
+    ) -> io::Result<()> {
+        // No engine of the model reads guest memory.
+        Ok(())
+    }
+
+    fn dma_unmap(
+        &mut self,
+        _flags: vfio_user::DmaUnmapFlags,
+        _address: u64,
+        _size: u64,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn reset(&mut self) -> io::Result<()> {
+        // Not resettable (the server says so): what a previous driver left must survive.
+        Err(invalid("device reset is not offered"))
+    }
+
+    fn set_irqs(
+        &mut self,
+        _index: u32,
+        _flags: u32,
+        _start: u32,
+        _count: u32,
+        _fds: Vec<File>,
+    ) -> io::Result<()> {
+        // The model raises no interrupts; QEMU wires them up all the same.
+        Ok(())
+    }
+}
+
+fn region(index: u32, size: u64, flags: u32) -> ServerRegion {
+    ServerRegion {
+        region_info: vfio_region_info {
+            argsz: std::mem::size_of::<vfio_region_info>() as u32,
+            flags,
+            index,
+            cap_offset: 0,
+            size,
+            offset: 0,
+        },
+        sparse_areas: Vec::new(),
+        mmap_fd: None,
+    }
+}
+
+fn regions(bar1_len: u64, vram_fd: i32, vram_len: u64) -> Vec<ServerRegion> {
+    let rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    (0..VFIO_PCI_NUM_REGIONS)
+        .map(|index| match index {
+            VFIO_PCI_BAR0_REGION_INDEX => region(index, BAR0_LEN, rw),
+            VFIO_PCI_BAR1_REGION_INDEX => {
+                // Physical mode: BAR1 offset N is VRAM address N; QEMU maps the emulated part.
+                let mut r = region(index, bar1_len, rw | VFIO_REGION_INFO_FLAG_MMAP);
+                r.sparse_areas.push(SparseArea {
+                    area: vfio_region_sparse_mmap_area {
+                        offset: 0,
+                        size: vram_len.min(bar1_len),
+                    },
+                });
+                r.mmap_fd = Some(vram_fd);
+                r
+            }
+            VFIO_PCI_BAR3_REGION_INDEX => region(index, BAR3_LEN, rw),
+            VFIO_PCI_CONFIG_REGION_INDEX => region(index, 256, rw),
+            _ => region(index, 0, 0),
+        })
+        .collect()
+}
+
+fn irqs() -> Vec<IrqInfo> {
+    (0..VFIO_PCI_NUM_IRQS)
+        .map(|index| IrqInfo {
+            index,
+            flags: VFIO_IRQ_INFO_EVENTFD,
+            count: u32::from(index == VFIO_PCI_INTX_IRQ_INDEX || index == VFIO_PCI_MSI_IRQ_INDEX),
+        })
+        .collect()
+}
+
+struct ServeArgs {
+    socket: PathBuf,
+    board: &'static board::Board,
+    vram_file: PathBuf,
+    vram_mib: u64,
+    log: PathBuf,
+    knobs: Knobs,
+}
+
+fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
+    let mut socket = None;
+    let mut board = None;
+    let mut vram_file = None;
+    let mut vram_mib = None;
+    let mut log = None;
+    let mut knobs = Knobs::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--socket" => socket = Some(PathBuf::from(value()?)),
+            "--board" => {
+                let key = value()?;
+                board = Some(board::find(&key).ok_or(format!("unknown board {key}"))?);
+            }
+            "--vram-file" => vram_file = Some(PathBuf::from(value()?)),
+            "--vram-mib" => {
+                vram_mib = Some(
+                    value()?
+                        .parse::<u64>()
+                        .map_err(|e| format!("--vram-mib: {e}"))?,
+                )
+            }
+            "--log" => log = Some(PathBuf::from(value()?)),
+            "--not-posted" => knobs.not_posted = true,
+            "--bar1-virtual" => knobs.bar1_virtual = true,
+            "--wpr2" => {
+                let v = value()?;
+                let (s, e) = v.split_once(':').ok_or("--wpr2 START_MIB:END_MIB")?;
+                let mib = |x: &str| x.parse::<u64>().map(|m| m << 20).map_err(|e| e.to_string());
+                knobs.wpr2 = Some((mib(s)?, mib(e)?));
+            }
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    let board = board.ok_or("--board is required")?;
+    let vram_mib = vram_mib.ok_or("--vram-mib is required")?;
+    if vram_mib == 0 || vram_mib << 20 > board.vram {
+        return Err(format!(
+            "--vram-mib must be 1-{} for {}",
+            board.vram >> 20,
+            board.key
+        ));
+    }
+    Ok(ServeArgs {
+        socket: socket.ok_or("--socket is required")?,
+        board,
+        vram_file: vram_file.ok_or("--vram-file is required")?,
+        vram_mib,
+        log: log.ok_or("--log is required")?,
+        knobs,
+    })
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let vram = vram::Vram::create(&args.vram_file, args.vram_mib << 20)
+        .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
+    let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
+    let regions = regions(args.board.bar1, vram.fd(), vram.len());
+    let mut device = Device {
+        config: Config::new(args.board),
+        bar0: Bar0::new(args.board, args.knobs, vram, Box::new(LineWriter::new(log))),
+        bar1_len: args.board.bar1,
+    };
+    device.bar0.log_line(&format!(
+        "MODEL {} ({}) VRAM {} MiB, {} MiB emulated, BAR1 {} MiB",
+        args.board.name,
+        args.board.chipset_name(),
+        args.board.vram >> 20,
+        args.vram_mib,
+        args.board.bar1 >> 20
+    ));
+    let server = Server::new(&args.socket, false, irqs(), regions)
+        .map_err(|e| format!("{}: {e}", args.socket.display()))?;
+    let result = server.run(&mut device);
+    let summary = device.bar0.summary();
+    device.bar0.log_line(&format!("END {summary}"));
+    result.map_err(|e| format!("vfio-user: {e}"))
+}
+
+/// Counts how many of the `pages` pages that `ps-test` fills with `seed` VRAM holds, each whole
+/// and page-aligned somewhere.
+fn check_vram(args: &[String]) -> Result<(), String> {
+    let [flag_file, file, flag_seed, seed, flag_pages, pages] = args else {
+        return Err("usage: check-vram --vram-file PATH --seed S --pages N".into());
+    };
+    if flag_file != "--vram-file" || flag_seed != "--seed" || flag_pages != "--pages" {
+        return Err("usage: check-vram --vram-file PATH --seed S --pages N".into());
+    }
+    let seed: u64 = seed.parse().map_err(|e| format!("--seed: {e}"))?;
+    let pages: usize = pages.parse().map_err(|e| format!("--pages: {e}"))?;
+    let vram = vram::Vram::open(Path::new(file)).map_err(|e| format!("{file}: {e}"))?;
+    const PAGE: usize = 4096;
+    const WORDS: usize = PAGE / 8;
+    let first_words: HashMap<u64, usize> = (0..pages)
+        .map(|p| (pseudoscopic::mem::pattern(seed, p * WORDS), p))
+        .collect();
+    let mut found = vec![false; pages];
+    for chunk in vram.bytes().chunks_exact(PAGE) {
+        let word = |i: usize| u64::from_le_bytes(chunk[i * 8..i * 8 + 8].try_into().unwrap());
+        let Some(&p) = first_words.get(&word(0)) else {
+            continue;
+        };
+        if (0..WORDS).all(|i| word(i) == pseudoscopic::mem::pattern(seed, p * WORDS + i)) {
+            found[p] = true;
+        }
+    }
+    let n = found.iter().filter(|&&f| f).count();
+    println!("found {n} of {pages} pages");
+    if n == pages {
+        Ok(())
+    } else {
+        Err(format!(
+            "page {} is not in VRAM",
+            found.iter().position(|&f| !f).unwrap_or(0)
+        ))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => parse_serve(&args[1..]).and_then(serve),
+        Some("check-vram") => check_vram(&args[1..]),
+        Some("boards") => {
+            for b in board::BOARDS {
+                println!(
+                    "{:8} {} [10de:{:04x}] {} {} MiB, BAR1 {} MiB",
+                    b.key,
+                    b.name,
+                    b.device_id,
+                    b.chipset_name(),
+                    b.vram >> 20,
+                    b.bar1 >> 20
+                );
+            }
+            Ok(())
+        }
+        _ => Err("usage: gpu-model serve ... | check-vram ... | boards".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gpu-model: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
