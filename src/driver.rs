@@ -5,10 +5,12 @@
 use crate::{
     bus::{BarInfo, BarKind, EnabledDevice},
     hw::{self, Board},
+    nvidia,
     params::Params,
     registry,
     vram::Vram,
 };
+use core::ops::Range;
 use kernel::{
     device::{Bound, Core},
     page::PAGE_SIZE,
@@ -90,15 +92,21 @@ impl pci::Driver for PseudoscopicDriver {
         let pdev: &'bound pci::Device<Bound> = pdev;
         pin_init::pin_init_scope(move || {
             let params = Params::load()?;
-            let bar = select_bar(pdev, params.bar_index)?;
-            let pool_bytes = pool_bytes(&bar, params.pool_size);
+            // NVIDIA registers are only reachable with memory decoding on.
+            let enabled = EnabledDevice::new(pdev).inspect_err(|e| {
+                dev_err!(pdev, "cannot enable memory decoding: {e:?}\n");
+            })?;
+            let plan = if pdev.vendor_id().as_raw() == Vendor::NVIDIA.as_raw() {
+                Plan::nvidia(pdev, params.pool_size)?
+            } else {
+                Plan::generic(pdev, &params)?
+            };
+            let bar = plan.bar;
 
             Ok(try_pin_init!(Gpu {
                 pdev,
-                _enabled: EnabledDevice::new(pdev).inspect_err(|e| {
-                    dev_err!(pdev, "cannot enable memory decoding: {e:?}\n");
-                })?,
-                vram: registry::add(|index| Vram::new(pdev, bar, pool_bytes, index)).inspect_err(
+                _enabled: enabled,
+                vram: registry::add(|index| Vram::new(pdev, bar, &plan.usable, index)).inspect_err(
                     |e| {
                         dev_err!(
                             pdev,
@@ -109,11 +117,75 @@ impl pci::Driver for PseudoscopicDriver {
                 )?,
             })
             .pin_chain(move |gpu| {
-                log_probe(gpu.pdev, board_of(gpu.pdev), &gpu.vram);
+                match &plan.nvidia {
+                    Some(layout) => log_nvidia_probe(gpu.pdev, layout, &gpu.vram),
+                    None => log_probe(gpu.pdev, board_of(gpu.pdev), &gpu.vram),
+                }
                 Ok(())
             }))
         })
     }
+}
+
+/// Which BAR holds VRAM and which of its bytes to lend.
+struct Plan {
+    bar: BarInfo,
+    /// BAR offsets to lend: ascending, disjoint.
+    usable: KVec<Range<u64>>,
+    /// What the NVIDIA registers said; `None` for a generic device.
+    nvidia: Option<nvidia::Layout>,
+}
+
+impl Plan {
+    /// A device bound through `new_id` that is not NVIDIA's: the chosen BAR is plain VRAM.
+    fn generic(pdev: &pci::Device<Bound>, params: &Params) -> Result<Self> {
+        let bar = select_bar(pdev, params.bar_index)?;
+        let mut usable = KVec::new();
+        usable.push(0..pool_bytes(&bar, params.pool_size), GFP_KERNEL)?;
+        Ok(Self {
+            bar,
+            usable,
+            nvidia: None,
+        })
+    }
+
+    /// An NVIDIA board: VRAM is BAR1, sized and reserved by what the registers say.
+    fn nvidia(pdev: &pci::Device<Bound>, pool_size: Option<u64>) -> Result<Self> {
+        let bar = BarInfo::read(pdev, 1)?;
+        if !bar.is_vram_like() {
+            dev_err!(
+                pdev,
+                "BAR1 is {}, not the 64-bit prefetchable VRAM aperture of an NVIDIA GPU\n",
+                bar.kind
+            );
+            return Err(ENODEV);
+        }
+        let mut layout = nvidia::probe(pdev, bar.len)?;
+        let usable = core::mem::take(&mut layout.usable);
+        let usable = cap_ranges(usable, pool_size)?;
+        Ok(Self {
+            bar,
+            usable,
+            nvidia: Some(layout),
+        })
+    }
+}
+
+/// The first `limit` bytes (whole pages) of `ranges`, or all of them without a limit.
+fn cap_ranges(ranges: KVec<Range<u64>>, limit: Option<u64>) -> Result<KVec<Range<u64>>> {
+    let Some(mut left) = limit.map(|l| l / PAGE_SIZE as u64 * PAGE_SIZE as u64) else {
+        return Ok(ranges);
+    };
+    let mut capped = KVec::new();
+    for r in ranges {
+        if left == 0 {
+            break;
+        }
+        let len = (r.end - r.start).min(left);
+        left -= len;
+        capped.push(r.start..r.start + len, GFP_KERNEL)?;
+    }
+    Ok(capped)
 }
 
 #[pinned_drop]
@@ -203,6 +275,42 @@ fn log_probe(pdev: &pci::Device<Bound>, board: Option<&Board>, vram: &Vram) {
         bar.start + (bar.len - 1),
         bar.len >> 20,
         bar.kind,
+        vram.index,
+        (vram.total_pages() * PAGE_SIZE) >> 20,
+        vram.total_pages()
+    );
+}
+
+/// The probe line of an NVIDIA board: what the registers said, BAR1, the pool and the copy path.
+fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &Vram) {
+    let bar = vram.bar();
+    let chipset = layout.chipset;
+    let name = board_of(pdev).map_or("NVIDIA GPU", |b| b.name);
+    if layout.bar1_recovered {
+        dev_info!(pdev, "BAR1 is back in physical mode\n");
+    }
+    if bar.len < layout.vram {
+        dev_info!(
+            pdev,
+            "BAR1 ({} MiB) shows only the first {} MiB of {} MiB of VRAM in physical mode, and BAR1 virtual mode is not implemented: lending from that window only\n",
+            bar.len >> 20,
+            bar.len >> 20,
+            layout.vram >> 20
+        );
+    }
+    dev_info!(
+        pdev,
+        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, physical mode), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; copies by the CPU through BAR1\n",
+        pdev.vendor_id().as_raw(),
+        pdev.device_id(),
+        chipset.name(),
+        chipset.architecture().name(),
+        layout.revision.0,
+        layout.revision.1,
+        layout.vram >> 20,
+        bar.start,
+        bar.start + (bar.len - 1),
+        bar.len >> 20,
         vram.index,
         (vram.total_pages() * PAGE_SIZE) >> 20,
         vram.total_pages()

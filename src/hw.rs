@@ -12,13 +12,19 @@ pub(crate) enum Architecture {
     Turing,
 }
 
-impl fmt::Display for Architecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Architecture {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
             Self::Pascal => "Pascal",
             Self::Volta => "Volta",
             Self::Turing => "Turing",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -613,6 +613,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
     let mut plan: KVec<Planned<'_, LockedPage>> =
         until_allocated(|| Ok(KVec::with_capacity(WINDOW_PAGES, GFP_KERNEL)?));
     let total = vram.total_pages();
+    let span = vram.span_pages();
     let mut evicted = 0u64;
     let mut rounds = 0u32;
     while vram.free_pages() < total {
@@ -620,8 +621,8 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
         let mut huge_waiting = 0u64;
         // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut.
         let mut first = 0;
-        while first < total {
-            let n = WINDOW_PAGES.min(total - first);
+        while first < span {
+            let n = WINDOW_PAGES.min(span - first);
             let base = vram.first_pfn() + first;
             // SAFETY: The frames are pages of the live pagemap of `vram`.
             let mut mig = unsafe {

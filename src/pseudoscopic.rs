@@ -19,6 +19,7 @@ mod driver;
 mod hw;
 mod migrate;
 mod mm;
+mod nvidia;
 mod params;
 mod registry;
 mod shim;

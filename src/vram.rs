@@ -24,6 +24,7 @@ use crate::{
 };
 use core::{
     ffi::c_void,
+    ops::Range,
     ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
@@ -109,27 +110,36 @@ impl Drop for ActiveVram {
 }
 
 impl Vram {
-    /// Maps `bar` and lends `pool_bytes` of it (rounded down to whole pages) as device pages.
+    /// Maps `bar` and lends the whole pages of its `usable` byte ranges (ascending, disjoint) as
+    /// device pages.
     pub(crate) fn new(
         pdev: &pci::Device<Bound>,
         bar: bus::BarInfo,
-        pool_bytes: u64,
+        usable: &[Range<u64>],
         index: u32,
     ) -> Result<Arc<Self>> {
-        let total = usize::try_from(pool_bytes / PAGE_SIZE as u64).map_err(|_| EINVAL)?;
+        let page = PAGE_SIZE as u64;
+        let mut pages = KVec::with_capacity(usable.len(), GFP_KERNEL)?;
+        for r in usable {
+            let first = u32::try_from(r.start.div_ceil(page)).map_err(|_| EINVAL)?;
+            let end = u32::try_from(r.end / page).map_err(|_| EINVAL)?;
+            pages.push(first..end.max(first), GFP_KERNEL)?;
+        }
+        // The pagemap spans every page up to the last usable one; reserved pages are never lent.
+        let span = pages.last().map_or(0, |r| r.end as usize);
         let plain: &pci::Device = pdev;
         Arc::pin_init(
             try_pin_init!(Self {
                 sysfs: None,
                 bar: WcBar::new(pdev, bar, c"pseudoscopic")?,
-                pool <- Pool::new(total)?,
+                pool <- Pool::new(span, &pages)?,
                 stats: Stats::new(),
                 index,
                 pdev: plain.into(),
                 users: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
                 // Last: once registered, the kernel may call back into the fields above.
-                pagemap <- Pagemap::new(total as u64 * PAGE_SIZE as u64, c"pseudoscopic device pages"),
+                pagemap <- Pagemap::new(span as u64 * page, c"pseudoscopic device pages"),
             })
             .pin_chain(|this| {
                 let dir = SysfsDir::new(&this)?;
@@ -149,8 +159,14 @@ impl Vram {
         self.bar.info()
     }
 
+    /// Pages lent.
     pub(crate) fn total_pages(&self) -> usize {
         self.pool.total()
+    }
+
+    /// Pages the pagemap spans: those lent and the reserved ones between them.
+    pub(crate) fn span_pages(&self) -> usize {
+        self.pool.span()
     }
 
     pub(crate) fn free_pages(&self) -> usize {

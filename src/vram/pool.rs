@@ -2,13 +2,15 @@
 
 //! The VRAM page pool: which device pages are free.
 //!
-//! Device page `i` is VRAM bytes `[i * PAGE_SIZE, (i + 1) * PAGE_SIZE)` of the pool. Pages come
+//! Device page `i` is VRAM bytes `[i * PAGE_SIZE, (i + 1) * PAGE_SIZE)` of the pool; only the pages
+//! of the usable ranges it starts with (reserved VRAM left out) are ever handed out. Pages come
 //! alone or as a whole aligned 2 MiB chunk (a transparent huge page). A bitmap says which pages are
 //! free and a count per chunk says how many, so that single pages are taken from chunks already
 //! in use and whole chunks stay available for huge pages. Everything is allocated up front, so
 //! that freeing, which the mm core does in atomic context (`folio_free`), never allocates or
 //! sleeps.
 
+use core::ops::Range;
 use kernel::{alloc::VVec, new_spinlock, prelude::*, sync::SpinLock};
 
 /// Pages in a chunk: a PMD-sized (2 MiB) folio.
@@ -59,43 +61,52 @@ impl Free {
 pub(crate) struct Pool {
     #[pin]
     free: SpinLock<Free>,
+    /// Pages the pool spans, usable or not.
     total: usize,
+    /// Pages it lends.
+    usable: usize,
 }
 
 impl Pool {
-    /// A pool of `total` pages, all free.
-    pub(crate) fn new(total: usize) -> Result<impl PinInit<Self, Error>> {
+    /// A pool spanning `total` pages whose `usable` ones (ascending, disjoint ranges of page
+    /// indices below `total`) are free; the others are never handed out.
+    pub(crate) fn new(total: usize, usable: &[Range<u32>]) -> Result<impl PinInit<Self, Error>> {
         u32::try_from(total).map_err(|_| EINVAL)?;
         let words = total.div_ceil(WORD_BITS);
         let chunks = total.div_ceil(CHUNK_PAGES);
         let mut bits = VVec::with_capacity(words, GFP_KERNEL)?;
-        for w in 0..words {
-            let valid = (total - w * WORD_BITS).min(WORD_BITS);
-            let word = if valid == WORD_BITS {
-                u64::MAX
-            } else {
-                (1u64 << valid) - 1
-            };
-            bits.push_within_capacity(word).map_err(|_| ENOMEM)?;
+        for _ in 0..words {
+            bits.push_within_capacity(0).map_err(|_| ENOMEM)?;
         }
         let mut chunk_free = VVec::with_capacity(chunks, GFP_KERNEL)?;
-        for c in 0..chunks {
-            let size = CHUNK_PAGES.min(total - c * CHUNK_PAGES);
-            // CAST: At most `CHUNK_PAGES`, which fits `u16`.
-            chunk_free
-                .push_within_capacity(size as u16)
-                .map_err(|_| ENOMEM)?;
+        for _ in 0..chunks {
+            chunk_free.push_within_capacity(0u16).map_err(|_| ENOMEM)?;
         }
+        let mut pages = 0;
+        for page in usable.iter().flat_map(|r| r.clone()) {
+            let page = page as usize;
+            if page >= total {
+                return Err(EINVAL);
+            }
+            bits[page / WORD_BITS] |= 1u64 << (page % WORD_BITS);
+            chunk_free[page / CHUNK_PAGES] += 1;
+            pages += 1;
+        }
+        let free_chunks = chunk_free
+            .iter()
+            .filter(|&&n| usize::from(n) == CHUNK_PAGES)
+            .count();
         Ok(try_pin_init!(Self {
             free <- new_spinlock!(Free {
                 bits,
                 chunk_free,
-                pages: total,
-                free_chunks: total / CHUNK_PAGES,
+                pages,
+                free_chunks,
                 current: 0,
                 open: true,
             }),
             total,
+            usable: pages,
         }))
     }
 
@@ -173,8 +184,13 @@ impl Pool {
         self.free.lock().open = false;
     }
 
-    /// How many pages there are.
+    /// How many pages it lends.
     pub(crate) fn total(&self) -> usize {
+        self.usable
+    }
+
+    /// How many pages it spans, lendable or reserved.
+    pub(crate) fn span(&self) -> usize {
         self.total
     }
 

@@ -115,3 +115,12 @@ wait_for_line() {
 
 # stat_value NAME: the module-wide counter NAME.
 stat_value() { cat /sys/module/$MODULE/stats/$1; }
+
+# nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
+nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
+
+# expect_pool BDF PAGES: the GPU at BDF lends PAGES pages, as its sysfs pool says.
+expect_pool() {
+	expect_eq "$(cat "/sys/bus/pci/devices/$1/pseudoscopic/pool/total_pages")" "$2" "pool pages of $1"
+	expect_eq "$(cat "/sys/bus/pci/devices/$1/pseudoscopic/pool/free_pages")" "$2" "free pages of $1"
+}

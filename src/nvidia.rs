@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The NVIDIA hardware layer: which chip a board is, how much VRAM it has, whether its VBIOS ran,
+//! BAR1 back in physical mode, and which part of BAR1 may be lent.
+//!
+//! Everything here reads BAR0 once at probe; afterwards VRAM is only reached through BAR1, whose
+//! offset N is VRAM address N in physical mode.
+
+mod hal;
+mod regs;
+
+use crate::hw::Architecture;
+use core::ops::Range;
+use kernel::{
+    device::Bound,
+    io::{poll::read_poll_timeout, Io},
+    pci,
+    prelude::*,
+    time::Delta,
+};
+
+/// The size of BAR0, the register aperture.
+const BAR0_SIZE: usize = 16 << 20;
+
+type Bar0<'a> = pci::Bar<'a, BAR0_SIZE>;
+
+/// The low VRAM the VBIOS and VGA emulation use.
+const RESERVED_LOW: u64 = 256 << 10;
+/// The top of VRAM, where the VBIOS keeps its tables.
+const RESERVED_HIGH: u64 = 1 << 20;
+
+macro_rules! chipsets {
+    ($($variant:ident = $id:literal, $arch:ident;)*) => {
+        /// The chips pseudoscopic supports, by `NV_PMC_BOOT_42_CHIP_ID`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Chipset {
+            $($variant,)*
+        }
+
+        impl Chipset {
+            fn from_id(id: u32) -> Option<Self> {
+                match id {
+                    $($id => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($variant),)*
+                }
+            }
+
+            pub(crate) fn architecture(self) -> Architecture {
+                match self {
+                    $(Self::$variant => Architecture::$arch,)*
+                }
+            }
+        }
+
+        /// The list the refusal message gives.
+        const SUPPORTED: &str = concat!($(stringify!($variant), " "),*);
+    };
+}
+
+chipsets! {
+    GP100 = 0x130, Pascal;
+    GP102 = 0x132, Pascal;
+    GP104 = 0x134, Pascal;
+    GV100 = 0x140, Volta;
+    TU102 = 0x162, Turing;
+    TU104 = 0x164, Turing;
+}
+
+/// `NV_PMC_BOOT_0_ARCHITECTURE` from which the chip ID is read from `NV_PMC_BOOT_42` instead.
+const ARCHITECTURE_TU100: u32 = 0x16;
+
+/// What the registers say about a board, and which BAR1 offsets may be lent.
+pub(crate) struct Layout {
+    pub(crate) chipset: Chipset,
+    /// Major (0xA is "A") and minor revision.
+    pub(crate) revision: (u32, u32),
+    /// Usable VRAM, in bytes (less the ECC check bits).
+    pub(crate) vram: u64,
+    /// BAR1 was in virtual mode and probe put it back in physical mode.
+    pub(crate) bar1_recovered: bool,
+    /// The lendable BAR1 offsets, in ascending order: inside both VRAM and BAR1, outside the
+    /// reserved low and high VRAM and any locked WPR2 region.
+    pub(crate) usable: KVec<Range<u64>>,
+}
+
+/// Reads what pseudoscopic needs from BAR0 and readies BAR1 of length `bar1_len`. Refuses (with one
+/// `dmesg` line and `ENODEV`) chips it does not know and boards whose VBIOS did not run.
+pub(crate) fn probe(pdev: &pci::Device<Bound>, bar1_len: u64) -> Result<Layout> {
+    let bar0 = pdev
+        .iomap_region_sized::<BAR0_SIZE>(0, c"pseudoscopic/bar0")
+        .inspect_err(|e| dev_err!(pdev, "cannot map BAR0 (registers): {e:?}\n"))?;
+    let (chipset, revision) = identify(pdev, &bar0)?;
+    let hal = hal::of(chipset);
+    if !hal.is_posted(&bar0) {
+        dev_err!(
+            pdev,
+            "{} is not POSTed (its VBIOS has not run, e.g. after a bus reset); refusing it\n",
+            chipset.name()
+        );
+        return Err(ENODEV);
+    }
+    let vram = hal.vram_size(&bar0);
+    if vram <= RESERVED_LOW + RESERVED_HIGH {
+        dev_err!(
+            pdev,
+            "{} reports {vram} bytes of VRAM; refusing it\n",
+            chipset.name()
+        );
+        return Err(ENODEV);
+    }
+    let bar1_recovered = physical_bar1(pdev, &bar0)?;
+    let wpr2 = hal.wpr2(&bar0);
+    let usable = usable_ranges(vram, bar1_len, wpr2)?;
+    Ok(Layout {
+        chipset,
+        revision,
+        vram,
+        bar1_recovered,
+        usable,
+    })
+}
+
+/// The chip and its revision, from `NV_PMC_BOOT_0` (and `NV_PMC_BOOT_42` on Turing and later).
+fn identify(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<(Chipset, (u32, u32))> {
+    let boot0 = bar0.read(regs::NV_PMC_BOOT_0);
+    let (id, revision) = if u32::from(boot0.architecture().get()) >= ARCHITECTURE_TU100 {
+        let boot42 = bar0.read(regs::NV_PMC_BOOT_42);
+        (
+            u32::from(boot42.chip_id().get()),
+            (
+                u32::from(boot42.major_revision().get()),
+                u32::from(boot42.minor_revision().get()),
+            ),
+        )
+    } else {
+        (
+            (u32::from(boot0.architecture().get()) << 4) | u32::from(boot0.implementation().get()),
+            (
+                u32::from(boot0.major_revision().get()),
+                u32::from(boot0.minor_revision().get()),
+            ),
+        )
+    };
+    let Some(chipset) = Chipset::from_id(id) else {
+        dev_err!(
+            pdev,
+            "unsupported NVIDIA chip {id:#x} (NV_PMC_BOOT_0 {:#010x}); supported: {SUPPORTED}\n",
+            u32::from(boot0)
+        );
+        return Err(ENODEV);
+    };
+    Ok((chipset, revision))
+}
+
+/// Puts BAR1 in physical mode if a previous driver left it virtual; true if it did.
+fn physical_bar1(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<bool> {
+    let block = bar0.read(regs::NV_PBUS_BAR1_BLOCK);
+    if !block.mode_virtual() {
+        return Ok(false);
+    }
+    bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed());
+    read_poll_timeout(
+        || Ok(bar0.read(regs::NV_PBUS_BIND_STATUS)),
+        |s| !s.bar1_pending() && !s.bar1_outstanding(),
+        Delta::from_micros(10),
+        Delta::from_millis(100),
+    )
+    .inspect_err(|_| dev_err!(pdev, "BAR1 did not return to physical mode\n"))?;
+    dev_info!(
+        pdev,
+        "BAR1 was left in virtual mode (instance block {:#x}); switched it to physical mode\n",
+        u64::from(block.ptr().get()) << 12
+    );
+    Ok(true)
+}
+
+/// The BAR1 offsets that may be lent: `[RESERVED_LOW, VRAM - RESERVED_HIGH)` within BAR1,
+/// without `wpr2`.
+fn usable_ranges(vram: u64, bar1_len: u64, wpr2: Option<Range<u64>>) -> Result<KVec<Range<u64>>> {
+    let whole = RESERVED_LOW..(vram - RESERVED_HIGH).min(bar1_len);
+    let mut usable = KVec::new();
+    match wpr2 {
+        Some(w) if w.start < whole.end && w.end > whole.start => {
+            for part in [whole.start..w.start, w.end..whole.end] {
+                if part.start < part.end {
+                    usable.push(part, GFP_KERNEL)?;
+                }
+            }
+        }
+        _ => usable.push(whole, GFP_KERNEL)?,
+    }
+    Ok(usable)
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The BAR0 registers pseudoscopic uses, declared once. Sources: open-gpu-doc
+//! `manuals/{volta/gv100,turing/tu104}/dev_master.ref.txt`, `dev_bus.ref.txt`,
+//! `pascal/gp100-fbpa.txt`; registers the published manuals leave out are named after the facts
+//! collected in the project's `nvidia-hardware.md` (nouveau and OpenRM agree on them).
+
+use kernel::io::register;
+
+register! {
+    /// `NV_PMC_BOOT_0` (dev_master.ref.txt): which chip this is.
+    pub(crate) NV_PMC_BOOT_0(u32) @ 0x0000_0000 {
+        /// `ARCHITECTURE`: 0x13 Pascal, 0x14 Volta, 0x16 Turing, 0x17 Ampere.
+        28:24 architecture;
+        /// `IMPLEMENTATION`: with `ARCHITECTURE`, the chip ID (0x130 is GP100).
+        23:20 implementation;
+        /// `MAJOR_REVISION` (0xA is "A").
+        7:4 major_revision;
+        /// `MINOR_REVISION`.
+        3:0 minor_revision;
+    }
+
+    /// `NV_PMC_BOOT_42` (turing/tu104 dev_master.ref.txt): the chip ID where `NV_PMC_BOOT_0` no
+    /// longer carries it reliably (Turing and later, as nova-core reads it).
+    pub(crate) NV_PMC_BOOT_42(u32) @ 0x0000_0a00 {
+        /// `CHIP_ID`.
+        28:20 chip_id;
+        /// `MAJOR_REVISION`.
+        19:16 major_revision;
+        /// `MINOR_REVISION`.
+        15:12 minor_revision;
+    }
+
+    /// `NV_PBUS_BAR1_BLOCK` (dev_bus.ref.txt): how BAR1 reaches VRAM.
+    pub(crate) NV_PBUS_BAR1_BLOCK(u32) @ 0x0000_1704 {
+        /// `MODE`: 0 `PHYSICAL` (BAR1 offset N is VRAM address N), 1 `VIRTUAL` (through the page
+        /// tables of the instance block at `PTR`).
+        31:31 mode_virtual => bool;
+        /// `TARGET` of the instance block: 0 video memory, 2/3 system memory.
+        29:28 target;
+        /// `PTR`: instance block address >> 12.
+        27:0 ptr;
+    }
+
+    /// `NV_PBUS_BIND_STATUS` (dev_bus.ref.txt): a BAR1 bind still in flight.
+    pub(crate) NV_PBUS_BIND_STATUS(u32) @ 0x0000_1710 {
+        /// `BAR1_OUTSTANDING`.
+        1:1 bar1_outstanding => bool;
+        /// `BAR1_PENDING`.
+        0:0 bar1_pending => bool;
+    }
+
+    /// `NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE` (nvidia-hardware.md): VRAM size on GP102 and later.
+    pub(crate) NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE(u32) @ 0x0010_0ce0 {
+        /// ECC is on: 1/16 of VRAM holds check bits.
+        30:30 ecc_mode => bool;
+        /// Size is `lower_mag << (lower_scale + 20)` bytes.
+        9:4 lower_mag;
+        3:0 lower_scale;
+    }
+
+    /// Pascal/Volta VBIOS scratch (nvidia-hardware.md): bit 1 set once devinit ran (POST).
+    pub(crate) NV_PGC6_SCRATCH_POST(u32) @ 0x0002_240c {
+        1:1 posted => bool;
+    }
+
+    /// Turing GFW boot scratch (nvidia-hardware.md): bit 0 set while GFW boot progress is valid.
+    pub(crate) NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_PRIV_LEVEL_MASK(u32) @ 0x0011_8128 {
+        0:0 read_protection_level0 => bool;
+    }
+
+    /// Turing GFW boot progress (nvidia-hardware.md): 0xff once the VBIOS completed.
+    pub(crate) NV_PGC6_AON_SECURE_SCRATCH_GROUP_05_0_GFW_BOOT(u32) @ 0x0011_8234 {
+        7:0 progress;
+    }
+
+    /// `NV_PFB_PRI_MMU_WPR2_ADDR_LO` (nvidia-hardware.md): start of the locked write-protected
+    /// region 2, in 128 KiB-aligned units of `val << 12`.
+    pub(crate) NV_PFB_PRI_MMU_WPR2_ADDR_LO(u32) @ 0x001f_a824 {
+        31:4 val;
+    }
+
+    /// `NV_PFB_PRI_MMU_WPR2_ADDR_HI` (nvidia-hardware.md): the last 128 KiB granule of WPR2; zero
+    /// when no WPR2 is set.
+    pub(crate) NV_PFB_PRI_MMU_WPR2_ADDR_HI(u32) @ 0x001f_a828 {
+        31:4 val;
+    }
+
+    /// `NV_PTOP_SCAL_NUM_FBPAS` (gp100-fbpa.txt): how many FBPAs the chip may have.
+    pub(crate) NV_PTOP_SCAL_NUM_FBPAS(u32) @ 0x0002_243c {
+        4:0 value;
+    }
+
+    /// `NV_FUSE_STATUS_OPT_FBIO` (gp100-fbpa.txt): a set bit disables that FBPA.
+    pub(crate) NV_FUSE_STATUS_OPT_FBIO(u32) @ 0x0002_1c14 {
+        15:0 data;
+    }
+
+    /// `NV_PFB_FBPA_CSTATUS_RAMAMOUNT` of `NV_PFB_FBPA[i]` (gp100-fbpa.txt, `0x900000 + i *
+    /// 0x4000 + 0x20c`): MiB of memory on partition `i`.
+    pub(crate) NV_PFB_FBPA_CSTATUS_RAMAMOUNT(u32)[16, stride = 0x4000] @ 0x0090_020c {
+        31:0 mib;
+    }
+}
