@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+# An emulated Tesla P40 (GP102: 24 GiB GDDR5 with ECC on, so 22.5 GiB usable; a 32 GiB BAR1) with a
+# locked WPR2 region at [1024, 1040) MiB, 256 MiB of it emulated.
+# vm: gpu p40 256 --wpr2 1024:1040
+
+# Usable: [256 KiB, 1024 MiB) and [1040 MiB, 23040 MiB - 1 MiB): the BAR is clamped to VRAM.
+P40_PAGES=5893824
+
+case_probe_p40_clamps_bar1() {
+	local bdf
+	bdf=$(nvidia_bdf 1b38)
+	[ -n "$bdf" ] || fail "no 10de:1b38 device"
+	dmesg_mark
+	load_module
+	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
+	expect_dmesg "$bdf: Tesla P40 \[10de:1b38\]: GP102 \(Pascal\) rev A1, 23040 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(32768 MiB, physical mode\), mapped write-combined; GPU 0 lends 23022 MiB \($P40_PAGES pages\)" "probe line"
+	expect_pool "$bdf" $P40_PAGES
+}
+
+host_probe_p40_clamps_bar1() {
+	no_rejected_access 0
+	gpu_log_has 0 'NV_PFB_PRI_MMU_WPR2_ADDR_HI' "WPR2 read"
+}
+
+case_pool_size_on_p40() {
+	local bdf
+	bdf=$(nvidia_bdf 1b38)
+	load_module pool_size_mb=64
+	expect_pool "$bdf" 16384
+	scenario migrate
+}

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# Boards pseudoscopic refuses or repairs: an Ampere A100, a P100 whose VBIOS did not run, and a
+# V100 whose BAR1 a previous driver left in virtual mode.
+# vm: gpu a100 64
+# vm: gpu p100 64 --not-posted
+# vm: gpu v100 64 --bar1-virtual
+
+# First: the board keeps its registers across cases, and any module load recovers it.
+case_virtual_bar1_recovered() {
+	local bdf
+	bdf=$(nvidia_bdf 1db4)
+	dmesg_mark
+	load_module
+	expect_dmesg "$bdf: BAR1 was left in virtual mode \(instance block 0x10000\); switched it to physical mode" "recovery line"
+	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
+	scenario migrate
+}
+
+host_virtual_bar1_recovered() {
+	no_rejected_access 2
+	gpu_log_has 2 '^W4 0x00001704 = 0x00000000 NV_PBUS_BAR1_BLOCK' "BAR1 put in physical mode"
+	gpu_log_has 2 '^END BAR1 physical' "BAR1 mode at the end"
+}
+
+case_unsupported_chip_refused() {
+	local bdf
+	bdf=$(nvidia_bdf 20f1)
+	[ -n "$bdf" ] || fail "no 10de:20f1 device"
+	load_module
+	dmesg_mark
+	echo "10de 20f1" >$DRIVER_DIR/new_id
+	expect_dmesg "$bdf: unsupported NVIDIA chip 0x170 \(NV_PMC_BOOT_0 0x170000a1\); supported: GP100 GP102 GP104 GV100 TU102 TU104" "refusal line"
+	expect_eq "$(dmesg_since | grep -c "$bdf:")" 1 "dmesg lines about $bdf"
+	expect_eq "$(bound_driver "$bdf")" "" "driver of $bdf"
+	is_loaded || fail "module unloaded"
+	[ -c /dev/$MODULE ] || fail "/dev/$MODULE gone"
+}
+
+host_unsupported_chip_refused() {
+	no_rejected_access 0
+}
+
+case_not_posted_refused() {
+	local bdf
+	bdf=$(nvidia_bdf 15f8)
+	dmesg_mark
+	load_module
+	expect_dmesg "$bdf: GP100 is not POSTed \(its VBIOS has not run, e\.g\. after a bus reset\); refusing it" "refusal line"
+	expect_eq "$(bound_driver "$bdf")" "" "driver of $bdf"
+	is_loaded || fail "module unloaded"
+}
+
+host_not_posted_refused() {
+	no_rejected_access 1
+	gpu_log_lacks 1 'NV_PBUS_BAR1_BLOCK' "BAR1 touched on an un-POSTed board"
+}

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+# An emulated Quadro RTX 8000 (TU102: 48 GiB, a 256 MiB BAR1; POST status in the GFW boot
+# registers), 256 MiB of it emulated.
+# vm: gpu rtx8000 256
+
+# Usable: [256 KiB, 256 MiB): the BAR1 window in physical mode.
+RTX_PAGES=65472
+
+case_probe_rtx8000() {
+	local bdf
+	bdf=$(nvidia_bdf 1e30)
+	[ -n "$bdf" ] || fail "no 10de:1e30 device"
+	dmesg_mark
+	load_module
+	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
+	expect_dmesg "$bdf: BAR1 \(256 MiB\) shows only the first 256 MiB of 49152 MiB of VRAM in physical mode, and BAR1 virtual mode is not implemented: lending from that window only" "window line"
+	expect_dmesg "$bdf: Quadro RTX \[10de:1e30\]: TU102 \(Turing\) rev A1, 49152 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(256 MiB, physical mode\), mapped write-combined; GPU 0 lends 255 MiB \($RTX_PAGES pages\)" "probe line"
+	expect_pool "$bdf" $RTX_PAGES
+}
+
+host_probe_rtx8000() {
+	no_rejected_access 0
+	gpu_log_has 0 'NV_PMC_BOOT_42' "chip ID from NV_PMC_BOOT_42"
+	gpu_log_has 0 'GFW boot progress' "Turing POST status read"
+}
+
+case_migrate_rtx8000() {
+	load_module
+	scenario migrate
+	scenario migrate_fault
+}

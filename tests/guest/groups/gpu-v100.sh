@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+# An emulated Tesla V100 (GV100: 16 GiB HBM2 in NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE, 16 GiB BAR1),
+# 512 MiB of it emulated.
+# vm: gpu v100 512
+
+# Usable: [256 KiB, 16 GiB - 1 MiB) of BAR1.
+V100_PAGES=4193984
+
+case_probe_v100() {
+	local bdf
+	bdf=$(nvidia_bdf 1db4)
+	[ -n "$bdf" ] || fail "no 10de:1db4 device"
+	dmesg_mark
+	load_module
+	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
+	expect_dmesg "$bdf: Tesla V100 \[10de:1db4\]: GV100 \(Volta\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($V100_PAGES pages\) as device-private memory; copies by the CPU through BAR1" "probe line"
+	expect_pool "$bdf" $V100_PAGES
+	out=$(ps-status) || fail "ps-status failed"
+	expect_match "$out" "DeviceTotal: +$((V100_PAGES * 4)) kB" "ps-status total"
+}
+
+host_probe_v100() {
+	no_rejected_access 0
+	gpu_log_has 0 'NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE' "VRAM size read"
+	gpu_log_lacks 0 'FBPA' "GP100's FBPA registers on a GV100"
+}
+
+case_migrate_v100() {
+	load_module
+	scenario migrate
+	scenario migrate_fault
+	scenario fork
+}
+
+host_migrate_v100() {
+	no_rejected_access 0
+}
+
+# 64 MiB parked in the V100, checked in the model's VRAM file after the guest is gone.
+case_park_in_v100_vram() {
+	local bdf pid
+	bdf=$(nvidia_bdf 1db4)
+	load_module
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+}
+
+host_park_in_v100_vram() {
+	vram_holds 0 19 16384
+}
