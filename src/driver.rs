@@ -106,15 +106,14 @@ impl pci::Driver for PseudoscopicDriver {
             Ok(try_pin_init!(Gpu {
                 pdev,
                 _enabled: enabled,
-                vram: registry::add(|index| Vram::new(pdev, bar, &plan.usable, index)).inspect_err(
-                    |e| {
+                vram: registry::add(|index| Vram::new(pdev, bar, &plan.usable, index))
+                    .inspect_err(|e| {
                         dev_err!(
                             pdev,
                             "cannot map BAR{} and register its VRAM: {e:?}\n",
                             bar.index
                         );
-                    }
-                )?,
+                    })?,
             })
             .pin_chain(move |gpu| {
                 match &plan.nvidia {

@@ -129,22 +129,16 @@ pub(crate) fn probe(pdev: &pci::Device<Bound>, bar1_len: u64) -> Result<Layout> 
 /// The chip and its revision, from `NV_PMC_BOOT_0` (and `NV_PMC_BOOT_42` on Turing and later).
 fn identify(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<(Chipset, (u32, u32))> {
     let boot0 = bar0.read(regs::NV_PMC_BOOT_0);
-    let (id, revision) = if u32::from(boot0.architecture().get()) >= ARCHITECTURE_TU100 {
+    let (id, revision) = if boot0.architecture().get() >= ARCHITECTURE_TU100 {
         let boot42 = bar0.read(regs::NV_PMC_BOOT_42);
         (
-            u32::from(boot42.chip_id().get()),
-            (
-                u32::from(boot42.major_revision().get()),
-                u32::from(boot42.minor_revision().get()),
-            ),
+            boot42.chip_id().get(),
+            (boot42.major_revision().get(), boot42.minor_revision().get()),
         )
     } else {
         (
-            (u32::from(boot0.architecture().get()) << 4) | u32::from(boot0.implementation().get()),
-            (
-                u32::from(boot0.major_revision().get()),
-                u32::from(boot0.minor_revision().get()),
-            ),
+            (boot0.architecture().get() << 4) | boot0.implementation().get(),
+            (boot0.major_revision().get(), boot0.minor_revision().get()),
         )
     };
     let Some(chipset) = Chipset::from_id(id) else {

@@ -5,7 +5,7 @@
 
 use super::{regs, Bar0, Chipset};
 use core::ops::Range;
-use kernel::{io::Io, io::register::Array};
+use kernel::{io::register::Array, io::Io};
 
 /// One generation's way of reading what probe needs.
 pub(super) trait Hal: Sync {
@@ -35,7 +35,7 @@ pub(super) fn of(chipset: Chipset) -> &'static dyn Hal {
 /// `NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE`: `mag << (scale + 20)`, 15/16 of it with ECC on.
 fn local_memory_range(bar0: &Bar0<'_>) -> u64 {
     let r = bar0.read(regs::NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE);
-    let bytes = u64::from(r.lower_mag().get()) << (u32::from(r.lower_scale().get()) + 20);
+    let bytes = u64::from(r.lower_mag().get()) << (r.lower_scale().get() + 20);
     if r.ecc_mode() {
         bytes / 16 * 15
     } else {
@@ -62,7 +62,7 @@ impl Hal for Gp100 {
     /// (gp100-fbpa.txt, steps 1 and 4).
     fn vram_size(&self, bar0: &Bar0<'_>) -> u64 {
         let count: usize = bar0.read(regs::NV_PTOP_SCAL_NUM_FBPAS).value().into();
-        let disabled = u32::from(bar0.read(regs::NV_FUSE_STATUS_OPT_FBIO).data().get());
+        let disabled = bar0.read(regs::NV_FUSE_STATUS_OPT_FBIO).data().get();
         (0..count.min(16))
             .filter(|&i| disabled & (1 << i) == 0)
             .filter_map(regs::NV_PFB_FBPA_CSTATUS_RAMAMOUNT::try_at)
