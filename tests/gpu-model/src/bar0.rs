@@ -24,6 +24,8 @@ pub struct Knobs {
     pub bar1_virtual: bool,
     /// A locked WPR2 region `[start, end)` in VRAM, 128 KiB aligned.
     pub wpr2: Option<(u64, u64)>,
+    /// A BAR1 bind never completes: `NV_PBUS_BIND_STATUS` stays pending.
+    pub bind_stuck: bool,
 }
 
 pub struct Bar0 {
@@ -97,7 +99,7 @@ impl Bar0 {
             0x0000_0a00 => ro("NV_PMC_BOOT_42", b.boot42()),
             0x0000_1700 => rw("NV_PBUS_BAR0_WINDOW", self.window),
             0x0000_1704 => rw("NV_PBUS_BAR1_BLOCK", self.bar1_block),
-            0x0000_1710 => ro("NV_PBUS_BIND_STATUS", 0),
+            0x0000_1710 => ro("NV_PBUS_BIND_STATUS", u32::from(self.knobs.bind_stuck)),
             0x0002_240c if b.post == PostStatus::Scratch2240c => ro(
                 "POST scratch 0x2240c",
                 u32::from(!self.knobs.not_posted) << 1,
@@ -273,4 +275,139 @@ const WPR_GRANULE: u64 = 0x2_0000;
 
 fn wpr_encode(addr: u64) -> u32 {
     ((addr >> 8) as u32) & !0xf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::find;
+    use std::sync::{Arc, Mutex};
+
+    /// A log the test can read back.
+    #[derive(Clone, Default)]
+    struct SharedLog(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for SharedLog {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl SharedLog {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn bar0(board: &str, knobs: Knobs) -> (Bar0, SharedLog) {
+        let path = std::env::temp_dir().join(format!(
+            "gpu-model-test-{}-{board}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let vram = Vram::create(&path, 4 << 20).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let log = SharedLog::default();
+        let bar0 = Bar0::new(find(board).unwrap(), knobs, vram, Box::new(log.clone()));
+        (bar0, log)
+    }
+
+    fn read32(bar0: &mut Bar0, offset: u64) -> io::Result<u32> {
+        let mut data = [0; 4];
+        bar0.read(offset, &mut data)?;
+        Ok(u32::from_le_bytes(data))
+    }
+
+    #[test]
+    fn identity_and_logging() {
+        let (mut b, log) = bar0("v100", Knobs::default());
+        assert_eq!(read32(&mut b, 0).unwrap(), 0x1400_00a1);
+        assert!(log
+            .text()
+            .contains("R4 0x00000000 = 0x140000a1 NV_PMC_BOOT_0"));
+    }
+
+    #[test]
+    fn refuses_what_the_manuals_do_not_allow() {
+        let (mut b, log) = bar0("v100", Knobs::default());
+        // No register there.
+        assert!(read32(&mut b, 0x4).is_err());
+        // Registers take aligned 32-bit accesses only.
+        assert!(b.read(0x0, &mut [0; 2]).is_err());
+        assert!(b.read(0x2, &mut [0; 4]).is_err());
+        // Read-only register.
+        assert!(b.write(0x0, &[0; 4]).is_err());
+        // Undefined BAR1_BLOCK bit 30 and TARGET 1.
+        assert!(b.write(0x1704, &(1u32 << 30).to_le_bytes()).is_err());
+        assert!(b.write(0x1704, &(1u32 << 28).to_le_bytes()).is_err());
+        // GP100's partition registers do not exist on GV100.
+        assert!(read32(&mut b, 0x2243c).is_err());
+        assert_eq!(b.rejected, 7);
+        assert_eq!(log.text().matches("REJECT").count(), 7);
+    }
+
+    #[test]
+    fn gp100_sizes_through_its_partitions() {
+        let (mut b, _) = bar0("p100", Knobs::default());
+        assert!(read32(&mut b, 0x100ce0).is_err());
+        let count = read32(&mut b, 0x2243c).unwrap();
+        let total: u64 = (0..count)
+            .map(|i| u64::from(read32(&mut b, 0x90020c + u64::from(i) * 0x4000).unwrap()))
+            .sum();
+        assert_eq!(total << 20, 16 << 30);
+        assert!(read32(&mut b, 0x90020c + u64::from(count) * 0x4000).is_err());
+    }
+
+    #[test]
+    fn bar1_mode_and_post_knobs() {
+        let knobs = Knobs {
+            not_posted: true,
+            bar1_virtual: true,
+            ..Knobs::default()
+        };
+        let (mut b, _) = bar0("p40", knobs);
+        assert_eq!(read32(&mut b, 0x2240c).unwrap() & 2, 0);
+        assert_eq!(read32(&mut b, 0x1704).unwrap() >> 31, 1);
+        b.write(0x1704, &0u32.to_le_bytes()).unwrap();
+        assert_eq!(read32(&mut b, 0x1704).unwrap(), 0);
+        assert_eq!(b.summary(), "BAR1 physical, 0 rejected");
+        let (mut t, _) = bar0("rtx8000", Knobs::default());
+        assert_eq!(read32(&mut t, 0x118128).unwrap() & 1, 1);
+        assert_eq!(read32(&mut t, 0x118234).unwrap() & 0xff, 0xff);
+        assert!(read32(&mut t, 0x2240c).is_err());
+    }
+
+    #[test]
+    fn wpr2_round_trips_through_its_encoding() {
+        let knobs = Knobs {
+            wpr2: Some((1024 << 20, 1040 << 20)),
+            ..Knobs::default()
+        };
+        let (mut b, _) = bar0("v100", knobs);
+        let lo = u64::from(read32(&mut b, 0x1fa824).unwrap() >> 4) << 12;
+        let hi = (u64::from(read32(&mut b, 0x1fa828).unwrap() >> 4) << 12) + WPR_GRANULE;
+        assert_eq!((lo, hi), (1024 << 20, 1040 << 20));
+    }
+
+    #[test]
+    fn pramin_reaches_vram_through_the_window() {
+        let (mut b, _) = bar0("v100", Knobs::default());
+        // Window at 1 MiB (BASE is in 64 KiB units).
+        b.write(0x1700, &0x10u32.to_le_bytes()).unwrap();
+        b.write(PRAMIN as u64 + 8, &0xdead_beef_u32.to_le_bytes())
+            .unwrap();
+        let mut word = [0; 4];
+        assert!(b.vram.read((1 << 20) + 8, &mut word));
+        assert_eq!(u32::from_le_bytes(word), 0xdead_beef);
+        // Beyond the 4 MiB emulated here.
+        b.write(0x1700, &0x40u32.to_le_bytes()).unwrap();
+        assert!(b.read(PRAMIN as u64, &mut [0; 4]).is_err());
+        // System memory targets are not modelled.
+        b.write(0x1700, &(2u32 << 24).to_le_bytes()).unwrap();
+        assert!(b.read(PRAMIN as u64, &mut [0; 4]).is_err());
+    }
 }

@@ -219,6 +219,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--log" => log = Some(PathBuf::from(value()?)),
             "--not-posted" => knobs.not_posted = true,
             "--bar1-virtual" => knobs.bar1_virtual = true,
+            "--bind-stuck" => knobs.bind_stuck = true,
             "--wpr2" => {
                 let v = value()?;
                 let (s, e) = v.split_once(':').ok_or("--wpr2 START_MIB:END_MIB")?;

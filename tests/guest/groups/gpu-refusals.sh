@@ -1,18 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0
-# Boards pseudoscopic refuses or repairs: an Ampere A100, a P100 whose VBIOS did not run, and a
-# V100 whose BAR1 a previous driver left in virtual mode.
+# Boards pseudoscopic refuses or repairs: an Ampere A100, a P100 whose VBIOS did not run, a V100
+# whose BAR1 a previous driver left in virtual mode, and a P40 in the same state whose BAR1 bind
+# never completes.
 # vm: gpu a100 64
 # vm: gpu p100 64 --not-posted
 # vm: gpu v100 64 --bar1-virtual
+# vm: gpu p40 64 --bar1-virtual --bind-stuck
 
-# First: the board keeps its registers across cases, and any module load recovers it.
+# First: the boards keep their registers across cases, and the first module load switches both.
 case_virtual_bar1_recovered() {
-	local bdf
+	local bdf stuck
 	bdf=$(nvidia_bdf 1db4)
+	stuck=$(nvidia_bdf 1b38)
 	dmesg_mark
 	load_module
 	expect_dmesg "$bdf: BAR1 was left in virtual mode \(instance block 0x10000\); switched it to physical mode" "recovery line"
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
+	expect_dmesg "$stuck: BAR1 did not return to physical mode" "refusal line of the stuck bind"
+	expect_eq "$(bound_driver "$stuck")" "" "driver of $stuck"
 	scenario migrate
 }
 
@@ -20,6 +25,8 @@ host_virtual_bar1_recovered() {
 	no_rejected_access 2
 	gpu_log_has 2 '^W4 0x00001704 = 0x00000000 NV_PBUS_BAR1_BLOCK' "BAR1 put in physical mode"
 	gpu_log_has 2 '^END BAR1 physical' "BAR1 mode at the end"
+	no_rejected_access 3
+	gpu_log_has 3 '^W4 0x00001704 = 0x00000000 NV_PBUS_BAR1_BLOCK' "BAR1 switch attempted on the stuck board"
 }
 
 case_unsupported_chip_refused() {
@@ -54,3 +61,4 @@ host_not_posted_refused() {
 	no_rejected_access 1
 	gpu_log_lacks 1 'NV_PBUS_BAR1_BLOCK' "BAR1 touched on an un-POSTed board"
 }
+
