@@ -61,10 +61,10 @@ impl Free {
 pub(crate) struct Pool {
     #[pin]
     free: SpinLock<Free>,
-    /// Pages the pool spans, usable or not.
-    total: usize,
+    /// Pages the pool spans, lendable or not.
+    span: usize,
     /// Pages it lends.
-    usable: usize,
+    lendable: usize,
 }
 
 impl Pool {
@@ -105,8 +105,8 @@ impl Pool {
                 current: 0,
                 open: true,
             }),
-            total,
-            usable: pages,
+            span: total,
+            lendable: pages,
         }))
     }
 
@@ -158,7 +158,7 @@ impl Pool {
         let count = 1usize << order;
         let mut twice = None;
         let mut free = self.free.lock();
-        for page in first..(first + count).min(self.total) {
+        for page in first..(first + count).min(self.span) {
             let (w, bit) = (page / WORD_BITS, page % WORD_BITS);
             if free.bits[w] & (1u64 << bit) != 0 {
                 // A bug elsewhere; counting the page again would corrupt the pool.
@@ -186,12 +186,12 @@ impl Pool {
 
     /// How many pages it lends.
     pub(crate) fn total(&self) -> usize {
-        self.usable
+        self.lendable
     }
 
     /// How many pages it spans, lendable or reserved.
     pub(crate) fn span(&self) -> usize {
-        self.total
+        self.span
     }
 
     /// How many pages are free now.
