@@ -299,7 +299,7 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
     }
     dev_info!(
         pdev,
-        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, physical mode), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; copies by the CPU through BAR1\n",
+        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, physical mode), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; copies by the CPU ({}) through BAR1\n",
         pdev.vendor_id().as_raw(),
         pdev.device_id(),
         chipset.name(),
@@ -312,7 +312,8 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
         bar.len >> 20,
         vram.index,
         (vram.total_pages() * PAGE_SIZE) >> 20,
-        vram.total_pages()
+        vram.total_pages(),
+        crate::copy::routine().name()
     );
 }
 

@@ -13,7 +13,7 @@ case_probe_p100() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($P100_PAGES pages\) as device-private memory; copies by the CPU through BAR1" "probe line"
+	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($P100_PAGES pages\) as device-private memory; copies by the CPU \((avx2|sse4\.1|io)\) through BAR1" "probe line"
 	expect_pool "$bdf" $P100_PAGES
 }
 

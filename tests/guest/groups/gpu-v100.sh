@@ -13,7 +13,7 @@ case_probe_v100() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla V100 \[10de:1db4\]: GV100 \(Volta\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($V100_PAGES pages\) as device-private memory; copies by the CPU through BAR1" "probe line"
+	expect_dmesg "$bdf: Tesla V100 \[10de:1db4\]: GV100 \(Volta\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($V100_PAGES pages\) as device-private memory; copies by the CPU \((avx2|sse4\.1|io)\) through BAR1" "probe line"
 	expect_pool "$bdf" $V100_PAGES
 	out=$(ps-status) || fail "ps-status failed"
 	expect_match "$out" "DeviceTotal: +$((V100_PAGES * 4)) kB" "ps-status total"
