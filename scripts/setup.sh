@@ -9,8 +9,8 @@
 #      sources are never touched);
 #   4. a test kernel with Rust support, configured from tests/kernel.config;
 #   5. a Debian trixie chroot with QEMU >= 10.1 from trixie-backports (vfio-user-pci), for the tests that
-#      run the emulated NVIDIA boards (tests/gpu-model); the host keeps bookworm's QEMU;
-#   6. the GPU model (tests/gpu-model), built with Debian's cargo.
+#      run the emulated NVIDIA boards (tests/gpu-model, built by `make vm-test`); the host keeps
+#      bookworm's QEMU.
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
