@@ -34,3 +34,10 @@ vram_holds() {
 	out=$("$GPU_MODEL" check-vram --vram-file "/dev/shm/pseudoscopic-$(basename "$HOST_DIR")-gpu$1.vram" \
 		--seed "$2" --pages "$3" 2>&1) || fail "VRAM of board $1: $out"
 }
+
+# vram_untouched N START END: bytes [START, END) of board N's VRAM were never written (all zero).
+vram_untouched() {
+	local out
+	out=$("$GPU_MODEL" check-untouched --vram-file "/dev/shm/pseudoscopic-$(basename "$HOST_DIR")-gpu$1.vram" \
+		--start "$2" --end "$3" 2>&1) || fail "VRAM of board $1: $out"
+}

@@ -7,6 +7,7 @@
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--wpr2 START_MIB:END_MIB]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
+//!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
 
 mod bar0;
@@ -313,11 +314,37 @@ fn check_vram(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// Checks that VRAM `[start, end)` is still all zero: the driver never wrote there (reserved VRAM,
+/// a locked WPR2 region).
+fn check_untouched(args: &[String]) -> Result<(), String> {
+    let usage = "usage: check-untouched --vram-file PATH --start BYTES --end BYTES";
+    let [flag_file, file, flag_start, start, flag_end, end] = args else {
+        return Err(usage.into());
+    };
+    if flag_file != "--vram-file" || flag_start != "--start" || flag_end != "--end" {
+        return Err(usage.into());
+    }
+    let start: usize = start.parse().map_err(|e| format!("--start: {e}"))?;
+    let end: usize = end.parse().map_err(|e| format!("--end: {e}"))?;
+    let vram = vram::Vram::open(Path::new(file)).map_err(|e| format!("{file}: {e}"))?;
+    let range = vram.bytes().get(start..end).ok_or(format!(
+        "[{start:#x}, {end:#x}) is beyond the emulated VRAM"
+    ))?;
+    match range.iter().position(|&b| b != 0) {
+        None => {
+            println!("[{start:#x}, {end:#x}) untouched");
+            Ok(())
+        }
+        Some(i) => Err(format!("VRAM byte {:#x} was written", start + i)),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("serve") => parse_serve(&args[1..]).and_then(serve),
         Some("check-vram") => check_vram(&args[1..]),
+        Some("check-untouched") => check_untouched(&args[1..]),
         Some("boards") => {
             for b in board::BOARDS {
                 println!(
@@ -332,7 +359,9 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        _ => Err("usage: gpu-model serve ... | check-vram ... | boards".into()),
+        _ => {
+            Err("usage: gpu-model serve ... | check-vram ... | check-untouched ... | boards".into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,4 +50,5 @@ case_park_in_p100_vram() {
 
 host_park_in_p100_vram() {
 	vram_holds 0 19 16384
+	vram_untouched 0 0 $((256 << 10))
 }

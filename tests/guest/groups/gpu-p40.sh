@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # An emulated Tesla P40 (GP102: 24 GiB GDDR5 with ECC on, so 22.5 GiB usable; a 32 GiB BAR1) with a
-# locked WPR2 region at [1024, 1040) MiB, 256 MiB of it emulated.
-# vm: gpu p40 256 --wpr2 1024:1040
+# locked WPR2 region at [32, 48) MiB, 256 MiB of it emulated.
+# vm: gpu p40 256 --wpr2 32:48
 
-# Usable: [256 KiB, 1024 MiB) and [1040 MiB, 23040 MiB - 1 MiB): the BAR is clamped to VRAM.
+# Usable: [256 KiB, 32 MiB) and [48 MiB, 23040 MiB - 1 MiB): the BAR is clamped to VRAM.
 P40_PAGES=5893824
 
 case_probe_p40_clamps_bar1() {
@@ -28,4 +28,23 @@ case_pool_size_on_p40() {
 	load_module pool_size_mb=64
 	expect_pool "$bdf" 16384
 	scenario migrate
+}
+
+# 64 MiB parked: more than fits below the WPR2 region, so the pool skips it.
+case_park_around_wpr2() {
+	local bdf pid
+	bdf=$(nvidia_bdf 1b38)
+	load_module
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+}
+
+host_park_around_wpr2() {
+	vram_holds 0 19 16384
+	vram_untouched 0 $((32 << 20)) $((48 << 20))
+	vram_untouched 0 0 $((256 << 10))
 }
