@@ -17,6 +17,25 @@ case_probe_p100() {
 	expect_pool "$bdf" $P100_PAGES
 }
 
+# What the guest's PCI core sees of the model: a 3D controller with NVIDIA's BAR layout and MSI.
+case_config_space_p100() {
+	local bdf dev flags cap
+	bdf=$(nvidia_bdf 15f8)
+	dev=/sys/bus/pci/devices/$bdf
+	expect_eq "$(cat $dev/class)" 0x030200 "class (3D controller)"
+	expect_eq "$(cat $dev/subsystem_vendor)" 0x10de "subsystem vendor"
+	expect_eq "$(($(bar_field "$bdf" 0 end) - $(bar_field "$bdf" 0 start) + 1))" $((16 << 20)) "BAR0 size"
+	flags=$(bar_field "$bdf" 0 flags)
+	expect_eq "$((flags & 0x102200))" $((0x200)) "BAR0: 32-bit memory, not prefetchable"
+	expect_eq "$(($(bar_field "$bdf" 1 end) - $(bar_field "$bdf" 1 start) + 1))" $((16 << 30)) "BAR1 size"
+	flags=$(bar_field "$bdf" 1 flags)
+	expect_eq "$((flags & 0x102200))" $((0x102200)) "BAR1: 64-bit prefetchable memory"
+	flags=$(bar_field "$bdf" 3 flags)
+	expect_eq "$((flags & 0x102200))" $((0x102200)) "BAR3: 64-bit prefetchable memory"
+	cap=$(od -An -tx1 -j $((0x34)) -N1 $dev/config | tr -d ' ')
+	expect_eq "$(od -An -tx1 -j $((0x$cap)) -N1 $dev/config | tr -d ' ')" 05 "capability at 0x$cap is MSI"
+}
+
 host_probe_p100() {
 	no_rejected_access 0
 	gpu_log_has 0 'NV_PTOP_SCAL_NUM_FBPAS' "FBPA count read"
