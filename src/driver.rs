@@ -159,6 +159,7 @@ impl Plan {
             );
             return Err(ENODEV);
         }
+        check_bar_size(pdev, &bar)?;
         let mut layout = nvidia::probe(pdev, bar.len)?;
         let usable = core::mem::take(&mut layout.usable);
         let usable = cap_ranges(usable, pool_size)?;
@@ -247,6 +248,12 @@ fn select_bar(pdev: &pci::Device<Bound>, requested: Option<u32>) -> Result<BarIn
             *bar
         }
     };
+    check_bar_size(pdev, &bar)?;
+    Ok(bar)
+}
+
+/// Refuses a BAR too small to be VRAM.
+fn check_bar_size(pdev: &pci::Device<Bound>, bar: &BarInfo) -> Result {
     if bar.len < MIN_BAR_SIZE {
         dev_err!(
             pdev,
@@ -257,7 +264,7 @@ fn select_bar(pdev: &pci::Device<Bound>, requested: Option<u32>) -> Result<BarIn
         );
         return Err(ENOSPC);
     }
-    Ok(bar)
+    Ok(())
 }
 
 /// The one line that says what probe found.

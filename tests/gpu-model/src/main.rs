@@ -5,7 +5,8 @@
 //! driver instead of echoing it.
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
-//!                   [--not-posted] [--bar1-virtual] [--wpr2 START_MIB:END_MIB]
+//!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
+//!                   [--bar1-mib N]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
@@ -191,6 +192,8 @@ struct ServeArgs {
     vram_mib: u64,
     log: PathBuf,
     knobs: Knobs,
+    /// BAR1 size in bytes: the board's, unless `--bar1-mib` says otherwise.
+    bar1: u64,
 }
 
 fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
@@ -200,6 +203,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
     let mut vram_mib = None;
     let mut log = None;
     let mut knobs = Knobs::default();
+    let mut bar1_mib = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
@@ -221,6 +225,15 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--not-posted" => knobs.not_posted = true,
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
+            "--bar1-mib" => {
+                let mib = value()?
+                    .parse::<u64>()
+                    .map_err(|e| format!("--bar1-mib: {e}"))?;
+                if !mib.is_power_of_two() {
+                    return Err("--bar1-mib must be a power of two".into());
+                }
+                bar1_mib = Some(mib);
+            }
             "--wpr2" => {
                 let v = value()?;
                 let (s, e) = v.split_once(':').ok_or("--wpr2 START_MIB:END_MIB")?;
@@ -246,6 +259,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
         vram_mib,
         log: log.ok_or("--log is required")?,
         knobs,
+        bar1: bar1_mib.map_or(board.bar1, |mib| mib << 20),
     })
 }
 
@@ -253,11 +267,11 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let vram = vram::Vram::create(&args.vram_file, args.vram_mib << 20)
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
-    let regions = regions(args.board.bar1, vram.fd(), vram.len());
+    let regions = regions(args.bar1, vram.fd(), vram.len());
     let mut device = Device {
         config: Config::new(args.board),
         bar0: Bar0::new(args.board, args.knobs, vram, Box::new(LineWriter::new(log))),
-        bar1_len: args.board.bar1,
+        bar1_len: args.bar1,
     };
     device.bar0.log_line(&format!(
         "MODEL {} ({}) VRAM {} MiB, {} MiB emulated, BAR1 {} MiB",
@@ -265,7 +279,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         args.board.chipset_name(),
         args.board.vram >> 20,
         args.vram_mib,
-        args.board.bar1 >> 20
+        args.bar1 >> 20
     ));
     let server = Server::new(&args.socket, false, irqs(), regions)
         .map_err(|e| format!("{}: {e}", args.socket.display()))?;

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boards pseudoscopic refuses or repairs: an Ampere A100, a P100 whose VBIOS did not run, a V100
-# whose BAR1 a previous driver left in virtual mode, and a P40 in the same state whose BAR1 bind
-# never completes.
+# whose BAR1 a previous driver left in virtual mode, a P40 in the same state whose BAR1 bind
+# never completes, and a V100 32GB whose BAR1 is too small to be VRAM.
 # vm: gpu a100 64
 # vm: gpu p100 64 --not-posted
 # vm: gpu v100 64 --bar1-virtual
 # vm: gpu p40 64 --bar1-virtual --bind-stuck
+# vm: gpu v100-32 64 --bar1-mib 32
 
 # First: the boards keep their registers across cases, and the first module load switches both.
 case_virtual_bar1_recovered() {
@@ -62,3 +63,17 @@ host_not_posted_refused() {
 	gpu_log_lacks 1 'NV_PBUS_BAR1_BLOCK' "BAR1 touched on an un-POSTed board"
 }
 
+case_small_bar1_refused() {
+	local bdf
+	bdf=$(nvidia_bdf 1db5)
+	dmesg_mark
+	load_module
+	expect_dmesg "$bdf: BAR1 is 33554432 bytes, smaller than the 64 MiB minimum" "refusal line"
+	expect_eq "$(bound_driver "$bdf")" "" "driver of $bdf"
+	is_loaded || fail "module unloaded"
+}
+
+host_small_bar1_refused() {
+	no_rejected_access 4
+	gpu_log_lacks 4 'NV_PMC_BOOT_0' "registers read for a BAR1 too small to use"
+}
