@@ -58,7 +58,7 @@ macro_rules! chipsets {
             }
         }
 
-        /// The list the refusal message gives.
+        /// The list the refusal message gives (with a trailing space).
         const SUPPORTED: &str = concat!($(stringify!($variant), " "),*);
     };
 }
@@ -144,8 +144,9 @@ fn identify(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<(Chipset, (u32
     let Some(chipset) = Chipset::from_id(id) else {
         dev_err!(
             pdev,
-            "unsupported NVIDIA chip {id:#x} (NV_PMC_BOOT_0 {:#010x}); supported: {SUPPORTED}\n",
-            u32::from(boot0)
+            "unsupported NVIDIA chip {id:#x} (NV_PMC_BOOT_0 {:#010x}); supported: {}\n",
+            u32::from(boot0),
+            SUPPORTED.trim_end()
         );
         return Err(ENODEV);
     };

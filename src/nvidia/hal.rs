@@ -75,7 +75,7 @@ impl Hal for Gp100 {
     }
 
     fn wpr2(&self, _bar0: &Bar0<'_>) -> Option<Range<u64>> {
-        // GP100 boots without a WPR2 (its secure boot predates it).
+        // No source at hand documents the WPR2 registers on GP100, so they are not read there.
         None
     }
 }

@@ -37,7 +37,7 @@ case_unsupported_chip_refused() {
 	load_module
 	dmesg_mark
 	echo "10de 20f1" >$DRIVER_DIR/new_id
-	expect_dmesg "$bdf: unsupported NVIDIA chip 0x170 \(NV_PMC_BOOT_0 0x170000a1\); supported: GP100 GP102 GP104 GV100 TU102 TU104" "refusal line"
+	expect_dmesg "$bdf: unsupported NVIDIA chip 0x170 \(NV_PMC_BOOT_0 0x170000a1\); supported: GP100 GP102 GP104 GV100 TU102 TU104$" "refusal line"
 	expect_eq "$(dmesg_since | grep -c "$bdf:")" 1 "dmesg lines about $bdf"
 	expect_eq "$(bound_driver "$bdf")" "" "driver of $bdf"
 	is_loaded || fail "module unloaded"
