@@ -3,6 +3,9 @@
 # locked WPR2 region at [32, 48) MiB, 256 MiB of it emulated.
 # vm: gpu p40 256 --wpr2 32:48
 
+# Data goes only where VRAM is emulated: the pool hands out the partial chunks at both ends of its
+# span first, so cases that store data cap the pool (pool_size_mb) inside the emulated part.
+
 # Usable: [256 KiB, 32 MiB) and [48 MiB, 23040 MiB - 1 MiB): the BAR is clamped to VRAM.
 P40_PAGES=5893824
 
@@ -34,7 +37,7 @@ case_pool_size_on_p40() {
 case_park_around_wpr2() {
 	local bdf pid
 	bdf=$(nvidia_bdf 1b38)
-	load_module
+	load_module pool_size_mb=128
 	ps-test hold 64 >/tmp/hold.out 2>&1 &
 	pid=$!
 	wait_for_line /tmp/hold.out "^parked 16384 pages"

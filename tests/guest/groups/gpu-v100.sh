@@ -3,6 +3,10 @@
 # 512 MiB of it emulated.
 # vm: gpu v100 512
 
+# Data goes only where VRAM is emulated: the pool hands out the partial chunks at both ends of its
+# span first, so cases that store data cap the pool (pool_size_mb) inside the emulated part.
+EMULATED_POOL=pool_size_mb=256
+
 # Usable: [256 KiB, 16 GiB - 1 MiB) of BAR1.
 V100_PAGES=4193984
 
@@ -26,7 +30,7 @@ host_probe_v100() {
 }
 
 case_migrate_v100() {
-	load_module
+	load_module $EMULATED_POOL
 	scenario migrate
 	scenario migrate_fault
 	scenario fork
@@ -40,7 +44,7 @@ host_migrate_v100() {
 case_park_in_v100_vram() {
 	local bdf pid
 	bdf=$(nvidia_bdf 1db4)
-	load_module
+	load_module $EMULATED_POOL
 	ps-test hold 64 >/tmp/hold.out 2>&1 &
 	pid=$!
 	wait_for_line /tmp/hold.out "^parked 16384 pages"
