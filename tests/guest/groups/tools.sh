@@ -154,15 +154,16 @@ case_ps_migrate_run_parks_a_command() {
 	local f0
 	ps_ready
 	f0=$(stat_value page_faults)
-	ps-migrate run --after 1 -- ps-stress --duration 4 --threads 2 --size 4M >/tmp/run.out 2>/tmp/run.err ||
+	ps-migrate run --after 2 -- ps-stress --duration 5 --threads 2 --size 4M >/tmp/run.out 2>/tmp/run.err ||
 		fail "ps-migrate run: $(cat /tmp/run.out /tmp/run.err)"
 	cat /tmp/run.out /tmp/run.err
 	grep -q '^ok$' /tmp/run.out || fail "ps-stress under run did not check out: $(cat /tmp/run.out)"
 	grep -qE "^ps-migrate: parked [0-9]+ pages \(.*\) of pid [0-9]+ in [0-9]+ ranges$" /tmp/run.err || fail "no parking report: $(cat /tmp/run.err)"
 	local parked
 	parked=$(sed -n 's/^ps-migrate: parked \([0-9]*\) pages.*/\1/p' /tmp/run.err)
-	# Both 4 MiB regions per thread and the common one were written before the park.
-	[ "$parked" -ge 2048 ] || fail "only $parked pages parked"
+	# At least one 4 MiB region was written before the park (how many, and how much of them is
+	# in flight at that moment, depends on how fast the guest runs).
+	[ "$parked" -ge 1024 ] || fail "only $parked pages parked"
 	[ "$(stat_value page_faults)" -gt "$f0" ] || fail "the command never faulted parked pages back"
 	# The command's exit status is run's.
 	expect_eq "$(exit_status ps-migrate run --after 0.1 -- sh -c 'sleep 0.5; exit 7')" 7 "exit status of the command"
