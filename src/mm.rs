@@ -311,6 +311,15 @@ impl<'a> Arrays<'a> {
         unsafe { self.dst.as_ptr().add(i).write(entry.0) };
     }
 
+    /// Takes the `migrates` flag off every entry, so that finalizing restores each source page and
+    /// releases any destination already set, instead of mapping a destination no commit filled.
+    fn cancel(&mut self) {
+        for i in 0..self.len {
+            // SAFETY: `i` is in bounds of the borrowed array.
+            unsafe { *self.src.as_ptr().add(i) &= !MIGRATE_PFN_MIGRATE };
+        }
+    }
+
     fn raw_src(&self) -> *mut c_ulong {
         self.src.as_ptr().cast()
     }
@@ -434,8 +443,9 @@ impl<'a> VmaMigration<'a> {
 
 impl Drop for VmaMigration<'_> {
     fn drop(&mut self) {
-        // SAFETY: Finalizing without committing restores every source page and releases every
-        // destination page.
+        self.arrays.cancel();
+        // SAFETY: Finalizing a cancelled, uncommitted migration restores every source page and
+        // releases every destination page.
         unsafe { shim::ps_migrate_vma_finalize(&mut self.raw) };
     }
 }
@@ -498,7 +508,9 @@ impl<'a> DeviceMigration<'a> {
 
 impl Drop for DeviceMigration<'_> {
     fn drop(&mut self) {
-        // SAFETY: Finalizing an uncommitted migration restores the pages.
+        self.arrays.cancel();
+        // SAFETY: Finalizing a cancelled, uncommitted migration restores the pages and releases
+        // the destinations.
         unsafe {
             shim::ps_migrate_device_finalize(
                 self.arrays.raw_src(),
