@@ -34,6 +34,11 @@ pub(crate) fn remove(vram: &Vram) {
     if let Some(pos) = gpus.iter().position(|g| g.index == vram.index) {
         drop(gpus.remove(pos));
     }
+    // A static is never dropped: the list's storage goes with the last GPU (module exit unbinds
+    // every GPU), or unloading would leak it.
+    if gpus.is_empty() {
+        *gpus = KVec::new();
+    }
 }
 
 /// Sum of `f` over the bound GPUs.
