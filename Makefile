@@ -37,6 +37,15 @@ KBUILD_ENV := PATH=/usr/bin:$(PATH) LIBCLANG_PATH=$(or $(PS_LIBCLANG_PATH),/usr/
 KMAKE = $(KBUILD_ENV) $(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) \
 	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
 
+# The debug kernel (KASAN, kmemleak, fault injection) from `make setup`, compiled by clang, and the
+# module built against it in out/debug-module/: a copy of the module's sources, since Kbuild
+# refuses a separate output directory (MO=) for a source tree that holds the normal build.
+DEBUG_KDIR ?= $(or $(PS_DEBUG_KDIR),$(PS_CACHE)/debug-kernel)
+DEBUG_CC ?= $(or $(PS_DEBUG_CC),clang-19)
+DEBUG_MO := $(CURDIR)/out/debug-module
+KMAKE_DEBUG = $(KBUILD_ENV) $(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_MO) CC=$(DEBUG_CC) \
+	CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) $(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
+
 # User-space tools: a Cargo workspace, built with the same Debian toolchain.
 CARGO ?= /usr/bin/cargo
 CARGO_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/tools
@@ -44,6 +53,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
+.PHONY: modules-debug
 .PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
 
 all: modules
@@ -59,6 +69,15 @@ modules: check-kdir
 
 setup:
 	bash scripts/setup.sh
+
+modules-debug:
+	@test -f $(DEBUG_KDIR)/rust/libkernel.rmeta || { \
+	  echo "pseudoscopic: no debug kernel at $(DEBUG_KDIR); run 'make setup'."; exit 1; }
+	mkdir -p $(DEBUG_MO)
+	rsync -a --delete --include='*/' --include='*.rs' --include='*.c' --include='*.h' --exclude='*' \
+	  src rust include $(DEBUG_MO)/
+	rsync -a Kbuild Kconfig $(DEBUG_MO)/
+	$(KMAKE_DEBUG) modules
 
 # Format of the module's Rust code, with the kernel's own rustfmt configuration.
 fmt: check-kdir
@@ -110,6 +129,7 @@ out:
 vm-test:
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
+	$(if $(wildcard $(DEBUG_KDIR)/rust/libkernel.rmeta),$(MAKE) modules-debug)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
 # The demo is part of the tests: it exits non-zero when its workload's data is wrong.

@@ -10,11 +10,14 @@
 #   4. a test kernel with Rust support, configured from tests/kernel.config;
 #   5. a Debian trixie chroot with QEMU >= 10.1 from trixie-backports (vfio-user-pci), for the tests that
 #      run the emulated NVIDIA boards (tests/gpu-model, built by `make vm-test`); the host keeps
-#      bookworm's QEMU.
+#      bookworm's QEMU;
+#   6. a debug kernel: the same plus tests/kernel-debug.config (KASAN, kmemleak, fault injection),
+#      compiled by clang-19, because the kernel allows Rust with KASAN only under clang.
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
 #   $PS_CACHE/test-kernel  -> the kernel build tree (KDIR for `make`, bzImage for the VM tests)
+#   $PS_CACHE/debug-kernel -> the debug kernel build tree (VM groups with "# vm: kernel debug")
 #   $PS_CACHE/env.mk       -> the toolchain variables the Makefile includes
 #   $PS_CACHE/qemu-chroot  -> the trixie chroot whose qemu-system-x86_64 has vfio-user-pci
 set -euo pipefail
@@ -24,6 +27,9 @@ PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
 KERNEL_SERIES=7.3
 BINDGEN_VERSION=0.72.1
 JOBS=${JOBS:-$(($(nproc) + 1))}
+# The debug kernel's compiler: KASAN with Rust needs clang (init/Kconfig), and this is the clang
+# whose libclang bindgen uses.
+DEBUG_CC=clang-19
 
 PACKAGES=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
@@ -153,46 +159,56 @@ write_env() {
 		PS_BINDGEN := $PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen
 		PS_LIBCLANG_PATH := /usr/lib/llvm-19/lib
 		PS_TEST_KDIR := $PS_CACHE/test-kernel
+		PS_DEBUG_KDIR := $PS_CACHE/debug-kernel
+		PS_DEBUG_CC := $DEBUG_CC
 	EOF
 	mv "$PS_CACHE/env.mk.tmp" "$PS_CACHE/env.mk"
 }
 
+# build_kernel SRC LINK CC FRAGMENT...: a kernel from allnoconfig plus the fragments, compiled by CC,
+# in a directory keyed by everything that makes it differ; $PS_CACHE/LINK points at it.
 build_kernel() {
-	local src=$1 version key build
+	local src=$1 link=$2 cc=$3 version key build fragment
+	shift 3
 	version=$(basename "$src")
 	version=${version#linux-}
-	# The key covers everything that makes the tree differ: version, fragment, compilers.
+	# The key covers everything that makes the tree differ: version, fragments, compilers.
 	key=$({
 		echo "$version"
-		cat "$REPO/tests/kernel.config"
+		cat "$@"
 		/usr/bin/rustc -V
 		"$PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen" --version
-		gcc --version | head -n 1
+		"$cc" --version | head -n 1
 	} | sha256sum | cut -c1-12)
 	build=$PS_CACHE/kernel-$version-$key
+	[ "$link" = test-kernel ] || build=$PS_CACHE/${link%-kernel}-kernel-$version-$key
 	if [ -f "$build/.ps-built" ]; then
-		say "test kernel: $version ($key) present"
+		say "$link: $version ($key) present"
 	else
-		say "test kernel: building Linux $version with Rust ($key); this takes a while on a cold cache"
+		say "$link: building Linux $version with Rust ($key, $cc); this takes a while on a cold cache"
 		mkdir -p "$build"
 		local mk=(make -C "$src" O="$build" ARCH=x86_64 RUSTC=/usr/bin/rustc
 			BINDGEN="$PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen" HOSTRUSTC=/usr/bin/rustc)
+		[ "$cc" = gcc ] || mk+=(CC="$cc")
 		export PATH=/usr/bin:$PATH LIBCLANG_PATH=/usr/lib/llvm-19/lib
 		"${mk[@]}" -s rustavailable >/dev/null || die "the kernel does not accept this Rust toolchain (make rustavailable)"
 		"${mk[@]}" -s allnoconfig >/dev/null
-		"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$REPO/tests/kernel.config" >/dev/null
+		"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$@" >/dev/null
 		"${mk[@]}" -s olddefconfig >/dev/null
 		local line
-		while read -r line; do
-			case "$line" in '' | \#*) continue ;; esac
-			grep -qx "$line" "$build/.config" || die "kernel config: $line from tests/kernel.config did not stick"
-		done <"$REPO/tests/kernel.config"
+		for fragment in "$@"; do
+			while read -r line; do
+				case "$line" in '' | \#*) continue ;; esac
+				grep -qx "$line" "$build/.config" ||
+					die "kernel config: $line from ${fragment#"$REPO"/} did not stick"
+			done <"$fragment"
+		done
 		"${mk[@]}" -j"$JOBS" bzImage modules >"$build/build.log" 2>&1 ||
 			die "kernel build failed; see $build/build.log"
 		touch "$build/.ps-built"
 	fi
-	ln -sfn "$build" "$PS_CACHE/test-kernel.tmp"
-	mv -T "$PS_CACHE/test-kernel.tmp" "$PS_CACHE/test-kernel"
+	ln -sfn "$build" "$PS_CACHE/$link.tmp"
+	mv -T "$PS_CACHE/$link.tmp" "$PS_CACHE/$link"
 }
 
 # A minimal trixie system with QEMU from trixie-backports: bookworm's QEMU (7.2) has no vfio-user-pci.
@@ -244,10 +260,11 @@ main() {
 	install_bindgen
 	local src
 	src=$(fetch_kernel_source)
-	build_kernel "$src"
+	build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
+	build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
 	build_qemu_chroot
 	write_env
-	say "done: KDIR=$PS_CACHE/test-kernel"
+	say "done: KDIR=$PS_CACHE/test-kernel, debug kernel $PS_CACHE/debug-kernel"
 }
 
 main "$@"

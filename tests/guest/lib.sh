@@ -9,11 +9,27 @@ IVSHMEM_ID="1af4 1110"
 
 # Kernel log lines that fail whatever case was running.
 KERNEL_SPLAT='BUG:|WARNING:|Oops|general protection|Call Trace|KFENCE:|possible circular|possible recursive|inconsistent lock|INFO: task .* blocked|UBSAN|list_add corruption|list_del corruption|rust_panic|panicked at'
+# The debug kernel's sanitizers: KASAN, debug objects, kmemleak (reported when a case scans).
+KERNEL_SPLAT="$KERNEL_SPLAT|KASAN:|ODEBUG:|suspected memory leak"
+
+# kernel_log_checked: the kernel log on stdin, less the allocation-failure reports of groups that
+# inject allocation failures (EXPECT_ALLOC_FAILURES=1): warn_alloc's header line ("...,
+# mode:0x...(...), nodemask=...") and its stack dump up to "</TASK>". Any other report stays.
+kernel_log_checked() {
+	if [ "${EXPECT_ALLOC_FAILURES:-0}" = 1 ]; then
+		awk '/, mode:0x[0-9a-f]+\(.*\), nodemask=/ {skip = 1} !skip {print} /<\/TASK>/ {skip = 0}'
+	else
+		cat
+	fi
+}
 
 fail() {
 	echo "PSFAIL: $*"
 	exit 1
 }
+
+# info TEXT...: what the case measured, printed by the host with the case's result.
+info() { echo "PSINFO: $*"; }
 
 # check CMD...: CMD must succeed.
 check() {
@@ -113,6 +129,24 @@ wait_for_line() {
 	done
 }
 
+# guest_arg NAME DEFAULT: ps.NAME=VALUE from the kernel command line (the host's PS_GUEST_ARGS),
+# or DEFAULT.
+guest_arg() {
+	local v
+	v=$(sed -n "s/.*\<ps\.$1=\([^ ]*\).*/\1/p" /proc/cmdline)
+	echo "${v:-$2}"
+}
+
+# wait_until WHAT CONDITION: waits (up to 120 s) until the shell CONDITION holds.
+wait_until() {
+	local i=0
+	while ! eval "$2"; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] || fail "timed out waiting until $1"
+		sleep 0.1
+	done
+}
+
 # stat_value NAME: the module-wide counter NAME.
 stat_value() { cat /sys/module/$MODULE/stats/$1; }
 
@@ -124,3 +158,93 @@ expect_pool() {
 	expect_eq "$(cat "/sys/bus/pci/devices/$1/pseudoscopic/pool/total_pages")" "$2" "pool pages of $1"
 	expect_eq "$(cat "/sys/bus/pci/devices/$1/pseudoscopic/pool/free_pages")" "$2" "free pages of $1"
 }
+
+# ---- Debug kernel: debugfs, kmemleak, fault injection ----
+
+DEBUGFS=/sys/kernel/debug
+KMEMLEAK=$DEBUGFS/kmemleak
+
+# debugfs_mount: mounts debugfs if the kernel has it; fails (status 1) if it does not.
+debugfs_mount() {
+	grep -qw debugfs /proc/filesystems || return 1
+	grep -q " $DEBUGFS debugfs " /proc/mounts || mount -t debugfs debugfs $DEBUGFS
+}
+
+# kmemleak_baseline: what leaked before the group (boot) is forgotten; run-group.sh calls it.
+kmemleak_baseline() {
+	debugfs_mount && [ -e $KMEMLEAK ] || return 0
+	echo scan >$KMEMLEAK
+	echo clear >$KMEMLEAK
+}
+
+# kmemleak_check: scans for memory nobody references any more since the baseline and fails on
+# any report, saying how many name the module (a report after rmmod shows its frames as bare
+# addresses in module space, 0xffffffffa/0xffffffffc...).
+kmemleak_check() {
+	debugfs_mount && [ -e $KMEMLEAK ] || fail "kmemleak is not available (not the debug kernel?)"
+	# kmemleak reports objects only once they are 5 s old and were unreferenced in a scan.
+	sleep 6
+	echo scan >$KMEMLEAK
+	echo scan >$KMEMLEAK
+	local report objects ours
+	report=$(cat $KMEMLEAK)
+	objects=$(echo "$report" | grep -c '^unreferenced object')
+	echo "kmemleak: $objects unreferenced objects since the baseline"
+	[ "$objects" -eq 0 ] && return 0
+	echo "$report"
+	ours=$(echo "$report" | awk '/^unreferenced object/ {n++} /pseudoscopic|0xffffffff[ac][0-9a-f]{7}/ {mine[n] = 1}
+		END {c = 0; for (i in mine) c++; print c}')
+	fail "kmemleak: $objects unreferenced objects, $ours with the module in their backtrace"
+}
+
+# faults_aim PROBABILITY: failslab and fail_page_alloc fail allocations, with PROBABILITY
+# percent, only in tasks marked with /proc/<pid>/make-it-fail (or given /proc/<pid>/fail-nth)
+# and only when a function of the module is on the stack: its text, from the lowest to past the
+# highest of its functions in /proc/kallsyms. Allocations that may sleep fail too; each
+# injected failure logs one "FAULT_INJECTION: forcing a failure" line.
+faults_aim() {
+	debugfs_mount && [ -d $DEBUGFS/failslab ] || fail "no failslab in debugfs (not the debug kernel?)"
+	local text first last attr d
+	text=$(awk '$4 == "[pseudoscopic]" && ($2 == "t" || $2 == "T") {print $1}' /proc/kallsyms | sort)
+	first=$(echo "$text" | head -n 1)
+	last=$(echo "$text" | tail -n 1)
+	[ -n "$first" ] || fail "no module functions in /proc/kallsyms"
+	# The low 32 bits, plus the last function's page; module text never straddles 4 GiB.
+	last=$(printf '%s%08x' "${last%????????}" $((0x${last#????????} + 4096)))
+	for attr in failslab fail_page_alloc; do
+		d=$DEBUGFS/$attr
+		echo Y >$d/task-filter
+		echo "0x$first" >$d/require-start
+		echo "0x$last" >$d/require-end
+		echo N >$d/ignore-gfp-wait
+		echo "$1" >$d/probability
+		echo 1 >$d/interval
+		echo -1 >$d/times
+		echo 0 >$d/space
+		echo 1 >$d/verbose
+	done
+	echo N >$DEBUGFS/fail_page_alloc/ignore-gfp-highmem
+	echo 0 >$DEBUGFS/fail_page_alloc/min-order
+	# x86's add_pages() WARNs on any failure of __add_pages() (arch/x86/mm/init_64.c), so the
+	# allocations under it (the memory map of the device pages) are left alone.
+	local reject
+	reject=$(awk '$3 == "__add_pages" {found = 1; printf "%s ", $1; next} found {print $1; exit}' /proc/kallsyms)
+	[ -n "${reject#* }" ] || fail "no __add_pages in /proc/kallsyms"
+	for attr in failslab fail_page_alloc; do
+		echo "0x${reject% *}" >$DEBUGFS/$attr/reject-start
+		echo "0x${reject#* }" >$DEBUGFS/$attr/reject-end
+	done
+	FAULTS_RANGE="0x$first-0x$last"
+}
+
+# faults_off: no more injected failures.
+faults_off() {
+	local attr
+	for attr in failslab fail_page_alloc; do
+		[ -e $DEBUGFS/$attr/probability ] && echo 0 >$DEBUGFS/$attr/probability
+	done
+	return 0
+}
+
+# faults_injected: how many failures were injected since the mark.
+faults_injected() { dmesg_since | grep -c 'FAULT_INJECTION: forcing a failure'; }

@@ -17,12 +17,24 @@ RESULTS=/dev/ttyS1
 stty -F $RESULTS raw -echo 2>/dev/null
 report() { echo "$*" >$RESULTS; echo "$*"; }
 
-for c in $(sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "/tests/groups/$group.sh"); do
+# A group's cases: those of the groups it includes (". /tests/groups/NAME.sh"), then its own.
+group_cases() {
+	local inc
+	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9-]*\)\.sh$|\1|p' "$1"); do
+		group_cases "/tests/groups/$inc.sh"
+	done
+	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
+}
+
+kmemleak_baseline
+for c in $(group_cases "/tests/groups/$group.sh"); do
 	report "PSTEST BEGIN $c"
 	before=$(dmesg | wc -l)
 	(case_$c) >/tmp/case.out 2>&1
 	rc=$?
-	splat=$(dmesg | tail -n +$((before + 1)) | grep -m1 -E "$KERNEL_SPLAT")
+	splat=$(dmesg | tail -n +$((before + 1)) | kernel_log_checked | grep -m1 -E "$KERNEL_SPLAT")
+	# What a case measured ("PSINFO: ..." lines: operations, bytes verified) goes to the host.
+	sed -n 's/^PSINFO: //p' /tmp/case.out | while read -r line; do report "PSTEST INFO $c $line"; done
 	if [ $rc -eq 0 ] && [ -z "$splat" ]; then
 		report "PSTEST PASS $c"
 	else

@@ -11,6 +11,7 @@ TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench)
 GPU_MODEL=$REPO/out/gpu-model/release/gpu-model
 # The trixie chroot whose QEMU has vfio-user-pci (scripts/setup.sh).
 QEMU_CHROOT=${PS_QEMU_CHROOT:-$PS_CACHE/qemu-chroot}
+TOOLS+=(ps-fuzz)
 
 die() {
 	printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2
@@ -20,8 +21,33 @@ die() {
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no test kernel at $KDIR (run 'make setup')"
 [ -f "$REPO/pseudoscopic.ko" ] || die "pseudoscopic.ko is not built (run 'make')"
 KVER=$(cat "$KDIR/include/config/kernel.release")
+TEST_KDIR=$KDIR
+MODULE_KO=$REPO/pseudoscopic.ko
+INITRAMFS=$OUT/initramfs.cpio
 
-# Builds $OUT/initramfs.cpio: busybox, the modules (with modules.dep for modprobe), the tools and the
+# use_kernel test|debug: the kernel the next guests boot, the module built for it, and their
+# initramfs.  The debug kernel (KASAN, kmemleak, fault injection; `make setup`) needs the module
+# built against its own tree (`make modules-debug`, into out/debug-module/).
+use_kernel() {
+	case "$1" in
+	test)
+		KDIR=$TEST_KDIR
+		MODULE_KO=$REPO/pseudoscopic.ko
+		INITRAMFS=$OUT/initramfs.cpio
+		;;
+	debug)
+		KDIR=$PS_CACHE/debug-kernel
+		MODULE_KO=$REPO/out/debug-module/pseudoscopic.ko
+		INITRAMFS=$OUT/initramfs-debug.cpio
+		[ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no debug kernel at $KDIR (run 'make setup')"
+		[ -f "$MODULE_KO" ] || die "$MODULE_KO is not built (run 'make modules-debug')"
+		;;
+	*) die "unknown kernel '$1' (test or debug)" ;;
+	esac
+	KVER=$(cat "$KDIR/include/config/kernel.release")
+}
+
+# Builds $INITRAMFS: busybox, the modules (with modules.dep for modprobe), the tools and the
 # guest test scripts.
 build_initramfs() {
 	local stage=$OUT/initramfs
@@ -34,7 +60,7 @@ build_initramfs() {
 	done
 	local moddir=$stage/lib/modules/$KVER
 	mkdir -p "$moddir/extra" "$moddir/kernel/lib"
-	cp "$REPO/pseudoscopic.ko" "$moddir/extra/"
+	cp "$MODULE_KO" "$moddir/extra/"
 	cp "$KDIR/lib/test_hmm.ko" "$moddir/kernel/lib/"
 	cp "$KDIR/modules.order" "$KDIR/modules.builtin" "$KDIR/modules.builtin.modinfo" "$moddir/"
 	/sbin/depmod -b "$stage" "$KVER"
@@ -51,7 +77,7 @@ build_initramfs() {
 	fi
 	cp -r "$REPO/tests/guest" "$stage/tests"
 	install -m 0755 "$REPO/tests/guest/init" "$stage/init"
-	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio"
+	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$INITRAMFS"
 }
 
 # qemu_cmd CONSOLE_LOG RESULTS_LOG APPEND [extra QEMU args...]: prints nothing, sets QEMU_CMD.
@@ -60,7 +86,7 @@ qemu_cmd() {
 	shift 3
 	QEMU_CMD=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "${PS_VM_MEMORY:-2G}" -smp 2
 		-nographic -no-reboot -net none
-		-kernel "${PS_KERNEL_IMAGE:-$KDIR/arch/x86/boot/bzImage}" -initrd "$OUT/initramfs.cpio"
+		-kernel "${PS_KERNEL_IMAGE:-$KDIR/arch/x86/boot/bzImage}" -initrd "$INITRAMFS"
 		-append "console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=4 log_buf_len=4M panic=-1 oops=panic $append"
 		"$@")
 	if [ -n "$console" ]; then

@@ -19,6 +19,7 @@ group_qemu_args() {
 	local file=$1 n=0 kind arg
 	GROUP_TIMEOUT=$DEFAULT_TIMEOUT
 	GROUP_MEMORY=2G
+	GROUP_KERNEL=test
 	GROUP_ARGS=()
 	GROUP_GPUS=()
 	while read -r kind arg; do
@@ -31,6 +32,7 @@ group_qemu_args() {
 		gpu) GROUP_GPUS+=("$arg") ;;
 		memory) GROUP_MEMORY=$arg ;;
 		timeout) GROUP_TIMEOUT=$arg ;;
+		kernel) GROUP_KERNEL=$arg ;;
 		*) die "$file: unknown '# vm: $kind' line" ;;
 		esac
 	done < <(sed -n 's/^# vm: *//p' "$file")
@@ -65,8 +67,13 @@ host_check() {
 	return 0
 }
 
-# The cases a group defines, in file order.
+# The cases a group runs, in order: those of the groups it includes (a line
+# ". /tests/groups/NAME.sh"), then its own.
 group_cases() {
+	local inc
+	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9-]*\)\.sh$|\1|p' "$1"); do
+		group_cases "$GROUP_DIR/$inc.sh"
+	done
 	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
 }
 
@@ -93,6 +100,11 @@ run_guest() {
 	wait $qemu
 }
 
+# case_info DIR CASE: what the case measured (its PSINFO lines), indented under its result.
+case_info() {
+	sed -n "s/^PSTEST INFO $2 /      /p" "$1/results.log"
+}
+
 PASSED=0
 FAILED=0
 GPU_MODEL_PIDS=()
@@ -102,6 +114,16 @@ FAILED_GROUPS=()
 run_group() {
 	local group=$1 file=$GROUP_DIR/$1.sh
 	[ -f "$file" ] || die "no such group: $group"
+	group_qemu_args "$file"
+	use_kernel "$GROUP_KERNEL"
+	# One initramfs per kernel, built when the first group that boots it runs.
+	case " ${INITRAMFS_BUILT[*]} " in
+	*" $GROUP_KERNEL "*) ;;
+	*)
+		build_initramfs
+		INITRAMFS_BUILT+=("$GROUP_KERNEL")
+		;;
+	esac
 	local dir=$OUT/$group
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -110,12 +132,15 @@ run_group() {
 	for attempt in 1 2; do
 		: >"$dir/results.log"
 		group_qemu_args "$file"
+		# On-demand long runs: PS_GUEST_ARGS="ps.duration=3600" reaches the guest's cases (see
+		# lib.sh guest_arg), PS_GROUP_TIMEOUT lifts the group's time limit to match.
+		GROUP_TIMEOUT=${PS_GROUP_TIMEOUT:-$GROUP_TIMEOUT}
 		start_group_gpus "$dir"
 		local image=$KDIR/arch/x86/boot/bzImage
 		# Bookworm's QEMU has no vfio-user-pci: the chroot's runs instead, and sees only $OUT.
 		[ ${#GROUP_GPUS[@]} -ne 0 ] && image=$OUT/bzImage
 		PS_KERNEL_IMAGE=$image PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" \
-			"ps.mode=test ps.group=$group" "${GROUP_ARGS[@]}"
+			"ps.mode=test ps.group=$group ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
 		[ ${#GROUP_GPUS[@]} -ne 0 ] && QEMU_CMD=(in_qemu_chroot "${QEMU_CMD[@]}")
 		printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
 		run_guest "$dir"
@@ -141,6 +166,7 @@ run_group() {
 		fi
 		if [ "$status" = PASS ]; then
 			printf 'PASS  %s/%s\n' "$group" "$case"
+			case_info "$dir" "$case"
 			PASSED=$((PASSED + 1))
 			continue
 		fi
@@ -154,6 +180,7 @@ run_group() {
 			[ $rc -eq 125 ] && reason="$reason; the guest did not boot (twice)"
 		fi
 		printf 'FAIL  %s/%s: %s\n' "$group" "$case" "${reason:-no reason given}"
+		case_info "$dir" "$case"
 		FAILED=$((FAILED + 1))
 		group_failed=1
 	done
@@ -171,7 +198,7 @@ run_group() {
 }
 
 mkdir -p "$OUT"
-build_initramfs
+INITRAMFS_BUILT=()
 cp "$KDIR/arch/x86/boot/bzImage" "$OUT/bzImage"
 if [ $# -eq 0 ]; then
 	set -- $(cd "$GROUP_DIR" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')

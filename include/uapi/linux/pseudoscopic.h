@@ -39,7 +39,9 @@
  *           same real user and group as the target and a dumpable target, or CAP_SYS_PTRACE);
  *   ENOSPC  to the device: pages could move but the VRAM pool had no free page for any of them
  *           (the counters are still written back);
- *   EINTR   a fatal signal arrived; the counters say what had moved.
+ *   EINTR   a fatal signal arrived; the counters say what had moved;
+ *   ENOMEM  the kernel could not allocate memory for the request's bookkeeping; counters
+ *           written back say what had moved, otherwise nothing had.
  * Validation happens before anything moves: a call that fails with EINVAL, EFAULT (unmapped),
  * EACCES, ENODEV, EBADF, ESRCH or EPERM has moved nothing.
  */

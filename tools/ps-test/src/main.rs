@@ -1226,6 +1226,227 @@ fn permission(_ctx: &Ctx) -> TestResult {
     root_target.finish()
 }
 
+/// The device node is root's alone (mode 0600) unless an administrator opens it up; even then a
+/// user can neither move nor look at another user's memory, nor name a process by its pid where
+/// a pidfd belongs, nor move a process of its own that is not dumpable. Not part of the self-test:
+/// it changes the node's mode for its duration.
+fn permission_node(_ctx: &Ctx) -> TestResult {
+    let n = 16;
+    let root_target = proc::Target::spawn(n, 27)?;
+    let other_user = proc::Target::spawn_as(n, 29, proc::Identity::User(1001))?;
+    let (root_pid, root_addr) = (root_target.pid(), root_target.addr());
+    let (other_pid, other_addr) = (other_user.pid(), other_user.addr());
+    let child = fork_child(move || {
+        proc::become_user(1000)?;
+        let res = Device::open(abi::DEVICE_PATH).map(drop);
+        ensure!(
+            errno(&res) == Some(libc::EACCES),
+            "uid 1000 opening {} (mode 0600): {res:?}, expected EACCES",
+            abi::DEVICE_PATH
+        );
+        Ok(())
+    })?;
+    child.wait_ok("unprivileged user opening the node")?;
+
+    // An administrator grants access to the node: users may open it, and nothing more.
+    let _granted = proc::NodeMode::set(abi::DEVICE_PATH, 0o666)?;
+    let child = fork_child(move || {
+        // Room for descriptor numbers as high as the pids below.
+        proc::raise_fd_limit(root_pid.max(other_pid) as u64 + 1)?;
+        proc::become_user(1000)?;
+        let ctx = Ctx::new().map_err(|e| format!("uid 1000 with access granted: {e}"))?;
+        for (who, pid, addr) in [
+            ("root", root_pid, root_addr),
+            ("uid 1001", other_pid, other_addr),
+        ] {
+            let pidfd = abi::pidfd_open(pid).map_err(|e| format!("pidfd_open: {e}"))?;
+            for dir in [Direction::ToDevice, Direction::ToRam] {
+                let (r, res) = ctx.migrate_raw(
+                    dir,
+                    addr,
+                    bytes(n as u64),
+                    pidfd.as_raw_fd(),
+                    abi::DEVICE_ANY,
+                );
+                ensure!(
+                    errno(&res) == Some(libc::EPERM),
+                    "uid 1000 {dir:?} of {who}'s memory: {res:?}, expected EPERM"
+                );
+                ensure_eq!(r.moved, 0, format!("{dir:?} of {who}'s pages"));
+            }
+            let mut residency = Residency {
+                addr,
+                length: bytes(n as u64),
+                pidfd: pidfd.as_raw_fd(),
+                device: abi::DEVICE_ANY,
+                ..Residency::default()
+            };
+            let res = ctx.dev.residency(&mut residency);
+            ensure!(
+                errno(&res) == Some(libc::EPERM),
+                "uid 1000 reading the residency of {who}'s memory: {res:?}, expected EPERM"
+            );
+            // The pid itself where a pidfd belongs, as a closed descriptor number and as an
+            // open descriptor that is no pidfd: never taken for the process.
+            let (_, res) = ctx.migrate_raw(
+                Direction::ToDevice,
+                addr,
+                bytes(n as u64),
+                pid,
+                abi::DEVICE_ANY,
+            );
+            ensure!(
+                errno(&res) == Some(libc::EBADF),
+                "uid 1000 passing {who}'s pid {pid} as the pidfd: {res:?}, expected EBADF"
+            );
+            let decoy = proc::dup_to(ctx.dev_fd(), pid)?;
+            let (_, res) = ctx.migrate_raw(
+                Direction::ToDevice,
+                addr,
+                bytes(n as u64),
+                pid,
+                abi::DEVICE_ANY,
+            );
+            ensure!(
+                errno(&res) == Some(libc::EBADF),
+                "uid 1000 passing {who}'s pid {pid} (an open descriptor) as the pidfd: {res:?}, expected EBADF"
+            );
+            drop(decoy);
+        }
+        // A process of its own that made itself not dumpable (as setuid programs are): refused.
+        let sealed = proc::Target::spawn_as(n, 30, proc::Identity::NotDumpable)?;
+        let pidfd = abi::pidfd_open(sealed.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
+        let (_, res) = ctx.park_process(&pidfd, sealed.addr(), n);
+        ensure!(
+            errno(&res) == Some(libc::EPERM),
+            "uid 1000 moving its own non-dumpable process's memory: {res:?}, expected EPERM"
+        );
+        sealed.finish()
+    })?;
+    child.wait_ok("unprivileged user with access to the node")?;
+    other_user.finish()?;
+    root_target.finish()
+}
+
+/// Under fault injection (the fault-injection group aims failslab and fail_page_alloc at the
+/// module's code and this process): rounds of park, CPU fault-back of half, MIGRATE_TO_RAM of the
+/// rest. Each request works, with counters that add up, or fails with ENOMEM (the README's errno
+/// for a failed allocation); pages that found no RAM stay parked; the data is intact after every
+/// round, and injected failures did reach the module.
+fn faults(ctx: &Ctx) -> TestResult {
+    const MAKE_IT_FAIL: &str = "/proc/self/make-it-fail";
+    let (rounds, n) = (100, 256);
+    let buf = Buf::anon(n)?;
+    std::fs::write(MAKE_IT_FAIL, "1").map_err(|e| format!("{MAKE_IT_FAIL}: {e}"))?;
+    let (mut requests, mut enomem, mut moved, mut no_ram, mut verified) = (0u64, 0u64, 0, 0, 0);
+    for round in 0..rounds {
+        let seed = 1000 + round as u64;
+        buf.fill_all(seed);
+        for dir in [Direction::ToDevice, Direction::ToRam] {
+            let (req, res) = ctx.migrate_raw(
+                dir,
+                buf.addr(),
+                buf.size(),
+                abi::PIDFD_SELF,
+                abi::DEVICE_ANY,
+            );
+            requests += 1;
+            match errno(&res) {
+                None => {
+                    ensure_eq!(
+                        req.moved + req.skipped(),
+                        n as u64,
+                        format!("round {round} {dir:?} counters")
+                    );
+                    moved += req.moved;
+                    if dir == Direction::ToRam {
+                        no_ram += req.skipped_no_space;
+                    }
+                }
+                Some(libc::ENOMEM) => enomem += 1,
+                Some(e) => {
+                    return Err(format!(
+                        "round {round} {dir:?}: {res:?} (errno {e}), expected success or ENOMEM"
+                    ))
+                }
+            }
+            if dir == Direction::ToDevice {
+                // CPU faults bring half back, page allocations failing or not; last page first,
+                // so that each fault's page is the last of its window and the pages before it
+                // already have RAM when its own allocation fails.
+                for page in (0..n / 2).rev() {
+                    buf.verify(seed, page, 1)
+                        .map_err(|e| format!("round {round}, after parking: {e}"))?;
+                }
+                verified += bytes(n as u64 / 2);
+            }
+        }
+        buf.verify_all(seed)
+            .map_err(|e| format!("round {round}, at the end: {e}"))?;
+        verified += buf.size();
+    }
+    std::fs::write(MAKE_IT_FAIL, "0").map_err(|e| format!("{MAKE_IT_FAIL}: {e}"))?;
+    println!(
+        "{rounds} rounds: {requests} requests, {enomem} failed with ENOMEM, {moved} pages moved, \
+         {no_ram} pages found no RAM, {verified} bytes verified"
+    );
+    ensure!(
+        enomem + no_ram > 0,
+        "no injected failure reached the module (is fault injection aimed at it?)"
+    );
+    Ok(())
+}
+
+/// A fork storm over parked memory: waves of children fork while the parent's pages are in VRAM;
+/// each child parks, reads and writes parts of its copy (copy-on-write of device pages both
+/// ways) and checks it; children of children do the same. The parent re-parks between waves and
+/// its data never changes.
+fn fork_storm(ctx: &Ctx) -> TestResult {
+    let (n, waves, per_wave) = (512, 8, 12);
+    let owned = Buf::anon(n)?;
+    let buf = &owned;
+    buf.fill_all(40);
+    let mut verified = 0u64;
+    let mut forks = 0u64;
+    for wave in 0..waves {
+        ctx.park(buf, 0, n)?;
+        let children = (0..per_wave)
+            .map(|c| {
+                let seed = 1000 * (wave + 1) + c;
+                fork_child(move || {
+                    let ctx = Ctx::new()?;
+                    buf.verify_all(40)?;
+                    // Write a part (COW off device pages), park it again, fork a grandchild
+                    // that checks both parts, then check both ourselves.
+                    let half = n / 2;
+                    buf.fill(seed, 0, half);
+                    ctx.park(buf, 0, n)?;
+                    let grandchild = fork_child(move || {
+                        buf.verify(seed, 0, half)?;
+                        buf.verify(40, half, n - half)
+                    })?;
+                    grandchild.wait_ok("grandchild")?;
+                    buf.verify(seed, 0, half)?;
+                    buf.verify(40, half, n - half)
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        for child in children {
+            child.wait_ok(&format!("child of wave {wave}"))?;
+        }
+        forks += 2 * per_wave;
+        // Each child and grandchild checked the whole buffer (twice for the children).
+        verified += 3 * per_wave * buf.size();
+        buf.verify_all(40)
+            .map_err(|e| format!("parent after wave {wave}: {e}"))?;
+        verified += buf.size();
+    }
+    println!(
+        "{waves} waves: {forks} processes forked over parked memory, {verified} bytes verified"
+    );
+    Ok(())
+}
+
 impl Ctx {
     fn dev_fd(&self) -> i32 {
         self.dev.as_raw_fd()
@@ -1259,6 +1480,9 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("bad_input", bad_input),
     ("other_process", other_process),
     ("permission", permission),
+    ("permission_node", permission_node),
+    ("faults", faults),
+    ("fork_storm", fork_storm),
 ];
 
 /// The scenarios a user runs on real hardware (`ps-test` without arguments): every ioctl with

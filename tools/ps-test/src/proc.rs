@@ -140,11 +140,36 @@ pub struct Target {
     go: Pipe,
 }
 
+/// Who a [`Target`] runs as.
+#[derive(Clone, Copy)]
+pub enum Identity {
+    /// The caller's credentials, dumpable.
+    Inherited,
+    /// User and group `id`, dumpable.
+    User(u32),
+    /// The caller's credentials, made not dumpable (as a setuid program is).
+    NotDumpable,
+}
+
 impl Target {
     pub fn spawn(pages: usize, seed: u64) -> Result<Self, String> {
+        Self::spawn_as(pages, seed, Identity::Inherited)
+    }
+
+    pub fn spawn_as(pages: usize, seed: u64, who: Identity) -> Result<Self, String> {
         let addr_pipe = Pipe::new()?;
         let go = Pipe::new()?;
         let child = fork_child(|| {
+            match who {
+                Identity::Inherited => {}
+                Identity::User(id) => become_user(id)?,
+                Identity::NotDumpable => {
+                    // SAFETY: A plain prctl on ourselves.
+                    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+                        return Err(os_err("PR_SET_DUMPABLE"));
+                    }
+                }
+            }
             let buf = Buf::anon(pages)?;
             buf.fill_all(seed);
             addr_pipe.send(&buf.addr().to_ne_bytes())?;
@@ -305,4 +330,60 @@ impl Drop for SmallPcpLists {
     fn drop(&mut self) {
         let _ = std::fs::write(PCP_FRACTION, self.old.trim());
     }
+}
+
+/// A device node's mode, changed while this lives and restored on drop.
+pub struct NodeMode {
+    path: CString,
+    old: libc::mode_t,
+}
+
+impl NodeMode {
+    pub fn set(path: &str, mode: libc::mode_t) -> Result<Self, String> {
+        let path = CString::new(path).map_err(|_| "bad path")?;
+        // SAFETY: `st` is written by `stat` before it is read.
+        let old = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::stat(path.as_ptr(), &mut st) != 0 {
+                return Err(os_err("stat"));
+            }
+            st.st_mode & 0o7777
+        };
+        // SAFETY: A plain chmod of a NUL-terminated path.
+        if unsafe { libc::chmod(path.as_ptr(), mode) } != 0 {
+            return Err(os_err("chmod"));
+        }
+        Ok(Self { path, old })
+    }
+}
+
+impl Drop for NodeMode {
+    fn drop(&mut self) {
+        // SAFETY: As in `set`.
+        unsafe { libc::chmod(self.path.as_ptr(), self.old) };
+    }
+}
+
+/// Duplicates `fd` onto descriptor number `target` (which must be free); closed on drop.
+pub fn dup_to(fd: i32, target: i32) -> Result<OwnedFd, String> {
+    // SAFETY: `dup2` onto a number this process does not use.
+    let new = unsafe { libc::dup2(fd, target) };
+    if new != target {
+        return Err(os_err(&format!("dup2 onto {target}")));
+    }
+    // SAFETY: The descriptor was just created for us.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Lets this process have descriptors numbered below `n` (as root: raises the hard limit too).
+pub fn raise_fd_limit(n: u64) -> Result<(), String> {
+    let lim = libc::rlimit {
+        rlim_cur: n.max(1024),
+        rlim_max: n.max(1024),
+    };
+    // SAFETY: A plain setrlimit with a valid struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(os_err("setrlimit(RLIMIT_NOFILE)"));
+    }
+    Ok(())
 }
