@@ -139,7 +139,7 @@ test: setup
 	bash tests/vm/run-demo.sh
 
 run: setup
-	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh
 
 # Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
@@ -152,7 +152,7 @@ copy-bench:
 	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) run --release --locked -- $(CURDIR)/out/bench/copy.json
 
 shell:
-	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh --shell
 
 # DKMS (scripts/dkms.sh): sources to /usr/src, dkms add/build/install for the running kernel (or

@@ -16,9 +16,17 @@ demo_fail() {
 proc_state() { sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null; }
 
 dmesg_mark
-step "modprobe $MODULE, then bind the emulated VRAM device ($IVSHMEM_ID) through new_id"
-modprobe $MODULE || demo_fail "modprobe failed"
-echo "$IVSHMEM_ID" >$DRIVER_DIR/new_id || demo_fail "binding the emulated VRAM failed"
+gpu=$(guest_arg gpu "")
+if [ -n "$gpu" ]; then
+	pool_mb=$(guest_arg pool_mb 0)
+	step "modprobe $MODULE pool_size_mb=$pool_mb: the emulated NVIDIA board (gpu-model $gpu) binds through the ID table"
+	modprobe $MODULE pool_size_mb="$pool_mb" || demo_fail "modprobe failed"
+	[ -n "$(ls $DRIVER_DIR | grep '^0000:')" ] || demo_fail "the emulated $gpu did not bind: $(dmesg_since)"
+else
+	step "modprobe $MODULE, then bind the emulated VRAM device ($IVSHMEM_ID) through new_id"
+	modprobe $MODULE || demo_fail "modprobe failed"
+	echo "$IVSHMEM_ID" >$DRIVER_DIR/new_id || demo_fail "binding the emulated VRAM failed"
+fi
 kernel_says
 ps-status || demo_fail "ps-status failed"
 

@@ -102,18 +102,24 @@ ivshmem_args() {
 	printf '%s\n' -object "memory-backend-memfd,id=$id,size=$size,share=on" -device "ivshmem-plain,memdev=$id"
 }
 
-# in_qemu_chroot CMD...: runs CMD (by exec, so its pid is the caller's child) in the trixie chroot,
+# qemu_chroot_prefix: sets CHROOT_PREFIX, the command that runs what follows it in the trixie chroot,
 # in a private mount namespace that sees /dev, /proc and $OUT at the same paths as the host.
-in_qemu_chroot() {
+qemu_chroot_prefix() {
 	[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] || die "no QEMU chroot at $QEMU_CHROOT (run 'make setup')"
 	mkdir -p "$QEMU_CHROOT$OUT"
-	exec unshare -m --propagation private sh -ec '
+	CHROOT_PREFIX=(unshare -m --propagation private sh -ec '
 		root=$1 out=$2
 		shift 2
 		mount --rbind /dev "$root/dev"
 		mount -t proc proc "$root/proc"
 		mount --bind "$out" "$root$out"
-		exec chroot "$root" "$@"' sh "$QEMU_CHROOT" "$OUT" "$@"
+		exec chroot "$root" "$@"' sh "$QEMU_CHROOT" "$OUT")
+}
+
+# in_qemu_chroot CMD...: runs CMD (by exec, so its pid is the caller's child) in the chroot.
+in_qemu_chroot() {
+	qemu_chroot_prefix
+	exec "${CHROOT_PREFIX[@]}" "$@"
 }
 
 # The QEMU arguments for guest RAM that vfio-user devices can reach (shared memfd), and for one
