@@ -12,8 +12,8 @@
 use crate::{
     copy::{self, Direction},
     mm::{
-        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, Select,
-        VmaMigration, HUGE_PAGES,
+        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MigratePfn,
+        Select, VmaMigration, HUGE_PAGES,
     },
     shim,
     stats::{Counter, Stats},
@@ -278,12 +278,38 @@ fn push<T>(plan: &mut KVec<T>, item: T) {
     }
 }
 
-/// How many entries the entry at `i` stands for: a huge one covers a whole window.
-fn entry_span(huge: bool) -> usize {
-    if huge {
-        HUGE_PAGES
-    } else {
-        1
+/// The entries of a collected migration of `len` entries, as `(index, entry, pages)`: a huge
+/// entry stands for the whole window (its other entries are empty and skipped).
+fn entries(
+    len: usize,
+    src: impl Fn(usize) -> MigratePfn,
+) -> impl Iterator<Item = (usize, MigratePfn, usize)> {
+    let mut i = 0;
+    core::iter::from_fn(move || {
+        if i >= len {
+            return None;
+        }
+        let entry = src(i);
+        let pages = if entry.huge() { HUGE_PAGES } else { 1 };
+        let at = i;
+        i += pages;
+        Some((at, entry, pages))
+    })
+}
+
+/// Hands every planned destination to `mig`, as `wrap` makes it a [`Destination`].
+fn set_planned<D>(
+    mig: &mut VmaMigration<'_>,
+    plan: &mut [Planned<'_, D>],
+    wrap: fn(D) -> Destination,
+) {
+    for p in plan {
+        if let Some(dst) = p.dst.take() {
+            match p.part {
+                None => mig.set_dst(p.entry, wrap(dst)),
+                Some(j) => mig.set_dst_split(p.entry, j, wrap(dst)),
+            }
+        }
     }
 }
 
@@ -322,14 +348,7 @@ pub(crate) fn to_device(
             Some(p.vram.span(p.device_pfn, source.ram(p.pages)))
         });
         copy::copy(Direction::ToVram, spans);
-        for p in plan.iter_mut() {
-            if let Some(dst) = p.dst.take() {
-                match p.part {
-                    None => mig.set_dst(p.entry, Destination::Device(dst)),
-                    Some(j) => mig.set_dst_split(p.entry, j, Destination::Device(dst)),
-                }
-            }
-        }
+        set_planned(&mut mig, &mut plan, Destination::Device);
         tally(&mig.commit(), &plan, out, Stats::moved_to_device_huge);
         Ok(())
     });
@@ -346,12 +365,7 @@ fn plan_to_device<'p>(
     out: &mut Outcome,
     plan: &mut KVec<Planned<'p, DevicePage>>,
 ) {
-    let mut i = 0;
-    while i < mig.len() {
-        let entry = mig.src(i);
-        let n = entry_span(entry.huge());
-        i += n;
-        let i = i - n;
+    for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
         if !entry.migrates() {
             // Collected but not isolatable (pinned, locked elsewhere), or nothing migratable there.
@@ -439,12 +453,7 @@ fn bring_back<'v>(
     out: &mut Outcome,
     plan: &mut KVec<Planned<'v, LockedPage>>,
 ) -> Result {
-    let mut i = 0;
-    while i < mig.len() {
-        let entry = mig.src(i);
-        let n = entry_span(entry.huge());
-        i += n;
-        let i = i - n;
+    for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
         if !entry.migrates() {
             if entry.pfn().is_some() {
@@ -508,14 +517,7 @@ fn bring_back<'v>(
         }
     }
     copy_to_ram(plan);
-    for p in plan.iter_mut() {
-        if let Some(dst) = p.dst.take() {
-            match p.part {
-                None => mig.set_dst(p.entry, Destination::Ram(dst)),
-                Some(j) => mig.set_dst_split(p.entry, j, Destination::Ram(dst)),
-            }
-        }
-    }
+    set_planned(&mut mig, plan, Destination::Ram);
     tally(&mig.commit(), plan, out, Stats::moved_to_ram_huge);
     Ok(())
 }
@@ -629,10 +631,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                 DeviceMigration::collect(base, &mut window.src[..n], &mut window.dst[..n])
             };
             plan.clear();
-            let mut i = 0;
-            while i < n {
-                let entry = mig.src(i);
-                let span = entry_span(entry.huge());
+            for (i, entry, pages) in entries(n, |i| mig.src(i)) {
                 if entry.migrates() && entry.pfn().is_some() {
                     // A huge page can only move whole here: the kernel splits device pages only
                     // in a VMA's migration, and eviction has none. Without 2 MiB of RAM now it
@@ -643,12 +642,11 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                     };
                     match page {
                         Some(page) => {
-                            push(&mut plan, Planned::whole(i, page, vram, base + i, span));
+                            push(&mut plan, Planned::whole(i, page, vram, base + i, pages));
                         }
                         None => huge_waiting += 1,
                     }
                 }
-                i += span;
             }
             copy_to_ram(&plan);
             for p in plan.iter_mut() {

@@ -74,14 +74,10 @@ impl Pool {
         u32::try_from(total).map_err(|_| EINVAL)?;
         let words = total.div_ceil(WORD_BITS);
         let chunks = total.div_ceil(CHUNK_PAGES);
-        let mut bits = VVec::with_capacity(words, GFP_KERNEL)?;
-        for _ in 0..words {
-            bits.push_within_capacity(0).map_err(|_| ENOMEM)?;
-        }
-        let mut chunk_free = VVec::with_capacity(chunks, GFP_KERNEL)?;
-        for _ in 0..chunks {
-            chunk_free.push_within_capacity(0u16).map_err(|_| ENOMEM)?;
-        }
+        let mut bits = VVec::new();
+        bits.resize(words, 0u64, GFP_KERNEL)?;
+        let mut chunk_free = VVec::new();
+        chunk_free.resize(chunks, 0u16, GFP_KERNEL)?;
         let mut pages = 0;
         for page in usable.iter().flat_map(|r| r.clone()) {
             let page = page as usize;
