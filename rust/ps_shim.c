@@ -10,6 +10,7 @@
 #include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <linux/cred.h>
+#include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -50,12 +51,12 @@ MODULE_PARM_DESC(pool_size_mb,
 static unsigned int migration_threshold = 16;
 module_param(migration_threshold, uint, 0444);
 MODULE_PARM_DESC(migration_threshold,
-		 "Smallest batch, in pages, to hand to the GPU copy engine, 1-512 (default 16); reserved: no copy engine is driven yet");
+		 "Smallest batch, in pages, to hand to the GPU copy engine, 1-512 (default 16); smaller batches are copied by the CPU");
 
 static bool enable_dma = true;
 module_param(enable_dma, bool, 0444);
 MODULE_PARM_DESC(enable_dma,
-		 "Use the GPU copy engine for migration where the board has one (default Y); reserved: no copy engine is driven yet, the CPU copies");
+		 "Use the GPU copy engine for migration where the board has one (default Y); N: the CPU copies everything");
 
 static char *cpu_copy = "auto";
 module_param(cpu_copy, charp, 0444);
@@ -204,6 +205,23 @@ void ps_folio_split_copy(struct folio *head, struct folio *tail)
 }
 
 /* ---- Copies between RAM and the write-combined VRAM mapping (src/copy.rs) ---- */
+
+/* A streaming mapping of `len` bytes of the kernel's linear map for the device's copy engine. */
+int ps_dma_map(struct pci_dev *pdev, void *cpu, size_t len, bool to_device, dma_addr_t *out)
+{
+	dma_addr_t addr =
+		dma_map_single(&pdev->dev, cpu, len, to_device ? DMA_TO_DEVICE : DMA_FROM_DEVICE);
+
+	if (dma_mapping_error(&pdev->dev, addr))
+		return -ENOMEM;
+	*out = addr;
+	return 0;
+}
+
+void ps_dma_unmap(struct pci_dev *pdev, dma_addr_t addr, size_t len, bool to_device)
+{
+	dma_unmap_single(&pdev->dev, addr, len, to_device ? DMA_TO_DEVICE : DMA_FROM_DEVICE);
+}
 
 void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len)
 {
@@ -582,7 +600,9 @@ static ssize_t ps_module_item_show(const struct module_attribute *attr, struct m
 	X(thp_to_device, PS_STAT_THP_TO_DEVICE)               \
 	X(thp_to_ram, PS_STAT_THP_TO_RAM)                     \
 	X(thp_fallback, PS_STAT_THP_FALLBACK)                 \
-	X(thp_splits, PS_STAT_THP_SPLITS)
+	X(thp_splits, PS_STAT_THP_SPLITS)                     \
+	X(dma_bytes, PS_STAT_DMA_BYTES)                       \
+	X(cpu_copy_bytes, PS_STAT_CPU_COPY_BYTES)
 
 #define PS_POOL_ITEMS(X)                 \
 	X(total_pages, PS_POOL_TOTAL_PAGES) \

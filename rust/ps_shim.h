@@ -68,6 +68,9 @@ void ps_unlock_and_put_page(struct page *page);
 unsigned int ps_folio_order(struct folio *folio);
 void ps_folio_split_copy(struct folio *head, struct folio *tail);
 
+int ps_dma_map(struct pci_dev *pdev, void *cpu, size_t len, bool to_device, dma_addr_t *out);
+void ps_dma_unmap(struct pci_dev *pdev, dma_addr_t addr, size_t len, bool to_device);
+
 void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len);
 void ps_memcpy_fromio(void *dst, const void __iomem *src, size_t len);
 void ps_wmb(void);
@@ -110,6 +113,8 @@ enum ps_item {
 	PS_STAT_THP_TO_RAM,
 	PS_STAT_THP_FALLBACK,
 	PS_STAT_THP_SPLITS,
+	PS_STAT_DMA_BYTES,
+	PS_STAT_CPU_COPY_BYTES,
 	PS_POOL_TOTAL_PAGES,
 	PS_POOL_FREE_PAGES,
 	PS_POOL_FREE_CHUNKS,

@@ -13,6 +13,7 @@ use crate::{
 use core::ops::Range;
 use kernel::{
     device::{Bound, Core},
+    dma::{Device as _, DmaMask},
     page::PAGE_SIZE,
     pci::{self, Vendor},
     prelude::*,
@@ -89,6 +90,14 @@ impl pci::Driver for PseudoscopicDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        let is_nvidia = pdev.vendor_id().as_raw() == Vendor::NVIDIA.as_raw();
+        let dma_mask = if is_nvidia {
+            // SAFETY: Probe runs before any DMA allocation or mapping for this device.
+            // The copy engine addresses 47 bits of system memory from Pascal on (as nouveau).
+            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<47>()) }
+        } else {
+            Ok(())
+        };
         let pdev: &'bound pci::Device<Bound> = pdev;
         pin_init::pin_init_scope(move || {
             let params = Params::load()?;
@@ -96,17 +105,30 @@ impl pci::Driver for PseudoscopicDriver {
             let enabled = EnabledDevice::new(pdev).inspect_err(|e| {
                 dev_err!(pdev, "cannot enable memory decoding: {e:?}\n");
             })?;
-            let plan = if pdev.vendor_id().as_raw() == Vendor::NVIDIA.as_raw() {
-                Plan::nvidia(pdev, params.pool_size)?
+            let plan = if is_nvidia {
+                let dma = match (params.enable_dma, dma_mask) {
+                    (true, Ok(())) => Some(params.migration_threshold as usize),
+                    (true, Err(e)) => {
+                        dev_warn!(
+                            pdev,
+                            "cannot set a 47-bit DMA mask ({e:?}); the CPU copies\n"
+                        );
+                        None
+                    }
+                    (false, _) => None,
+                };
+                Plan::nvidia(pdev, params.pool_size, dma)?
             } else {
                 Plan::generic(pdev, &params)?
             };
             let bar = plan.bar;
+            let mut plan = plan;
+            let dma = plan.nvidia.as_mut().and_then(|layout| layout.dma.take());
 
             Ok(try_pin_init!(Gpu {
                 pdev,
                 _enabled: enabled,
-                vram: registry::add(|index| Vram::new(pdev, bar, &plan.usable, index))
+                vram: registry::add(|index| Vram::new(pdev, bar, &plan.usable, index, dma))
                     .inspect_err(|e| {
                         dev_err!(
                             pdev,
@@ -149,7 +171,11 @@ impl Plan {
     }
 
     /// An NVIDIA board: VRAM is BAR1, sized and reserved by what the registers say.
-    fn nvidia(pdev: &pci::Device<Bound>, pool_size: Option<u64>) -> Result<Self> {
+    fn nvidia(
+        pdev: &pci::Device<Bound>,
+        pool_size: Option<u64>,
+        dma: Option<usize>,
+    ) -> Result<Self> {
         let bar = BarInfo::read(pdev, 1)?;
         if !bar.is_vram_like() {
             dev_err!(
@@ -160,7 +186,7 @@ impl Plan {
             return Err(ENODEV);
         }
         check_bar_size(pdev, &bar)?;
-        let mut layout = nvidia::probe(pdev, bar.len)?;
+        let mut layout = nvidia::probe(pdev, bar.len, dma)?;
         let usable = core::mem::take(&mut layout.usable);
         let usable = cap_ranges(usable, pool_size)?;
         Ok(Self {
@@ -306,7 +332,7 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
     }
     dev_info!(
         pdev,
-        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, physical mode), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; copies by the CPU ({}) through BAR1\n",
+        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, physical mode), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; {}\n",
         pdev.vendor_id().as_raw(),
         pdev.device_id(),
         chipset.name(),
@@ -320,8 +346,32 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
         vram.index,
         (vram.total_pages() * PAGE_SIZE) >> 20,
         vram.total_pages(),
-        crate::copy::routine().name()
+        CopyPath {
+            engine: vram.copy_engine(),
+            threshold: vram.dma_threshold()
+        }
     );
+}
+
+/// Who copies: the copy engine (and its class) for batches of `threshold` pages or more and the
+/// CPU for the rest, or the CPU alone. Read before printing: `printk` may not sleep on locks.
+struct CopyPath {
+    engine: Option<(nvidia::Engine, u32)>,
+    threshold: usize,
+}
+
+impl kernel::fmt::Display for CopyPath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let cpu = crate::copy::routine().name();
+        match self.engine {
+            Some((engine, class)) => write!(
+                f,
+                "copies by copy engine {engine} (class {class:#06x}) for batches of {}+ pages, by the CPU ({cpu}) through BAR1 otherwise",
+                self.threshold
+            ),
+            None => write!(f, "copies by the CPU ({cpu}) through BAR1"),
+        }
+    }
 }
 
 /// A board's name and architecture, or what a device bound through `new_id` is.

@@ -4,13 +4,13 @@
 //!
 //! Work goes in windows of at most [`WINDOW_PAGES`] pages inside one VMA and one aligned 2 MiB,
 //! each one pass: collect, choose and allocate every destination, copy the whole batch
-//! ([`copy::copy`]), commit. A window that is a whole aligned 2 MiB moves a transparent huge page
+//! ([`copy::Batch`]: the copy engine or the CPU), commit. A window that is a whole aligned 2 MiB moves a transparent huge page
 //! as one 2 MiB folio, falling back to single pages when the other side has no huge page free.
 //! This module decides what moves where and counts the outcome; the mechanics are in
 //! [`crate::mm`] and the copies in [`crate::copy`].
 
 use crate::{
-    copy::{self, Direction},
+    copy::{Batch, Direction},
     mm::{
         Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MigratePfn,
         Select, VmaMigration, HUGE_PAGES,
@@ -340,14 +340,17 @@ pub(crate) fn to_device(
             return Ok(());
         };
         plan_to_device(&mig, placement, out, &mut plan);
-        let spans = plan.iter().filter_map(|p| {
+        let mut batch = Batch::new(Direction::ToVram, plan.len());
+        for p in &plan {
             let source = match p.part {
                 None => mig.source_page(p.entry),
                 Some(j) => mig.huge_source_page(p.entry, j),
-            }?;
-            Some(p.vram.span(p.device_pfn, source.ram(p.pages)))
-        });
-        copy::copy(Direction::ToVram, spans);
+            };
+            if let Some(source) = source {
+                batch.push(p.vram, p.vram.span(p.device_pfn, source.ram(p.pages)));
+            }
+        }
+        batch.run();
         set_planned(&mut mig, &mut plan, Destination::Device);
         tally(&mig.commit(), &plan, out, Stats::moved_to_device_huge);
         Ok(())
@@ -524,11 +527,13 @@ fn bring_back<'v>(
 
 /// Copies every planned device page into its RAM page, one batch.
 fn copy_to_ram(plan: &[Planned<'_, LockedPage>]) {
-    let spans = plan.iter().filter_map(|p| {
-        let page = p.dst.as_ref()?;
-        Some(p.vram.span(p.device_pfn, page.ram()))
-    });
-    copy::copy(Direction::ToRam, spans);
+    let mut batch = Batch::new(Direction::ToRam, plan.len());
+    for p in plan {
+        if let Some(page) = p.dst.as_ref() {
+            batch.push(p.vram, p.vram.span(p.device_pfn, page.ram()));
+        }
+    }
+    batch.run();
 }
 
 /// Counts each planned page as moved, recording it on its GPU with `record` (pages, whether a

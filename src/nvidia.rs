@@ -3,11 +3,17 @@
 //! The NVIDIA hardware layer: which chip a board is, how much VRAM it has, whether its VBIOS ran,
 //! BAR1 back in physical mode, and which part of BAR1 may be lent.
 //!
-//! Everything here reads BAR0 once at probe; afterwards VRAM is only reached through BAR1, whose
-//! offset N is VRAM address N in physical mode.
+//! Probe reads BAR0 once; afterwards VRAM is reached through BAR1, whose offset N is VRAM address
+//! N in physical mode, and BAR0 serves only the copy engine's channel ([`Channel`]).
 
+mod channel;
+mod fifo;
 mod hal;
+mod push;
 mod regs;
+
+pub(crate) use channel::{Channel, Engine};
+pub(crate) use push::{Run, Target};
 
 use crate::hw::Architecture;
 use core::ops::Range;
@@ -20,7 +26,7 @@ use kernel::{
 };
 
 /// The size of BAR0, the register aperture.
-const BAR0_SIZE: usize = 16 << 20;
+pub(crate) const BAR0_SIZE: usize = 16 << 20;
 
 type Bar0<'a> = pci::Bar<'a, BAR0_SIZE>;
 
@@ -75,6 +81,15 @@ chipsets! {
 /// `NV_PMC_BOOT_0_ARCHITECTURE` from which the chip ID is read from `NV_PMC_BOOT_42` instead.
 const ARCHITECTURE_TU100: u32 = 0x16;
 
+/// What [`crate::vram::Vram`] needs to bring up the copy engine.
+pub(crate) struct DmaSetup {
+    pub(crate) bar0: channel::Bar0Devres,
+    pub(crate) chipset: Chipset,
+    pub(crate) engine: Engine,
+    /// `migration_threshold`: the smallest batch, in pages, worth the engine.
+    pub(crate) threshold: usize,
+}
+
 /// What the registers say about a board, and which BAR1 offsets may be lent.
 pub(crate) struct Layout {
     pub(crate) chipset: Chipset,
@@ -87,11 +102,18 @@ pub(crate) struct Layout {
     /// The lendable BAR1 offsets, in ascending order: inside both VRAM and BAR1, outside the
     /// reserved low and high VRAM and any locked WPR2 region.
     pub(crate) usable: KVec<Range<u64>>,
+    /// The copy engine to bring up, unless `enable_dma=0` or the board shows none.
+    pub(crate) dma: Option<DmaSetup>,
 }
 
 /// Reads what pseudoscopic needs from BAR0 and readies BAR1 of length `bar1_len`. Refuses (with one
-/// `dmesg` line and `ENODEV`) chips it does not know and boards whose VBIOS did not run.
-pub(crate) fn probe(pdev: &pci::Device<Bound>, bar1_len: u64) -> Result<Layout> {
+/// `dmesg` line and `ENODEV`) chips it does not know and boards whose VBIOS did not run. With
+/// `dma` (`enable_dma`, `migration_threshold`) it finds the copy engine and keeps BAR0 for it.
+pub(crate) fn probe(
+    pdev: &pci::Device<Bound>,
+    bar1_len: u64,
+    dma: Option<usize>,
+) -> Result<Layout> {
     let bar0 = pdev
         .iomap_region_sized::<BAR0_SIZE>(0, c"pseudoscopic/bar0")
         .inspect_err(|e| dev_err!(pdev, "cannot map BAR0 (registers): {e:?}\n"))?;
@@ -116,13 +138,38 @@ pub(crate) fn probe(pdev: &pci::Device<Bound>, bar1_len: u64) -> Result<Layout> 
     }
     let bar1_recovered = physical_bar1(pdev, &bar0)?;
     let wpr2 = hal.wpr2(&bar0);
-    let usable = usable_ranges(vram, bar1_len, wpr2)?;
+    // Pascal's USERD lives in VRAM just above the low reservation, whether or not DMA is on, so
+    // that the pool is the same either way.
+    let low = match chipset.architecture() {
+        Architecture::Pascal => RESERVED_LOW + channel::PASCAL_USERD_BYTES,
+        _ => RESERVED_LOW,
+    };
+    let usable = usable_ranges(low, vram, bar1_len, wpr2)?;
+    let dma = match dma {
+        Some(threshold) => match channel::find_engine(&bar0) {
+            Some(engine) => Some(DmaSetup {
+                bar0: bar0.into_devres()?,
+                chipset,
+                engine,
+                threshold,
+            }),
+            None => {
+                dev_info!(
+                    pdev,
+                    "NV_PTOP_DEVICE_INFO lists no asynchronous copy engine; the CPU copies\n"
+                );
+                None
+            }
+        },
+        None => None,
+    };
     Ok(Layout {
         chipset,
         revision,
         vram,
         bar1_recovered,
         usable,
+        dma,
     })
 }
 
@@ -175,10 +222,14 @@ fn physical_bar1(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<bool> {
     Ok(true)
 }
 
-/// The BAR1 offsets that may be lent: `[RESERVED_LOW, VRAM - RESERVED_HIGH)` within BAR1,
-/// without `wpr2`.
-fn usable_ranges(vram: u64, bar1_len: u64, wpr2: Option<Range<u64>>) -> Result<KVec<Range<u64>>> {
-    let whole = RESERVED_LOW..(vram - RESERVED_HIGH).min(bar1_len);
+/// The BAR1 offsets that may be lent: `[low, VRAM - RESERVED_HIGH)` within BAR1, without `wpr2`.
+fn usable_ranges(
+    low: u64,
+    vram: u64,
+    bar1_len: u64,
+    wpr2: Option<Range<u64>>,
+) -> Result<KVec<Range<u64>>> {
+    let whole = low..(vram - RESERVED_HIGH).min(bar1_len);
     let mut usable = KVec::new();
     match wpr2 {
         Some(w) if w.start < whole.end && w.end > whole.start => {

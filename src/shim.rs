@@ -68,6 +68,19 @@ extern "C" {
     pub(crate) fn ps_folio_order(folio: *mut bindings::folio) -> u32;
     pub(crate) fn ps_folio_split_copy(head: *mut bindings::folio, tail: *mut bindings::folio);
 
+    pub(crate) fn ps_dma_map(
+        pdev: *mut bindings::pci_dev,
+        cpu: *mut c_void,
+        len: usize,
+        to_device: bool,
+        out: *mut bindings::dma_addr_t,
+    ) -> c_int;
+    pub(crate) fn ps_dma_unmap(
+        pdev: *mut bindings::pci_dev,
+        addr: bindings::dma_addr_t,
+        len: usize,
+        to_device: bool,
+    );
     pub(crate) fn ps_memcpy_toio(dst: *mut c_void, src: *const c_void, len: usize);
     pub(crate) fn ps_memcpy_fromio(dst: *mut c_void, src: *const c_void, len: usize);
     pub(crate) fn ps_wmb();

@@ -37,14 +37,18 @@ pub(crate) enum Counter {
     ThpFallback = 10,
     /// Huge device pages the kernel split into single pages (partial unmap, `mremap`, fallback).
     ThpSplits = 11,
+    /// Bytes the GPU's copy engine copied between RAM and VRAM.
+    DmaBytes = 12,
+    /// Bytes the CPU copied between RAM and VRAM.
+    CpuCopyBytes = 13,
 }
 
-const COUNTERS: usize = 12;
+const COUNTERS: usize = 14;
 /// sysfs item numbers past the counters (`enum ps_item`).
-const ITEM_TOTAL_PAGES: u32 = 12;
-const ITEM_FREE_PAGES: u32 = 13;
-const ITEM_FREE_CHUNKS: u32 = 14;
-const ITEM_INDEX: u32 = 15;
+const ITEM_TOTAL_PAGES: u32 = 14;
+const ITEM_FREE_PAGES: u32 = 15;
+const ITEM_FREE_CHUNKS: u32 = 16;
+const ITEM_INDEX: u32 = 17;
 
 /// One set of counters.
 pub(crate) struct Stats {
@@ -124,6 +128,8 @@ fn counter_of(item: u32) -> Option<Counter> {
         9 => Counter::ThpToRam,
         10 => Counter::ThpFallback,
         11 => Counter::ThpSplits,
+        12 => Counter::DmaBytes,
+        13 => Counter::CpuCopyBytes,
         _ => return None,
     })
 }

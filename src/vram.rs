@@ -16,9 +16,10 @@ pub(crate) use pagemap::vram_of;
 
 use crate::{
     bus,
-    copy::{RamPages, Span},
+    copy::{Direction, RamPages, Span},
     migrate,
     mm::{DevicePage, HUGE_ORDER},
+    nvidia::{Channel, DmaSetup, Engine, Run, Target},
     shim,
     stats::{Counter, Stats},
 };
@@ -29,11 +30,13 @@ use core::{
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 use kernel::{
+    bindings,
     device::Bound,
+    new_mutex,
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{aref::ARef, Arc, Mutex},
     time::{delay::fsleep, Delta},
 };
 use pagemap::Pagemap;
@@ -82,6 +85,12 @@ pub(crate) struct Vram {
     #[pin]
     pool: Pool,
     bar: WcBar,
+    /// The copy engine's channel while the board has one running; taken out when it fails or the
+    /// GPU goes away.
+    #[pin]
+    engine: Mutex<Option<Channel>>,
+    /// Smallest batch, in pages, for the copy engine (`migration_threshold`).
+    dma_threshold: usize,
     pub(crate) stats: Stats,
     /// The GPU's number in the ioctl ABI and in sysfs.
     pub(crate) index: u32,
@@ -111,12 +120,13 @@ impl Drop for ActiveVram {
 
 impl Vram {
     /// Maps `bar` and lends the whole pages of its `usable` byte ranges (ascending, disjoint) as
-    /// device pages.
+    /// device pages; brings up the copy engine `dma` describes, if any.
     pub(crate) fn new(
         pdev: &pci::Device<Bound>,
         bar: bus::BarInfo,
         usable: &[Range<u64>],
         index: u32,
+        dma: Option<DmaSetup>,
     ) -> Result<Arc<Self>> {
         let page = PAGE_SIZE as u64;
         let mut pages = KVec::with_capacity(usable.len(), GFP_KERNEL)?;
@@ -128,11 +138,14 @@ impl Vram {
         // The pagemap spans every page up to the last usable one; reserved pages are never lent.
         let span = pages.last().map_or(0, |r| r.end as usize);
         let plain: &pci::Device = pdev;
+        let dma_threshold = dma.as_ref().map_or(usize::MAX, |d| d.threshold);
         Arc::pin_init(
             try_pin_init!(Self {
                 sysfs: None,
                 bar: WcBar::new(pdev, bar, c"pseudoscopic")?,
                 pool <- Pool::new(span, &pages)?,
+                engine <- new_mutex!(None),
+                dma_threshold,
                 stats: Stats::new(),
                 index,
                 pdev: plain.into(),
@@ -143,6 +156,16 @@ impl Vram {
             })
             .pin_chain(|this| {
                 let dir = SysfsDir::new(&this)?;
+                if let Some(dma) = dma {
+                    let engine = dma.engine;
+                    match Channel::new(pdev, dma.bar0, dma.chipset, engine, &this.bar) {
+                        Ok(channel) => *this.engine.lock() = Some(channel),
+                        Err(e) => dev_warn!(
+                            pdev.as_ref(),
+                            "cannot bring up copy engine {engine}: {e:?}; the CPU copies\n"
+                        ),
+                    }
+                }
                 // SAFETY: `sysfs` is not structurally pinned; assigning it moves nothing pinned.
                 unsafe { this.get_unchecked_mut() }.sysfs = Some(dir);
                 Ok(())
@@ -153,6 +176,64 @@ impl Vram {
 
     pub(crate) fn pdev(&self) -> &pci::Device {
         &self.pdev
+    }
+
+    /// The running copy engine and its class, if any.
+    pub(crate) fn copy_engine(&self) -> Option<(Engine, u32)> {
+        self.engine.lock().as_ref().map(|c| (c.engine, c.class))
+    }
+
+    /// The smallest batch, in pages, the copy engine takes.
+    pub(crate) fn dma_threshold(&self) -> usize {
+        self.dma_threshold
+    }
+
+    /// Copies `spans` (`pages` pages) with the copy engine; `false` if the CPU must copy them:
+    /// the batch is too small, there is no engine, or it failed (it is then reset and not used
+    /// again until the device is probed again).
+    pub(crate) fn dma_copy(&self, dir: Direction, spans: &[Span<'_>], pages: usize) -> bool {
+        if pages < self.dma_threshold {
+            return false;
+        }
+        let mut guard = self.engine.lock();
+        let slot: &mut Option<Channel> = &mut guard;
+        let Some(channel) = slot.as_mut() else {
+            return false;
+        };
+        let to_device = dir == Direction::ToVram;
+        let Some(maps) = DmaMaps::new(self, spans, to_device) else {
+            return false;
+        };
+        let (src, dst) = match dir {
+            Direction::ToVram => (Target::CoherentSysmem, Target::LocalFb),
+            Direction::ToRam => (Target::LocalFb, Target::CoherentSysmem),
+        };
+        let result = maps
+            .runs
+            .chunks(Channel::max_runs())
+            .try_for_each(|runs| channel.copy(runs, src, dst));
+        match result {
+            Ok(()) => {
+                drop(maps);
+                self.count(Counter::DmaBytes, (pages * PAGE_SIZE) as u64);
+                true
+            }
+            Err(failure) => {
+                // Reset the engine before the RAM pages are unmapped and the CPU redoes the batch:
+                // a stalled engine must not write them later.
+                if let Some(channel) = slot.take() {
+                    let engine = channel.engine;
+                    channel.abandon();
+                    dev_err!(
+                        self.pdev.as_ref(),
+                        "copy engine {engine} failed: {failure}; disabled until the device is probed again, the CPU copies\n"
+                    );
+                }
+                drop(maps);
+                self.count(Counter::DmaFail, 1);
+                false
+            }
+        }
     }
 
     pub(crate) fn bar(&self) -> &bus::BarInfo {
@@ -241,6 +322,8 @@ impl Vram {
             fsleep(Delta::from_millis(1));
         }
         let evicted = migrate::evict_all(self);
+        // Nothing is in VRAM any more: stop the copy engine while the device is still bound.
+        drop(self.engine.lock().take());
         if evicted != 0 {
             dev_info!(
                 self.pdev.as_ref(),
@@ -260,5 +343,65 @@ impl PinnedDrop for Vram {
     fn drop(self: Pin<&mut Self>) {
         // Normally done at unbind already; a failed probe gets here with nothing to evict.
         self.shutdown();
+    }
+}
+
+/// Streaming DMA mappings of the RAM side of a batch of spans, unmapped on drop, and the runs of
+/// contiguous pages they make.
+struct DmaMaps<'v> {
+    vram: &'v Vram,
+    to_device: bool,
+    maps: KVec<(bindings::dma_addr_t, usize)>,
+    runs: KVec<Run>,
+}
+
+impl<'v> DmaMaps<'v> {
+    fn new(vram: &'v Vram, spans: &[Span<'_>], to_device: bool) -> Option<Self> {
+        let mut this = Self {
+            vram,
+            to_device,
+            maps: KVec::with_capacity(spans.len(), GFP_KERNEL).ok()?,
+            runs: KVec::with_capacity(spans.len(), GFP_KERNEL).ok()?,
+        };
+        let dev = bus::raw(&vram.pdev);
+        for span in spans {
+            let mut addr: bindings::dma_addr_t = 0;
+            // SAFETY: The span's RAM side is `len` bytes of the kernel's linear map that the
+            // migration holds for the span's lifetime, which outlives this mapping.
+            let ret = unsafe {
+                shim::ps_dma_map(dev, span.ram_ptr().cast(), span.len(), to_device, &mut addr)
+            };
+            if ret != 0 {
+                return None;
+            }
+            this.maps.push_within_capacity((addr, span.len())).ok()?;
+            // CAST: A span is at most a 2 MiB huge page.
+            let pages = (span.len() / PAGE_SIZE) as u32;
+            let (src, dst) = match to_device {
+                true => (addr, span.vram()),
+                false => (span.vram(), addr),
+            };
+            if let Some(last) = this.runs.last_mut() {
+                let bytes = u64::from(last.pages) * PAGE_SIZE as u64;
+                if last.src + bytes == src && last.dst + bytes == dst {
+                    last.pages += pages;
+                    continue;
+                }
+            }
+            this.runs
+                .push_within_capacity(Run { src, dst, pages })
+                .ok()?;
+        }
+        Some(this)
+    }
+}
+
+impl Drop for DmaMaps<'_> {
+    fn drop(&mut self) {
+        let dev = bus::raw(&self.vram.pdev);
+        for &(addr, len) in self.maps.iter() {
+            // SAFETY: Mapped in `new` with the same device, length and direction.
+            unsafe { shim::ps_dma_unmap(dev, addr, len, self.to_device) };
+        }
     }
 }

@@ -102,3 +102,111 @@ register! {
         31:0 mib;
     }
 }
+
+// The copy engine's registers (docs/copy-engine.md). Fields are decoded where they are used.
+register! {
+    /// `NV_PMC_ENABLE` (dev_master.ref.txt): one bit per engine taken out of reset; bit 8 is
+    /// PFIFO, the others come from `NV_PTOP_DEVICE_INFO`'s `RESET_ENUM`.
+    pub(crate) NV_PMC_ENABLE(u32) @ 0x0000_0200 {
+        31:0 devices;
+    }
+
+    /// `NV_PTOP_DEVICE_INFO(i)` (dev_top.ref.txt): the chained table of engines, their runlists
+    /// and reset bits.
+    pub(crate) NV_PTOP_DEVICE_INFO(u32)[64] @ 0x0002_2700 {
+        31:0 value;
+    }
+
+    /// `NV_PFB_NISO_FLUSH_SYSMEM_ADDR` (nvidia-hardware.md): the system page the GPU flushes its
+    /// writes to, address >> 8.
+    pub(crate) NV_PFB_NISO_FLUSH_SYSMEM_ADDR(u32) @ 0x0010_0c10 {
+        31:0 adr_39_08;
+    }
+
+    /// `NV_PFIFO_BAR1_BASE` (Pascal; nouveau `gk104_fifo_init`): where in BAR1 the channels' USERD
+    /// lives, so that Host sees `GP_PUT` writes.
+    pub(crate) NV_PFIFO_BAR1_BASE(u32) @ 0x0000_2254 {
+        28:28 valid => bool;
+        27:0 ptr;
+    }
+
+    /// `NV_PFIFO_RUNLIST_BASE` (Pascal, Volta; dev_fifo.ref.txt): the runlist to submit next.
+    pub(crate) NV_PFIFO_RUNLIST_BASE(u32) @ 0x0000_2270 {
+        29:28 target;
+        27:0 ptr;
+    }
+
+    /// `NV_PFIFO_RUNLIST` (Pascal, Volta): writing it submits `LENGTH` entries to runlist `ID`.
+    pub(crate) NV_PFIFO_RUNLIST(u32) @ 0x0000_2274 {
+        23:20 id;
+        15:0 length;
+    }
+
+    /// `NV_PFIFO_ENG_RUNLIST(i)` (Pascal, Volta): the runlist `i` Host runs.
+    pub(crate) NV_PFIFO_ENG_RUNLIST(u32)[16, stride = 8] @ 0x0000_2284 {
+        20:20 pending => bool;
+        15:0 length;
+    }
+
+    /// `NV_PFIFO_RUNLIST_BASE_LO(i)` (Turing).
+    pub(crate) NV_PFIFO_RUNLIST_BASE_LO(u32)[11, stride = 16] @ 0x0000_2b00 {
+        31:12 ptr_lo;
+        1:0 target;
+    }
+
+    /// `NV_PFIFO_RUNLIST_BASE_HI(i)` (Turing).
+    pub(crate) NV_PFIFO_RUNLIST_BASE_HI(u32)[11, stride = 16] @ 0x0000_2b04 {
+        7:0 ptr_hi;
+    }
+
+    /// `NV_PFIFO_RUNLIST_SUBMIT(i)` (Turing): writing it submits `LENGTH` entries.
+    pub(crate) NV_PFIFO_RUNLIST_SUBMIT(u32)[11, stride = 16] @ 0x0000_2b08 {
+        15:0 length;
+    }
+
+    /// `NV_PFIFO_RUNLIST_SUBMIT_INFO(i)` (Turing).
+    pub(crate) NV_PFIFO_RUNLIST_SUBMIT_INFO(u32)[11, stride = 16] @ 0x0000_2b0c {
+        15:15 pending => bool;
+    }
+
+    /// `NV_PFIFO_PREEMPT` (dev_fifo.ref.txt): asks Host to take a channel off its engine.
+    pub(crate) NV_PFIFO_PREEMPT(u32) @ 0x0000_2634 {
+        25:24 kind;
+        20:20 pending => bool;
+        11:0 id;
+    }
+
+    /// `NV_PCCSR_CHANNEL_INST(i)` (dev_fifo.ref.txt): channel `i`'s instance block.
+    pub(crate) NV_PCCSR_CHANNEL_INST(u32)[512, stride = 8] @ 0x0080_0000 {
+        31:31 bind => bool;
+        29:28 target;
+        27:0 ptr;
+    }
+
+    /// `NV_PCCSR_CHANNEL(i)` (dev_fifo.ref.txt): channel `i`'s state and enable.
+    pub(crate) NV_PCCSR_CHANNEL(u32)[512, stride = 8] @ 0x0080_0004 {
+        28:28 busy => bool;
+        27:24 status;
+        23:23 eng_faulted => bool;
+        22:22 pbdma_faulted => bool;
+        11:11 enable_clr => bool;
+        10:10 enable_set => bool;
+        0:0 enable => bool;
+    }
+
+    /// `NV_USERMODE_NOTIFY_CHANNEL_PENDING` (Volta; dev_usermode.ref.txt): the doorbell.
+    pub(crate) NV_USERMODE_NOTIFY_CHANNEL_PENDING(u32) @ 0x0081_0090 {
+        31:0 id;
+    }
+
+    /// `NV_VIRTUAL_FUNCTION_DOORBELL` (Turing; dev_vm.ref.txt, at `NV_VIRTUAL_FUNCTION_FULL_PHYS_OFFSET`
+    /// 0xB80000): the doorbell, runlist << 16 | channel.
+    pub(crate) NV_VIRTUAL_FUNCTION_DOORBELL(u32) @ 0x00bb_0090 {
+        31:0 handle;
+    }
+
+    /// Turing doorbell enable (nvidia-hardware.md, nouveau `tu102_fifo_init_pbdmas`): bit 31.
+    pub(crate) NV_CTRL_DOORBELL_ENABLE(u32) @ 0x00b6_5000 {
+        31:31 enable => bool;
+    }
+}

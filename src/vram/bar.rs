@@ -74,7 +74,20 @@ impl WcBar {
         let io = self.addr.as_ptr().wrapping_add(offset as usize);
         // SAFETY: `io` maps `len` bytes inside the BAR (checked above), page-aligned, and the
         // caller's migration holds those pages.
-        unsafe { Span::new(io, ram) }
+        unsafe { Span::new(io, offset, ram) }
+    }
+
+    /// The mapping of `len` bytes at BAR offset `offset`, for the driver's own use of VRAM that
+    /// no pool page covers (Pascal's USERD). Valid while `self` lives.
+    pub(crate) fn offset_ptr(&self, offset: u64, len: u64) -> Result<*mut u8> {
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > self.info.len)
+        {
+            return Err(EINVAL);
+        }
+        // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
+        Ok(self.addr.as_ptr().wrapping_add(offset as usize))
     }
 }
 

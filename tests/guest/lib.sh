@@ -150,6 +150,50 @@ wait_until() {
 # stat_value NAME: the module-wide counter NAME.
 stat_value() { cat /sys/module/$MODULE/stats/$1; }
 
+# The scenarios that move data both ways (those of the migrate group that need no special pool).
+MIGRATION_SCENARIOS="migrate migrate_fault migrate_multiple mixed thp thp_unaligned thp_fork thp_partial_unmap thp_mremap to_ram fork gup munmap mremap threads"
+
+# gpu_stat BDF NAME: counter NAME of the GPU at BDF.
+gpu_stat() { cat "/sys/bus/pci/devices/$1/pseudoscopic/stats/$2"; }
+
+# migration_suite BDF DMA [PARAM...]: loads the module with enable_dma=DMA and the parameters, runs
+# every scenario of MIGRATION_SCENARIOS (each checks its data byte for byte) and checks who copied:
+# with DMA=1 the copy engine, without a failure; with DMA=0 the CPU alone.
+migration_suite() {
+	local bdf=$1 dma=$2 s
+	shift 2
+	load_module enable_dma="$dma" "$@"
+	for s in $MIGRATION_SCENARIOS; do
+		scenario "$s"
+	done
+	if [ "$dma" = 1 ]; then
+		[ "$(gpu_stat "$bdf" dma_bytes)" -gt 0 ] || fail "the copy engine copied nothing"
+		expect_eq "$(gpu_stat "$bdf" dma_fail)" 0 "copy-engine failures"
+	else
+		expect_eq "$(gpu_stat "$bdf" dma_bytes)" 0 "bytes the copy engine copied with enable_dma=0"
+		[ "$(gpu_stat "$bdf" cpu_copy_bytes)" -gt 0 ] || fail "the CPU copied nothing"
+	fi
+	expect_eq "$(stat_value dma_bytes)" "$(gpu_stat "$bdf" dma_bytes)" "module-wide dma_bytes"
+}
+
+# ce_fault_suite BDF KIND: on a board whose copy engine fails after a few batches (gpu-model
+# --ce-fault), the scenarios still keep every byte, the failure is counted once and said once, and
+# the CPU copies from then on.
+ce_fault_suite() {
+	local bdf=$1 kind=$2 s
+	shift 2
+	dmesg_mark
+	load_module "$@"
+	for s in migrate migrate_fault thp fork to_ram; do
+		scenario "$s"
+	done
+	expect_eq "$(gpu_stat "$bdf" dma_fail)" 1 "copy-engine failures counted"
+	expect_eq "$(stat_value dma_fail)" 1 "module-wide dma_fail"
+	[ "$(gpu_stat "$bdf" dma_bytes)" -gt 0 ] || fail "the copy engine copied nothing before it failed"
+	[ "$(gpu_stat "$bdf" cpu_copy_bytes)" -gt 0 ] || fail "the CPU took over nothing"
+	expect_eq "$(dmesg_since | grep -cE "copy engine .* failed: $kind")" 1 "dmesg lines on the failure"
+}
+
 # nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
 nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
 

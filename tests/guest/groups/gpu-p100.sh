@@ -7,8 +7,8 @@
 # span first, so cases that store data cap the pool (pool_size_mb) inside the emulated part.
 EMULATED_POOL=pool_size_mb=256
 
-# Usable: [256 KiB, 16 GiB - 1 MiB) of BAR1.
-P100_PAGES=4193984
+# Usable: [256 KiB + 4 KiB (the channel's USERD), 16 GiB - 1 MiB) of BAR1.
+P100_PAGES=4193983
 
 case_probe_p100() {
 	local bdf
@@ -17,7 +17,7 @@ case_probe_p100() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($P100_PAGES pages\) as device-private memory; copies by the CPU \((avx2|sse4\.1|io)\) through BAR1" "probe line"
+	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($P100_PAGES pages\) as device-private memory; copies by copy engine (CE[0-9]|LCE[0-9]+) \(runlist [0-9]+\) \(class 0xc0b5\) for batches of 16\+ pages, by the CPU \((avx2|sse4\.1|io)\) through BAR1 otherwise" "probe line"
 	expect_pool "$bdf" $P100_PAGES
 }
 
@@ -47,15 +47,13 @@ host_probe_p100() {
 	gpu_log_has 0 'POST scratch' "POST status read"
 }
 
-case_migrate_p100() {
-	load_module $EMULATED_POOL
-	scenario migrate
-	scenario migrate_fault
-	scenario fork
-}
+# Every migration scenario with the copy engine (the default), then with the CPU alone.
+case_migrate_p100() { migration_suite "$(nvidia_bdf 15f8)" 1 $EMULATED_POOL; }
+case_migrate_cpu_p100() { migration_suite "$(nvidia_bdf 15f8)" 0 $EMULATED_POOL; }
 
 host_migrate_p100() {
 	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
 }
 
 # 64 MiB parked in the P100, checked in the model's VRAM file after the guest is gone.

@@ -6,8 +6,9 @@
 # Data goes only where VRAM is emulated: the pool hands out the partial chunks at both ends of its
 # span first, so cases that store data cap the pool (pool_size_mb) inside the emulated part.
 
-# Usable: [256 KiB, 32 MiB) and [48 MiB, 23040 MiB - 1 MiB): the BAR is clamped to VRAM.
-P40_PAGES=5893824
+# Usable: [256 KiB + 4 KiB (the channel's USERD), 32 MiB) and [48 MiB, 23040 MiB - 1 MiB): the BAR
+# is clamped to VRAM.
+P40_PAGES=5893823
 
 case_probe_p40_clamps_bar1() {
 	local bdf

@@ -24,8 +24,11 @@ host_probe_rtx8000() {
 	gpu_log_has 0 'GFW boot progress' "Turing POST status read"
 }
 
-case_migrate_rtx8000() {
-	load_module
-	scenario migrate
-	scenario migrate_fault
+# Every migration scenario with the copy engine (the default), then with the CPU alone.
+case_migrate_rtx8000() { migration_suite "$(nvidia_bdf 1e78)" 1; }
+case_migrate_cpu_rtx8000() { migration_suite "$(nvidia_bdf 1e78)" 0; }
+
+host_migrate_rtx8000() {
+	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
 }

@@ -17,7 +17,7 @@ case_probe_v100() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla V100 \[10de:1db4\]: GV100 \(Volta\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($V100_PAGES pages\) as device-private memory; copies by the CPU \((avx2|sse4\.1|io)\) through BAR1" "probe line"
+	expect_dmesg "$bdf: Tesla V100 \[10de:1db4\]: GV100 \(Volta\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($V100_PAGES pages\) as device-private memory; copies by copy engine (CE[0-9]|LCE[0-9]+) \(runlist [0-9]+\) \(class 0xc3b5\) for batches of 16\+ pages, by the CPU \((avx2|sse4\.1|io)\) through BAR1 otherwise" "probe line"
 	expect_pool "$bdf" $V100_PAGES
 	out=$(ps-status) || fail "ps-status failed"
 	expect_match "$out" "DeviceTotal: +$((V100_PAGES * 4)) kB" "ps-status total"
@@ -29,15 +29,13 @@ host_probe_v100() {
 	gpu_log_lacks 0 'FBPA' "GP100's FBPA registers on a GV100"
 }
 
-case_migrate_v100() {
-	load_module $EMULATED_POOL
-	scenario migrate
-	scenario migrate_fault
-	scenario fork
-}
+# Every migration scenario with the copy engine (the default), then with the CPU alone.
+case_migrate_v100() { migration_suite "$(nvidia_bdf 1db4)" 1 $EMULATED_POOL; }
+case_migrate_cpu_v100() { migration_suite "$(nvidia_bdf 1db4)" 0 $EMULATED_POOL; }
 
 host_migrate_v100() {
 	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
 }
 
 # 64 MiB parked in the V100, checked in the model's VRAM file after the guest is gone.

@@ -40,7 +40,7 @@ pub struct Pool {
 }
 
 /// The statistics files, by name, in directory order of the kernel.
-pub const STAT_NAMES: [&str; 12] = [
+pub const STAT_NAMES: [&str; 14] = [
     "migrations_to_ram",
     "migrations_to_device",
     "page_faults",
@@ -53,6 +53,8 @@ pub const STAT_NAMES: [&str; 12] = [
     "thp_to_ram",
     "thp_fallback",
     "thp_splits",
+    "dma_bytes",
+    "cpu_copy_bytes",
 ];
 
 /// One reading of the statistics counters.

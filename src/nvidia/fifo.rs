@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What differs between generations in bringing up a channel: the copy-engine class, where USERD
+//! lives and how Host learns of new work, the runlist format and how it is submitted
+//! (docs/copy-engine.md).
+
+use super::{regs, Bar0, Chipset};
+use kernel::{io::register::Array, io::Io, prelude::*};
+
+/// Where a channel's USERD lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum UserdPlace {
+    /// In VRAM, written through BAR1 (Host watches the BAR1 USERD area).
+    Vram,
+    /// In coherent system memory, with a doorbell after each `GP_PUT`.
+    Sysmem,
+}
+
+/// One generation's channel mechanics.
+pub(super) trait FifoHal: Sync {
+    /// The copy-engine class (`NV?B5`).
+    fn ce_class(&self, chipset: Chipset) -> u32;
+    fn userd(&self) -> UserdPlace;
+    /// Bytes per runlist entry.
+    fn runlist_entry_size(&self) -> usize;
+    /// Writes the runlist entries for channel `chid` into `out` (words), returning how many
+    /// entries it wrote.
+    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32;
+    /// Submits `entries` entries at `addr` (coherent system memory) to runlist `runlist`.
+    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result;
+    /// Whether runlist `runlist` still has a submit in flight.
+    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool;
+    /// Enables doorbells once, where they need it.
+    fn enable_doorbells(&self, _bar0: &Bar0<'_>) {}
+    /// Tells Host that channel `chid` of `runlist` has new work.
+    fn ring(&self, _bar0: &Bar0<'_>, _runlist: u32, _chid: u32) {}
+    /// RAMFC words beyond USERD, signature and GPFIFO that nouveau sets, as (offset, value).
+    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8];
+    /// Whether the instance block carries subcontext page directories (Volta and later).
+    fn subcontexts(&self) -> bool;
+}
+
+/// `SYS_MEM_COHERENT` in every TARGET field.
+pub(super) const TARGET_SYS_COHERENT: u32 = 2;
+
+struct Pascal;
+struct Volta;
+struct Turing;
+
+pub(super) fn of(chipset: Chipset) -> &'static dyn FifoHal {
+    match chipset {
+        Chipset::GP100 | Chipset::GP102 | Chipset::GP104 => &Pascal,
+        Chipset::GV100 => &Volta,
+        Chipset::TU102 | Chipset::TU104 => &Turing,
+    }
+}
+
+/// `NV_RAMRL_ENTRY_TSG_*` header for a TSG of one channel, 16-byte format (Volta, Turing).
+fn tsg_header(out: &mut [u32], tsgid: u32) {
+    // TIMESLICE_SCALE 3, TIMESLICE_TIMEOUT 128, TYPE TSG; TSG_LENGTH 1.
+    out[0] = (128 << 24) | (3 << 16) | 1;
+    out[1] = 1;
+    out[2] = tsgid;
+    out[3] = 0;
+}
+
+/// `NV_RAMRL_ENTRY_CHAN_*`, 16-byte format: USERD and instance block in coherent memory.
+fn chan_entry(out: &mut [u32], chid: u32, inst: u64, userd: u64) {
+    // CAST: Low words of 64-bit addresses; USERD is 512-byte aligned, the instance block 4 KiB.
+    out[0] = (userd as u32 & !0xff) | (TARGET_SYS_COHERENT << 6) | (TARGET_SYS_COHERENT << 4);
+    out[1] = (userd >> 32) as u32;
+    out[2] = (inst as u32 & !0xfff) | chid;
+    out[3] = (inst >> 32) as u32;
+}
+
+/// Pascal and Volta submit through `NV_PFIFO_RUNLIST_BASE`/`NV_PFIFO_RUNLIST`.
+fn submit_2270(bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
+    let ptr = u32::try_from(addr >> 12).map_err(|_| EINVAL)?;
+    bar0.write_reg(
+        regs::NV_PFIFO_RUNLIST_BASE::zeroed()
+            .try_with_ptr(ptr)?
+            .try_with_target(TARGET_SYS_COHERENT)?,
+    );
+    bar0.write_reg(
+        regs::NV_PFIFO_RUNLIST::zeroed()
+            .try_with_id(runlist)?
+            .try_with_length(entries)?,
+    );
+    Ok(())
+}
+
+fn pending_2284(bar0: &Bar0<'_>, runlist: u32) -> bool {
+    regs::NV_PFIFO_ENG_RUNLIST::try_at(runlist as usize).is_none_or(|at| bar0.read(at).pending())
+}
+
+/// nouveau's `gk104_chan_ramfc_write` constants.
+const GK104_RAMFC: fn(u32) -> [(usize, u32); 8] = |chid| {
+    [
+        (0x30, 0xffff_f902),
+        (0x84, 0x2040_0000),
+        (0x94, 0x3000_0fff),
+        (0x9c, 0x0000_0100),
+        (0xac, 0x0000_001f),
+        (0xe4, 0x0000_0020),
+        (0xe8, chid),
+        (0xf8, 0x1000_3080),
+    ]
+};
+
+/// nouveau's `gv100_chan_ramfc_write` constants.
+const GV100_RAMFC: fn(u32) -> [(usize, u32); 8] = |chid| {
+    [
+        (0x30, 0x7fff_f902),
+        (0x84, 0x2040_0000),
+        (0x94, 0x3000_0fff),
+        (0xe4, 0x0000_0020),
+        (0xe8, chid),
+        (0xf4, 0x0000_1100),
+        (0xf8, 0x1000_3080),
+        (0x218, 0),
+    ]
+};
+
+impl FifoHal for Pascal {
+    fn ce_class(&self, chipset: Chipset) -> u32 {
+        match chipset {
+            Chipset::GP100 => 0xc0b5,
+            _ => 0xc1b5,
+        }
+    }
+
+    fn userd(&self) -> UserdPlace {
+        UserdPlace::Vram
+    }
+
+    fn runlist_entry_size(&self) -> usize {
+        8
+    }
+
+    fn runlist_entries(&self, out: &mut [u32], chid: u32, _inst: u64, _userd: u64) -> u32 {
+        // A bare channel entry (`gk104_runl_insert_chan`).
+        out[0] = chid;
+        out[1] = 0;
+        1
+    }
+
+    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
+        submit_2270(bar0, runlist, addr, entries)
+    }
+
+    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool {
+        pending_2284(bar0, runlist)
+    }
+
+    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
+        GK104_RAMFC(chid)
+    }
+
+    fn subcontexts(&self) -> bool {
+        false
+    }
+}
+
+impl FifoHal for Volta {
+    fn ce_class(&self, _chipset: Chipset) -> u32 {
+        0xc3b5
+    }
+
+    fn userd(&self) -> UserdPlace {
+        UserdPlace::Sysmem
+    }
+
+    fn runlist_entry_size(&self) -> usize {
+        16
+    }
+
+    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32 {
+        tsg_header(&mut out[..4], chid);
+        chan_entry(&mut out[4..8], chid, inst, userd);
+        2
+    }
+
+    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
+        submit_2270(bar0, runlist, addr, entries)
+    }
+
+    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool {
+        pending_2284(bar0, runlist)
+    }
+
+    fn ring(&self, bar0: &Bar0<'_>, _runlist: u32, chid: u32) {
+        bar0.write_reg(regs::NV_USERMODE_NOTIFY_CHANNEL_PENDING::zeroed().with_id(chid));
+    }
+
+    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
+        GV100_RAMFC(chid)
+    }
+
+    fn subcontexts(&self) -> bool {
+        true
+    }
+}
+
+impl FifoHal for Turing {
+    fn ce_class(&self, _chipset: Chipset) -> u32 {
+        0xc5b5
+    }
+
+    fn userd(&self) -> UserdPlace {
+        UserdPlace::Sysmem
+    }
+
+    fn runlist_entry_size(&self) -> usize {
+        16
+    }
+
+    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32 {
+        tsg_header(&mut out[..4], chid);
+        chan_entry(&mut out[4..8], chid, inst, userd);
+        2
+    }
+
+    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
+        let at = runlist as usize;
+        let lo = regs::NV_PFIFO_RUNLIST_BASE_LO::try_at(at).ok_or(EINVAL)?;
+        let hi = regs::NV_PFIFO_RUNLIST_BASE_HI::try_at(at).ok_or(EINVAL)?;
+        let submit = regs::NV_PFIFO_RUNLIST_SUBMIT::try_at(at).ok_or(EINVAL)?;
+        // CAST: The low and high words of the address.
+        let lo_value = regs::NV_PFIFO_RUNLIST_BASE_LO::zeroed()
+            .try_with_ptr_lo((addr as u32) >> 12)?
+            .try_with_target(TARGET_SYS_COHERENT)?;
+        bar0.write(lo, lo_value);
+        bar0.write(
+            hi,
+            regs::NV_PFIFO_RUNLIST_BASE_HI::zeroed().try_with_ptr_hi((addr >> 32) as u32)?,
+        );
+        bar0.write(
+            submit,
+            regs::NV_PFIFO_RUNLIST_SUBMIT::zeroed().try_with_length(entries)?,
+        );
+        Ok(())
+    }
+
+    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool {
+        regs::NV_PFIFO_RUNLIST_SUBMIT_INFO::try_at(runlist as usize)
+            .is_none_or(|at| bar0.read(at).pending())
+    }
+
+    fn enable_doorbells(&self, bar0: &Bar0<'_>) {
+        bar0.update(regs::NV_CTRL_DOORBELL_ENABLE, |r| r.with_enable(true));
+    }
+
+    fn ring(&self, bar0: &Bar0<'_>, runlist: u32, chid: u32) {
+        bar0.write_reg(
+            regs::NV_VIRTUAL_FUNCTION_DOORBELL::zeroed().with_handle((runlist << 16) | chid),
+        );
+    }
+
+    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
+        GV100_RAMFC(chid)
+    }
+
+    fn subcontexts(&self) -> bool {
+        true
+    }
+}

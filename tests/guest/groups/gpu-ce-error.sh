@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0
+# An emulated Tesla P100 whose channel faults after four batches (gpu-model --ce-fault error:4):
+# the batch is redone by the CPU, nothing is lost, and the engine stays off.
+# vm: gpu p100 512 --ce-fault error:4
+
+case_copy_engine_channel_error_p100() {
+	ce_fault_suite "$(nvidia_bdf 15f8)" "channel error" pool_size_mb=256
+}
+
+host_copy_engine_channel_error_p100() {
+	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine before the error"
+	gpu_log_has 0 '^FAULT' "the injected channel error"
+}

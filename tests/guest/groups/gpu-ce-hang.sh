@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0
+# An emulated Tesla V100 whose copy engine hangs after four batches (gpu-model --ce-fault hang:4):
+# the batch in flight is redone by the CPU, nothing is lost, and the engine stays off.
+# vm: gpu v100 512 --ce-fault hang:4
+
+case_copy_engine_hang_v100() {
+	ce_fault_suite "$(nvidia_bdf 1db4)" "timed out" pool_size_mb=256
+}
+
+host_copy_engine_hang_v100() {
+	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine before the hang"
+	gpu_log_has 0 '^FAULT' "the injected hang"
+}

@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: GPL-2.0
+# An emulated Quadro RTX 8000 whose copy engine releases a corrupted semaphore after four batches
+# (gpu-model --ce-fault semaphore:4): the batch is redone by the CPU, nothing is lost, and the
+# engine stays off.
+# vm: gpu rtx8000 256 --ce-fault semaphore:4
+
+case_copy_engine_bad_semaphore_rtx8000() {
+	ce_fault_suite "$(nvidia_bdf 1e78)" "semaphore corrupted"
+}
+
+host_copy_engine_bad_semaphore_rtx8000() {
+	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine before the corruption"
+	gpu_log_has 0 '^FAULT' "the injected corruption"
+}
