@@ -25,8 +25,8 @@ host_probe_rtx8000() {
 }
 
 # Every migration scenario with the copy engine (the default), then with the CPU alone.
-case_migrate_rtx8000() { migration_suite "$(nvidia_bdf 1e78)" 1; }
-case_migrate_cpu_rtx8000() { migration_suite "$(nvidia_bdf 1e78)" 0; }
+case_migrate_rtx8000() { migration_suite "$(nvidia_bdf 1e30)" 1; }
+case_migrate_cpu_rtx8000() { migration_suite "$(nvidia_bdf 1e30)" 0; }
 
 host_migrate_rtx8000() {
 	no_rejected_access 0
