@@ -3,10 +3,13 @@
 #
 # `make bench`: in one guest, park and fault back buffers with pseudoscopic (1 GiB of emulated VRAM),
 # test_hmm and zram swap (tests/guest/bench.sh runs ps-bench).  Prints the table and the claims;
-# writes out/bench/bench.json and out/bench/bench.txt.  Exits non-zero if the run failed.
+# writes out/bench/bench.json and out/bench/bench.txt.  Then, where `make setup` built the emulated
+# NVIDIA boards, the copy-engine part: one ps-stress run on an emulated V100 with enable_dma=1 and 0
+# and the bytes the CPU copied (tests/guest/bench-dma.sh), in out/bench/dma.{txt,json}.  Exits
+# non-zero if a run failed.
 #
 # Environment: BENCH_SIZES (MiB, default 16,64), BENCH_REPEAT (default 3), BENCH_CPU_COPY (default
-# auto: the module's cpu_copy= parameter).
+# auto: the module's cpu_copy= parameter), BENCH_DMA_SECONDS (default 20).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -30,3 +33,32 @@ sed -n '/^BENCH-TABLE$/,/^BENCH-JSON$/p' <<<"$results" | sed '1d;$d' >"$bench/be
 sed -n '/^BENCH-JSON$/,/^BENCH-END/p' <<<"$results" | sed '1d;$d' >"$bench/bench.json"
 cat "$bench/bench.txt"
 echo "results: $bench/bench.json"
+
+[ -x "$GPU_MODEL" ] && [ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] || {
+	echo "copy-engine part skipped: no emulated NVIDIA boards (run 'make setup')"
+	exit 0
+}
+dir=$OUT/bench-dma
+rm -rf "$dir"
+mkdir -p "$dir"
+GPU_MODEL_PIDS=()
+trap "stop_gpu_models || true" EXIT
+start_gpu_model "$dir" 0 v100 1024
+mapfile -t args < <(shared_ram_args 2G; gpu_args "$dir/gpu0.sock")
+cp "$KDIR/arch/x86/boot/bzImage" "$OUT/bzImage"
+PS_KERNEL_IMAGE=$OUT/bzImage PS_VM_MEMORY=2G qemu_cmd "$dir/console.log" "$dir/results.log" \
+	"ps.mode=bench-dma ps.seconds=${BENCH_DMA_SECONDS:-20}" "${args[@]}"
+qemu_chroot_prefix
+timeout -k 10 1200 "${CHROOT_PREFIX[@]}" "${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 ||
+	die "the copy-engine guest did not finish (status $?); console log in $dir/console.log"
+results=$(tr -d '\r' <"$dir/results.log")
+grep -q '^BENCH-END 0$' <<<"$results" || {
+	printf '%s\n' "$results"
+	die "the copy-engine benchmark failed; console log in $dir/console.log"
+}
+sed -n '/^BENCH-TABLE$/,/^BENCH-JSON$/p' <<<"$results" | sed '1d;$d' >"$bench/dma.txt"
+sed -n '/^BENCH-JSON$/,/^BENCH-END/p' <<<"$results" | sed '1d;$d' >"$bench/dma.json"
+echo
+echo "Copy engine (emulated Tesla V100; bytes, not time, are the measure in the model):"
+cat "$bench/dma.txt"
+echo "results: $bench/dma.json"
