@@ -6,14 +6,40 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
+//!
+//! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
+//! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
+//! preempt of the channel stays pending until the engine's `NV_PMC_ENABLE` bit is cleared), the
+//! channel faults with PBDMA_FAULTED (`error`), or every later semaphore is released with the
+//! payload XOR 0xdead0000 (`semaphore`).
+//!
+//! The log has one line per access (`R4 OFFSET = VALUE NAME`, `W4 ...`, `REJECT ...` for what the
+//! manuals do not allow) and, for the engines (docs/copy-engine.md, "Model log"):
+//!
+//!   FIFO runlist ID submitted: APERTURE:ADDR N entries, channels [CHID ...]
+//!   FIFO channel CHID bound: instance APERTURE:ADDR | unbound | enabled | disabled
+//!   FIFO doorbell channel CHID | FIFO doorbell runlist ID channel CHID
+//!   PBDMA channel CHID GPFIFO INDEX: va:ADDR N words
+//!   CE copy SRC -> DST LINE_BYTESxLINES (TOTAL bytes)
+//!   CE fill DST LINE_BYTESxLINES (TOTAL bytes) value CONST_A
+//!   CE semaphore va:ADDR = PAYLOAD[ four-word]
+//!   REJECT PBDMA channel CHID: WHY / REJECT CE channel CHID: WHY, then
+//!   FIFO channel CHID PBDMA_FAULTED | ENG_FAULTED
+//!   FAULT hang|error|semaphore: ...
+//!   END BAR1 MODE, N rejected, CE N launches, N bytes copied, N filled, N semaphores, N faults
 
 mod bar0;
 mod board;
+mod ce;
 mod config;
+mod dma;
+mod fifo;
+mod mmu;
+mod top;
 mod vram;
 
 use bar0::{Bar0, Knobs};
@@ -23,6 +49,8 @@ use std::fs::File;
 use std::io::{self, LineWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 use vfio_bindings::bindings::vfio::{
     vfio_region_info, vfio_region_sparse_mmap_area, VFIO_IRQ_INFO_EVENTFD,
     VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR1_REGION_INDEX, VFIO_PCI_BAR3_REGION_INDEX,
@@ -32,9 +60,44 @@ use vfio_bindings::bindings::vfio::{
 };
 use vfio_user::{IrqInfo, Server, ServerBackend, ServerRegion, SparseArea};
 
+/// The board's state, shared between the vfio-user server (register accesses) and the worker
+/// that runs the engines; `wake` tells the worker that a register write may have given it work.
+struct Shared {
+    bar0: Mutex<Bar0>,
+    wake: Condvar,
+}
+
+/// How often a polling host (Pascal) looks at USERD GP_PUT.
+const POLL: Duration = Duration::from_micros(200);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Bar0> {
+        self.bar0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The worker: one engine step per lock, so register writes get in between.
+    fn work(&self, stop: &Mutex<bool>) {
+        let mut bar0 = self.lock();
+        while !*stop.lock().unwrap_or_else(|e| e.into_inner()) {
+            if bar0.service() {
+                drop(bar0);
+                bar0 = self.lock();
+                continue;
+            }
+            bar0 = if bar0.polls() {
+                self.wake.wait_timeout(bar0, POLL)
+            } else {
+                self.wake.wait_timeout(bar0, Duration::from_millis(100))
+            }
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        }
+    }
+}
+
 struct Device {
     config: Config,
-    bar0: Bar0,
+    shared: Arc<Shared>,
     bar1_len: u64,
 }
 
@@ -50,13 +113,14 @@ impl Device {
     /// BAR1 accesses reach the model only beyond the emulated VRAM (the rest is mapped into the
     /// guest), and BAR3 (the instance-memory aperture) is not modelled: both are refused.
     fn refuse(&mut self, region: u32, offset: u64, len: usize, what: &str) -> io::Error {
-        self.bar0.rejected += 1;
+        let mut bar0 = self.shared.lock();
+        bar0.rejected += 1;
         let why = if region == VFIO_PCI_BAR1_REGION_INDEX && offset < self.bar1_len {
             "beyond the emulated VRAM"
         } else {
             "not modelled"
         };
-        self.bar0.log_line(&format!(
+        bar0.log_line(&format!(
             "REJECT {what}{len} {} {offset:#x}: {why}",
             Self::region_name(region)
         ));
@@ -78,7 +142,7 @@ impl ServerBackend for Device {
                     Err(invalid("config read beyond 256 bytes"))
                 }
             }
-            VFIO_PCI_BAR0_REGION_INDEX => self.bar0.read(offset, data),
+            VFIO_PCI_BAR0_REGION_INDEX => self.shared.lock().read(offset, data),
             _ => Err(self.refuse(region, offset, data.len(), "R")),
         }
     }
@@ -92,7 +156,11 @@ impl ServerBackend for Device {
                     Err(invalid("config write beyond 256 bytes"))
                 }
             }
-            VFIO_PCI_BAR0_REGION_INDEX => self.bar0.write(offset, data),
+            VFIO_PCI_BAR0_REGION_INDEX => {
+                let result = self.shared.lock().write(offset, data);
+                self.shared.wake.notify_one();
+                result
+            }
             _ => Err(self.refuse(region, offset, data.len(), "W")),
         }
     }
@@ -100,21 +168,41 @@ impl ServerBackend for Device {
     fn dma_map(
         &mut self,
         _flags: vfio_user::DmaMapFlags,
-        _offset: u64,
-        _address: u64,
-        _size: u64,
-        _fd: Option<File>,
+        offset: u64,
+        address: u64,
+        size: u64,
+        fd: Option<File>,
     ) -> io::Result<()> {
-        // No engine of the model reads guest memory.
-        Ok(())
+        let mut bar0 = self.shared.lock();
+        let Some(fd) = fd else {
+            // Memory QEMU cannot share (no fd) stays out of the engines' reach.
+            bar0.log_line(&format!(
+                "DMA map {address:#x}+{size:#x} without a file: not reachable"
+            ));
+            return Ok(());
+        };
+        let result = bar0.guest.map(address, size, &fd, offset);
+        match &result {
+            Ok(()) => bar0.log_line(&format!("DMA map {address:#x}+{size:#x}")),
+            Err(e) => {
+                bar0.rejected += 1;
+                bar0.log_line(&format!("REJECT DMA map {address:#x}+{size:#x}: {e}"));
+            }
+        }
+        result
     }
 
     fn dma_unmap(
         &mut self,
         _flags: vfio_user::DmaUnmapFlags,
-        _address: u64,
-        _size: u64,
+        address: u64,
+        size: u64,
     ) -> io::Result<()> {
+        let mut bar0 = self.shared.lock();
+        // Unmapping what was never mapped (a region without a file) is not an error.
+        if bar0.guest.unmap(address, size).is_ok() {
+            bar0.log_line(&format!("DMA unmap {address:#x}+{size:#x}"));
+        }
         Ok(())
     }
 
@@ -225,6 +313,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--not-posted" => knobs.not_posted = true,
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
+            "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--bar1-mib" => {
                 let mib = value()?
                     .parse::<u64>()
@@ -268,12 +357,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
     let regions = regions(args.bar1, vram.fd(), vram.len());
+    let shared = Arc::new(Shared {
+        bar0: Mutex::new(Bar0::new(
+            args.board,
+            args.knobs,
+            vram,
+            Box::new(LineWriter::new(log)),
+        )),
+        wake: Condvar::new(),
+    });
     let mut device = Device {
         config: Config::new(args.board),
-        bar0: Bar0::new(args.board, args.knobs, vram, Box::new(LineWriter::new(log))),
+        shared: shared.clone(),
         bar1_len: args.bar1,
     };
-    device.bar0.log_line(&format!(
+    shared.lock().log_line(&format!(
         "MODEL {} ({}) VRAM {} MiB, {} MiB emulated, BAR1 {} MiB",
         args.board.name,
         args.board.chipset_name(),
@@ -283,9 +381,18 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     ));
     let server = Server::new(&args.socket, false, irqs(), regions)
         .map_err(|e| format!("{}: {e}", args.socket.display()))?;
+    let stop = Arc::new(Mutex::new(false));
+    let worker = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        std::thread::spawn(move || shared.work(&stop))
+    };
     let result = server.run(&mut device);
-    let summary = device.bar0.summary();
-    device.bar0.log_line(&format!("END {summary}"));
+    *stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    shared.wake.notify_one();
+    let _ = worker.join();
+    let mut bar0 = shared.lock();
+    let summary = bar0.summary();
+    bar0.log_line(&format!("END {summary}"));
     result.map_err(|e| format!("vfio-user: {e}"))
 }
 
