@@ -281,6 +281,19 @@ impl Bar0 {
         ran
     }
 
+    #[cfg(test)]
+    pub fn vram_mut(&mut self) -> &mut Vram {
+        &mut self.vram
+    }
+
+    #[cfg(test)]
+    pub fn mem(&mut self) -> Mem<'_> {
+        Mem {
+            vram: &mut self.vram,
+            sys: &self.guest,
+        }
+    }
+
     /// Whether the host polls for work (Pascal) instead of waiting for doorbells.
     pub fn polls(&self) -> bool {
         self.fifo.polls()

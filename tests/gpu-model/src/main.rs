@@ -34,6 +34,8 @@
 
 mod bar0;
 mod board;
+#[cfg(test)]
+mod bringup;
 mod ce;
 mod config;
 mod dma;
