@@ -685,3 +685,44 @@ fn unmapped_gpfifo_faults_the_pbdma() {
         .text()
         .contains("REJECT PBDMA channel 0: push buffer: va:0x1000"));
 }
+
+#[test]
+fn the_worker_polls_pascal_and_answers_volta_doorbells() {
+    use crate::Shared;
+    use std::sync::Condvar;
+    use std::time::{Duration, Instant};
+    for board in ["p40", "v100"] {
+        let mut rig = Rig::new(board, None);
+        rig.launch((1 << 7) | (1 << 8), Some(3));
+        rig.submit();
+        let Rig {
+            bar0, gen, _ram, ..
+        } = rig;
+        let shared = Arc::new(Shared {
+            bar0: Mutex::new(bar0),
+            wake: Condvar::new(),
+        });
+        let stop = Arc::new(Mutex::new(false));
+        let worker = {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            std::thread::spawn(move || shared.work(&stop))
+        };
+        if gen == Generation::Volta {
+            shared.lock().write(0x810090, &[0; 4]).unwrap();
+            shared.wake.notify_one();
+        }
+        let released = |s: &Shared| {
+            let mut b = [0; 4];
+            s.lock().guest.read(SEM, &mut b);
+            u32::from_le_bytes(b) == 3
+        };
+        let start = Instant::now();
+        while !released(&shared) {
+            assert!(start.elapsed() < Duration::from_secs(5), "{board}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        *stop.lock().unwrap() = true;
+        shared.wake.notify_one();
+        worker.join().unwrap();
+    }
+}
