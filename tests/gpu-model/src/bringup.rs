@@ -220,6 +220,11 @@ impl Rig {
         if self.gen == Generation::Pascal {
             self.w(0x2254, 0x1000_0000 | (PASCAL_USERD >> 12) as u32);
         }
+        if self.gen == Generation::Turing {
+            let cfg = self.r(0xb65000);
+            assert_eq!(cfg, 0xfff);
+            self.w(0xb65000, cfg | (1 << 31));
+        }
         self.w(0x800000, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
         self.w(0x800004, 1 << 10);
         self.push = inc(0, 0, &[self.class]);
@@ -454,7 +459,10 @@ fn registers_exist_per_generation() {
     assert!(t.try_w(0x800000, 1 << 30).is_err());
     assert!(t.try_w(0x800004, 1 << 2).is_err());
     assert!(t.try_w(0x2634, 1 << 12).is_err());
-    assert_eq!(t.rejects(), 6);
+    // Turing doorbells are off without NV_CTRL_VIRTUAL_CHANNEL_CFG(0) PENDING_ENABLE.
+    t.w(0xb65000, 0xfff);
+    assert!(t.try_w(0xbb0090, t.runlist << 16).is_err());
+    assert_eq!(t.rejects(), 7);
 }
 
 #[test]

@@ -132,6 +132,8 @@ pub struct Fifo {
     /// `NV_PFIFO_PREEMPT` ID and TYPE, and whether it is still pending.
     preempt: u32,
     preempt_pending: bool,
+    /// Turing `NV_CTRL_VIRTUAL_CHANNEL_CFG(i)`: doorbells need PENDING_ENABLE (bit 31) in entry 0.
+    vchan_cfg: Vec<u32>,
     engine_hung: bool,
     pub stats: Stats,
 }
@@ -159,6 +161,7 @@ impl Fifo {
             channels: vec![Channel::default(); CHANNELS as usize],
             preempt: 0,
             preempt_pending: false,
+            vchan_cfg: vec![0xfff; 64],
             engine_hung: false,
             stats: Stats::default(),
         }
@@ -229,6 +232,10 @@ impl Fifo {
             }
             0x0081_0090 if gen == Generation::Volta => wo("NV_USERMODE_NOTIFY_CHANNEL_PENDING"),
             0x00bb_0090 if gen == Generation::Turing => wo("NV_VIRTUAL_FUNCTION_DOORBELL"),
+            0x00b6_5000..=0x00b6_50fc if gen == Generation::Turing && offset % 4 == 0 => rw(
+                "NV_CTRL_VIRTUAL_CHANNEL_CFG",
+                self.vchan_cfg[(offset as usize - 0xb6_5000) / 4],
+            ),
             _ => None,
         }
     }
@@ -331,7 +338,23 @@ impl Fifo {
                 }
             }
             0x0081_0090 => lines.push(self.doorbell(v, None)?),
-            0x00bb_0090 => lines.push(self.doorbell(v & 0xffff, Some(v >> 16))?),
+            0x00bb_0090 => {
+                // Nouveau sets PENDING_ENABLE because, without it, doorbells do nothing.
+                if self.vchan_cfg[0] >> 31 == 0 {
+                    return Err(
+                        "NV_CTRL_VIRTUAL_CHANNEL_CFG(0) PENDING_ENABLE is clear: doorbells are off"
+                            .into(),
+                    );
+                }
+                lines.push(self.doorbell(v & 0xffff, Some(v >> 16))?);
+            }
+            0x00b6_5000..=0x00b6_50fc => {
+                // MASK 11:0, SET 27:16, PENDING_ENABLE 31.
+                if v & !0x8fff_0fff != 0 {
+                    return Err("undefined NV_CTRL_VIRTUAL_CHANNEL_CFG bits".into());
+                }
+                self.vchan_cfg[(offset as usize - 0xb6_5000) / 4] = v;
+            }
             _ => unreachable!("not a writable PFIFO register"),
         }
         Ok(lines)
