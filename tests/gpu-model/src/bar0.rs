@@ -7,7 +7,11 @@
 //! none.
 
 use crate::board::{Board, PostStatus, Sizing};
+use crate::dma::GuestMemory;
+use crate::fifo::{CeFault, Fifo};
+use crate::mmu::Mem;
 use crate::vram::Vram;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -26,6 +30,8 @@ pub struct Knobs {
     pub wpr2: Option<(u64, u64)>,
     /// A BAR1 bind never completes: `NV_PBUS_BIND_STATUS` stays pending.
     pub bind_stuck: bool,
+    /// A copy engine fault to inject (`--ce-fault`).
+    pub ce_fault: Option<CeFault>,
 }
 
 pub struct Bar0 {
@@ -39,28 +45,46 @@ pub struct Bar0 {
     log: Box<dyn Write + Send>,
     /// Accesses refused so far.
     pub rejected: u64,
+    /// Guest memory, for the engines (vfio-user DMA_MAP).
+    pub guest: GuestMemory,
+    fifo: Fifo,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
+    Write,
 }
 
 /// One named 32-bit register and how it may be accessed.
-struct Register {
-    name: &'static str,
+pub struct Register {
+    name: Cow<'static, str>,
     value: u32,
-    writable: bool,
+    access: Access,
 }
 
-fn ro(name: &'static str, value: u32) -> Option<Register> {
+pub fn ro(name: &'static str, value: u32) -> Option<Register> {
     Some(Register {
-        name,
+        name: name.into(),
         value,
-        writable: false,
+        access: Access::Read,
     })
 }
 
-fn rw(name: &'static str, value: u32) -> Option<Register> {
+pub fn rw(name: &'static str, value: u32) -> Option<Register> {
     Some(Register {
-        name,
+        name: name.into(),
         value,
-        writable: true,
+        access: Access::ReadWrite,
+    })
+}
+
+pub fn wo(name: &'static str) -> Option<Register> {
+    Some(Register {
+        name: name.into(),
+        value: 0,
+        access: Access::Write,
     })
 }
 
@@ -81,12 +105,14 @@ impl Bar0 {
         };
         Self {
             board,
+            fifo: Fifo::new(board, knobs.ce_fault),
             knobs,
             vram,
             window: 0,
             bar1_block,
             log,
             rejected: 0,
+            guest: GuestMemory::default(),
         }
     }
 
@@ -125,7 +151,9 @@ impl Bar0 {
                     .wpr2
                     .map_or(0, |(_, end)| wpr_encode(end - WPR_GRANULE)),
             ),
-            _ => self.fbpa_register(offset),
+            _ => self
+                .fbpa_register(offset)
+                .or_else(|| self.fifo.register(offset)),
         }
     }
 
@@ -171,6 +199,9 @@ impl Bar0 {
             return Ok(());
         }
         let reg = self.checked_register(offset, data.len(), "R")?;
+        if reg.access == Access::Write {
+            return Err(self.reject("R", offset, 4, "write-only register"));
+        }
         data.copy_from_slice(&reg.value.to_le_bytes());
         let _ = writeln!(
             self.log,
@@ -193,10 +224,11 @@ impl Bar0 {
             return Ok(());
         }
         let reg = self.checked_register(offset, data.len(), "W")?;
-        if !reg.writable {
+        if reg.access == Access::Read {
             return Err(self.reject("W", offset, 4, "read-only register"));
         }
         let value = u32::from_le_bytes(data.try_into().expect("4 bytes"));
+        let mut lines = Vec::new();
         match offset {
             0x1700 => {
                 // BASE 23:0, TARGET 25:24 (0 VID_MEM, 2 and 3 system memory); nothing else.
@@ -212,10 +244,59 @@ impl Bar0 {
                 }
                 self.bar1_block = value;
             }
-            _ => unreachable!("only the two registers above are writable"),
+            _ => {
+                let mut mem = Mem {
+                    vram: &mut self.vram,
+                    sys: &self.guest,
+                };
+                match self.fifo.write(offset as u32, value, &mut mem) {
+                    Ok(l) => lines = l,
+                    Err(why) => return Err(self.reject("W", offset, 4, &why)),
+                }
+            }
         }
         let _ = writeln!(self.log, "W4 {offset:#010x} = {value:#010x} {}", reg.name);
+        self.emit(lines);
         Ok(())
+    }
+
+    /// Logs lines the engines produced, counting their refusals.
+    fn emit(&mut self, lines: Vec<String>) {
+        for line in lines {
+            if line.starts_with("REJECT ") {
+                self.rejected += 1;
+            }
+            let _ = writeln!(self.log, "{line}");
+        }
+    }
+
+    /// Lets the host and the copy engine run one step; true when something ran.
+    pub fn service(&mut self) -> bool {
+        let mut mem = Mem {
+            vram: &mut self.vram,
+            sys: &self.guest,
+        };
+        let (lines, ran) = self.fifo.service(&mut mem);
+        self.emit(lines);
+        ran
+    }
+
+    #[cfg(test)]
+    pub fn vram_mut(&mut self) -> &mut Vram {
+        &mut self.vram
+    }
+
+    #[cfg(test)]
+    pub fn mem(&mut self) -> Mem<'_> {
+        Mem {
+            vram: &mut self.vram,
+            sys: &self.guest,
+        }
+    }
+
+    /// Whether the host polls for work (Pascal) instead of waiting for doorbells.
+    pub fn polls(&self) -> bool {
+        self.fifo.polls()
     }
 
     /// A register access must be one aligned 32-bit access to a defined register.
@@ -261,7 +342,12 @@ impl Bar0 {
         } else {
             "physical"
         };
-        let _ = write!(s, "BAR1 {mode}, {} rejected", self.rejected);
+        let st = &self.fifo.stats;
+        let _ = write!(
+            s,
+            "BAR1 {mode}, {} rejected, CE {} launches, {} bytes copied, {} filled, {} semaphores, {} faults",
+            self.rejected, st.launches, st.copied, st.filled, st.semaphores, st.faults
+        );
         s
     }
 
@@ -374,7 +460,10 @@ mod tests {
         assert_eq!(read32(&mut b, 0x1704).unwrap() >> 31, 1);
         b.write(0x1704, &0u32.to_le_bytes()).unwrap();
         assert_eq!(read32(&mut b, 0x1704).unwrap(), 0);
-        assert_eq!(b.summary(), "BAR1 physical, 0 rejected");
+        assert_eq!(
+            b.summary(),
+            "BAR1 physical, 0 rejected, CE 0 launches, 0 bytes copied, 0 filled, 0 semaphores, 0 faults"
+        );
         let (mut t, _) = bar0("rtx8000", Knobs::default());
         assert_eq!(read32(&mut t, 0x118128).unwrap() & 1, 1);
         assert_eq!(read32(&mut t, 0x118234).unwrap() & 0xff, 0xff);

@@ -22,6 +22,16 @@ pub enum PostStatus {
     GfwBoot,
 }
 
+/// The chip family, for which registers and structures exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generation {
+    Pascal,
+    Volta,
+    Turing,
+    /// Only identified (the refusal path): no engines are modelled.
+    Ampere,
+}
+
 /// One board.
 #[derive(Debug)]
 pub struct Board {
@@ -145,6 +155,25 @@ impl Board {
         let mag = mib >> scale;
         assert!(mag < 64, "{}: VRAM size not encodable", self.key);
         Some((u32::from(ecc) << 30) | ((mag as u32) << 4) | scale)
+    }
+
+    pub fn generation(&self) -> Generation {
+        match self.chip_id {
+            0x130..=0x13f => Generation::Pascal,
+            0x140..=0x15f => Generation::Volta,
+            0x160..=0x16f => Generation::Turing,
+            _ => Generation::Ampere,
+        }
+    }
+
+    /// The copy engine class (`classes/dma-copy/clc?b5.h`).
+    pub fn ce_class(&self) -> u32 {
+        match self.chip_id {
+            0x130 => 0xc0b5,
+            0x131..=0x13f => 0xc1b5,
+            0x140..=0x15f => 0xc3b5,
+            _ => 0xc5b5,
+        }
     }
 
     /// The chip's name, for the access log.

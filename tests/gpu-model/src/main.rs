@@ -6,14 +6,45 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
+//!
+//! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
+//! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
+//! preempt of the channel stays pending until the engine's `NV_PMC_ENABLE` bit is cleared), the
+//! channel faults with PBDMA_FAULTED (`error`), or every later semaphore is released with the
+//! payload XOR 0xdead0000 (`semaphore`).
+//!
+//! The log has one line per access (`R4 OFFSET = VALUE NAME`, `W4 ...`, `REJECT ...` for what the
+//! manuals do not allow) and, for the engines (docs/copy-engine.md, "Model log"):
+//!
+//!   DMA map ADDR+SIZE | DMA unmap ADDR+SIZE (guest RAM the engines can reach)
+//!   FIFO runlist ID engine enabled | engine stopped (NV_PMC_ENABLE)
+//!   FIFO runlist ID submitted: APERTURE:ADDR N entries, channels [CHID ...]
+//!   FIFO channel CHID bound: instance APERTURE:ADDR | unbound | enabled | disabled
+//!   FIFO doorbell channel CHID | FIFO doorbell runlist ID channel CHID
+//!   FIFO preempt channel|TSG ID done | pending: the engine is hung
+//!   PBDMA channel CHID GPFIFO INDEX: va:ADDR N words
+//!   CE copy SRC -> DST LINE_BYTESxLINES (TOTAL bytes)
+//!   CE fill DST LINE_BYTESxLINES (TOTAL bytes) value CONST_A
+//!   CE semaphore va:ADDR = PAYLOAD[ four-word]
+//!   REJECT PBDMA channel CHID: WHY / REJECT CE channel CHID: WHY, then
+//!   FIFO channel CHID PBDMA_FAULTED | ENG_FAULTED
+//!   FAULT hang|error|semaphore: ...
+//!   END BAR1 MODE, N rejected, CE N launches, N bytes copied, N filled, N semaphores, N faults
 
 mod bar0;
 mod board;
+#[cfg(test)]
+mod bringup;
+mod ce;
 mod config;
+mod dma;
+mod fifo;
+mod mmu;
+mod top;
 mod vram;
 
 use bar0::{Bar0, Knobs};
@@ -23,6 +54,8 @@ use std::fs::File;
 use std::io::{self, LineWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 use vfio_bindings::bindings::vfio::{
     vfio_region_info, vfio_region_sparse_mmap_area, VFIO_IRQ_INFO_EVENTFD,
     VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR1_REGION_INDEX, VFIO_PCI_BAR3_REGION_INDEX,
@@ -32,9 +65,46 @@ use vfio_bindings::bindings::vfio::{
 };
 use vfio_user::{IrqInfo, Server, ServerBackend, ServerRegion, SparseArea};
 
+/// The board's state, shared between the vfio-user server (register accesses) and the worker
+/// that runs the engines; `wake` tells the worker that a register write may have given it work.
+struct Shared {
+    bar0: Mutex<Bar0>,
+    wake: Condvar,
+}
+
+/// How often a polling host (Pascal) looks at USERD GP_PUT.
+const POLL: Duration = Duration::from_micros(200);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Bar0> {
+        self.bar0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The worker: one engine step per lock, so register writes get in between.
+    fn work(&self, stop: &Mutex<bool>) {
+        let mut bar0 = self.lock();
+        while !*stop.lock().unwrap_or_else(|e| e.into_inner()) {
+            if bar0.service() {
+                drop(bar0);
+                // Lets a waiting register access in between two GPFIFO entries.
+                std::thread::yield_now();
+                bar0 = self.lock();
+                continue;
+            }
+            bar0 = if bar0.polls() {
+                self.wake.wait_timeout(bar0, POLL)
+            } else {
+                self.wake.wait_timeout(bar0, Duration::from_millis(100))
+            }
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        }
+    }
+}
+
 struct Device {
     config: Config,
-    bar0: Bar0,
+    shared: Arc<Shared>,
     bar1_len: u64,
 }
 
@@ -50,13 +120,14 @@ impl Device {
     /// BAR1 accesses reach the model only beyond the emulated VRAM (the rest is mapped into the
     /// guest), and BAR3 (the instance-memory aperture) is not modelled: both are refused.
     fn refuse(&mut self, region: u32, offset: u64, len: usize, what: &str) -> io::Error {
-        self.bar0.rejected += 1;
+        let mut bar0 = self.shared.lock();
+        bar0.rejected += 1;
         let why = if region == VFIO_PCI_BAR1_REGION_INDEX && offset < self.bar1_len {
             "beyond the emulated VRAM"
         } else {
             "not modelled"
         };
-        self.bar0.log_line(&format!(
+        bar0.log_line(&format!(
             "REJECT {what}{len} {} {offset:#x}: {why}",
             Self::region_name(region)
         ));
@@ -78,7 +149,7 @@ impl ServerBackend for Device {
                     Err(invalid("config read beyond 256 bytes"))
                 }
             }
-            VFIO_PCI_BAR0_REGION_INDEX => self.bar0.read(offset, data),
+            VFIO_PCI_BAR0_REGION_INDEX => self.shared.lock().read(offset, data),
             _ => Err(self.refuse(region, offset, data.len(), "R")),
         }
     }
@@ -92,7 +163,11 @@ impl ServerBackend for Device {
                     Err(invalid("config write beyond 256 bytes"))
                 }
             }
-            VFIO_PCI_BAR0_REGION_INDEX => self.bar0.write(offset, data),
+            VFIO_PCI_BAR0_REGION_INDEX => {
+                let result = self.shared.lock().write(offset, data);
+                self.shared.wake.notify_one();
+                result
+            }
             _ => Err(self.refuse(region, offset, data.len(), "W")),
         }
     }
@@ -100,21 +175,39 @@ impl ServerBackend for Device {
     fn dma_map(
         &mut self,
         _flags: vfio_user::DmaMapFlags,
-        _offset: u64,
-        _address: u64,
-        _size: u64,
-        _fd: Option<File>,
+        offset: u64,
+        address: u64,
+        size: u64,
+        fd: Option<File>,
     ) -> io::Result<()> {
-        // No engine of the model reads guest memory.
+        let mut bar0 = self.shared.lock();
+        let Some(fd) = fd else {
+            // Memory QEMU cannot share (no fd) stays out of the engines' reach.
+            bar0.log_line(&format!(
+                "DMA map {address:#x}+{size:#x} without a file: not reachable"
+            ));
+            return Ok(());
+        };
+        // A region the model cannot map stays out of the engines' reach (their accesses there are
+        // refused); QEMU is not told, so the VM still starts.
+        match bar0.guest.map(address, size, &fd, offset) {
+            Ok(()) => bar0.log_line(&format!("DMA map {address:#x}+{size:#x}")),
+            Err(e) => bar0.log_line(&format!("DMA map {address:#x}+{size:#x} failed: {e}")),
+        }
         Ok(())
     }
 
     fn dma_unmap(
         &mut self,
         _flags: vfio_user::DmaUnmapFlags,
-        _address: u64,
-        _size: u64,
+        address: u64,
+        size: u64,
     ) -> io::Result<()> {
+        let mut bar0 = self.shared.lock();
+        // Unmapping what was never mapped (a region without a file) is not an error.
+        if bar0.guest.unmap(address, size).is_ok() {
+            bar0.log_line(&format!("DMA unmap {address:#x}+{size:#x}"));
+        }
         Ok(())
     }
 
@@ -225,6 +318,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--not-posted" => knobs.not_posted = true,
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
+            "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--bar1-mib" => {
                 let mib = value()?
                     .parse::<u64>()
@@ -268,12 +362,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
     let regions = regions(args.bar1, vram.fd(), vram.len());
+    let shared = Arc::new(Shared {
+        bar0: Mutex::new(Bar0::new(
+            args.board,
+            args.knobs,
+            vram,
+            Box::new(LineWriter::new(log)),
+        )),
+        wake: Condvar::new(),
+    });
     let mut device = Device {
         config: Config::new(args.board),
-        bar0: Bar0::new(args.board, args.knobs, vram, Box::new(LineWriter::new(log))),
+        shared: shared.clone(),
         bar1_len: args.bar1,
     };
-    device.bar0.log_line(&format!(
+    shared.lock().log_line(&format!(
         "MODEL {} ({}) VRAM {} MiB, {} MiB emulated, BAR1 {} MiB",
         args.board.name,
         args.board.chipset_name(),
@@ -283,9 +386,18 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     ));
     let server = Server::new(&args.socket, false, irqs(), regions)
         .map_err(|e| format!("{}: {e}", args.socket.display()))?;
+    let stop = Arc::new(Mutex::new(false));
+    let worker = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        std::thread::spawn(move || shared.work(&stop))
+    };
     let result = server.run(&mut device);
-    let summary = device.bar0.summary();
-    device.bar0.log_line(&format!("END {summary}"));
+    *stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    shared.wake.notify_one();
+    let _ = worker.join();
+    let mut bar0 = shared.lock();
+    let summary = bar0.summary();
+    bar0.log_line(&format!("END {summary}"));
     result.map_err(|e| format!("vfio-user: {e}"))
 }
 
@@ -383,5 +495,59 @@ fn main() -> ExitCode {
             eprintln!("gpu-model: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileExt;
+
+    /// QEMU's side of DMA_MAP/DMA_UNMAP over a real vfio-user socket: the model sees guest RAM at
+    /// the given address from the given file offset, and stops seeing it when it is unmapped.
+    #[test]
+    fn dma_map_over_vfio_user_reaches_guest_memory() {
+        let dir = std::env::temp_dir();
+        let tag = format!("gpu-model-main-{}", std::process::id());
+        let sock = dir.join(format!("{tag}.sock"));
+        let vram_path = dir.join(format!("{tag}.vram"));
+        let vram = vram::Vram::create(&vram_path, 1 << 20).unwrap();
+        std::fs::remove_file(&vram_path).unwrap();
+        let board = board::find("v100").unwrap();
+        let regions = regions(board.bar1, vram.fd(), vram.len());
+        let shared = Arc::new(Shared {
+            bar0: Mutex::new(Bar0::new(
+                board,
+                Knobs::default(),
+                vram,
+                Box::new(io::sink()),
+            )),
+            wake: Condvar::new(),
+        });
+        let server = Server::new(&sock, false, irqs(), regions).unwrap();
+        let mut device = Device {
+            config: Config::new(board),
+            shared: shared.clone(),
+            bar1_len: board.bar1,
+        };
+        std::thread::spawn(move || server.run(&mut device));
+        let mut client = vfio_user::Client::new(&sock).unwrap();
+        let ram = dma::tests::memfd(0x4000);
+        ram.write_all_at(b"guest", 0x1000).unwrap();
+        client
+            .dma_map(0x1000, 0x8000_0000, 0x2000, ram.as_raw_fd())
+            .unwrap();
+        let mut b = [0; 5];
+        assert!(shared.lock().guest.read(0x8000_0000, &mut b));
+        assert_eq!(&b, b"guest");
+        let mut boot0 = [0; 4];
+        client
+            .region_read(VFIO_PCI_BAR0_REGION_INDEX, 0, &mut boot0)
+            .unwrap();
+        assert_eq!(u32::from_le_bytes(boot0), board.boot0());
+        client.dma_unmap(0x8000_0000, 0x2000).unwrap();
+        assert!(!shared.lock().guest.read(0x8000_0000, &mut b));
+        let _ = std::fs::remove_file(&sock);
     }
 }

@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A small test-side driver that brings up one copy engine channel through the registers and
+//! structures in guest memory, the way docs/copy-engine.md has the driver do it, and checks what
+//! the model does with the work it submits.
+
+use crate::bar0::{Bar0, Knobs};
+use crate::board::{find, Generation};
+use crate::dma::tests::memfd;
+use crate::fifo::{CeFault, FaultKind};
+use crate::mmu::tests::{vram, PageTables};
+use crate::mmu::{Aperture, Mem, Phys};
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct SharedLog(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedLog {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Guest RAM the test maps at `SYS`, laid out as the driver lays out its coherent buffer.
+const SYS: u64 = 0x1000_0000;
+const SYS_LEN: u64 = 4 << 20;
+const INST: u64 = SYS;
+const RUNLIST: u64 = SYS + 0x1000;
+const USERD: u64 = SYS + 0x2000;
+const TABLES: u64 = SYS + 0x1_0000;
+/// GPFIFO ring, push buffer, semaphore: one page each, mapped at `VA`.
+const RING: u64 = SYS + 0x2_0000;
+const PUSH: u64 = SYS + 0x2_1000;
+const SEM: u64 = SYS + 0x2_2000;
+const VA: u64 = 0x20_0000_0000;
+const RING_VA: u64 = VA;
+const PUSH_VA: u64 = VA + 0x1000;
+const SEM_VA: u64 = VA + 0x2000;
+/// Data buffers in guest RAM.
+const DATA: u64 = SYS + 0x10_0000;
+/// Pascal's USERD area in VRAM (BAR1 offset = VRAM address).
+const PASCAL_USERD: u64 = 0x30_0000;
+const RING_ENTRIES: u32 = 16;
+
+struct Rig {
+    bar0: Bar0,
+    log: SharedLog,
+    gen: Generation,
+    runlist: u32,
+    reset: u32,
+    class: u32,
+    _ram: File,
+    /// Words of the push buffer so far, and the GPFIFO entries written.
+    push: Vec<u32>,
+    gp_put: u32,
+}
+
+fn inc(subc: u32, method: u32, data: &[u32]) -> Vec<u32> {
+    let mut v = vec![(1 << 29) | ((data.len() as u32) << 16) | (subc << 13) | (method >> 2)];
+    v.extend_from_slice(data);
+    v
+}
+
+impl Rig {
+    fn new(board: &str, fault: Option<CeFault>) -> Self {
+        let board = find(board).unwrap();
+        let log = SharedLog::default();
+        let knobs = Knobs {
+            ce_fault: fault,
+            ..Knobs::default()
+        };
+        let mut bar0 = Bar0::new(board, knobs, vram(4 << 20), Box::new(log.clone()));
+        let ram = memfd(SYS_LEN);
+        bar0.guest.map(SYS, SYS_LEN, &ram, 0).unwrap();
+        let mut rig = Self {
+            bar0,
+            log,
+            gen: board.generation(),
+            runlist: 0,
+            reset: 0,
+            class: board.ce_class(),
+            _ram: ram,
+            push: Vec::new(),
+            gp_put: 0,
+        };
+        rig.bring_up();
+        rig
+    }
+
+    fn r(&mut self, offset: u32) -> u32 {
+        let mut d = [0; 4];
+        self.bar0.read(u64::from(offset), &mut d).unwrap();
+        u32::from_le_bytes(d)
+    }
+
+    fn w(&mut self, offset: u32, v: u32) {
+        self.bar0
+            .write(u64::from(offset), &v.to_le_bytes())
+            .unwrap_or_else(|e| panic!("W {offset:#x} = {v:#x}: {e}\n{}", self.log.text()));
+    }
+
+    fn try_w(&mut self, offset: u32, v: u32) -> io::Result<()> {
+        self.bar0.write(u64::from(offset), &v.to_le_bytes())
+    }
+
+    fn sys32(&self, addr: u64, v: u32) {
+        assert!(self.bar0.guest.write(addr, &v.to_le_bytes()));
+    }
+
+    fn sys_read32(&self, addr: u64) -> u32 {
+        let mut b = [0; 4];
+        assert!(self.bar0.guest.read(addr, &mut b));
+        u32::from_le_bytes(b)
+    }
+
+    /// The first asynchronous copy engine in `NV_PTOP_DEVICE_INFO`, as the driver finds it.
+    fn find_ce(&mut self) {
+        let mut engines = Vec::new();
+        let (mut runlist, mut reset, mut ty) = (None, None, None);
+        for i in 0..64 {
+            let w = self.r(0x22700 + 4 * i);
+            match w & 3 {
+                2 => {
+                    runlist = ((w >> 4) & 1 == 1).then_some((w >> 21) & 0xf);
+                    reset = ((w >> 2) & 1 == 1).then_some((w >> 9) & 0x1f);
+                }
+                3 => ty = Some((w >> 2) & 0x1fff_ffff),
+                _ => {}
+            }
+            if w & 3 != 0 && w >> 31 == 0 {
+                engines.push((ty.unwrap(), runlist.unwrap(), reset.unwrap()));
+            }
+        }
+        let gr = engines.iter().find(|e| e.0 == 0).copied().unwrap();
+        let ce = engines
+            .iter()
+            .find(|e| matches!(e.0, 1..=3 | 19) && e.1 != gr.1 && e.2 != gr.2)
+            .copied()
+            .unwrap();
+        (self.runlist, self.reset) = (ce.1, ce.2);
+    }
+
+    fn bring_up(&mut self) {
+        self.find_ce();
+        let pmc = self.r(0x200);
+        assert_eq!(pmc & (1 << 8), 0, "PFIFO is disabled at reset");
+        self.w(0x200, pmc | (1 << 8) | (1 << self.reset));
+        self.w(0x100c10, ((SYS + 0x3_0000) >> 8) as u32);
+        // Page tables in guest RAM mapping the ring, push buffer and semaphore pages.
+        let ram = &self.bar0.guest;
+        let mut vram_unused = vram(4096);
+        let mut mem = Mem {
+            vram: &mut vram_unused,
+            sys: ram,
+        };
+        let mut pt = PageTables::new(&mut mem, Aperture::SysCoherent, TABLES);
+        for (va, pa) in [(RING_VA, RING), (PUSH_VA, PUSH), (SEM_VA, SEM)] {
+            pt.map(&mut mem, va, Phys(Aperture::SysCoherent, pa), false);
+        }
+        // RAMFC and RAMIN.
+        let (userd_lo, userd_hi) = match self.gen {
+            Generation::Pascal => (PASCAL_USERD as u32, 0),
+            _ => (USERD as u32 | 2, (USERD >> 32) as u32),
+        };
+        self.sys32(INST + 0x08, userd_lo);
+        self.sys32(INST + 0x0c, userd_hi);
+        self.sys32(INST + 0x10, 0xface);
+        self.sys32(INST + 0x48, RING_VA as u32);
+        self.sys32(
+            INST + 0x4c,
+            (RING_VA >> 32) as u32 | (RING_ENTRIES.trailing_zeros() << 16),
+        );
+        let pdb = pt.pdb.1;
+        self.sys32(
+            INST + 0x200,
+            pdb as u32 | 2 | (1 << 2) | (1 << 10) | (1 << 11),
+        );
+        self.sys32(INST + 0x204, (pdb >> 32) as u32);
+        // The runlist: channel 0 alone (in TSG 0 from Volta on).
+        let entries = if self.gen == Generation::Pascal {
+            self.sys32(RUNLIST, 0);
+            self.sys32(RUNLIST + 4, 0);
+            1
+        } else {
+            for (i, v) in [1, 1, 0, 0].into_iter().enumerate() {
+                self.sys32(RUNLIST + 4 * i as u64, v);
+            }
+            let chan = [
+                (USERD as u32) | (2 << 6) | (2 << 4),
+                (USERD >> 32) as u32,
+                INST as u32,
+                (INST >> 32) as u32,
+            ];
+            for (i, v) in chan.into_iter().enumerate() {
+                self.sys32(RUNLIST + 16 + 4 * i as u64, v);
+            }
+            2
+        };
+        if self.gen == Generation::Turing {
+            let rl = 0x2b00 + 16 * self.runlist;
+            self.w(rl, RUNLIST as u32 | 2);
+            self.w(rl + 4, (RUNLIST >> 32) as u32);
+            self.w(rl + 8, entries);
+        } else {
+            self.w(0x2270, (2 << 28) | (RUNLIST >> 12) as u32);
+            self.w(0x2274, (self.runlist << 20) | entries);
+        }
+        if self.gen == Generation::Pascal {
+            self.w(0x2254, 0x1000_0000 | (PASCAL_USERD >> 12) as u32);
+        }
+        if self.gen == Generation::Turing {
+            let cfg = self.r(0xb65000);
+            assert_eq!(cfg, 0xfff);
+            self.w(0xb65000, cfg | (1 << 31));
+        }
+        self.w(0x800000, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
+        self.w(0x800004, 1 << 10);
+        self.push = inc(0, 0, &[self.class]);
+    }
+
+    fn userd(&self, off: u64) -> Phys {
+        match self.gen {
+            Generation::Pascal => Phys(Aperture::Vid, PASCAL_USERD + off),
+            _ => Phys(Aperture::SysCoherent, USERD + off),
+        }
+    }
+
+    fn userd_write(&mut self, off: u64, v: u32) {
+        let at = self.userd(off);
+        self.bar0.mem().write32(at, v).unwrap();
+    }
+
+    fn gp_get(&mut self) -> u32 {
+        let at = self.userd(0x88);
+        self.bar0.mem().read32(at).unwrap()
+    }
+
+    /// Methods for subchannel 0, appended to the pending segment.
+    fn methods(&mut self, method: u32, data: &[u32]) {
+        self.push.extend(inc(0, method, data));
+    }
+
+    /// Puts the pending segment in the push buffer page, adds its GPFIFO entry, writes GP_PUT and
+    /// rings the doorbell, without letting the engine run.
+    fn kick(&mut self) {
+        self.submit();
+        self.ring();
+    }
+
+    fn submit(&mut self) {
+        let words = std::mem::take(&mut self.push);
+        let slot = u64::from(self.gp_put);
+        // One 256-byte push buffer slot per GPFIFO entry.
+        let at = PUSH + slot * 256;
+        assert!(words.len() <= 64);
+        for (i, &w) in words.iter().enumerate() {
+            self.sys32(at + 4 * i as u64, w);
+        }
+        let va = PUSH_VA + slot * 256;
+        self.sys32(RING + slot * 8, va as u32);
+        self.sys32(
+            RING + slot * 8 + 4,
+            (va >> 32) as u32 | ((words.len() as u32) << 10),
+        );
+        self.gp_put = (self.gp_put + 1) % RING_ENTRIES;
+        let put = self.gp_put;
+        self.userd_write(0x8c, put);
+    }
+
+    fn ring(&mut self) {
+        match self.gen {
+            Generation::Volta => self.w(0x810090, 0),
+            Generation::Turing => self.w(0xbb0090, self.runlist << 16),
+            _ => {}
+        }
+    }
+
+    fn run(&mut self) {
+        for _ in 0..100 {
+            if !self.bar0.service() {
+                return;
+            }
+        }
+        panic!("the engine keeps running");
+    }
+
+    fn copy(&mut self, src: (u32, u64), dst: (u32, u64), pages: u32, sem: Option<u32>) {
+        self.methods(0x260, &[src.0]);
+        self.methods(0x264, &[dst.0]);
+        self.methods(
+            0x400,
+            &[
+                (src.1 >> 32) as u32,
+                src.1 as u32,
+                (dst.1 >> 32) as u32,
+                dst.1 as u32,
+                4096,
+                4096,
+                4096,
+                pages,
+            ],
+        );
+        self.launch(
+            0x2 | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 12) | (1 << 13),
+            sem,
+        );
+    }
+
+    fn launch(&mut self, mut v: u32, sem: Option<u32>) {
+        if let Some(payload) = sem {
+            self.methods(0x240, &[(SEM_VA >> 32) as u32, SEM_VA as u32, payload]);
+            v |= 1 << 3;
+        }
+        self.methods(0x300, &[v]);
+    }
+
+    fn channel(&mut self) -> u32 {
+        self.r(0x800004)
+    }
+
+    fn vram_bytes(&mut self, at: u64, len: usize) -> Vec<u8> {
+        self.bar0.vram_mut().bytes()[at as usize..at as usize + len].to_vec()
+    }
+
+    fn sys_bytes(&self, at: u64, len: usize) -> Vec<u8> {
+        let mut b = vec![0; len];
+        assert!(self.bar0.guest.read(at, &mut b));
+        b
+    }
+
+    fn rejects(&self) -> usize {
+        self.log.text().matches("REJECT").count()
+    }
+}
+
+const LOCAL_FB: u32 = 0;
+const COHERENT: u32 = 1;
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn copies_sysmem_to_vidmem_and_back_on_every_generation() {
+    for board in ["p100", "p40", "v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        let src = pattern(4 * 4096, 7);
+        assert!(rig.bar0.guest.write(DATA, &src));
+        rig.copy((COHERENT, DATA), (LOCAL_FB, 0x20_0000), 4, Some(1));
+        rig.kick();
+        rig.copy((LOCAL_FB, 0x20_0000), (COHERENT, DATA + 0x4000), 4, Some(2));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        assert_eq!(rig.vram_bytes(0x20_0000, src.len()), src, "{board}\n{log}");
+        assert_eq!(rig.sys_bytes(DATA + 0x4000, src.len()), src, "{board}");
+        assert_eq!(rig.sys_read32(SEM), 2, "{board}");
+        assert_eq!(rig.gp_get(), 2, "{board}");
+        assert_eq!(rig.rejects(), 0, "{board}\n{log}");
+        assert!(log.contains("CE copy sysmem:0x10100000 -> vidmem:0x200000 4096x4 (16384 bytes)"));
+        assert!(log.contains("CE copy vidmem:0x200000 -> sysmem:0x10104000 4096x4 (16384 bytes)"));
+        assert!(log.contains("CE semaphore va:0x2000002000 = 0x1"));
+        assert!(log.contains(&format!("FIFO runlist {} submitted", rig.runlist)));
+        assert!(log.contains("FIFO channel 0 bound: instance sysmem:0x10000000"));
+        assert!(log.contains("FIFO channel 0 enabled"));
+        assert!(rig.bar0.summary().ends_with(
+            "0 rejected, CE 2 launches, 32768 bytes copied, 0 filled, 2 semaphores, 0 faults"
+        ));
+        // Idle, enabled, no faults.
+        assert_eq!(rig.channel() & 0x1fc0_0001, 1, "{board}");
+    }
+}
+
+#[test]
+fn fills_through_the_remap_unit() {
+    let mut rig = Rig::new("v100", None);
+    let junk = vec![0xa5; 3 * 4096];
+    assert!(rig.bar0.vram_mut().write(0x10_0000, &junk));
+    // Two 4 KiB lines of zero: 1024 four-byte CONST_A elements each.
+    rig.methods(0x700, &[0]);
+    rig.methods(0x708, &[4 | (3 << 16)]);
+    rig.methods(0x264, &[LOCAL_FB]);
+    rig.methods(0x408, &[0, 0x10_0000, 4096, 4096, 1024, 2]);
+    let fill = 0x2 | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 12) | (1 << 13);
+    rig.launch(fill, Some(9));
+    rig.kick();
+    rig.run();
+    assert_eq!(rig.vram_bytes(0x10_0000, 8192), vec![0; 8192]);
+    assert_eq!(rig.vram_bytes(0x10_2000, 4096), vec![0xa5; 4096]);
+    assert_eq!(rig.sys_read32(SEM), 9);
+    assert!(rig
+        .log
+        .text()
+        .contains("CE fill vidmem:0x100000 4096x2 (8192 bytes) value 0x0"));
+    assert!(rig.bar0.summary().contains("0 bytes copied, 8192 filled"));
+    assert_eq!(rig.rejects(), 0);
+}
+
+#[test]
+fn four_word_semaphores_carry_a_timestamp() {
+    let mut rig = Rig::new("rtx8000", None);
+    rig.methods(0x240, &[(SEM_VA >> 32) as u32, SEM_VA as u32, 0x77]);
+    rig.methods(0x300, &[(2 << 3) | (1 << 7) | (1 << 8)]);
+    rig.kick();
+    rig.run();
+    assert_eq!(rig.sys_read32(SEM), 0x77);
+    assert_ne!(rig.sys_read32(SEM + 8) | rig.sys_read32(SEM + 12), 0);
+    assert!(rig
+        .log
+        .text()
+        .contains("CE semaphore va:0x2000002000 = 0x77 four-word"));
+}
+
+#[test]
+fn volta_and_turing_wait_for_the_doorbell() {
+    for board in ["v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        rig.launch((1 << 7) | (1 << 8), Some(1));
+        rig.submit();
+        rig.run();
+        assert_eq!(rig.sys_read32(SEM), 0, "{board}");
+        rig.ring();
+        rig.run();
+        assert_eq!(rig.sys_read32(SEM), 1, "{board}");
+        assert!(rig.log.text().contains("FIFO doorbell"));
+    }
+}
+
+#[test]
+fn registers_exist_per_generation() {
+    let mut p = Rig::new("p40", None);
+    assert!(p.try_w(0x810090, 0).is_err());
+    assert!(p.try_w(0xbb0090, 0).is_err());
+    let mut v = Rig::new("v100", None);
+    assert!(v.try_w(0x2254, 0).is_err());
+    assert!(v.try_w(0xbb0090, 0).is_err());
+    // The doorbell is write-only.
+    assert!(v.bar0.read(0x810090, &mut [0; 4]).is_err());
+    let mut t = Rig::new("rtx8000", None);
+    assert!(t.try_w(0x2270, 0).is_err());
+    assert!(t.try_w(0x810090, 0).is_err());
+    // A doorbell naming a runlist that does not hold the channel.
+    assert!(t.try_w(0xbb0090, 2 << 16).is_err());
+    // Undefined bits.
+    assert!(t.try_w(0x800000, 1 << 30).is_err());
+    assert!(t.try_w(0x800004, 1 << 2).is_err());
+    assert!(t.try_w(0x2634, 1 << 12).is_err());
+    // Turing doorbells are off without NV_CTRL_VIRTUAL_CHANNEL_CFG(0) PENDING_ENABLE.
+    t.w(0xb65000, 0xfff);
+    assert!(t.try_w(0xbb0090, t.runlist << 16).is_err());
+    assert_eq!(t.rejects(), 7);
+}
+
+#[test]
+fn clearing_pmc_enable_stops_the_engine() {
+    for bit in [8, u32::MAX] {
+        let mut rig = Rig::new("v100", None);
+        let bit = if bit == u32::MAX { rig.reset } else { bit };
+        assert!(rig.bar0.guest.write(DATA, &pattern(4096, 3)));
+        rig.copy((COHERENT, DATA), (LOCAL_FB, 0), 1, Some(1));
+        rig.kick();
+        let pmc = rig.r(0x200);
+        rig.w(0x200, pmc & !(1 << bit));
+        rig.run();
+        assert_eq!(rig.vram_bytes(0, 4096), vec![0; 4096]);
+        assert_eq!(rig.sys_read32(SEM), 0);
+        assert!(rig.log.text().contains("engine stopped"));
+        rig.w(0x200, pmc);
+        rig.run();
+        assert_eq!(rig.vram_bytes(0, 4096), pattern(4096, 3));
+        assert_eq!(rig.sys_read32(SEM), 1);
+    }
+    // A disabled channel does not run either.
+    let mut rig = Rig::new("rtx8000", None);
+    rig.w(0x800004, 1 << 11);
+    rig.methods(0x240, &[(SEM_VA >> 32) as u32, SEM_VA as u32, 5]);
+    rig.methods(0x300, &[(1 << 3) | (1 << 7) | (1 << 8)]);
+    rig.kick();
+    rig.run();
+    assert_eq!(rig.sys_read32(SEM), 0);
+    rig.w(0x800004, 1 << 10);
+    rig.w(0xbb0090, rig.runlist << 16);
+    rig.run();
+    assert_eq!(rig.sys_read32(SEM), 5);
+}
+
+fn faulted(kind: FaultKind, after: u64) -> Rig {
+    let mut rig = Rig::new("v100", Some(CeFault { kind, after }));
+    assert!(rig.bar0.guest.write(DATA, &pattern(8192, 5)));
+    rig.copy((COHERENT, DATA), (LOCAL_FB, 0), 1, Some(1));
+    rig.kick();
+    rig.copy((COHERENT, DATA + 4096), (LOCAL_FB, 4096), 1, Some(2));
+    rig.kick();
+    rig.run();
+    rig
+}
+
+#[test]
+fn hang_stops_the_engine_for_good() {
+    let mut rig = faulted(FaultKind::Hang, 1);
+    // The first launch ran, the second never does.
+    assert_eq!(rig.vram_bytes(0, 4096), pattern(8192, 5)[..4096]);
+    assert_eq!(rig.vram_bytes(4096, 4096), vec![0; 4096]);
+    assert_eq!(rig.sys_read32(SEM), 1);
+    assert_eq!(rig.gp_get(), 1);
+    // BUSY, ON_ENG; a preempt stays pending until the engine is reset.
+    assert_eq!(rig.channel() >> 24, 0x17);
+    rig.w(0x2634, 0);
+    assert_ne!(rig.r(0x2634) & (1 << 20), 0);
+    let pmc = rig.r(0x200);
+    rig.w(0x200, pmc & !(1 << rig.reset));
+    assert_eq!(rig.r(0x2634) & (1 << 20), 0);
+    rig.w(0x200, pmc);
+    rig.w(0x810090, 0);
+    rig.run();
+    assert_eq!(rig.vram_bytes(4096, 4096), vec![0; 4096]);
+    let log = rig.log.text();
+    assert!(log.contains("FAULT hang: the copy engine stops at launch 2 (channel 0)"));
+    assert_eq!(rig.rejects(), 0);
+    assert!(rig
+        .bar0
+        .summary()
+        .ends_with("CE 1 launches, 4096 bytes copied, 0 filled, 1 semaphores, 1 faults"));
+}
+
+#[test]
+fn error_faults_the_channel() {
+    let mut rig = faulted(FaultKind::Error, 0);
+    assert_eq!(rig.vram_bytes(0, 8192), vec![0; 8192]);
+    assert_eq!(rig.sys_read32(SEM), 0);
+    assert_ne!(rig.channel() & (1 << 22), 0);
+    assert_eq!(rig.rejects(), 0);
+    assert!(rig
+        .log
+        .text()
+        .contains("FAULT error: channel 0 faults at launch 1"));
+    // Resetting the fault lets the channel run again, into the same fault.
+    rig.w(0x800004, 1 << 22);
+    assert_eq!(rig.channel() & (1 << 22), 0);
+    rig.w(0x810090, 0);
+    rig.run();
+    assert_ne!(rig.channel() & (1 << 22), 0);
+}
+
+#[test]
+fn semaphore_fault_corrupts_the_payload() {
+    let mut rig = faulted(FaultKind::Semaphore, 1);
+    assert_eq!(rig.vram_bytes(0, 8192), pattern(8192, 5));
+    assert_eq!(rig.sys_read32(SEM), 2 ^ 0xdead_0000);
+    assert_eq!(rig.channel() & (3 << 22), 0);
+    let log = rig.log.text();
+    assert!(log.contains("CE semaphore va:0x2000002000 = 0x1\n"));
+    assert!(log.contains("FAULT semaphore: channel 0 va:0x2000002000 = 0xdead0002 instead of 0x2"));
+}
+
+/// Submits `words` after the SET_OBJECT and checks the channel faults with `bit` and a REJECT, and
+/// that VRAM stays untouched.
+fn refused(board: &str, words: &[u32], bit: u32, why: &str) {
+    let mut rig = Rig::new(board, None);
+    assert!(rig.bar0.guest.write(DATA, &pattern(4096, 9)));
+    rig.push.extend_from_slice(words);
+    rig.kick();
+    rig.run();
+    let log = rig.log.text();
+    assert_ne!(rig.channel() & (1 << bit), 0, "{why}\n{log}");
+    assert!(log.contains(why), "{why}\n{log}");
+    assert_eq!(rig.rejects(), 1, "{log}");
+    assert!(rig.vram_bytes(0, 1 << 20).iter().all(|&b| b == 0));
+    assert_eq!(rig.gp_get(), 0);
+    assert!(rig.bar0.summary().ends_with("1 faults"));
+}
+
+const PHYS_COPY: u32 = 0x2 | (1 << 7) | (1 << 8) | (1 << 12) | (1 << 13);
+
+fn copy_words(src: (u32, u64), dst: u64, len: u32, launch: u32) -> Vec<u32> {
+    let mut w = inc(0, 0x260, &[src.0, LOCAL_FB]);
+    w.extend(inc(
+        0,
+        0x400,
+        &[
+            (src.1 >> 32) as u32,
+            src.1 as u32,
+            (dst >> 32) as u32,
+            dst as u32,
+        ],
+    ));
+    w.extend(inc(0, 0x418, &[len]));
+    w.extend(inc(0, 0x300, &[launch]));
+    w
+}
+
+#[test]
+fn malformed_work_is_refused_and_faults_the_channel() {
+    const ENG: u32 = 23;
+    const PBDMA: u32 = 22;
+    refused(
+        "v100",
+        &inc(0, 0x500, &[0]),
+        ENG,
+        "method 0x500 of class 0xc3b5 is not modelled",
+    );
+    refused(
+        "v100",
+        &inc(1, 0x300, &[PHYS_COPY]),
+        PBDMA,
+        "subchannel 1, which has no class bound",
+    );
+    refused(
+        "p100",
+        &inc(2, 0, &[0xc3b5]),
+        PBDMA,
+        "the copy engine is class 0xc0b5",
+    );
+    refused("v100", &[2 << 29], PBDMA, "SEC_OP 2 is not modelled");
+    refused(
+        "v100",
+        &inc(0, 0x40, &[0]),
+        PBDMA,
+        "host method 0x40 is not modelled",
+    );
+    refused(
+        "v100",
+        &copy_words((COHERENT, DATA), 0, 4096, PHYS_COPY & !(1 << 7)),
+        ENG,
+        "block-linear layouts are not modelled",
+    );
+    refused(
+        "v100",
+        &copy_words((COHERENT, DATA), 0, 0, PHYS_COPY),
+        ENG,
+        "LINE_LENGTH_IN is 0",
+    );
+    refused(
+        "rtx8000",
+        &copy_words((COHERENT, 0x8000_0000), 0, 4096, PHYS_COPY),
+        ENG,
+        "are not mapped guest memory",
+    );
+    refused(
+        "v100",
+        &copy_words((COHERENT, DATA), (4 << 20) - 2048, 4096, PHYS_COPY),
+        ENG,
+        "beyond the emulated VRAM",
+    );
+    refused(
+        "v100",
+        &copy_words((COHERENT, DATA), 0, 4096, PHYS_COPY | (1 << 27)),
+        ENG,
+        "undefined bits 0x8000000",
+    );
+    refused(
+        "v100",
+        &inc(0, 0x400, &[1 << 17]),
+        ENG,
+        "OFFSET_IN_UPPER 0x20000: undefined bits",
+    );
+    let mut sem = inc(0, 0x240, &[(SEM_VA >> 32) as u32, SEM_VA as u32 + 2, 1]);
+    sem.extend(inc(0, 0x300, &[(1 << 3) | (1 << 7) | (1 << 8)]));
+    refused("v100", &sem, ENG, "is not 4-byte aligned");
+    // A fill whose lines are longer than the pitch: LINE_LENGTH_IN counts elements.
+    let mut fill = inc(0, 0x708, &[4 | (3 << 16)]);
+    fill.extend(inc(0, 0x408, &[0, 0, 4096, 4096, 4096, 2]));
+    fill.extend(inc(0, 0x300, &[PHYS_COPY | (1 << 9) | (1 << 10)]));
+    refused("v100", &fill, ENG, "lines are longer than the pitch");
+}
+
+#[test]
+fn unmapped_gpfifo_faults_the_pbdma() {
+    let mut rig = Rig::new("v100", None);
+    // A GPFIFO entry pointing at an unmapped VA.
+    rig.sys32(RING, 0x1000);
+    rig.sys32(RING + 4, 4 << 10);
+    rig.userd_write(0x8c, 1);
+    rig.w(0x810090, 0);
+    rig.run();
+    assert_ne!(rig.channel() & (1 << 22), 0);
+    assert!(rig
+        .log
+        .text()
+        .contains("REJECT PBDMA channel 0: push buffer: va:0x1000"));
+}
+
+#[test]
+fn the_worker_polls_pascal_and_answers_volta_doorbells() {
+    use crate::Shared;
+    use std::sync::Condvar;
+    use std::time::{Duration, Instant};
+    for board in ["p40", "v100"] {
+        let mut rig = Rig::new(board, None);
+        rig.launch((1 << 7) | (1 << 8), Some(3));
+        rig.submit();
+        let Rig {
+            bar0, gen, _ram, ..
+        } = rig;
+        let shared = Arc::new(Shared {
+            bar0: Mutex::new(bar0),
+            wake: Condvar::new(),
+        });
+        let stop = Arc::new(Mutex::new(false));
+        let worker = {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            std::thread::spawn(move || shared.work(&stop))
+        };
+        if gen == Generation::Volta {
+            shared.lock().write(0x810090, &[0; 4]).unwrap();
+            shared.wake.notify_one();
+        }
+        let released = |s: &Shared| {
+            let mut b = [0; 4];
+            s.lock().guest.read(SEM, &mut b);
+            u32::from_le_bytes(b) == 3
+        };
+        let start = Instant::now();
+        while !released(&shared) {
+            assert!(start.elapsed() < Duration::from_secs(5), "{board}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        *stop.lock().unwrap() = true;
+        shared.wake.notify_one();
+        worker.join().unwrap();
+    }
+}
