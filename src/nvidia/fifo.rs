@@ -247,7 +247,9 @@ impl FifoHal for Turing {
     }
 
     fn enable_doorbells(&self, bar0: &Bar0<'_>) {
-        bar0.update(regs::NV_CTRL_DOORBELL_ENABLE, |r| r.with_enable(true));
+        bar0.update(regs::NV_CTRL_VIRTUAL_CHANNEL_CFG, |r| {
+            r.with_pending_enable(true)
+        });
     }
 
     fn ring(&self, bar0: &Bar0<'_>, runlist: u32, chid: u32) {

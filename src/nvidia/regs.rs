@@ -205,8 +205,9 @@ register! {
         31:0 handle;
     }
 
-    /// Turing doorbell enable (nvidia-hardware.md, nouveau `tu102_fifo_init_pbdmas`): bit 31.
-    pub(crate) NV_CTRL_DOORBELL_ENABLE(u32) @ 0x00b6_5000 {
-        31:31 enable => bool;
+    /// `NV_CTRL_VIRTUAL_CHANNEL_CFG(0)` (Turing; dev_ctrl.ref.txt): doorbells reach Host only
+    /// with `PENDING_ENABLE` set (clear at reset; nouveau sets it too).
+    pub(crate) NV_CTRL_VIRTUAL_CHANNEL_CFG(u32) @ 0x00b6_5000 {
+        31:31 pending_enable => bool;
     }
 }

@@ -54,6 +54,8 @@ case_migrate_cpu_p100() { migration_suite "$(nvidia_bdf 15f8)" 0 $EMULATED_POOL;
 host_migrate_p100() {
 	no_rejected_access 0
 	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
+	gpu_log_has 0 '^FIFO channel 0 unbound' "channel unbound when the device went"
+	gpu_log_has 0 '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
 }
 
 # 64 MiB parked in the P100, checked in the model's VRAM file after the guest is gone.

@@ -31,4 +31,6 @@ case_migrate_cpu_rtx8000() { migration_suite "$(nvidia_bdf 1e30)" 0; }
 host_migrate_rtx8000() {
 	no_rejected_access 0
 	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
+	gpu_log_has 0 '^FIFO channel 0 unbound' "channel unbound when the device went"
+	gpu_log_has 0 '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
 }
