@@ -58,6 +58,11 @@ module_param(enable_dma, bool, 0444);
 MODULE_PARM_DESC(enable_dma,
 		 "Use the GPU copy engine for migration where the board has one (default Y); N: the CPU copies everything");
 
+static bool scrub = true;
+module_param(scrub, bool, 0444);
+MODULE_PARM_DESC(scrub,
+		 "Zero the VRAM that held data when a GPU is released (unbind, rmmod), by the copy engine where it runs (default Y)");
+
 static char *cpu_copy = "auto";
 module_param(cpu_copy, charp, 0444);
 MODULE_PARM_DESC(cpu_copy,
@@ -86,6 +91,11 @@ unsigned int ps_param_migration_threshold(void)
 bool ps_param_enable_dma(void)
 {
 	return enable_dma;
+}
+
+bool ps_param_scrub(void)
+{
+	return scrub;
 }
 
 /* pci_resource_flags() is a macro. */
@@ -221,6 +231,16 @@ int ps_dma_map(struct pci_dev *pdev, void *cpu, size_t len, bool to_device, dma_
 void ps_dma_unmap(struct pci_dev *pdev, dma_addr_t addr, size_t len, bool to_device)
 {
 	dma_unmap_single(&pdev->dev, addr, len, to_device ? DMA_TO_DEVICE : DMA_FROM_DEVICE);
+}
+
+void ps_cond_resched(void)
+{
+	cond_resched();
+}
+
+void ps_memset_io(void __iomem *dst, int value, size_t len)
+{
+	memset_io(dst, value, len);
 }
 
 void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len)

@@ -47,6 +47,7 @@ int ps_param_bar_index(void);
 unsigned int ps_param_pool_size_mb(void);
 unsigned int ps_param_migration_threshold(void);
 bool ps_param_enable_dma(void);
+bool ps_param_scrub(void);
 const char *ps_param_cpu_copy(void);
 
 unsigned long ps_pci_resource_flags(struct pci_dev *pdev, int bar);
@@ -71,6 +72,8 @@ void ps_folio_split_copy(struct folio *head, struct folio *tail);
 int ps_dma_map(struct pci_dev *pdev, void *cpu, size_t len, bool to_device, dma_addr_t *out);
 void ps_dma_unmap(struct pci_dev *pdev, dma_addr_t addr, size_t len, bool to_device);
 
+void ps_cond_resched(void);
+void ps_memset_io(void __iomem *dst, int value, size_t len);
 void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len);
 void ps_memcpy_fromio(void *dst, const void __iomem *src, size_t len);
 void ps_wmb(void);

@@ -128,14 +128,16 @@ impl pci::Driver for PseudoscopicDriver {
             Ok(try_pin_init!(Gpu {
                 pdev,
                 _enabled: enabled,
-                vram: registry::add(|index| Vram::new(pdev, bar, &plan.usable, index, dma))
-                    .inspect_err(|e| {
-                        dev_err!(
-                            pdev,
-                            "cannot map BAR{} and register its VRAM: {e:?}\n",
-                            bar.index
-                        );
-                    })?,
+                vram: registry::add(|index| {
+                    Vram::new(pdev, bar, &plan.usable, index, dma, params.scrub)
+                })
+                .inspect_err(|e| {
+                    dev_err!(
+                        pdev,
+                        "cannot map BAR{} and register its VRAM: {e:?}\n",
+                        bar.index
+                    );
+                })?,
             })
             .pin_chain(move |gpu| {
                 match &plan.nvidia {

@@ -12,7 +12,7 @@ mod hal;
 mod push;
 mod regs;
 
-pub(crate) use channel::{Channel, Engine};
+pub(crate) use channel::{Channel, Engine, Failure};
 pub(crate) use push::{Run, Target};
 
 use crate::hw::Architecture;

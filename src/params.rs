@@ -23,6 +23,8 @@ pub(crate) struct Params {
     pub(crate) migration_threshold: u32,
     /// Whether the copy engine may be used at all.
     pub(crate) enable_dma: bool,
+    /// Whether VRAM that held data is zeroed when its GPU is released.
+    pub(crate) scrub: bool,
     /// The CPU copy routine chosen from `cpu_copy`.
     pub(crate) cpu_copy: copy::Routine,
 }
@@ -32,12 +34,13 @@ impl Params {
     pub(crate) fn load() -> Result<Self> {
         // SAFETY: The shim's parameter getters only read `static` variables that the module loader
         // set before `init` and that nothing writes afterwards (permission 0444).
-        let (bar_index, pool_size_mb, migration_threshold, enable_dma, cpu_copy) = unsafe {
+        let (bar_index, pool_size_mb, migration_threshold, enable_dma, scrub, cpu_copy) = unsafe {
             (
                 shim::ps_param_bar_index(),
                 shim::ps_param_pool_size_mb(),
                 shim::ps_param_migration_threshold(),
                 shim::ps_param_enable_dma(),
+                shim::ps_param_scrub(),
                 shim::ps_param_cpu_copy(),
             )
         };
@@ -73,6 +76,7 @@ impl Params {
             pool_size,
             migration_threshold,
             enable_dma,
+            scrub,
             cpu_copy,
         })
     }
@@ -80,7 +84,7 @@ impl Params {
     /// One `dmesg` line with the settings in force.
     pub(crate) fn log(&self) {
         pr_info!(
-            "VRAM BAR: {}; pool: {}; CPU copies: {}; copy engine: {} (batches of {}+ pages)\n",
+            "VRAM BAR: {}; pool: {}; CPU copies: {}; copy engine: {} (batches of {}+ pages); VRAM zeroed on release: {}\n",
             BarChoice(self.bar_index),
             PoolSize(self.pool_size),
             self.cpu_copy.name(),
@@ -89,7 +93,8 @@ impl Params {
             } else {
                 "disabled"
             },
-            self.migration_threshold
+            self.migration_threshold,
+            if self.scrub { "yes" } else { "no" }
         );
     }
 }

@@ -42,6 +42,7 @@ extern "C" {
     pub(crate) fn ps_param_pool_size_mb() -> c_uint;
     pub(crate) fn ps_param_migration_threshold() -> c_uint;
     pub(crate) fn ps_param_enable_dma() -> bool;
+    pub(crate) fn ps_param_scrub() -> bool;
     pub(crate) fn ps_param_cpu_copy() -> *const kernel::ffi::c_char;
     pub(crate) fn ps_pci_resource_flags(pdev: *mut c_void, bar: c_int) -> c_ulong;
 
@@ -81,6 +82,8 @@ extern "C" {
         len: usize,
         to_device: bool,
     );
+    pub(crate) fn ps_cond_resched();
+    pub(crate) fn ps_memset_io(dst: *mut c_void, value: c_int, len: usize);
     pub(crate) fn ps_memcpy_toio(dst: *mut c_void, src: *const c_void, len: usize);
     pub(crate) fn ps_memcpy_fromio(dst: *mut c_void, src: *const c_void, len: usize);
     pub(crate) fn ps_wmb();

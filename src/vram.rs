@@ -19,7 +19,7 @@ use crate::{
     copy::{Direction, RamPages, Span},
     migrate,
     mm::{DevicePage, HUGE_ORDER},
-    nvidia::{Channel, DmaSetup, Engine, Run, Target},
+    nvidia::{Channel, DmaSetup, Engine, Failure, Run, Target},
     shim,
     stats::{Counter, Stats},
 };
@@ -91,6 +91,8 @@ pub(crate) struct Vram {
     engine: Mutex<Option<Channel>>,
     /// Smallest batch, in pages, for the copy engine (`migration_threshold`).
     dma_threshold: usize,
+    /// Zero the VRAM that held data at shutdown (`scrub`).
+    scrub: bool,
     pub(crate) stats: Stats,
     /// The GPU's number in the ioctl ABI and in sysfs.
     pub(crate) index: u32,
@@ -127,6 +129,7 @@ impl Vram {
         usable: &[Range<u64>],
         index: u32,
         dma: Option<DmaSetup>,
+        scrub: bool,
     ) -> Result<Arc<Self>> {
         let page = PAGE_SIZE as u64;
         let mut pages = KVec::with_capacity(usable.len(), GFP_KERNEL)?;
@@ -146,6 +149,7 @@ impl Vram {
                 pool <- Pool::new(span, &pages)?,
                 engine <- new_mutex!(None),
                 dma_threshold,
+                scrub,
                 stats: Stats::new(),
                 index,
                 pdev: plain.into(),
@@ -221,19 +225,89 @@ impl Vram {
             Err(failure) => {
                 // Reset the engine before the RAM pages are unmapped and the CPU redoes the batch:
                 // a stalled engine must not write them later.
-                if let Some(channel) = slot.take() {
-                    let engine = channel.engine;
-                    channel.abandon();
-                    dev_err!(
-                        self.pdev.as_ref(),
-                        "copy engine {engine} failed: {failure}; disabled until the device is probed again, the CPU copies\n"
-                    );
-                }
+                self.engine_failed(slot, failure);
                 drop(maps);
-                self.count(Counter::DmaFail, 1);
                 false
             }
         }
+    }
+
+    /// Takes a failed channel out for good: resets the engine at once, says so once, counts it.
+    fn engine_failed(&self, slot: &mut Option<Channel>, failure: Failure) {
+        if let Some(channel) = slot.take() {
+            let engine = channel.engine;
+            channel.abandon();
+            dev_err!(
+                self.pdev.as_ref(),
+                "copy engine {engine} failed: {failure}; disabled until the device is probed again, the CPU copies\n"
+            );
+        }
+        self.count(Counter::DmaFail, 1);
+    }
+
+    /// Zeroes the lent VRAM pages that held data and are free again (`scrub`), so that nothing a
+    /// process parked stays readable in VRAM after the GPU is released: by the copy engine where
+    /// it runs, else by the CPU through BAR1.
+    fn scrub(&self) {
+        if !self.scrub {
+            return;
+        }
+        let runs = match self.pool.used_free_runs() {
+            Ok(runs) => runs,
+            Err(e) => {
+                dev_warn!(
+                    self.pdev.as_ref(),
+                    "cannot list the VRAM to zero ({e:?}); it keeps what it held\n"
+                );
+                return;
+            }
+        };
+        let pages: usize = runs.iter().map(|r| (r.end - r.start) as usize).sum();
+        if pages == 0 {
+            return;
+        }
+        let by = if self.scrub_with_engine(&runs) {
+            "the copy engine"
+        } else {
+            for r in runs.iter() {
+                let start = r.start as usize * PAGE_SIZE;
+                self.bar
+                    .zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE);
+                // A run is at most 2 MiB; a whole board's VRAM takes a while.
+                // SAFETY: No precondition; shutdown runs in process context.
+                unsafe { shim::ps_cond_resched() };
+            }
+            "the CPU"
+        };
+        dev_info!(
+            self.pdev.as_ref(),
+            "zeroed {} KiB of VRAM that held data, by {by}\n",
+            pages * (PAGE_SIZE / 1024)
+        );
+    }
+
+    /// Zeroes `runs` with the copy engine; `false` if there is none or it failed.
+    fn scrub_with_engine(&self, runs: &[Range<u32>]) -> bool {
+        let mut guard = self.engine.lock();
+        let slot: &mut Option<Channel> = &mut guard;
+        let Some(channel) = slot.as_mut() else {
+            return false;
+        };
+        let mut batch = KVec::new();
+        for chunk in runs.chunks(Channel::max_runs()) {
+            batch.clear();
+            for r in chunk {
+                let run = (u64::from(r.start) * PAGE_SIZE as u64, r.end - r.start);
+                if batch.push(run, GFP_KERNEL).is_err() {
+                    return false;
+                }
+            }
+            if let Err(failure) = channel.clear(&batch) {
+                self.engine_failed(slot, failure);
+                return false;
+            }
+        }
+        true
     }
 
     pub(crate) fn bar(&self) -> &bus::BarInfo {
@@ -322,6 +396,7 @@ impl Vram {
             fsleep(Delta::from_millis(1));
         }
         let evicted = migrate::evict_all(self);
+        self.scrub();
         // Nothing is in VRAM any more: stop the copy engine while the device is still bound.
         drop(self.engine.lock().take());
         if evicted != 0 {

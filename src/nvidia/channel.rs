@@ -111,7 +111,12 @@ impl kernel::fmt::Display for Engine {
 pub(crate) enum Failure {
     Timeout,
     ChannelError(u32),
-    Semaphore { read: u32, expected: u32 },
+    Semaphore {
+        read: u32,
+        expected: u32,
+    },
+    /// More launches than [`Channel::max_runs`]: a driver bug, caught before anything ran.
+    Overflow,
     Gone,
 }
 
@@ -124,6 +129,7 @@ impl kernel::fmt::Display for Failure {
                 f,
                 "semaphore corrupted (read {read:#x}, expected {expected:#x})"
             ),
+            Self::Overflow => f.write_str("push buffer overflow"),
             Self::Gone => f.write_str("device gone"),
         }
     }
@@ -403,6 +409,31 @@ impl Channel {
 
     /// Copies `runs` (at most [`Channel::max_runs`]) from `src` to `dst` memory and waits for it.
     pub(crate) fn copy(&mut self, runs: &[Run], src: Target, dst: Target) -> Result<(), Failure> {
+        self.batch(src, dst, runs.len(), |push, i, release| {
+            push.copy(runs[i], release)
+        })
+    }
+
+    /// Zeroes `runs` of VRAM, each `(address, pages)` (at most [`Channel::max_runs`]), and waits
+    /// for it.
+    pub(crate) fn clear(&mut self, runs: &[(u64, u32)]) -> Result<(), Failure> {
+        self.batch(
+            Target::LocalFb,
+            Target::LocalFb,
+            runs.len(),
+            |push, i, release| push.clear(runs[i].0, runs[i].1, release),
+        )
+    }
+
+    /// Writes a push segment of `count` launches (`launch` writes launch `i`; the last releases
+    /// the semaphore), submits it and waits for it.
+    fn batch(
+        &mut self,
+        src: Target,
+        dst: Target,
+        count: usize,
+        launch: impl Fn(&mut Push<'_>, usize, Option<(u64, u32)>) -> Option<()>,
+    ) -> Result<(), Failure> {
         let payload = self.sequence.wrapping_add(1);
         let semaphore = Self::va(page::SEMAPHORE);
         let len = {
@@ -415,10 +446,10 @@ impl Channel {
                 )
             };
             let mut push = Push::new(words);
-            push.begin(self.class, src, dst).ok_or(Failure::Gone)?;
-            for (i, run) in runs.iter().enumerate() {
-                let release = (i + 1 == runs.len()).then_some((semaphore, payload));
-                push.copy(*run, release).ok_or(Failure::Gone)?;
+            push.begin(self.class, src, dst).ok_or(Failure::Overflow)?;
+            for i in 0..count {
+                let release = (i + 1 == count).then_some((semaphore, payload));
+                launch(&mut push, i, release).ok_or(Failure::Overflow)?;
             }
             push.len()
         };

@@ -16,6 +16,8 @@ mod method {
     pub(super) const SET_SRC_PHYS_MODE: u32 = 0x0260;
     pub(super) const LAUNCH_DMA: u32 = 0x0300;
     pub(super) const OFFSET_IN_UPPER: u32 = 0x0400;
+    pub(super) const OFFSET_OUT_UPPER: u32 = 0x0408;
+    pub(super) const SET_REMAP_CONST_A: u32 = 0x0700;
 }
 
 /// `NVC?B5_LAUNCH_DMA` fields.
@@ -26,9 +28,16 @@ mod launch {
     pub(super) const SRC_PITCH: u32 = 1 << 7;
     pub(super) const DST_PITCH: u32 = 1 << 8;
     pub(super) const MULTI_LINE: u32 = 1 << 9;
+    pub(super) const REMAP: u32 = 1 << 10;
     pub(super) const SRC_PHYSICAL: u32 = 1 << 12;
     pub(super) const DST_PHYSICAL: u32 = 1 << 13;
 }
+
+/// `NVC?B5_SET_REMAP_COMPONENTS`: DST_X = CONST_A, 4-byte components, one source and one
+/// destination component.
+const REMAP_CONST_A_4B: u32 = 4 | (3 << 16);
+/// Bytes of a remap component (`COMPONENT_SIZE_FOUR`).
+const REMAP_COMPONENT: u32 = 4;
 
 /// `NVC?B5_SET_{SRC,DST}_PHYS_MODE_TARGET`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,9 +73,10 @@ impl<'a> Push<'a> {
         self.len
     }
 
-    /// Words a batch of `runs` runs needs: the class bind and modes, each launch, the semaphore.
+    /// Words a batch of `runs` launches needs at most: the class bind and modes (5), each launch
+    /// (a copy 11, a clear 13), the semaphore (4).
     pub(crate) const fn words_for(runs: usize) -> usize {
-        2 + 3 + runs * 10 + 4
+        5 + runs * 13 + 4
     }
 
     /// An incrementing method header and its data; `None` when the buffer is full.
@@ -107,6 +117,34 @@ impl<'a> Push<'a> {
         )?;
         let flags = launch::SRC_PITCH | launch::DST_PITCH | launch::MULTI_LINE;
         self.launch(flags | launch::SRC_PHYSICAL | launch::DST_PHYSICAL, release)
+    }
+
+    /// Zeroes `pages` whole pages of physical memory from `dst` through the remap unit (a multi-line
+    /// fill whose lines count 4-byte components); the last one of a batch releases the semaphore.
+    pub(crate) fn clear(
+        &mut self,
+        dst: u64,
+        pages: u32,
+        release: Option<(u64, u32)>,
+    ) -> Option<()> {
+        self.methods(method::SET_REMAP_CONST_A, &[0, 0, REMAP_CONST_A_4B])?;
+        self.methods(
+            method::OFFSET_OUT_UPPER,
+            &[
+                upper(dst),
+                dst as u32,
+                LINE,
+                LINE,
+                LINE / REMAP_COMPONENT,
+                pages,
+            ],
+        )?;
+        let flags = launch::SRC_PITCH
+            | launch::DST_PITCH
+            | launch::MULTI_LINE
+            | launch::REMAP
+            | launch::DST_PHYSICAL;
+        self.launch(flags, release)
     }
 
     fn launch(&mut self, flags: u32, release: Option<(u64, u32)>) -> Option<()> {

@@ -77,6 +77,19 @@ impl WcBar {
         unsafe { Span::new(io, offset, ram) }
     }
 
+    /// Zeroes `len` bytes at BAR offset `offset` (page-aligned, inside the BAR) and makes the
+    /// stores visible. The caller owns those VRAM pages (free pages of a closed pool).
+    pub(crate) fn zero(&self, offset: u64, len: usize) {
+        assert!(offset % PAGE_SIZE as u64 == 0 && offset + len as u64 <= self.info.len);
+        // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
+        let io = self.addr.as_ptr().wrapping_add(offset as usize);
+        // SAFETY: `io` maps `len` bytes inside the BAR (checked above) that nothing else uses.
+        unsafe {
+            crate::shim::ps_memset_io(io.cast(), 0, len);
+            crate::shim::ps_wmb();
+        }
+    }
+
     /// The mapping of `len` bytes at BAR offset `offset`, for the driver's own use of VRAM that
     /// no pool page covers (Pascal's USERD). Valid while `self` lives.
     pub(crate) fn offset_ptr(&self, offset: u64, len: u64) -> Result<*mut u8> {

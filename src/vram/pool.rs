@@ -23,6 +23,8 @@ struct Free {
     bits: VVec<u64>,
     /// Free pages per chunk.
     chunk_free: VVec<u16>,
+    /// One bit per chunk, set once any of its pages was handed out: what may hold data.
+    used: VVec<u64>,
     /// Free pages in all.
     pages: usize,
     /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
@@ -92,10 +94,13 @@ impl Pool {
             .iter()
             .filter(|&&n| usize::from(n) == CHUNK_PAGES)
             .count();
+        let mut used = VVec::new();
+        used.resize(chunks.div_ceil(WORD_BITS), 0u64, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             free <- new_spinlock!(Free {
                 bits,
                 chunk_free,
+                used,
                 pages,
                 free_chunks,
                 current: 0,
@@ -127,6 +132,7 @@ impl Pool {
         }
         free.chunk_free[c] -= 1;
         free.pages -= 1;
+        free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         // CAST: Page indices are below `total`, which fits `u32` (checked in `new`).
         Some((w * WORD_BITS + bit) as u32)
     }
@@ -143,6 +149,7 @@ impl Pool {
         free.chunk_free[c] = 0;
         free.free_chunks -= 1;
         free.pages -= CHUNK_PAGES;
+        free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         // CAST: As in `alloc`.
         Some((c * CHUNK_PAGES) as u32)
     }
@@ -173,6 +180,39 @@ impl Pool {
         if let Some(page) = twice {
             pr_err!("VRAM page {page} freed twice\n");
         }
+    }
+
+    /// The free pages of chunks that were ever handed out, as ascending runs of page indices with
+    /// at most a chunk each: what to zero once the pool is closed. Pages still in use are left out.
+    pub(crate) fn used_free_runs(&self) -> Result<KVec<Range<u32>>> {
+        let mut runs = KVec::new();
+        for c in 0..self.span.div_ceil(CHUNK_PAGES) {
+            let mut words = [0u64; CHUNK_WORDS];
+            {
+                let free = self.free.lock();
+                if free.used[c / WORD_BITS] & (1u64 << (c % WORD_BITS)) == 0 {
+                    continue;
+                }
+                let at = c * CHUNK_WORDS;
+                let end = (at + CHUNK_WORDS).min(free.bits.len());
+                words[..end - at].copy_from_slice(&free.bits[at..end]);
+            }
+            let mut start = None;
+            for i in 0..=CHUNK_PAGES {
+                let set = i < CHUNK_PAGES && words[i / WORD_BITS] & (1u64 << (i % WORD_BITS)) != 0;
+                match (set, start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        // CAST: Page indices are below `span`, which fits `u32` (see `new`).
+                        let first = (c * CHUNK_PAGES + s) as u32;
+                        runs.push(first..first + (i - s) as u32, GFP_KERNEL)?;
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(runs)
     }
 
     /// Stops handing out pages, for good.

@@ -38,7 +38,7 @@ case_pool_size_on_p40() {
 case_park_around_wpr2() {
 	local bdf pid
 	bdf=$(nvidia_bdf 1b38)
-	load_module pool_size_mb=128
+	load_module pool_size_mb=128 scrub=0
 	ps-test hold 64 >/tmp/hold.out 2>&1 &
 	pid=$!
 	wait_for_line /tmp/hold.out "^parked 16384 pages"

@@ -40,11 +40,12 @@ host_migrate_v100() {
 	gpu_log_has 0 '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
 }
 
-# 64 MiB parked in the V100, checked in the model's VRAM file after the guest is gone.
+# 64 MiB parked in the V100, checked in the model's VRAM file after the guest is gone
+# (scrub=0: the VRAM keeps what it held).
 case_park_in_v100_vram() {
 	local bdf pid
 	bdf=$(nvidia_bdf 1db4)
-	load_module $EMULATED_POOL
+	load_module $EMULATED_POOL scrub=0
 	ps-test hold 64 >/tmp/hold.out 2>&1 &
 	pid=$!
 	wait_for_line /tmp/hold.out "^parked 16384 pages"

@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: GPL-2.0
+# VRAM that held data is zeroed when the GPU is released (scrub, the default): on an emulated Tesla
+# P100 without its copy engine (enable_dma=0), by the CPU through BAR1.
+# vm: gpu p100 512
+
+case_scrub_by_cpu_p100() {
+	local bdf pid
+	bdf=$(nvidia_bdf 15f8)
+	dmesg_mark
+	load_module pool_size_mb=256 enable_dma=0
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the CPU" "scrub line"
+}
+
+host_scrub_by_cpu_p100() {
+	no_rejected_access 0
+	gpu_log_lacks 0 '^CE ' "copy-engine work with enable_dma=0"
+	vram_untouched 0 0 $((512 << 20))
+}
