@@ -694,10 +694,33 @@ PS_STAT_ITEMS(PS_DEFINE_GPU_ITEM)
 PS_POOL_ITEMS(PS_DEFINE_GPU_ITEM)
 PS_DEFINE_GPU_ITEM(index, PS_GPU_INDEX)
 
+/* <gpu>/copy_engine: "running LCE1 runlist 1 class 0xc3b5", "failed LCE1 runlist 1" or "none". */
+static ssize_t ps_gpu_copy_engine_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct ps_copy_engine ce;
+	const char *kind;
+
+	switch (ps_rust_gpu_copy_engine(container_of(kobj, struct ps_gpu_kobj, kobj)->gpu, &ce)) {
+	case PS_CE_RUNNING:
+		kind = "running";
+		break;
+	case PS_CE_FAILED:
+		kind = "failed";
+		break;
+	default:
+		return sysfs_emit(buf, "none\n");
+	}
+	return sysfs_emit(buf, "%s %s%u runlist %u class %#x\n", kind, ce.lce ? "LCE" : "CE", ce.instance,
+			  ce.runlist, ce.class_id);
+}
+
+static struct kobj_attribute ps_gpu_attr_copy_engine = __ATTR(copy_engine, 0444, ps_gpu_copy_engine_show, NULL);
+
 #define PS_GPU_ATTR_PTR(name, item) &ps_gpu_attr_##name.attr.attr,
 static struct attribute *ps_gpu_stat_attrs[] = { PS_STAT_ITEMS(PS_GPU_ATTR_PTR) NULL };
 static struct attribute *ps_gpu_pool_attrs[] = { PS_POOL_ITEMS(PS_GPU_ATTR_PTR) NULL };
-static struct attribute *ps_gpu_top_attrs[] = { &ps_gpu_attr_index.attr.attr, NULL };
+static struct attribute *ps_gpu_top_attrs[] = { &ps_gpu_attr_index.attr.attr, &ps_gpu_attr_copy_engine.attr,
+						NULL };
 
 static const struct attribute_group ps_gpu_stat_group = {
 	.name = "stats",

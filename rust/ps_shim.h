@@ -126,6 +126,16 @@ enum ps_item {
 
 /* Implemented in Rust: the value of `item` for `gpu`, or summed over all GPUs when NULL. */
 u64 ps_rust_stat(const void *gpu, unsigned int item);
+/* A GPU's copy engine, as ps_rust_gpu_copy_engine() reports it. */
+enum ps_ce_state { PS_CE_NONE, PS_CE_RUNNING, PS_CE_FAILED };
+struct ps_copy_engine {
+	bool lce;
+	unsigned int instance;
+	unsigned int runlist;
+	unsigned int class_id;
+};
+/* Implemented in Rust: the state of `gpu`'s copy engine, and which one it is unless none. */
+int ps_rust_gpu_copy_engine(const void *gpu, struct ps_copy_engine *out);
 /* Implemented in Rust: the name of the CPU copy routine in use. */
 const char *ps_rust_copy_path(void);
 

@@ -349,14 +349,14 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
         (vram.total_pages() * PAGE_SIZE) >> 20,
         vram.total_pages(),
         CopyPath {
-            engine: vram.copy_engine(),
+            engine: vram.copy_engine().map(|(engine, class, _)| (engine, class)),
             threshold: vram.dma_threshold()
         }
     );
 }
 
 /// Who copies: the copy engine (and its class) for batches of `threshold` pages or more and the
-/// CPU for the rest, or the CPU alone. Read before printing: `printk` may not sleep on locks.
+/// CPU for the rest, or the CPU alone.
 struct CopyPath {
     engine: Option<(nvidia::Engine, u32)>,
     threshold: usize,

@@ -162,6 +162,51 @@ unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
     }
 }
 
+/// What `<gpu>/copy_engine` shows: `PS_CE_NONE`, `PS_CE_RUNNING` or `PS_CE_FAILED`, and the
+/// engine in `out` unless none.
+///
+/// # Safety
+///
+/// `gpu` is the `Vram` that created the sysfs directory, which outlives its files; `out` is valid
+/// for writes.
+#[no_mangle]
+unsafe extern "C" fn ps_rust_gpu_copy_engine(gpu: *const c_void, out: *mut CopyEngineRaw) -> i32 {
+    // SAFETY: By the function's contract.
+    let Some(gpu) = (unsafe { gpu.cast::<Vram>().as_ref() }) else {
+        return CE_NONE;
+    };
+    let Some((engine, class, failed)) = gpu.copy_engine() else {
+        return CE_NONE;
+    };
+    let raw = CopyEngineRaw {
+        lce: engine.is_lce(),
+        instance: engine.number(),
+        runlist: engine.runlist,
+        class_id: class,
+    };
+    // SAFETY: By the function's contract `out` is valid for writes.
+    unsafe { out.write(raw) };
+    if failed {
+        CE_FAILED
+    } else {
+        CE_RUNNING
+    }
+}
+
+/// `enum ps_ce_state`.
+const CE_NONE: i32 = 0;
+const CE_RUNNING: i32 = 1;
+const CE_FAILED: i32 = 2;
+
+/// `struct ps_copy_engine`.
+#[repr(C)]
+struct CopyEngineRaw {
+    lce: bool,
+    instance: u32,
+    runlist: u32,
+    class_id: u32,
+}
+
 /// What `stats/copy_path` shows: the CPU copy routine in use.
 #[no_mangle]
 extern "C" fn ps_rust_copy_path() -> *const kernel::ffi::c_char {

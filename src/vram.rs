@@ -89,6 +89,10 @@ pub(crate) struct Vram {
     /// GPU goes away.
     #[pin]
     engine: Mutex<Option<Channel>>,
+    /// The copy engine brought up at probe and its class; read without the lock (sysfs, logs).
+    engine_info: Option<(Engine, u32)>,
+    /// Set once the copy engine failed and was taken out.
+    engine_failed: AtomicBool,
     /// Smallest batch, in pages, for the copy engine (`migration_threshold`).
     dma_threshold: usize,
     /// Zero the VRAM that held data at shutdown (`scrub`).
@@ -148,6 +152,8 @@ impl Vram {
                 bar: WcBar::new(pdev, bar, c"pseudoscopic")?,
                 pool <- Pool::new(span, &pages)?,
                 engine <- new_mutex!(None),
+                engine_info: None,
+                engine_failed: AtomicBool::new(false),
                 dma_threshold,
                 scrub,
                 stats: Stats::new(),
@@ -159,19 +165,27 @@ impl Vram {
                 pagemap <- Pagemap::new(span as u64 * page, c"pseudoscopic device pages"),
             })
             .pin_chain(|this| {
-                let dir = SysfsDir::new(&this)?;
+                let mut info = None;
                 if let Some(dma) = dma {
                     let engine = dma.engine;
                     match Channel::new(pdev, dma.bar0, dma.chipset, engine, &this.bar) {
-                        Ok(channel) => *this.engine.lock() = Some(channel),
+                        Ok(channel) => {
+                            info = Some((engine, channel.class));
+                            *this.engine.lock() = Some(channel);
+                        }
                         Err(e) => dev_warn!(
                             pdev.as_ref(),
                             "cannot bring up copy engine {engine}: {e:?}; the CPU copies\n"
                         ),
                     }
                 }
-                // SAFETY: `sysfs` is not structurally pinned; assigning it moves nothing pinned.
-                unsafe { this.get_unchecked_mut() }.sysfs = Some(dir);
+                // Last: sysfs readers may look at everything above from now on.
+                let dir = SysfsDir::new(&this)?;
+                // SAFETY: `engine_info` and `sysfs` are not structurally pinned; assigning them
+                // moves nothing pinned.
+                let this = unsafe { this.get_unchecked_mut() };
+                this.engine_info = info;
+                this.sysfs = Some(dir);
                 Ok(())
             }),
             GFP_KERNEL,
@@ -182,9 +196,10 @@ impl Vram {
         &self.pdev
     }
 
-    /// The running copy engine and its class, if any.
-    pub(crate) fn copy_engine(&self) -> Option<(Engine, u32)> {
-        self.engine.lock().as_ref().map(|c| (c.engine, c.class))
+    /// The copy engine brought up at probe and its class, if any, and whether it failed since.
+    pub(crate) fn copy_engine(&self) -> Option<(Engine, u32, bool)> {
+        self.engine_info
+            .map(|(engine, class)| (engine, class, self.engine_failed.load(Ordering::Relaxed)))
     }
 
     /// The smallest batch, in pages, the copy engine takes.
@@ -237,6 +252,7 @@ impl Vram {
         if let Some(channel) = slot.take() {
             let engine = channel.engine;
             channel.abandon();
+            self.engine_failed.store(true, Ordering::Relaxed);
             dev_err!(
                 self.pdev.as_ref(),
                 "copy engine {engine} failed: {failure}; disabled until the device is probed again, the CPU copies\n"

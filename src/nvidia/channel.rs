@@ -90,13 +90,25 @@ pub(crate) struct Engine {
     pub(crate) reset: u32,
 }
 
+impl Engine {
+    /// A logical copy engine (Volta and later) rather than COPY0-2.
+    pub(crate) fn is_lce(&self) -> bool {
+        self.kind == 19
+    }
+
+    /// The engine's number: LCE instance, or N of COPYN.
+    pub(crate) fn number(&self) -> u32 {
+        match self.is_lce() {
+            true => self.instance,
+            false => self.kind - 1,
+        }
+    }
+}
+
 impl core::fmt::Display for Engine {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.kind {
-            19 => write!(f, "LCE{}", self.instance)?,
-            k => write!(f, "CE{}", k - 1)?,
-        }
-        write!(f, " (runlist {})", self.runlist)
+        let name = if self.is_lce() { "LCE" } else { "CE" };
+        write!(f, "{name}{} (runlist {})", self.number(), self.runlist)
     }
 }
 

@@ -167,9 +167,12 @@ migration_suite() {
 		scenario "$s"
 	done
 	if [ "$dma" = 1 ]; then
+		expect_match "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/copy_engine")" \
+			'^running (LCE|CE)[0-9]+ runlist [0-9]+ class 0xc[0-9a-f]b5$' "copy_engine in sysfs"
 		[ "$(gpu_stat "$bdf" dma_bytes)" -gt 0 ] || fail "the copy engine copied nothing"
 		expect_eq "$(gpu_stat "$bdf" dma_fail)" 0 "copy-engine failures"
 	else
+		expect_eq "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/copy_engine")" none "copy_engine in sysfs"
 		expect_eq "$(gpu_stat "$bdf" dma_bytes)" 0 "bytes the copy engine copied with enable_dma=0"
 		[ "$(gpu_stat "$bdf" cpu_copy_bytes)" -gt 0 ] || fail "the CPU copied nothing"
 	fi
@@ -188,6 +191,7 @@ ce_fault_suite() {
 		scenario "$s"
 	done
 	expect_eq "$(gpu_stat "$bdf" dma_fail)" 1 "copy-engine failures counted"
+	expect_match "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/copy_engine")" '^failed ' "copy_engine in sysfs"
 	expect_eq "$(stat_value dma_fail)" 1 "module-wide dma_fail"
 	[ "$(gpu_stat "$bdf" dma_bytes)" -gt 0 ] || fail "the copy engine copied nothing before it failed"
 	[ "$(gpu_stat "$bdf" cpu_copy_bytes)" -gt 0 ] || fail "the CPU took over nothing"

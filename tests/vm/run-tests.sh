@@ -138,7 +138,10 @@ run_group() {
 		start_group_gpus "$dir"
 		local image=$KDIR/arch/x86/boot/bzImage
 		# Bookworm's QEMU has no vfio-user-pci: the chroot's runs instead, and sees only $OUT.
-		[ ${#GROUP_GPUS[@]} -ne 0 ] && image=$OUT/bzImage
+		if [ ${#GROUP_GPUS[@]} -ne 0 ]; then
+			image=$OUT/bzImage-$GROUP_KERNEL
+			cp "$KDIR/arch/x86/boot/bzImage" "$image"
+		fi
 		PS_KERNEL_IMAGE=$image PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" \
 			"ps.mode=test ps.group=$group ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
 		[ ${#GROUP_GPUS[@]} -ne 0 ] && QEMU_CMD=(in_qemu_chroot "${QEMU_CMD[@]}")
@@ -199,7 +202,6 @@ run_group() {
 
 mkdir -p "$OUT"
 INITRAMFS_BUILT=()
-cp "$KDIR/arch/x86/boot/bzImage" "$OUT/bzImage"
 if [ $# -eq 0 ]; then
 	set -- $(cd "$GROUP_DIR" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
 fi

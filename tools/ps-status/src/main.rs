@@ -179,6 +179,9 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
             );
         }
         out.push('\n');
+        if let Some(ce) = &d.copy_engine {
+            let _ = writeln!(out, "    copy engine: {ce}");
+        }
         if let Some(stats) = &g.stats {
             let _ = writeln!(out, "    stats: {}", pairs(stats));
         }
@@ -229,6 +232,7 @@ fn json(snap: Option<&Snapshot>, page_size: u64) -> Json {
                     }),
                 )
                 .with("pool", d.pool.map(|p| pool_json(p, page_size)))
+                .with("copy_engine", d.copy_engine.as_deref())
                 .with("stats", g.stats.as_ref().map(stats_json))
         })
         .collect();
@@ -348,6 +352,7 @@ mod tests {
                         free_pages: 65280,
                         free_chunks: 127,
                     }),
+                    copy_engine: Some("running LCE1 runlist 1 class 0xc3b5".into()),
                 },
                 stats: None,
             }],
@@ -367,6 +372,10 @@ mod tests {
             t.contains("  0000:00:03.0 [1af4:1110] GPU 0: VRAM BAR 0x100000000-0x10fffffff (256 MiB), pool 65536 pages, 65280 free, 127 free 2 MiB chunks\n"),
             "{t}"
         );
+        assert!(
+            t.contains("    copy engine: running LCE1 runlist 1 class 0xc3b5\n"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -375,5 +384,9 @@ mod tests {
         let j = json(Some(&sample()), 4096).to_string();
         assert!(j.starts_with(r#"{"loaded":true,"parameters":{"bar_index":"-1"},"copy_path":"unknown","device_total_kb":262144,"device_free_kb":261120,"#), "{j}");
         assert!(j.contains(r#""gpus":[{"address":"0000:00:03.0","vendor":"1af4","device":"1110","index":0,"vram_bar":{"start":4294967296,"end":4563402751,"size":268435456},"#), "{j}");
+        assert!(
+            j.contains(r#""copy_engine":"running LCE1 runlist 1 class 0xc3b5""#),
+            "{j}"
+        );
     }
 }

@@ -29,6 +29,8 @@ pub struct Device {
     pub index: Option<u32>,
     /// Pool size and free pages.
     pub pool: Option<Pool>,
+    /// The GPU's copy engine (`<gpu>/copy_engine`: `running ...`, `failed ...` or `none`).
+    pub copy_engine: Option<String>,
 }
 
 /// A VRAM pool's size, in pages, and its whole free 2 MiB chunks (room for huge pages).
@@ -186,6 +188,9 @@ impl System {
                     .ok()
                     .and_then(|i| u32::try_from(i).ok()),
                 pool: read_pool(&gpu_dir.join("pool")).ok(),
+                copy_engine: fs::read_to_string(gpu_dir.join("copy_engine"))
+                    .ok()
+                    .map(|t| t.trim().to_string()),
                 address,
                 vram,
             });
@@ -299,6 +304,7 @@ mod tests {
         t.write("sys/devices/pci0000:00/0000:00:03.0/device", "0x1110\n");
         let gpu = "sys/devices/pci0000:00/0000:00:03.0/pseudoscopic";
         t.write(&format!("{gpu}/index"), "1\n");
+        t.write(&format!("{gpu}/copy_engine"), "none\n");
         t.write(&format!("{gpu}/pool/total_pages"), "524288\n");
         t.write(&format!("{gpu}/pool/free_pages"), "524000\n");
         t.write(&format!("{gpu}/pool/free_chunks"), "1023\n");
@@ -362,6 +368,7 @@ mod tests {
                     free_pages: 524000,
                     free_chunks: 1023,
                 }),
+                copy_engine: Some("none".into()),
             }]
         );
         assert_eq!(

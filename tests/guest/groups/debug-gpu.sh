@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+# The copy engine on the debug kernel (KASAN, lockdep, DEBUG_VM, debug objects, atomic-sleep
+# checks): every migration scenario on an emulated Tesla V100 with its copy engine, eviction and the
+# VRAM scrub at unbind, then kmemleak.
+# vm: kernel debug
+# vm: gpu v100 512
+# vm: timeout 1500
+
+case_migrate_with_copy_engine_debug() { migration_suite "$(nvidia_bdf 1db4)" 1 pool_size_mb=256; }
+
+case_unbind_with_parked_pages_debug() {
+	local bdf pid
+	bdf=$(nvidia_bdf 1db4)
+	dmesg_mark
+	load_module pool_size_mb=256
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the copy engine" "scrub line"
+}
+
+case_no_kmemleak_reports_gpu() { kmemleak_check; }
+
+host_migrate_with_copy_engine_debug() {
+	no_rejected_access 0
+	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
+}
