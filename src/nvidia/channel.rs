@@ -56,7 +56,7 @@ const VA_BASE: u64 = 0x2000_0000;
 /// GPFIFO entries: one page.
 const GPFIFO_ENTRIES: u32 = (PAGE / 8) as u32;
 
-/// `NV_RAMUSERD_GP_PUT` and `NV_RAMUSERD_GP_GET` (dev_ram.ref.txt).
+/// `NV_RAMUSERD_GP_PUT` (dev_ram.ref.txt): the GPFIFO entry Host may fetch up to.
 const USERD_GP_PUT: usize = 0x8c;
 /// The offset of USERD in VRAM on Pascal (reserved by [`super::probe`]), in the first chunk.
 pub(crate) const PASCAL_USERD_VRAM: u64 = 256 << 10;
@@ -502,7 +502,12 @@ impl Channel {
                     crate::shim::ps_wmb();
                 }
             }
-            None => self.write_word(page::USERD, USERD_GP_PUT, self.put),
+            None => {
+                self.write_word(page::USERD, USERD_GP_PUT, self.put);
+                // GP_PUT must be visible before the doorbell makes Host read it.
+                // SAFETY: No precondition.
+                unsafe { crate::shim::ps_wmb() };
+            }
         }
         {
             let io = self.bar0.try_access().ok_or(Failure::Gone)?;
