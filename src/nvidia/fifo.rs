@@ -16,28 +16,54 @@ pub(super) enum UserdPlace {
     Sysmem,
 }
 
-/// One generation's channel mechanics.
+/// One generation's channel mechanics. The defaults are Volta's and Turing's; Pascal overrides
+/// them.
 pub(super) trait FifoHal: Sync {
     /// The copy-engine class (`NV?B5`).
     fn ce_class(&self, chipset: Chipset) -> u32;
-    fn userd(&self) -> UserdPlace;
+
+    fn userd(&self) -> UserdPlace {
+        UserdPlace::Sysmem
+    }
+
     /// Bytes per runlist entry.
-    fn runlist_entry_size(&self) -> usize;
+    fn runlist_entry_size(&self) -> usize {
+        16
+    }
+
     /// Writes the runlist entries for channel `chid` into `out` (words), returning how many
-    /// entries it wrote.
-    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32;
+    /// entries it wrote: a TSG of one channel.
+    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32 {
+        tsg_header(&mut out[..4], chid);
+        chan_entry(&mut out[4..8], chid, inst, userd);
+        2
+    }
+
     /// Submits `entries` entries at `addr` (coherent system memory) to runlist `runlist`.
-    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result;
+    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
+        submit_2270(bar0, runlist, addr, entries)
+    }
+
     /// Whether runlist `runlist` still has a submit in flight.
-    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool;
+    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool {
+        pending_2284(bar0, runlist)
+    }
+
     /// Enables doorbells once, where they need it.
     fn enable_doorbells(&self, _bar0: &Bar0<'_>) {}
+
     /// Tells Host that channel `chid` of `runlist` has new work.
-    fn ring(&self, _bar0: &Bar0<'_>, _runlist: u32, _chid: u32) {}
+    fn ring(&self, bar0: &Bar0<'_>, runlist: u32, chid: u32);
+
     /// RAMFC words beyond USERD, signature and GPFIFO that nouveau sets, as (offset, value).
-    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8];
+    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
+        GV100_RAMFC(chid)
+    }
+
     /// Whether the instance block carries subcontext page directories (Volta and later).
-    fn subcontexts(&self) -> bool;
+    fn subcontexts(&self) -> bool {
+        true
+    }
 }
 
 /// `SYS_MEM_COHERENT` in every TARGET field.
@@ -144,13 +170,8 @@ impl FifoHal for Pascal {
         1
     }
 
-    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
-        submit_2270(bar0, runlist, addr, entries)
-    }
-
-    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool {
-        pending_2284(bar0, runlist)
-    }
+    /// Host notices `GP_PUT` writes to the BAR1 USERD area itself.
+    fn ring(&self, _bar0: &Bar0<'_>, _runlist: u32, _chid: u32) {}
 
     fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
         GK104_RAMFC(chid)
@@ -166,58 +187,14 @@ impl FifoHal for Volta {
         0xc3b5
     }
 
-    fn userd(&self) -> UserdPlace {
-        UserdPlace::Sysmem
-    }
-
-    fn runlist_entry_size(&self) -> usize {
-        16
-    }
-
-    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32 {
-        tsg_header(&mut out[..4], chid);
-        chan_entry(&mut out[4..8], chid, inst, userd);
-        2
-    }
-
-    fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
-        submit_2270(bar0, runlist, addr, entries)
-    }
-
-    fn runlist_pending(&self, bar0: &Bar0<'_>, runlist: u32) -> bool {
-        pending_2284(bar0, runlist)
-    }
-
     fn ring(&self, bar0: &Bar0<'_>, _runlist: u32, chid: u32) {
         bar0.write_reg(regs::NV_USERMODE_NOTIFY_CHANNEL_PENDING::zeroed().with_id(chid));
-    }
-
-    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
-        GV100_RAMFC(chid)
-    }
-
-    fn subcontexts(&self) -> bool {
-        true
     }
 }
 
 impl FifoHal for Turing {
     fn ce_class(&self, _chipset: Chipset) -> u32 {
         0xc5b5
-    }
-
-    fn userd(&self) -> UserdPlace {
-        UserdPlace::Sysmem
-    }
-
-    fn runlist_entry_size(&self) -> usize {
-        16
-    }
-
-    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32 {
-        tsg_header(&mut out[..4], chid);
-        chan_entry(&mut out[4..8], chid, inst, userd);
-        2
     }
 
     fn submit_runlist(&self, bar0: &Bar0<'_>, runlist: u32, addr: u64, entries: u32) -> Result {
@@ -256,13 +233,5 @@ impl FifoHal for Turing {
         bar0.write_reg(
             regs::NV_VIRTUAL_FUNCTION_DOORBELL::zeroed().with_handle((runlist << 16) | chid),
         );
-    }
-
-    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
-        GV100_RAMFC(chid)
-    }
-
-    fn subcontexts(&self) -> bool {
-        true
     }
 }

@@ -198,6 +198,18 @@ ce_fault_suite() {
 	expect_eq "$(dmesg_since | grep -cE "copy engine .* failed: $kind")" 1 "dmesg lines on the failure"
 }
 
+# park_and_unbind BDF: a process parks 64 MiB (`ps-test hold`), the device at BDF is unbound under
+# it, and the process then finds every byte (eviction brought its pages back to RAM).
+park_and_unbind() {
+	local pid
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	check sh -c "echo $1 > $DRIVER_DIR/unbind"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+}
+
 # nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
 nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
 

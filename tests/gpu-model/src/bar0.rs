@@ -364,14 +364,14 @@ fn wpr_encode(addr: u64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::board::find;
     use std::sync::{Arc, Mutex};
 
     /// A log the test can read back.
     #[derive(Clone, Default)]
-    struct SharedLog(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct SharedLog(Arc<Mutex<Vec<u8>>>);
 
     impl Write for SharedLog {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -384,7 +384,7 @@ mod tests {
     }
 
     impl SharedLog {
-        fn text(&self) -> String {
+        pub(crate) fn text(&self) -> String {
             String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
         }
     }

@@ -4,6 +4,7 @@
 //! structures in guest memory, the way docs/copy-engine.md has the driver do it, and checks what
 //! the model does with the work it submits.
 
+use crate::bar0::tests::SharedLog;
 use crate::bar0::{Bar0, Knobs};
 use crate::board::{find, Generation};
 use crate::dma::tests::memfd;
@@ -11,27 +12,8 @@ use crate::fifo::{CeFault, FaultKind};
 use crate::mmu::tests::{vram, PageTables};
 use crate::mmu::{Aperture, Mem, Phys};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct SharedLog(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedLog {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedLog {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 /// Guest RAM the test maps at `SYS`, laid out as the driver lays out its coherent buffer.
 const SYS: u64 = 0x1000_0000;

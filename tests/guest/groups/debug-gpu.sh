@@ -10,16 +10,11 @@
 case_migrate_with_copy_engine_debug() { migration_suite "$(nvidia_bdf 1db4)" 1 pool_size_mb=256; }
 
 case_unbind_with_parked_pages_debug() {
-	local bdf pid
+	local bdf
 	bdf=$(nvidia_bdf 1db4)
 	dmesg_mark
 	load_module pool_size_mb=256
-	ps-test hold 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
-	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	park_and_unbind "$bdf"
 	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the copy engine" "scrub line"
 }
 

@@ -61,15 +61,10 @@ host_migrate_p100() {
 # 64 MiB parked in the P100, checked in the model's VRAM file after the guest is gone
 # (scrub=0: the VRAM keeps what it held).
 case_park_in_p100_vram() {
-	local bdf pid
+	local bdf
 	bdf=$(nvidia_bdf 15f8)
 	load_module $EMULATED_POOL scrub=0
-	ps-test hold 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
-	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	park_and_unbind "$bdf"
 }
 
 host_park_in_p100_vram() {

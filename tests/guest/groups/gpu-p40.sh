@@ -36,15 +36,10 @@ case_pool_size_on_p40() {
 
 # 64 MiB parked: more than fits below the WPR2 region, so the pool skips it.
 case_park_around_wpr2() {
-	local bdf pid
+	local bdf
 	bdf=$(nvidia_bdf 1b38)
 	load_module pool_size_mb=128 scrub=0
-	ps-test hold 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
-	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	park_and_unbind "$bdf"
 }
 
 host_park_around_wpr2() {

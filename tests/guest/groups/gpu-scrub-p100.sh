@@ -4,16 +4,11 @@
 # vm: gpu p100 512
 
 case_scrub_by_cpu_p100() {
-	local bdf pid
+	local bdf
 	bdf=$(nvidia_bdf 15f8)
 	dmesg_mark
 	load_module pool_size_mb=256 enable_dma=0
-	ps-test hold 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
-	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	park_and_unbind "$bdf"
 	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the CPU" "scrub line"
 }
 

@@ -43,15 +43,10 @@ host_migrate_v100() {
 # 64 MiB parked in the V100, checked in the model's VRAM file after the guest is gone
 # (scrub=0: the VRAM keeps what it held).
 case_park_in_v100_vram() {
-	local bdf pid
+	local bdf
 	bdf=$(nvidia_bdf 1db4)
 	load_module $EMULATED_POOL scrub=0
-	ps-test hold 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
-	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	park_and_unbind "$bdf"
 }
 
 host_park_in_v100_vram() {

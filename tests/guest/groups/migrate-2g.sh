@@ -11,12 +11,7 @@ case_migrate_above_4g() {
 
 case_unbind_above_4g_with_64m_parked() {
 	ps_ready
-	local bdf pid
+	local bdf
 	bdf=$(ivshmem_bdf)
-	ps-test hold 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
-	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
+	park_and_unbind "$bdf"
 }
