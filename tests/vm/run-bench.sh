@@ -15,6 +15,20 @@ set -euo pipefail
 
 bench=$REPO/out/bench
 mkdir -p "$OUT" "$bench"
+
+# keep_results DIR NAME: checks the guest's results (DIR/results.log) say BENCH-END 0 and keeps its
+# table and JSON as $bench/NAME.txt and $bench/NAME.json.
+keep_results() {
+	local results
+	results=$(tr -d '\r' <"$1/results.log")
+	grep -q '^BENCH-END 0$' <<<"$results" || {
+		printf '%s\n' "$results"
+		die "the benchmark failed; console log in $1/console.log"
+	}
+	sed -n '/^BENCH-TABLE$/,/^BENCH-JSON$/p' <<<"$results" | sed '1d;$d' >"$bench/$2.txt"
+	sed -n '/^BENCH-JSON$/,/^BENCH-END/p' <<<"$results" | sed '1d;$d' >"$bench/$2.json"
+}
+
 build_initramfs
 mapfile -t vram < <(ivshmem_args vram0 1G)
 export PS_VM_MEMORY=4G
@@ -24,13 +38,7 @@ qemu_cmd "$bench/console.log" "$bench/results.log" \
 rm -f "$bench/console.log" "$bench/results.log"
 timeout -k 10 "${BENCH_TIMEOUT:-3600}" "${QEMU_CMD[@]}" </dev/null >"$bench/qemu.out" 2>&1 ||
 	die "the guest did not finish (status $?); console log in $bench/console.log"
-results=$(tr -d '\r' <"$bench/results.log")
-grep -q '^BENCH-END 0$' <<<"$results" || {
-	printf '%s\n' "$results"
-	die "the benchmark failed; console log in $bench/console.log"
-}
-sed -n '/^BENCH-TABLE$/,/^BENCH-JSON$/p' <<<"$results" | sed '1d;$d' >"$bench/bench.txt"
-sed -n '/^BENCH-JSON$/,/^BENCH-END/p' <<<"$results" | sed '1d;$d' >"$bench/bench.json"
+keep_results "$bench" bench
 cat "$bench/bench.txt"
 echo "results: $bench/bench.json"
 
@@ -51,13 +59,7 @@ PS_KERNEL_IMAGE=$OUT/bzImage PS_VM_MEMORY=2G qemu_cmd "$dir/console.log" "$dir/r
 qemu_chroot_prefix
 timeout -k 10 1200 "${CHROOT_PREFIX[@]}" "${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 ||
 	die "the copy-engine guest did not finish (status $?); console log in $dir/console.log"
-results=$(tr -d '\r' <"$dir/results.log")
-grep -q '^BENCH-END 0$' <<<"$results" || {
-	printf '%s\n' "$results"
-	die "the copy-engine benchmark failed; console log in $dir/console.log"
-}
-sed -n '/^BENCH-TABLE$/,/^BENCH-JSON$/p' <<<"$results" | sed '1d;$d' >"$bench/dma.txt"
-sed -n '/^BENCH-JSON$/,/^BENCH-END/p' <<<"$results" | sed '1d;$d' >"$bench/dma.json"
+keep_results "$dir" dma
 echo
 echo "Copy engine (emulated Tesla V100; bytes, not time, are the measure in the model):"
 cat "$bench/dma.txt"
