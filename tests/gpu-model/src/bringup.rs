@@ -8,7 +8,7 @@ use crate::bar0::tests::SharedLog;
 use crate::bar0::{Bar0, Knobs};
 use crate::board::{find, Generation};
 use crate::dma::tests::memfd;
-use crate::fifo::{CeFault, FaultKind};
+use crate::fifo::{method_buffer_size, CeFault, FaultKind};
 use crate::mmu::tests::{vram, PageTables};
 use crate::mmu::{Aperture, Mem, Phys};
 use std::fs::File;
@@ -30,6 +30,10 @@ const VA: u64 = 0x20_0000_0000;
 const RING_VA: u64 = VA;
 const PUSH_VA: u64 = VA + 0x1000;
 const SEM_VA: u64 = VA + 0x2000;
+/// Volta/Turing: the CE's fault method buffer, up to four pages at `MB_VA`, reached through BAR2.
+/// BAR2 is bound to the channel's own instance block, so its page tables map it too.
+const MB: u64 = SYS + 0x2_3000;
+const MB_VA: u64 = VA + 0x3000;
 /// Data buffers in guest RAM.
 const DATA: u64 = SYS + 0x10_0000;
 /// Pascal's USERD area in VRAM (BAR1 offset = VRAM address).
@@ -150,6 +154,24 @@ impl Rig {
         let mut pt = PageTables::new(&mut mem, Aperture::SysCoherent, TABLES);
         for (va, pa) in [(RING_VA, RING), (PUSH_VA, PUSH), (SEM_VA, SEM)] {
             pt.map(&mut mem, va, Phys(Aperture::SysCoherent, pa), false);
+        }
+        if self.gen != Generation::Pascal {
+            // Sized from NV_CE_PCE_MAP, as nouveau does.
+            let size = method_buffer_size(self.r(0x104028));
+            assert!(size <= 0x4000);
+            let ram = &self.bar0.guest;
+            let mut mem = Mem {
+                vram: &mut vram_unused,
+                sys: ram,
+            };
+            for off in (0..size).step_by(4096) {
+                let page = Phys(Aperture::SysCoherent, MB + off);
+                pt.map(&mut mem, MB_VA + off, page, false);
+            }
+            self.sys32(INST + 0x220, MB_VA as u32);
+            self.sys32(INST + 0x224, (MB_VA >> 32) as u32);
+            self.sys32(INST + 0xac, 1 << 17);
+            self.w(0x1714, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
         }
         // RAMFC and RAMIN.
         let (userd_lo, userd_hi) = match self.gen {
