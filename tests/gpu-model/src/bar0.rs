@@ -125,7 +125,10 @@ impl Bar0 {
             0x0000_0a00 => ro("NV_PMC_BOOT_42", b.boot42()),
             0x0000_1700 => rw("NV_PBUS_BAR0_WINDOW", self.window),
             0x0000_1704 => rw("NV_PBUS_BAR1_BLOCK", self.bar1_block),
+            // BAR1_PENDING (bit 0) under the knob; a BAR2 bind completes at once (bits 2 and 3).
             0x0000_1710 => ro("NV_PBUS_BIND_STATUS", u32::from(self.knobs.bind_stuck)),
+            0x0000_1714 => rw("NV_PBUS_BAR2_BLOCK", self.fifo.bar2_block),
+            0x0010_4028 => b.pce_map().and_then(|v| ro("NV_CE_PCE_MAP", v)),
             0x0002_240c if b.post == PostStatus::Scratch2240c => ro(
                 "POST scratch 0x2240c",
                 u32::from(!self.knobs.not_posted) << 1,
@@ -243,6 +246,13 @@ impl Bar0 {
                     return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR1_BLOCK bits"));
                 }
                 self.bar1_block = value;
+            }
+            0x1714 => {
+                // As BAR1_BLOCK (Turing's manual calls bit 30 RESERVED; nothing may set it).
+                if value & (1 << 30) != 0 || (value >> 28) & 3 == 1 {
+                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR2_BLOCK bits"));
+                }
+                self.fifo.bar2_block = value;
             }
             _ => {
                 let mut mem = Mem {

@@ -176,6 +176,13 @@ impl Board {
         }
     }
 
+    /// `NV_CE_PCE_MAP` (`turing/tu104/dev_ce.ref.txt`): one bit per physical copy engine, Volta
+    /// and Turing only. TU104's manual has four `NV_CE_PCE2LCE_CONFIG` entries, so four PCEs; the
+    /// GV100 manuals do not say, and nouveau only counts the bits, so GV100 gets the same four.
+    pub fn pce_map(&self) -> Option<u32> {
+        matches!(self.generation(), Generation::Volta | Generation::Turing).then_some(0xf)
+    }
+
     /// The chip's name, for the access log.
     pub fn chipset_name(&self) -> &'static str {
         match self.chip_id {

@@ -8,7 +8,7 @@ use crate::bar0::tests::SharedLog;
 use crate::bar0::{Bar0, Knobs};
 use crate::board::{find, Generation};
 use crate::dma::tests::memfd;
-use crate::fifo::{CeFault, FaultKind};
+use crate::fifo::{method_buffer_size, CeFault, FaultKind};
 use crate::mmu::tests::{vram, PageTables};
 use crate::mmu::{Aperture, Mem, Phys};
 use std::fs::File;
@@ -30,6 +30,10 @@ const VA: u64 = 0x20_0000_0000;
 const RING_VA: u64 = VA;
 const PUSH_VA: u64 = VA + 0x1000;
 const SEM_VA: u64 = VA + 0x2000;
+/// Volta/Turing: the CE's fault method buffer, up to four pages at `MB_VA`, reached through BAR2.
+/// BAR2 is bound to the channel's own instance block, so its page tables map it too.
+const MB: u64 = SYS + 0x2_3000;
+const MB_VA: u64 = VA + 0x3000;
 /// Data buffers in guest RAM.
 const DATA: u64 = SYS + 0x10_0000;
 /// Pascal's USERD area in VRAM (BAR1 offset = VRAM address).
@@ -150,6 +154,24 @@ impl Rig {
         let mut pt = PageTables::new(&mut mem, Aperture::SysCoherent, TABLES);
         for (va, pa) in [(RING_VA, RING), (PUSH_VA, PUSH), (SEM_VA, SEM)] {
             pt.map(&mut mem, va, Phys(Aperture::SysCoherent, pa), false);
+        }
+        if self.gen != Generation::Pascal {
+            // Sized from NV_CE_PCE_MAP, as nouveau does.
+            let size = method_buffer_size(self.r(0x104028));
+            assert!(size <= 0x4000);
+            let ram = &self.bar0.guest;
+            let mut mem = Mem {
+                vram: &mut vram_unused,
+                sys: ram,
+            };
+            for off in (0..size).step_by(4096) {
+                let page = Phys(Aperture::SysCoherent, MB + off);
+                pt.map(&mut mem, MB_VA + off, page, false);
+            }
+            self.sys32(INST + 0x220, MB_VA as u32);
+            self.sys32(INST + 0x224, (MB_VA >> 32) as u32);
+            self.sys32(INST + 0xac, 1 << 17);
+            self.w(0x1714, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
         }
         // RAMFC and RAMIN.
         let (userd_lo, userd_hi) = match self.gen {
@@ -715,4 +737,130 @@ fn the_worker_polls_pascal_and_answers_volta_doorbells() {
         shared.wake.notify_one();
         worker.join().unwrap();
     }
+}
+
+#[test]
+fn bar2_block_and_pce_map_exist_per_generation() {
+    let mut p = Rig::new("p40", None);
+    // NV_CE_PCE_MAP is Volta's and Turing's; BAR2_BLOCK is on every generation.
+    assert!(p.bar0.read(0x104028, &mut [0; 4]).is_err());
+    assert_eq!(p.r(0x1714), 0);
+    p.w(0x1714, (1 << 31) | (3 << 28) | 0x123);
+    assert_eq!(p.r(0x1714), 0xb000_0123);
+    assert_eq!(p.rejects(), 1);
+    for board in ["v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        assert_eq!(rig.r(0x104028), 0xf, "{board}");
+        assert!(rig.try_w(0x104028, 0xf).is_err(), "{board}");
+        // Bit 30 and TARGET 1 are undefined; the binding stays as it was.
+        let bound = (1 << 31) | (2 << 28) | (INST >> 12) as u32;
+        assert_eq!(rig.r(0x1714), bound, "{board}");
+        assert!(rig.try_w(0x1714, bound | (1 << 30)).is_err(), "{board}");
+        assert!(rig.try_w(0x1714, (1 << 31) | (1 << 28)).is_err(), "{board}");
+        assert_eq!(rig.r(0x1714), bound, "{board}");
+        // The BAR2 bind completed at once: BAR2_PENDING and BAR2_OUTSTANDING are clear.
+        assert_eq!(rig.r(0x1710) & 0xc, 0, "{board}");
+        let log = rig.log.text();
+        assert_eq!(rig.rejects(), 3, "{board}\n{log}");
+        assert!(log.contains("undefined NV_PBUS_BAR2_BLOCK bits"));
+        assert!(log.contains("W4 0x00001714 = 0xa0010000 NV_PBUS_BAR2_BLOCK"));
+        assert!(log.contains("R4 0x00104028 = 0x0000000f NV_CE_PCE_MAP"));
+    }
+}
+
+#[test]
+fn method_buffer_is_checked_on_volta_and_turing_only() {
+    for board in ["p100", "p40", "v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        rig.launch((1 << 7) | (1 << 8), Some(1));
+        rig.kick();
+        rig.launch((1 << 7) | (1 << 8), Some(2));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        assert_eq!(rig.sys_read32(SEM), 2, "{board}\n{log}");
+        assert_eq!(rig.rejects(), 0, "{board}\n{log}");
+        let line = "FIFO channel 0 method buffer va:0x2000003000 (8192 bytes) through BAR2";
+        // Pascal channels run with no method buffer and BAR2 unbound; the others log theirs once
+        // per bind.
+        let expected = usize::from(rig.gen != Generation::Pascal);
+        assert_eq!(log.matches(line).count(), expected, "{board}\n{log}");
+        rig.w(0x800000, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
+        rig.launch((1 << 7) | (1 << 8), Some(3));
+        rig.kick();
+        rig.run();
+        assert_eq!(rig.sys_read32(SEM), 3, "{board}");
+        assert_eq!(rig.log.text().matches(line).count(), 2 * expected);
+    }
+    // Four PCEs: 27 * 5 * (13 * 4 + 2) = 7290 bytes, two pages.
+    assert_eq!(method_buffer_size(0xf), 8192);
+}
+
+/// Undoes one piece of the method buffer setup after bring-up and checks that the first
+/// `LAUNCH_DMA` is refused with `why` and faults the channel's engine before it runs.
+fn method_buffer_refused(undo: impl Fn(&mut Rig), why: &str) {
+    for board in ["v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        undo(&mut rig);
+        rig.launch((1 << 7) | (1 << 8), Some(1));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        assert_ne!(rig.channel() & (1 << 23), 0, "{board}: {why}\n{log}");
+        assert!(
+            log.contains(&format!("REJECT CE channel 0: {why}")),
+            "{board}: {why}\n{log}"
+        );
+        assert!(log.contains("FIFO channel 0 ENG_FAULTED"), "{board}");
+        assert!(!log.contains("FIFO channel 0 method buffer"), "{board}");
+        assert_eq!(rig.rejects(), 1, "{board}\n{log}");
+        assert_eq!(rig.sys_read32(SEM), 0, "{board}");
+        assert_eq!(rig.gp_get(), 0, "{board}");
+        assert!(rig.bar0.summary().contains("CE 0 launches"), "{board}");
+    }
+}
+
+#[test]
+fn launch_without_a_method_buffer_address_is_refused() {
+    method_buffer_refused(
+        |rig| {
+            rig.sys32(INST + 0x220, 0);
+            rig.sys32(INST + 0x224, 0);
+        },
+        "no fault method buffer (instance +0x220/+0x224 is 0)",
+    );
+}
+
+#[test]
+fn launch_with_the_method_buffer_not_valid_is_refused() {
+    method_buffer_refused(
+        |rig| rig.sys32(INST + 0xac, 0),
+        "RAMFC +0xAC bit 17 (method buffer valid) is clear",
+    );
+}
+
+#[test]
+fn launch_without_bar2_in_virtual_mode_is_refused() {
+    method_buffer_refused(
+        |rig| rig.w(0x1714, 0),
+        "BAR2 is not bound in virtual mode (NV_PBUS_BAR2_BLOCK 0x00000000), so method buffer va:0x2000003000 reaches nothing",
+    );
+    method_buffer_refused(
+        |rig| rig.w(0x1714, (2 << 28) | (INST >> 12) as u32),
+        "BAR2 is not bound in virtual mode (NV_PBUS_BAR2_BLOCK 0x20010000)",
+    );
+}
+
+#[test]
+fn launch_with_the_method_buffer_unmapped_through_bar2_is_refused() {
+    // The buffer's second page is past the two the rig maps.
+    method_buffer_refused(
+        |rig| rig.sys32(INST + 0x220, (MB_VA + 0x1000) as u32),
+        "method buffer va:0x2000004000 is not mapped through BAR2 (page 1): va:0x2000005000: PTE 0x0 is not valid",
+    );
+    // BAR2 bound to a page that is no instance block (the runlist): no page tables behind it.
+    method_buffer_refused(
+        |rig| rig.w(0x1714, (1 << 31) | (2 << 28) | (RUNLIST >> 12) as u32),
+        "BAR2 instance block sysmem:0x10001000: NV_RAMIN_USE_VER2_PT_FORMAT is FALSE",
+    );
 }

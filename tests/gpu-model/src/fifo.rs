@@ -9,7 +9,7 @@
 use crate::bar0::{ro, rw, wo, Register};
 use crate::board::{Board, Generation};
 use crate::ce::{self, CeState, LAUNCH_DMA};
-use crate::mmu::{Aperture, Mem, Phys, Vm};
+use crate::mmu::{self, Aperture, Mem, Phys, Vm};
 use crate::top::{self, Engine};
 
 /// Channels the model emulates (the chips have 4096; the driver uses channel 0).
@@ -78,6 +78,8 @@ struct Context {
     gp_get: u32,
     classes: [Option<u32>; 8],
     ce: CeState,
+    /// Volta/Turing: the method buffer passed its check (and was logged) since the bind.
+    method_buffer: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -124,6 +126,9 @@ pub struct Fifo {
     pmc_enable: u32,
     niso_flush: u32,
     bar1_base: u32,
+    /// `NV_PBUS_BAR2_BLOCK`: the instance block whose page tables BAR2 (and so the method buffer's
+    /// address) goes through.
+    pub bar2_block: u32,
     /// Pascal/Volta `NV_PFIFO_RUNLIST_BASE` and `NV_PFIFO_RUNLIST`.
     runlist_base: u32,
     runlist_submit: u32,
@@ -155,6 +160,7 @@ impl Fifo {
             pmc_enable: PMC_ENABLE_RESET,
             niso_flush: 0,
             bar1_base: 0,
+            bar2_block: 0,
             runlist_base: 0,
             runlist_submit: 0,
             runlists: vec![Runlist::default(); runlists],
@@ -661,7 +667,7 @@ impl Fifo {
         }
         let gp_base = (u64::from(gp_hi & 0xff) << 32) | u64::from(gp_lo);
         let entries = 1u32 << ((gp_hi >> 16) & 0x1f);
-        let vm = self.vm(mem, inst)?;
+        let vm = self.vm(mem, inst).map_err(Stop::Pbdma)?;
         if self.channels[chid as usize].context.is_none() {
             let gp_get = host(mem.read32(at(0x14)))?;
             self.channels[chid as usize].context = Some(Context {
@@ -713,30 +719,61 @@ impl Fifo {
         Ok(expected)
     }
 
-    /// The channel's address space: `NV_RAMIN_PAGE_DIR_BASE` at +0x200, version-2 format.
-    fn vm(&self, mem: &Mem, inst: Phys) -> Result<Vm, Stop> {
-        let lo = mem
-            .read32(Phys(inst.0, inst.1 + 0x200))
-            .map_err(Stop::Pbdma)?;
-        let hi = mem
-            .read32(Phys(inst.0, inst.1 + 0x204))
-            .map_err(Stop::Pbdma)?;
-        let aperture = Aperture::from_target(lo & 3).ok_or(Stop::Pbdma(
-            "NV_RAMIN_PAGE_DIR_BASE_TARGET is INVALID".into(),
-        ))?;
+    /// The address space of the instance block at `inst`: `NV_RAMIN_PAGE_DIR_BASE` at +0x200,
+    /// version-2 format.
+    fn vm(&self, mem: &Mem, inst: Phys) -> Result<Vm, String> {
+        let lo = mem.read32(Phys(inst.0, inst.1 + 0x200))?;
+        let hi = mem.read32(Phys(inst.0, inst.1 + 0x204))?;
+        let aperture = Aperture::from_target(lo & 3)
+            .ok_or("NV_RAMIN_PAGE_DIR_BASE_TARGET is INVALID".to_string())?;
         if (lo >> 10) & 1 == 0 {
-            return Err(Stop::Pbdma(
-                "NV_RAMIN_USE_VER2_PT_FORMAT is FALSE (only version 2 is modelled)".into(),
-            ));
+            return Err("NV_RAMIN_USE_VER2_PT_FORMAT is FALSE (only version 2 is modelled)".into());
         }
         if self.generation() != Generation::Pascal && (lo >> 11) & 1 == 0 {
-            return Err(Stop::Pbdma(
+            return Err(
                 "NV_RAMIN_BIG_PAGE_SIZE is 128 KiB, which this chip does not support".into(),
-            ));
+            );
         }
         Ok(Vm {
             pdb: Phys(aperture, (u64::from(hi) << 32) | u64::from(lo & !0xfff)),
         })
+    }
+
+    /// Volta/Turing: the buffer a faulting copy engine saves the channel's methods to, as nouveau
+    /// sets it up (`gv100_ce_cclass_bind`, `gv100_ectx_ce_bind`): RAMIN
+    /// `ENG_METHOD_BUFFER_ADDR_LO/HI` (+0x220/+0x224) a virtual address that BAR2's page tables
+    /// map for the whole buffer, and RAMFC +0xAC bit 17 set. Returns the address and size.
+    fn method_buffer(&self, inst: Phys, pce_map: u32, mem: &Mem) -> Result<(u64, u64), String> {
+        let at = |off: u64| Phys(inst.0, inst.1 + off);
+        let va = (u64::from(mem.read32(at(0x224))?) << 32) | u64::from(mem.read32(at(0x220))?);
+        if va == 0 {
+            return Err("no fault method buffer (instance +0x220/+0x224 is 0)".into());
+        }
+        if mem.read32(at(0xac))? & (1 << 17) == 0 {
+            return Err("RAMFC +0xAC bit 17 (method buffer valid) is clear".into());
+        }
+        if self.bar2_block >> 31 == 0 {
+            return Err(format!(
+                "BAR2 is not bound in virtual mode (NV_PBUS_BAR2_BLOCK {:#010x}), so method buffer va:{va:#x} reaches nothing",
+                self.bar2_block
+            ));
+        }
+        let bar2 = self
+            .vm(mem, inst_phys(self.bar2_block))
+            .map_err(|e| format!("BAR2 instance block {}: {e}", inst_phys(self.bar2_block)))?;
+        let size = method_buffer_size(pce_map);
+        let mut page = [0; 4096];
+        for (n, start) in (va & !0xfff..va.saturating_add(size))
+            .step_by(4096)
+            .enumerate()
+        {
+            mmu::translate(mem, bar2.pdb, start)
+                .and_then(|(p, _)| mem.read(p, &mut page))
+                .map_err(|e| {
+                    format!("method buffer va:{va:#x} is not mapped through BAR2 (page {n}): {e}")
+                })?;
+        }
+        Ok((va, size))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -876,6 +913,16 @@ impl Fifo {
         if method != LAUNCH_DMA {
             return ctx.ce.set(class, method, data).map_err(Stop::Eng);
         }
+        if let Some(pce_map) = self.board.pce_map() {
+            let inst = inst_phys(self.channels[chid as usize].inst);
+            let (va, size) = self.method_buffer(inst, pce_map, mem).map_err(Stop::Eng)?;
+            if !ctx.method_buffer {
+                ctx.method_buffer = true;
+                lines.push(format!(
+                    "FIFO channel {chid} method buffer va:{va:#x} ({size} bytes) through BAR2"
+                ));
+            }
+        }
         let launch = self.stats.launches + 1;
         let mut corrupt = false;
         if let Some(f) = self.fault.filter(|f| self.stats.launches >= f.after) {
@@ -931,7 +978,13 @@ impl Fifo {
     }
 }
 
-/// The instance block `NV_PCCSR_CHANNEL_INST` points to.
+/// The fault method buffer's size for a CE with the PCEs of `pce_map` (nouveau's
+/// `gv100_ce_cclass_bind`, "magics come from nvgpu").
+pub fn method_buffer_size(pce_map: u32) -> u64 {
+    u64::from(27 * 5 * ((9 + 1 + 3) * pce_map.count_ones() + 2)).next_multiple_of(4096)
+}
+
+/// The instance block `NV_PCCSR_CHANNEL_INST` (or `NV_PBUS_BAR2_BLOCK`) points to.
 fn inst_phys(v: u32) -> Phys {
     Phys(
         Aperture::from_target((v >> 28) & 3).unwrap_or(Aperture::Vid),

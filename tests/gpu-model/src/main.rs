@@ -24,6 +24,7 @@
 //!   FIFO runlist ID engine enabled | engine stopped (NV_PMC_ENABLE)
 //!   FIFO runlist ID submitted: APERTURE:ADDR N entries, channels [CHID ...]
 //!   FIFO channel CHID bound: instance APERTURE:ADDR | unbound | enabled | disabled
+//!   FIFO channel CHID method buffer va:ADDR (N bytes) through BAR2 (Volta/Turing, once per bind)
 //!   FIFO doorbell channel CHID | FIFO doorbell runlist ID channel CHID
 //!   FIFO preempt channel|TSG ID done | pending: the engine is hung
 //!   PBDMA channel CHID GPFIFO INDEX: va:ADDR N words
