@@ -47,7 +47,10 @@ mod page {
     pub(super) const GPFIFO: usize = 10;
     pub(super) const PUSH: usize = 11;
     pub(super) const PUSH_PAGES: usize = 16;
-    pub(super) const COUNT: usize = PUSH + PUSH_PAGES;
+    /// The copy engine's fault method buffer (Volta and later).
+    pub(super) const METHOD: usize = PUSH + PUSH_PAGES;
+    pub(super) const METHOD_PAGES: usize = 16;
+    pub(super) const COUNT: usize = METHOD + METHOD_PAGES;
 }
 
 /// GPU virtual address of the coherent buffer: 512 MiB, so that PD1 entry 1 and one page table
@@ -74,6 +77,16 @@ const BATCH_TIMEOUT: Delta = Delta::from_millis(2000);
 /// coherent system memory, volatile.
 const PDE_SYS: u64 = (2 << 1) | (1 << 3);
 const PTE_SYS: u64 = 1 | (2 << 1) | (1 << 3);
+
+/// The fault method buffer's size for `pce_map` (`NV_CE_PCE_MAP`), as nouveau's
+/// `gv100_ce_cclass_bind` computes it (its constants come from nvgpu).
+fn method_buffer_bytes(pce_map: u32) -> usize {
+    (27 * 5 * ((9 + 1 + 3) * pce_map.count_ones() as usize + 2)).next_multiple_of(PAGE)
+}
+
+/// `NV_RAMFC_TARGET` (+0xAC) bit 17: the engine's method buffer is valid (nouveau
+/// `gv100_ectx_ce_bind`).
+const RAMFC_METHOD_BUFFER_VALID: u32 = 1 << 17;
 
 /// `NV_RAMIN_PAGE_DIR_BASE` word: TARGET sys coherent, VOL, USE_VER2_PT_FORMAT, 64 KiB big pages.
 const PDB_FLAGS: u32 = TARGET_SYS_COHERENT | (1 << 2) | (1 << 10) | (1 << 11);
@@ -237,10 +250,24 @@ impl Channel {
             UserdPlace::Vram => Some(bar1.offset_ptr(PASCAL_USERD_VRAM, PASCAL_USERD_BYTES)?),
             UserdPlace::Sysmem => None,
         };
-        let pmc_before = {
+        let (pmc_before, pce_map) = {
             let io = bar0.try_access().ok_or(ENODEV)?;
-            io.read(regs::NV_PMC_ENABLE).devices().get()
+            let pce_map = hal
+                .volta_and_later()
+                .then(|| io.read(regs::NV_CE_PCE_MAP).map().get());
+            (io.read(regs::NV_PMC_ENABLE).devices().get(), pce_map)
         };
+        if let Some(map) = pce_map {
+            let bytes = method_buffer_bytes(map);
+            if bytes > page::METHOD_PAGES * PAGE {
+                dev_err!(
+                    pdev,
+                    "NV_CE_PCE_MAP {map:#x} asks for a {bytes}-byte fault method buffer, more than the {} bytes set aside\n",
+                    page::METHOD_PAGES * PAGE
+                );
+                return Err(ENOSPC);
+            }
+        }
         let mut channel = Self {
             bar0,
             mem,
@@ -328,11 +355,17 @@ impl Channel {
         let pdb = [(pd3 as u32 & !0xfff) | PDB_FLAGS, (pd3 >> 32) as u32];
         self.write_word(page::INSTANCE, 0x200, pdb[0]);
         self.write_word(page::INSTANCE, 0x204, pdb[1]);
-        if self.hal.subcontexts() {
+        if self.hal.volta_and_later() {
             // Subcontext 0 uses the same address space (`NV_RAMIN_SC_PDB_VALID`, `_SC_PAGE_DIR_*`).
             self.write_word(page::INSTANCE, 0x298, 1);
             self.write_word(page::INSTANCE, 0x2a0, pdb[0]);
             self.write_word(page::INSTANCE, 0x2a4, pdb[1]);
+            // The fault method buffer (`NV_RAMIN_ENG_METHOD_BUFFER_ADDR`) is a BAR2 virtual
+            // address; BAR2 is bound to this instance block, so the channel's own VA serves.
+            let method = Self::va(page::METHOD);
+            self.write_word(page::INSTANCE, 0x220, method as u32);
+            self.write_word(page::INSTANCE, 0x224, (method >> 32) as u32);
+            self.write_word(page::INSTANCE, 0xac, RAMFC_METHOD_BUFFER_VALID);
         }
     }
 
@@ -365,10 +398,35 @@ impl Channel {
         .map(|_| ())
     }
 
-    /// Enables the engines, submits the runlist, binds and enables the channel.
-    fn start(&mut self) -> Result {
+    /// Runs `f` on BAR0, which is only reachable under an RCU read lock: `f` must not sleep.
+    fn with_bar0<R>(&self, f: impl FnOnce(&Bar0<'_>) -> R) -> Result<R> {
         let io = self.bar0.try_access().ok_or(ENODEV)?;
-        let bar0: &Bar0<'_> = &io;
+        Ok(f(&io))
+    }
+
+    /// Enables the engines, binds BAR2 (Volta and later), submits the runlist, binds and enables
+    /// the channel.
+    fn start(&mut self) -> Result {
+        self.with_bar0(|bar0| self.enable(bar0))??;
+        if self.hal.volta_and_later() {
+            self.poll(|bar0| {
+                let s = bar0.read(regs::NV_PBUS_BIND_STATUS);
+                !s.bar2_pending() && !s.bar2_outstanding()
+            })?;
+        }
+        self.with_bar0(|bar0| self.bind(bar0))??;
+        self.poll(|bar0| !self.hal.runlist_pending(bar0, self.engine.runlist))?;
+        self.with_bar0(|bar0| {
+            bar0.write(
+                regs::NV_PCCSR_CHANNEL::at(CHID as usize),
+                regs::NV_PCCSR_CHANNEL::zeroed().with_enable_set(true),
+            )
+        })
+    }
+
+    /// Takes PFIFO and the engine out of reset, sets the flush page, readies USERD and the
+    /// doorbells, and points BAR2 at the instance block (where the fault method buffer is mapped).
+    fn enable(&self, bar0: &Bar0<'_>) -> Result {
         let enable = PMC_ENABLE_PFIFO | (1 << self.engine.reset);
         bar0.write_reg(regs::NV_PMC_ENABLE::zeroed().with_devices(self.pmc_before | enable));
         let flush = u32::try_from(self.bus(page::FLUSH) >> 8).map_err(|_| EINVAL)?;
@@ -387,7 +445,20 @@ impl Channel {
             );
         }
         self.hal.enable_doorbells(bar0);
+        if self.hal.volta_and_later() {
+            let inst = u32::try_from(self.bus(page::INSTANCE) >> 12).map_err(|_| EINVAL)?;
+            bar0.write_reg(
+                regs::NV_PBUS_BAR2_BLOCK::zeroed()
+                    .with_mode_virtual(true)
+                    .try_with_target(TARGET_SYS_COHERENT)?
+                    .try_with_ptr(inst)?,
+            );
+        }
+        Ok(())
+    }
 
+    /// Writes the runlist, binds the channel's instance block and submits the runlist.
+    fn bind(&self, bar0: &Bar0<'_>) -> Result {
         let mut words = [0u32; 8];
         let entries = self.hal.runlist_entries(
             &mut words,
@@ -408,15 +479,7 @@ impl Channel {
                 .try_with_ptr(inst)?,
         );
         self.hal
-            .submit_runlist(bar0, self.engine.runlist, self.bus(page::RUNLIST), entries)?;
-        drop(io);
-        self.poll(|bar0| !self.hal.runlist_pending(bar0, self.engine.runlist))?;
-        let io = self.bar0.try_access().ok_or(ENODEV)?;
-        io.write(
-            regs::NV_PCCSR_CHANNEL::at(CHID as usize),
-            regs::NV_PCCSR_CHANNEL::zeroed().with_enable_set(true),
-        );
-        Ok(())
+            .submit_runlist(bar0, self.engine.runlist, self.bus(page::RUNLIST), entries)
     }
 
     /// Copies `runs` (at most [`Channel::max_runs`]) from `src` to `dst` memory and waits for it.
@@ -598,6 +661,10 @@ impl Channel {
                 regs::NV_PCCSR_CHANNEL_INST::at(CHID as usize),
                 regs::NV_PCCSR_CHANNEL_INST::zeroed(),
             );
+            if self.hal.volta_and_later() {
+                // BAR2 pointed at this channel's instance block, which is about to be freed.
+                io.write_reg(regs::NV_PBUS_BAR2_BLOCK::zeroed());
+            }
             self.stop_engines(&io);
         }
     }

@@ -60,8 +60,9 @@ pub(super) trait FifoHal: Sync {
         GV100_RAMFC(chid)
     }
 
-    /// Whether the instance block carries subcontext page directories (Volta and later).
-    fn subcontexts(&self) -> bool {
+    /// Whether the instance block carries subcontext page directories, and the copy engine
+    /// needs a fault method buffer reached through BAR2 (Volta and later).
+    fn volta_and_later(&self) -> bool {
         true
     }
 }
@@ -177,7 +178,7 @@ impl FifoHal for Pascal {
         GK104_RAMFC(chid)
     }
 
-    fn subcontexts(&self) -> bool {
+    fn volta_and_later(&self) -> bool {
         false
     }
 }

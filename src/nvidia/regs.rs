@@ -42,12 +42,27 @@ register! {
         27:0 ptr;
     }
 
-    /// `NV_PBUS_BIND_STATUS` (dev_bus.ref.txt): a BAR1 bind still in flight.
+    /// `NV_PBUS_BIND_STATUS` (dev_bus.ref.txt): a BAR1 or BAR2 bind still in flight.
     pub(crate) NV_PBUS_BIND_STATUS(u32) @ 0x0000_1710 {
+        /// `BAR2_OUTSTANDING`.
+        3:3 bar2_outstanding => bool;
+        /// `BAR2_PENDING`.
+        2:2 bar2_pending => bool;
         /// `BAR1_OUTSTANDING`.
         1:1 bar1_outstanding => bool;
         /// `BAR1_PENDING`.
         0:0 bar1_pending => bool;
+    }
+
+    /// `NV_PBUS_BAR2_BLOCK` (dev_bus.ref.txt): the instance block whose page tables BAR2 (the
+    /// engines' privileged virtual space) uses.
+    pub(crate) NV_PBUS_BAR2_BLOCK(u32) @ 0x0000_1714 {
+        /// `MODE`: 0 `PHYSICAL`, 1 `VIRTUAL`.
+        31:31 mode_virtual => bool;
+        /// `TARGET` of the instance block: 0 video memory, 2/3 system memory.
+        29:28 target;
+        /// `PTR`: instance block address >> 12.
+        27:0 ptr;
     }
 
     /// `NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE` (nvidia-hardware.md): VRAM size on GP102 and later.
@@ -192,6 +207,12 @@ register! {
         11:11 enable_clr => bool;
         10:10 enable_set => bool;
         0:0 enable => bool;
+    }
+
+    /// `NV_CE_PCE_MAP` (Volta, Turing; turing/tu104 dev_ce.ref.txt): one bit per physical copy
+    /// engine; sizes the fault method buffer.
+    pub(crate) NV_CE_PCE_MAP(u32) @ 0x0010_4028 {
+        31:0 map;
     }
 
     /// `NV_USERMODE_NOTIFY_CHANNEL_PENDING` (Volta; dev_usermode.ref.txt): the doorbell.

@@ -56,6 +56,7 @@ host_migrate_p100() {
 	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
 	gpu_log_has 0 '^FIFO channel 0 unbound' "channel unbound when the device went"
 	gpu_log_has 0 '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
+	gpu_log_lacks 0 'NV_PBUS_BAR2_BLOCK' "BAR2 on Pascal, whose copy engine needs no method buffer"
 }
 
 # 64 MiB parked in the P100, checked in the model's VRAM file after the guest is gone

@@ -33,4 +33,6 @@ host_migrate_rtx8000() {
 	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
 	gpu_log_has 0 '^FIFO channel 0 unbound' "channel unbound when the device went"
 	gpu_log_has 0 '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
+	gpu_log_has 0 '^FIFO channel 0 method buffer va:' "the fault method buffer, reached through BAR2"
+	gpu_log_has 0 '^W4 0x00001714 = 0x00000000 NV_PBUS_BAR2_BLOCK' "BAR2 back in physical mode when the device went"
 }
