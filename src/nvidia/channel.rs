@@ -387,10 +387,7 @@ impl Channel {
     /// so it is taken for each look and never held across the sleeps.
     fn poll(&self, done: impl Fn(&Bar0<'_>) -> bool) -> Result {
         read_poll_timeout(
-            || {
-                let io = self.bar0.try_access().ok_or(ENODEV)?;
-                Ok(done(&io))
-            },
+            || self.with_bar0(&done),
             |&d| d,
             Delta::from_micros(10),
             Delta::from_millis(100),
@@ -572,10 +569,8 @@ impl Channel {
                 unsafe { crate::shim::ps_wmb() };
             }
         }
-        {
-            let io = self.bar0.try_access().ok_or(Failure::Gone)?;
-            self.hal.ring(&io, self.engine.runlist, CHID);
-        }
+        self.with_bar0(|bar0| self.hal.ring(bar0, self.engine.runlist, CHID))
+            .map_err(|_| Failure::Gone)?;
         let result = self.wait(payload);
         self.sequence = payload;
         result
@@ -596,12 +591,11 @@ impl Channel {
                     expected: payload,
                 });
             }
-            {
-                let io = self.bar0.try_access().ok_or(Failure::Gone)?;
-                let state = io.read(regs::NV_PCCSR_CHANNEL::at(CHID as usize));
-                if state.pbdma_faulted() || state.eng_faulted() {
-                    return Err(Failure::ChannelError(u32::from(state)));
-                }
+            let state = self
+                .with_bar0(|bar0| bar0.read(regs::NV_PCCSR_CHANNEL::at(CHID as usize)))
+                .map_err(|_| Failure::Gone)?;
+            if state.pbdma_faulted() || state.eng_faulted() {
+                return Err(Failure::ChannelError(u32::from(state)));
             }
             if start.elapsed() > BATCH_TIMEOUT {
                 return Err(Failure::Timeout);
@@ -627,9 +621,7 @@ impl Channel {
 
     /// A failed engine: reset at once, without waiting on a channel that may never answer.
     pub(crate) fn abandon(self) {
-        if let Some(io) = self.bar0.try_access() {
-            self.stop_engines(&io);
-        }
+        let _ = self.with_bar0(|bar0| self.stop_engines(bar0));
         // The drop below finds the channel already stopped and only unbinds it.
     }
 
@@ -637,36 +629,35 @@ impl Channel {
     /// Best effort: a device that went away or stopped answering is left as it is.
     fn stop(&self) {
         let runlist = self.engine.runlist;
-        let preempted = self.bar0.try_access().map(|io| {
-            io.write(
+        let preempted = self.with_bar0(|bar0| {
+            bar0.write(
                 regs::NV_PCCSR_CHANNEL::at(CHID as usize),
                 regs::NV_PCCSR_CHANNEL::zeroed().with_enable_clr(true),
             );
             if let Ok(preempt) = regs::NV_PFIFO_PREEMPT::zeroed().try_with_id(CHID) {
-                io.write_reg(preempt);
+                bar0.write_reg(preempt);
             }
         });
-        if preempted.is_none() {
+        if preempted.is_err() {
             return;
         }
         let _ = self.poll(|bar0| !bar0.read(regs::NV_PFIFO_PREEMPT).pending());
-        if let Some(io) = self.bar0.try_access() {
-            let _ = self
-                .hal
-                .submit_runlist(&io, runlist, self.bus(page::RUNLIST), 0);
-        }
+        let _ = self.with_bar0(|bar0| {
+            self.hal
+                .submit_runlist(bar0, runlist, self.bus(page::RUNLIST), 0)
+        });
         let _ = self.poll(|bar0| !self.hal.runlist_pending(bar0, runlist));
-        if let Some(io) = self.bar0.try_access() {
-            io.write(
+        let _ = self.with_bar0(|bar0| {
+            bar0.write(
                 regs::NV_PCCSR_CHANNEL_INST::at(CHID as usize),
                 regs::NV_PCCSR_CHANNEL_INST::zeroed(),
             );
             if self.hal.volta_and_later() {
                 // BAR2 pointed at this channel's instance block, which is about to be freed.
-                io.write_reg(regs::NV_PBUS_BAR2_BLOCK::zeroed());
+                bar0.write_reg(regs::NV_PBUS_BAR2_BLOCK::zeroed());
             }
-            self.stop_engines(&io);
-        }
+            self.stop_engines(bar0);
+        });
     }
 }
 

@@ -210,6 +210,18 @@ park_and_unbind() {
 	wait $pid || fail "process lost data across unbind: $(cat /tmp/hold.out)"
 }
 
+# scrub_on_unbind BDF BY [PARAM...]: loads the module with the parameters, parks 64 MiB, unbinds
+# BDF under it (park_and_unbind) and checks dmesg says the VRAM that held it was zeroed by BY
+# ("the copy engine" or "the CPU").
+scrub_on_unbind() {
+	local bdf=$1 by=$2
+	shift 2
+	dmesg_mark
+	load_module "$@"
+	park_and_unbind "$bdf"
+	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by $by" "scrub line"
+}
+
 # nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
 nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
 

@@ -10,12 +10,7 @@
 case_migrate_with_copy_engine_debug() { migration_suite "$(nvidia_bdf 1db4)" 1 pool_size_mb=256; }
 
 case_unbind_with_parked_pages_debug() {
-	local bdf
-	bdf=$(nvidia_bdf 1db4)
-	dmesg_mark
-	load_module pool_size_mb=256
-	park_and_unbind "$bdf"
-	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the copy engine" "scrub line"
+	scrub_on_unbind "$(nvidia_bdf 1db4)" "the copy engine" pool_size_mb=256
 }
 
 case_no_kmemleak_reports_gpu() { kmemleak_check; }

@@ -53,9 +53,7 @@ case_migrate_cpu_p100() { migration_suite "$(nvidia_bdf 15f8)" 0 $EMULATED_POOL;
 
 host_migrate_p100() {
 	no_rejected_access 0
-	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
-	gpu_log_has 0 '^FIFO channel 0 unbound' "channel unbound when the device went"
-	gpu_log_has 0 '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
+	copy_engine_used 0
 	gpu_log_lacks 0 'NV_PBUS_BAR2_BLOCK' "BAR2 on Pascal, whose copy engine needs no method buffer"
 }
 

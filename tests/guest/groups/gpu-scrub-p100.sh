@@ -4,12 +4,7 @@
 # vm: gpu p100 512
 
 case_scrub_by_cpu_p100() {
-	local bdf
-	bdf=$(nvidia_bdf 15f8)
-	dmesg_mark
-	load_module pool_size_mb=256 enable_dma=0
-	park_and_unbind "$bdf"
-	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the CPU" "scrub line"
+	scrub_on_unbind "$(nvidia_bdf 15f8)" "the CPU" pool_size_mb=256 enable_dma=0
 }
 
 host_scrub_by_cpu_p100() {

@@ -4,12 +4,7 @@
 # vm: gpu v100 512
 
 case_scrub_by_copy_engine_v100() {
-	local bdf
-	bdf=$(nvidia_bdf 1db4)
-	dmesg_mark
-	load_module pool_size_mb=256
-	park_and_unbind "$bdf"
-	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by the copy engine" "scrub line"
+	scrub_on_unbind "$(nvidia_bdf 1db4)" "the copy engine" pool_size_mb=256
 }
 
 host_scrub_by_copy_engine_v100() {

@@ -1301,30 +1301,21 @@ fn permission_node(_ctx: &Ctx) -> TestResult {
             );
             // The pid itself where a pidfd belongs, as a closed descriptor number and as an
             // open descriptor that is no pidfd: never taken for the process.
-            let (_, res) = ctx.migrate_raw(
-                Direction::ToDevice,
-                addr,
-                bytes(n as u64),
-                pid,
-                abi::DEVICE_ANY,
-            );
-            ensure!(
-                errno(&res) == Some(libc::EBADF),
-                "uid 1000 passing {who}'s pid {pid} as the pidfd: {res:?}, expected EBADF"
-            );
-            let decoy = proc::dup_to(ctx.dev_fd(), pid)?;
-            let (_, res) = ctx.migrate_raw(
-                Direction::ToDevice,
-                addr,
-                bytes(n as u64),
-                pid,
-                abi::DEVICE_ANY,
-            );
-            ensure!(
-                errno(&res) == Some(libc::EBADF),
-                "uid 1000 passing {who}'s pid {pid} (an open descriptor) as the pidfd: {res:?}, expected EBADF"
-            );
-            drop(decoy);
+            for open in [false, true] {
+                let _decoy = open.then(|| proc::dup_to(ctx.dev_fd(), pid)).transpose()?;
+                let (_, res) = ctx.migrate_raw(
+                    Direction::ToDevice,
+                    addr,
+                    bytes(n as u64),
+                    pid,
+                    abi::DEVICE_ANY,
+                );
+                let what = if open { " (an open descriptor)" } else { "" };
+                ensure!(
+                    errno(&res) == Some(libc::EBADF),
+                    "uid 1000 passing {who}'s pid {pid}{what} as the pidfd: {res:?}, expected EBADF"
+                );
+            }
         }
         // A process of its own that made itself not dumpable (as setuid programs are): refused.
         let sealed = proc::Target::spawn_as(n, 30, proc::Identity::NotDumpable)?;
