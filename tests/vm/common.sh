@@ -131,13 +131,20 @@ gpu_args() {
 	printf '%s\n' -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$1\"}}"
 }
 
+# gpu_vram_file DIR N: the /dev/shm file holding board N's VRAM for the group whose output is DIR;
+# named after the checkout too, so two checkouts can run the same group at once.
+gpu_vram_file() {
+	echo "/dev/shm/pseudoscopic-$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)-$(basename "$1")-gpu$2.vram"
+}
+
 # start_gpu_model DIR N BOARD VRAM_MIB [KNOB...]: serves board N on DIR/gpuN.sock, VRAM in
 # /dev/shm, log in DIR/gpuN.log; waits until the socket is there. Sets GPU_MODEL_PIDS.
 start_gpu_model() {
 	local dir=$1 n=$2 board=$3 mib=$4
 	shift 4
 	[ -x "$GPU_MODEL" ] || die "gpu-model is not built (run 'make gpu-model')"
-	local sock=$dir/gpu$n.sock vram=/dev/shm/pseudoscopic-$(basename "$dir")-gpu$n.vram
+	local sock=$dir/gpu$n.sock vram
+	vram=$(gpu_vram_file "$dir" "$n")
 	rm -f "$sock"
 	"$GPU_MODEL" serve --socket "$sock" --board "$board" --vram-file "$vram" --vram-mib "$mib" \
 		--log "$dir/gpu$n.log" "$@" >"$dir/gpu$n.out" 2>&1 &

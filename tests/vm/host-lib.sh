@@ -46,13 +46,13 @@ no_rejected_access() { gpu_log_lacks "$1" '^REJECT' "access the manuals do not a
 # vram_holds N SEED PAGES: board N's VRAM holds every page ps-test fills with SEED (e.g. `hold`).
 vram_holds() {
 	local out
-	out=$("$GPU_MODEL" check-vram --vram-file "/dev/shm/pseudoscopic-$(basename "$HOST_DIR")-gpu$1.vram" \
+	out=$("$GPU_MODEL" check-vram --vram-file "$(gpu_vram_file "$HOST_DIR" "$1")" \
 		--seed "$2" --pages "$3" 2>&1) || fail "VRAM of board $1: $out"
 }
 
 # vram_untouched N START END: bytes [START, END) of board N's VRAM were never written (all zero).
 vram_untouched() {
 	local out
-	out=$("$GPU_MODEL" check-untouched --vram-file "/dev/shm/pseudoscopic-$(basename "$HOST_DIR")-gpu$1.vram" \
+	out=$("$GPU_MODEL" check-untouched --vram-file "$(gpu_vram_file "$HOST_DIR" "$1")" \
 		--start "$2" --end "$3" 2>&1) || fail "VRAM of board $1: $out"
 }

@@ -192,7 +192,8 @@ run_group() {
 		FAILED=$((FAILED + 1))
 		group_failed=1
 	fi
-	rm -f /dev/shm/pseudoscopic-"$group"-gpu*.vram
+	# shellcheck disable=SC2046 # the glob names every board of the group
+	rm -f $(gpu_vram_file "$dir" "*")
 	if [ $group_failed -eq 1 ]; then
 		FAILED_GROUPS+=("$group")
 	else
