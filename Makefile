@@ -154,7 +154,7 @@ run: setup
 
 # Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
 bench: setup
-	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-bench.sh
 	$(MAKE) copy-bench
 
