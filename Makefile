@@ -54,7 +54,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -115,7 +115,17 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check
+check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check
+
+# The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
+# from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
+ABI_ENV = RUSTFMT_CONFIG=$(KDIR)/source/.rustfmt.toml $(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
+
+abi: check-kdir
+	$(ABI_ENV) bash scripts/gen-abi.sh
+
+abi-check: check-kdir
+	$(ABI_ENV) bash tests/host/abi.sh
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools
@@ -144,7 +154,7 @@ run: setup
 
 # Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
 bench: setup
-	$(MAKE) modules tools KDIR=$(TEST_KDIR)
+	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-bench.sh
 	$(MAKE) copy-bench
 

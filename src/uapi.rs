@@ -1,49 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The ioctl ABI of `/dev/pseudoscopic`, mirroring `include/uapi/linux/pseudoscopic.h`.
+//! The ioctl ABI of `/dev/pseudoscopic`: the types and numbers of
+//! `include/uapi/linux/pseudoscopic.h`, generated from it (`scripts/gen-abi.sh`).
 
-use kernel::{
-    ioctl::_IOWR,
-    transmute::{AsBytes, FromBytes},
-};
+use kernel::transmute::{AsBytes, FromBytes};
 
-const MAGIC: u32 = 0xB9;
+// Generated code keeps the C names and declares every constant of the header.
+#[allow(non_camel_case_types, unreachable_pub, dead_code)]
+mod bindings;
 
 /// `PS_DEVICE_ANY`.
-pub(crate) const DEVICE_ANY: u32 = u32::MAX;
+pub(crate) const DEVICE_ANY: u32 = bindings::PS_DEVICE_ANY;
 
 /// `struct ps_migrate`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Migrate {
-    pub(crate) addr: u64,
-    pub(crate) length: u64,
-    pub(crate) pidfd: i32,
-    pub(crate) device: u32,
-    pub(crate) flags: u32,
-    pub(crate) reserved: u32,
-    pub(crate) moved: u64,
-    pub(crate) skipped_resident: u64,
-    pub(crate) skipped_empty: u64,
-    pub(crate) skipped_unmovable: u64,
-    pub(crate) skipped_busy: u64,
-    pub(crate) skipped_no_space: u64,
-}
-
+pub(crate) type Migrate = bindings::ps_migrate;
 /// `struct ps_residency`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Residency {
-    pub(crate) addr: u64,
-    pub(crate) length: u64,
-    pub(crate) pidfd: i32,
-    pub(crate) device: u32,
-    pub(crate) flags: u32,
-    pub(crate) reserved: u32,
-    pub(crate) pages: u64,
-    pub(crate) resident: u64,
-}
+pub(crate) type Residency = bindings::ps_residency;
 
+// The structs are plain integers laid out without padding; the header says so for every field.
 const _: () = assert!(core::mem::size_of::<Migrate>() == 80);
 const _: () = assert!(core::mem::size_of::<Residency>() == 48);
 
@@ -56,6 +30,6 @@ unsafe impl FromBytes for Residency {}
 // SAFETY: As for `Migrate`.
 unsafe impl AsBytes for Residency {}
 
-pub(crate) const IOC_MIGRATE_TO_DEVICE: u32 = _IOWR::<Migrate>(MAGIC, 1);
-pub(crate) const IOC_MIGRATE_TO_RAM: u32 = _IOWR::<Migrate>(MAGIC, 2);
-pub(crate) const IOC_RESIDENCY: u32 = _IOWR::<Residency>(MAGIC, 3);
+pub(crate) const IOC_MIGRATE_TO_DEVICE: u32 = bindings::PS_IOC_MIGRATE_TO_DEVICE;
+pub(crate) const IOC_MIGRATE_TO_RAM: u32 = bindings::PS_IOC_MIGRATE_TO_RAM;
+pub(crate) const IOC_RESIDENCY: u32 = bindings::PS_IOC_RESIDENCY;

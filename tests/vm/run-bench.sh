@@ -3,10 +3,9 @@
 #
 # `make bench`: in one guest, park and fault back buffers with pseudoscopic (1 GiB of emulated VRAM),
 # test_hmm and zram swap (tests/guest/bench.sh runs ps-bench).  Prints the table and the claims;
-# writes out/bench/bench.json and out/bench/bench.txt.  Then, where `make setup` built the emulated
-# NVIDIA boards, the copy-engine part: one ps-stress run on an emulated V100 with enable_dma=1 and 0
-# and the bytes the CPU copied (tests/guest/bench-dma.sh), in out/bench/dma.{txt,json}.  Exits
-# non-zero if a run failed.
+# writes out/bench/bench.json and out/bench/bench.txt.  Then the copy-engine part: one ps-stress run
+# on an emulated V100 with enable_dma=1 and 0 and the bytes the CPU copied (tests/guest/bench-dma.sh), in out/bench/dma.{txt,json}.  Exits
+# non-zero, saying which part, if a run failed or a part could not run.
 #
 # Environment: BENCH_SIZES (MiB, default 16,64), BENCH_REPEAT (default 3), BENCH_CPU_COPY (default
 # auto: the module's cpu_copy= parameter), BENCH_DMA_SECONDS (default 20).
@@ -42,10 +41,10 @@ keep_results "$bench" bench
 cat "$bench/bench.txt"
 echo "results: $bench/bench.json"
 
-[ -x "$GPU_MODEL" ] && [ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] || {
-	echo "copy-engine part skipped: no emulated NVIDIA boards (run 'make setup')"
-	exit 0
-}
+# `make bench` builds the model; the chroot whose QEMU serves it comes from `make setup`.
+[ -x "$GPU_MODEL" ] || die "copy-engine part not run: no gpu-model at $GPU_MODEL (run 'make gpu-model')"
+[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] ||
+	die "copy-engine part not run: no QEMU chroot with vfio-user at $QEMU_CHROOT (run 'make setup')"
 dir=$OUT/bench-dma
 rm -rf "$dir"
 mkdir -p "$dir"

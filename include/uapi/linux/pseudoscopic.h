@@ -4,7 +4,7 @@
  *
  * Every ioctl takes one struct, read and written back in place.  Addresses and lengths are bytes
  * and must be page aligned.  Counts are pages.  Reserved fields and unknown flags must be zero.
- * The Rust mirror is tools/pseudoscopic/src/abi.rs; keep both in step.
+ * The Rust mirror, src/uapi/bindings.rs, is generated from this file (scripts/gen-abi.sh).
  */
 #ifndef _UAPI_LINUX_PSEUDOSCOPIC_H
 #define _UAPI_LINUX_PSEUDOSCOPIC_H

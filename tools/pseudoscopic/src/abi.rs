@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The ioctl ABI of `/dev/pseudoscopic`, mirroring `include/uapi/linux/pseudoscopic.h`.
+//! The ioctl ABI of `/dev/pseudoscopic`, generated from `include/uapi/linux/pseudoscopic.h`.
 
 use std::{
     fs::{File, OpenOptions},
@@ -9,55 +9,27 @@ use std::{
     path::Path,
 };
 
+// The generated mirror of the header, shared with the module (`scripts/gen-abi.sh`); it keeps the C
+// names.
+#[allow(non_camel_case_types, dead_code)]
+#[path = "../../../src/uapi/bindings.rs"]
+mod bindings;
+
 /// Where the device node lives.
 pub const DEVICE_PATH: &str = "/dev/pseudoscopic";
 /// `PS_PIDFD_SELF`.
-pub const PIDFD_SELF: i32 = -1;
+pub const PIDFD_SELF: i32 = bindings::PS_PIDFD_SELF;
 /// `PS_DEVICE_ANY`.
-pub const DEVICE_ANY: u32 = u32::MAX;
-
-const MAGIC: u64 = 0xB9;
+pub const DEVICE_ANY: u32 = bindings::PS_DEVICE_ANY;
 
 /// `struct ps_migrate`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Migrate {
-    pub addr: u64,
-    pub length: u64,
-    pub pidfd: i32,
-    pub device: u32,
-    pub flags: u32,
-    pub reserved: u32,
-    pub moved: u64,
-    pub skipped_resident: u64,
-    pub skipped_empty: u64,
-    pub skipped_unmovable: u64,
-    pub skipped_busy: u64,
-    pub skipped_no_space: u64,
-}
-
+pub type Migrate = bindings::ps_migrate;
 /// `struct ps_residency`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Residency {
-    pub addr: u64,
-    pub length: u64,
-    pub pidfd: i32,
-    pub device: u32,
-    pub flags: u32,
-    pub reserved: u32,
-    pub pages: u64,
-    pub resident: u64,
-}
+pub type Residency = bindings::ps_residency;
 
-const fn iowr(nr: u64, size: usize) -> u64 {
-    // _IOC(_IOC_READ | _IOC_WRITE, type, nr, size) on x86 and arm64.
-    (3 << 30) | ((size as u64) << 16) | (MAGIC << 8) | nr
-}
-
-pub const IOC_MIGRATE_TO_DEVICE: u64 = iowr(1, std::mem::size_of::<Migrate>());
-pub const IOC_MIGRATE_TO_RAM: u64 = iowr(2, std::mem::size_of::<Migrate>());
-pub const IOC_RESIDENCY: u64 = iowr(3, std::mem::size_of::<Residency>());
+pub const IOC_MIGRATE_TO_DEVICE: u64 = bindings::PS_IOC_MIGRATE_TO_DEVICE as u64;
+pub const IOC_MIGRATE_TO_RAM: u64 = bindings::PS_IOC_MIGRATE_TO_RAM as u64;
+pub const IOC_RESIDENCY: u64 = bindings::PS_IOC_RESIDENCY as u64;
 
 impl Migrate {
     /// A request for `[addr, addr + length)` of the process `pidfd` names, to/from `device`.
