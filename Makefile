@@ -2,7 +2,8 @@
 #
 # pseudoscopic: out-of-tree build of pseudoscopic.ko, its tools and its tests.
 #
-#   make setup            install toolchain, Linux 7.3 source and the test kernel (root, cached, idempotent)
+#   make setup            install toolchain, Linux 7.3 source, test and debug kernels, QEMU chroot (root,
+#                         cached, idempotent); `make run` prepares only what the demo needs
 #   make                  build pseudoscopic.ko against KDIR
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
@@ -54,7 +55,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -67,8 +68,13 @@ check-kdir:
 modules: check-kdir
 	$(KMAKE) modules
 
+# scripts/setup.sh in parts: `make test` needs all of them, the demo (and the benchmark) only the
+# test kernel and the QEMU chroot, so a first `make run` never waits for the debug kernel.
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh all
+
+setup-demo:
+	bash scripts/setup.sh kernel chroot
 
 modules-debug:
 	@test -f $(DEBUG_KDIR)/rust/libkernel.rmeta || { \
@@ -138,12 +144,12 @@ test: setup
 	$(MAKE) vm-test
 	bash tests/vm/run-demo.sh
 
-run: setup
+run: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh
 
 # Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
-bench: setup
+bench: setup-demo
 	$(MAKE) modules tools KDIR=$(TEST_KDIR)
 	bash tests/vm/run-bench.sh
 	$(MAKE) copy-bench

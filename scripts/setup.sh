@@ -14,6 +14,9 @@
 #   6. a debug kernel: the same plus tests/kernel-debug.config (KASAN, kmemleak, fault injection),
 #      compiled by clang-19, because the kernel allows Rust with KASAN only under clang.
 #
+# Usage: scripts/setup.sh [PART...]. Steps 1-4 always run; the parts add the rest: `chroot` (5),
+# `debug` (6), `all` (every part, the default).
+#
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
 #   $PS_CACHE/test-kernel  -> the kernel build tree (KDIR for `make`, bzImage for the VM tests)
@@ -252,7 +255,21 @@ build_qemu_chroot() {
 	mv -T "$PS_CACHE/qemu-chroot.tmp" "$PS_CACHE/qemu-chroot"
 }
 
+# The parts a target needs: `make run` and `make shell` only `kernel chroot`, so a first demo
+# never waits for the debug kernel; `make test` everything.
+PARTS_ALL=(kernel chroot debug)
+
 main() {
+	local parts=("$@") part
+	[ ${#parts[@]} -eq 0 ] && parts=(all)
+	for part in "${parts[@]}"; do
+		case "$part" in
+		all) parts+=("${PARTS_ALL[@]}") ;;
+		kernel | chroot | debug) ;;
+		*) die "unknown part '$part' (parts: ${PARTS_ALL[*]} all)" ;;
+		esac
+	done
+	want() { case " ${parts[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 	[ -r /etc/os-release ] && . /etc/os-release
 	[ "${ID:-}" = debian ] || say "warning: not Debian (${ID:-unknown}); package names may differ"
 	mkdir -p "$PS_CACHE"
@@ -261,10 +278,10 @@ main() {
 	local src
 	src=$(fetch_kernel_source)
 	build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
-	build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
-	build_qemu_chroot
+	want chroot && build_qemu_chroot
+	want debug && build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
 	write_env
-	say "done: KDIR=$PS_CACHE/test-kernel, debug kernel $PS_CACHE/debug-kernel"
+	say "done (${parts[*]}): KDIR=$PS_CACHE/test-kernel$(want debug && echo ", debug kernel $PS_CACHE/debug-kernel")"
 }
 
 main "$@"
