@@ -21,6 +21,8 @@
 set -euo pipefail
 
 PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
+# Called from the module's Makefile (and DKMS's make): the kernel source is a build of its own.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 JOBS=${JOBS:-$(($(nproc) + 1))}
 
 die() {

@@ -261,8 +261,12 @@ build_qemu_chroot() {
 # The kernel is the newest of SERIES in trixie-backports; when there is none, $PS_CACHE/distro-SERIES
 # is a file saying why, and those groups are skipped. Keyed by the kernel version and this recipe.
 # Also builds the kernel's Rust artifacts there once (the cold step of `make install`).
-DISTRO_PACKAGES=(rustc rust-src rust-clippy bindgen gcc-14 make dkms kmod xz-utils bc flex bison
-	libelf-dev libssl-dev dwarves python3 cargo libc6-dev ca-certificates rsync cpio)
+# As README.md tells Debian 13 users: the kernel and the build tools from trixie-backports (whose
+# kernel packages pull newer libraries, libelf among them, that trixie's -dev packages would
+# conflict with), the Rust toolchain from trixie (backports' rustc is not the kernel's).
+DISTRO_BUILD_PACKAGES=(gcc-14 make dkms bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
+	python3 libc6-dev ca-certificates rsync cpio)
+DISTRO_RUST_PACKAGES=(rustc rust-src rust-clippy bindgen cargo)
 build_distro_chroot() {
 	local series=$1 conf lists image kver key root tmp link
 	link=$PS_CACHE/distro-$series
@@ -289,7 +293,7 @@ build_distro_chroot() {
 		return 0
 	fi
 	key=$({
-		echo "$series $kver $image $CHROOT_SUITE $DEBIAN_MIRROR ${DISTRO_PACKAGES[*]}"
+		echo "$series $kver $image $CHROOT_SUITE $DEBIAN_MIRROR ${DISTRO_BUILD_PACKAGES[*]} ${DISTRO_RUST_PACKAGES[*]}"
 		declare -f build_distro_chroot
 	} | sha256sum | cut -c1-12)
 	root=$PS_CACHE/distro-$CHROOT_SUITE-$kver-$key
@@ -304,15 +308,16 @@ build_distro_chroot() {
 		echo "deb $DEBIAN_MIRROR $CHROOT_SUITE-backports main" >"$tmp/etc/apt/sources.list.d/backports.list"
 		# The kernel from backports; its toolchain from trixie itself (backports' rustc is newer).
 		unshare -m sh -ec '
-			root=$1 suite=$2 image=$3 kver=$4 series=$5
-			shift 5
+			root=$1 suite=$2 image=$3 kver=$4 series=$5 rust=$6
+			shift 6
 			mount -t proc proc "$root/proc"
 			chroot "$root" apt-get update -q
 			chroot "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q --no-install-recommends \
-				-t "$suite-backports" "linux-image-$kver=$image" "linux-headers-$kver=$image" "linux-source-$series=$image"
-			chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+				-t "$suite-backports" "linux-image-$kver=$image" "linux-headers-$kver=$image" "linux-source-$series=$image" "$@"
+			chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $rust
 			chroot "$root" apt-get clean
-		' sh "$tmp" "$CHROOT_SUITE" "$image" "$kver" "$series" "${DISTRO_PACKAGES[@]}" >>"$PS_CACHE/distro-$series.log" 2>&1 ||
+		' sh "$tmp" "$CHROOT_SUITE" "$image" "$kver" "$series" "${DISTRO_RUST_PACKAGES[*]}" "${DISTRO_BUILD_PACKAGES[@]}" \
+			>>"$PS_CACHE/distro-$series.log" 2>&1 ||
 			die "installing Debian's $kver and its toolchain in the chroot failed; see $PS_CACHE/distro-$series.log"
 		[ -f "$tmp/boot/vmlinuz-$kver" ] || die "no /boot/vmlinuz-$kver in the Debian $series chroot"
 		echo "$kver" >"$tmp/.ps-kernel"

@@ -31,13 +31,16 @@ KVER=$(cat "$DISTRO/.ps-kernel")
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# in_distro CMD...: CMD (a shell command line) as root in the chroot, in the checkout's copy.
+# in_distro CMD...: CMD (a shell command line) as root in the chroot, in the checkout's copy. It
+# sees the host's CA certificates (cargo fetches crates over HTTPS, which may pass a proxy the
+# host trusts).
 in_distro() {
 	unshare -m sh -ec '
 		root=$1
 		shift
 		mount -t proc proc "$root/proc"
 		mount --bind /dev "$root/dev"
+		mount --bind -o ro /etc/ssl/certs "$root/etc/ssl/certs"
 		exec chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root \
 			sh -ec "cd /root/pseudoscopic && $*"' sh "$DISTRO" "$@"
 }
