@@ -75,7 +75,9 @@ BINDGEN=$(find_tool "$BINDGEN_TEXT" "${BINDGEN:-}" "${PS_BINDGEN:-}" "bindgen-$b
 RUST_SRC=
 [ -n "$RUSTC" ] && RUST_SRC=$("$RUSTC" --print sysroot)/lib/rustlib/src/rust/library
 if [ -z "$RUSTC" ] || [ -z "$BINDGEN" ] || [ ! -d "$RUST_SRC" ]; then
-	have=$(for c in "${KRUSTC:-}" /usr/bin/rustc /usr/bin/bindgen; do [ -x "$c" ] && "$c" --version; done | sort -u | paste -sd, -)
+	have=$(for c in "${KRUSTC:-}" /usr/bin/rustc /usr/bin/bindgen; do
+		if [ -x "$c" ]; then "$c" --version; fi
+	done | sort -u | paste -sd, -)
 	# The Debian suite whose packages are that toolchain, where known.
 	suite=
 	[ "$RUSTC_VERSION $BINDGEN_VERSION" = "1.85.1 0.71.1" ] && suite="Debian 13 trixie has them: apt install rustc/trixie rust-src/trixie bindgen/trixie"
