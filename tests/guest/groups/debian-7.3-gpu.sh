@@ -7,6 +7,8 @@
 case_debian_v100_copy_engine() {
 	expect_match "$(uname -r)" '\+deb13-amd64$' "uname -r of Debian's kernel"
 	migration_suite "$(nvidia_bdf 1db4)" 1 pool_size_mb=256
+	info "kernel $(uname -r); copy engine: $(cat /sys/bus/pci/devices/$(nvidia_bdf 1db4)/pseudoscopic/copy_engine)," \
+		"$(gpu_stat "$(nvidia_bdf 1db4)" dma_bytes) bytes copied by it"
 }
 
 host_debian_v100_copy_engine() {

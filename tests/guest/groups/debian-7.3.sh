@@ -18,4 +18,5 @@ case_debian_kernel_and_dkms_module() {
 	ps_ready
 	expect_match "$(cat /sys/module/$MODULE/taint)" '^OE$' "taint: out-of-tree, unsigned"
 	ps-test || fail "ps-test, the self-test, on Debian's kernel"
+	info "kernel $(uname -r); module vermagic $(modinfo -F vermagic "$ko")"
 }
