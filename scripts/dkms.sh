@@ -80,7 +80,10 @@ do_install() {
 	done
 	local kdir=${KDIR:-$ROOT/lib/modules/$KVER/build}
 	# Its one message says what is missing.
-	[ -f "$kdir/rust/libkernel.rmeta" ] || bash "$REPO/scripts/kernel-rust.sh" --check "$kdir" || exit 1
+	if [ ! -f "$kdir/rust/libkernel.rmeta" ]; then
+		bash "$REPO/scripts/kernel-rust.sh" --check "$kdir" || exit 1
+		say "$kdir has no Rust artifacts: scripts/kernel-rust.sh rebuilds them from the kernel's source (a few minutes, once per kernel)"
+	fi
 	if registered; then
 		say "removing the $NAME $VERSION DKMS already has, to add the current sources"
 		"${DKMS[@]}" remove -m "$NAME" -v "$VERSION" --all ${PS_ROOT:+--no-depmod} >/dev/null
