@@ -12,10 +12,14 @@
 #      run the emulated NVIDIA boards (tests/gpu-model, built by `make vm-test`); the host keeps
 #      bookworm's QEMU;
 #   6. a debug kernel: the same plus tests/kernel-debug.config (KASAN, kmemleak, fault injection),
-#      compiled by clang-19, because the kernel allows Rust with KASAN only under clang.
+#      compiled by clang-19, because the kernel allows Rust with KASAN only under clang;
+#   7. a Debian trixie chroot with Debian's own newest 7.3 kernel (trixie-backports) and the
+#      toolchain that built it, and that kernel's Rust artifacts (scripts/kernel-rust.sh), for the
+#      tests of `make install` on a distribution kernel (tests/host/distro-install.sh, VM groups
+#      debian-*).
 #
 # Usage: scripts/setup.sh [PART...]. Steps 1-4 always run; the parts add the rest: `chroot` (5),
-# `debug` (6), `all` (every part, the default).
+# `debug` (6), `distro` (7), `all` (every part, the default).
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
@@ -23,6 +27,7 @@
 #   $PS_CACHE/debug-kernel -> the debug kernel build tree (VM groups with "# vm: kernel debug")
 #   $PS_CACHE/env.mk       -> the toolchain variables the Makefile includes
 #   $PS_CACHE/qemu-chroot  -> the trixie chroot whose qemu-system-x86_64 has vfio-user-pci
+#   $PS_CACHE/distro-7.3   -> the trixie chroot with Debian's 7.3 kernel (or a file: why not)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -339,7 +344,7 @@ build_distro_chroot() {
 	mv -T "$link.tmp" "$link"
 }
 
-# The parts a target needs: `make run` and `make shell` only `kernel chroot`, so a first demo
+# The parts a target needs: `make run` and `make bench` only `kernel chroot`, so a first demo
 # never waits for the debug kernel; `make test` everything.
 PARTS_ALL=(kernel chroot debug distro)
 
