@@ -31,9 +31,12 @@ else
 KDIR ?= $(TEST_KDIR)
 endif
 
-# Kernel Rust must be compiled by the exact rustc that built KDIR; for the test kernel that is
-# Debian's rustc-web.  Override for other trees: make KDIR=... KRUSTC=...
-KRUSTC ?= /usr/bin/rustc
+# Kernel Rust must be compiled by the exact rustc that built KDIR: by default the one its .config
+# names, where it is installed (Debian's rustc-web for the test kernel, Ubuntu's versioned
+# rustc-1.9x for its kernels), else /usr/bin/rustc.  Override: make KDIR=... KRUSTC=...
+ifeq ($(origin KRUSTC),undefined)
+KRUSTC := $(or $(shell bash scripts/kernel-rust.sh --rustc $(KDIR) 2>/dev/null),/usr/bin/rustc)
+endif
 KCLIPPY ?= /usr/bin/clippy-driver
 KRUSTFMT ?= /usr/bin/rustfmt
 KBUILD_ENV := PATH=/usr/bin:$(PATH) LIBCLANG_PATH=$(or $(PS_LIBCLANG_PATH),/usr/lib/llvm-19/lib)

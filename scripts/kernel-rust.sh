@@ -8,6 +8,8 @@
 #                                          to build against them (KDIR=... KRUSTC=... PS_BINDGEN=...
 #                                          KCC=...)
 #   scripts/kernel-rust.sh --check KDIR    only find the toolchain and the source; print nothing
+#   scripts/kernel-rust.sh --rustc KDIR    print the rustc that built KDIR's kernel, if there is one
+#                                          here (the Makefile's KRUSTC default: Ubuntu's rustc-1.9x)
 #
 # KDIR's .config names the compilers that built the kernel (CONFIG_RUSTC_VERSION_TEXT,
 # CONFIG_BINDGEN_VERSION_TEXT, CONFIG_CC_VERSION_TEXT). Rust metadata and symbol names depend on
@@ -31,12 +33,14 @@ die() {
 }
 say() { printf 'kernel-rust.sh: %s\n' "$*" >&2; }
 
-CHECK_ONLY=0
-if [ "${1:-}" = --check ]; then
-	CHECK_ONLY=1
+MODE=build
+case "${1:-}" in
+--check | --rustc)
+	MODE=${1#--}
 	shift
-fi
-[ $# -ge 1 ] || die "usage: scripts/kernel-rust.sh [--check] KDIR [SOURCE]"
+	;;
+esac
+[ $# -ge 1 ] || die "usage: scripts/kernel-rust.sh [--check|--rustc] KDIR [SOURCE]"
 KDIR=$(realpath "$1")
 SOURCE=${2:-${PS_KERNEL_SOURCE:-}}
 
@@ -70,6 +74,10 @@ find_tool() {
 
 minor=${RUSTC_VERSION%.*}
 RUSTC=$(find_tool "$RUSTC_TEXT" "${KRUSTC:-}" "rustc-$minor" /usr/bin/rustc rustc) || RUSTC=
+if [ $MODE = rustc ]; then
+	[ -n "$RUSTC" ] && echo "$RUSTC"
+	exit 0
+fi
 bindgen_minor=${BINDGEN_VERSION%.*}
 BINDGEN=$(find_tool "$BINDGEN_TEXT" "${BINDGEN:-}" "${PS_BINDGEN:-}" "bindgen-$bindgen_minor" /usr/bin/bindgen bindgen) || BINDGEN=
 RUST_SRC=
@@ -112,7 +120,7 @@ if command -v dpkg-query >/dev/null; then
 	fi
 fi
 
-[ $CHECK_ONLY -eq 1 ] && exit 0
+[ $MODE = check ] && exit 0
 
 # The cache: keyed by everything that makes the artifacts differ.
 if [ -d "$SOURCE" ]; then
