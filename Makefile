@@ -2,13 +2,15 @@
 #
 # pseudoscopic: out-of-tree build of pseudoscopic.ko, its tools and its tests.
 #
-#   make setup            install toolchain, Linux 7.3 source and the test kernel (root, cached, idempotent)
+#   make setup            install toolchain, Linux 7.3 source, test and debug kernels, QEMU chroot (root,
+#                         cached, idempotent); `make run` prepares only what the demo needs
 #   make                  build pseudoscopic.ko against KDIR
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
-#   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule
-#   make uninstall        DKMS removal and those files
+#   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule,
+#                         the tools in /usr/local/bin (PREFIX=...)
+#   make uninstall        DKMS removal, those files and the tools
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
 # The kernel's Kbuild reads ./Kbuild when it descends here with M=.
@@ -19,23 +21,34 @@ export PS_CACHE
 -include $(PS_CACHE)/env.mk
 
 RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
-# A running kernel's build tree is only usable when it carries the Rust artifacts (Debian's headers
-# packages do not), otherwise the test kernel from `make setup` is the default.
+# The running kernel's build tree when it is a Rust kernel's (with its Rust artifacts, or without
+# them as in Debian's headers packages: scripts/kernel-rust.sh provides them), otherwise the test
+# kernel from `make setup`.
 TEST_KDIR := $(PS_CACHE)/test-kernel
-ifneq ($(wildcard $(RUNNING_KDIR)/rust/libkernel.rmeta),)
+ifneq ($(shell grep -s '^CONFIG_RUST=y' $(RUNNING_KDIR)/.config),)
 KDIR ?= $(RUNNING_KDIR)
 else
 KDIR ?= $(TEST_KDIR)
 endif
 
-# Kernel Rust must be compiled by the exact rustc that built KDIR; for the test kernel that is
-# Debian's rustc-web.  Override for other trees: make KDIR=... KRUSTC=...
-KRUSTC ?= /usr/bin/rustc
+# Kernel Rust must be compiled by the exact rustc that built KDIR: by default the one its .config
+# names, where it is installed (Debian's rustc-web for the test kernel, Ubuntu's versioned
+# rustc-1.9x for its kernels), else /usr/bin/rustc.  Override: make KDIR=... KRUSTC=...
+ifeq ($(origin KRUSTC),undefined)
+KRUSTC := $(or $(shell bash scripts/kernel-rust.sh --rustc $(KDIR) 2>/dev/null),/usr/bin/rustc)
+endif
 KCLIPPY ?= /usr/bin/clippy-driver
 KRUSTFMT ?= /usr/bin/rustfmt
 KBUILD_ENV := PATH=/usr/bin:$(PATH) LIBCLANG_PATH=$(or $(PS_LIBCLANG_PATH),/usr/lib/llvm-19/lib)
 KMAKE = $(KBUILD_ENV) $(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) \
-	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
+	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN)) $(if $(KCC),CC=$(KCC))
+
+# A tree without Rust artifacts (a distribution's headers): scripts/kernel-rust.sh finds the rustc
+# and bindgen that built the kernel, rebuilds the kernel's rust/ from its source into a cache (once)
+# and prints the variables (KDIR, KRUSTC, PS_BINDGEN, KCC) to build against that instead.
+HAS_RUST_ARTIFACTS = $(wildcard $(KDIR)/rust/libkernel.rmeta)
+# $(call against_kdir,TARGET): make TARGET here, against KDIR or the tree kernel-rust.sh prepared.
+against_kdir = vars=$$(KRUSTC=$(KRUSTC) bash scripts/kernel-rust.sh $(KDIR)) && $(MAKE) --no-print-directory $(1) $$vars
 
 # The debug kernel (KASAN, kmemleak, fault injection) from `make setup`, compiled by clang, and the
 # module built against it in out/debug-module/: a copy of the module's sources, since Kbuild
@@ -54,21 +67,30 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check vm-test install uninstall bench copy-bench
 
 all: modules
 
 check-kdir:
-	@test -f $(KDIR)/rust/libkernel.rmeta || { \
-	  echo "pseudoscopic: KDIR=$(KDIR) is not a kernel build tree with Rust artifacts."; \
-	  echo "pseudoscopic: run 'make setup' (test kernel) or pass KDIR=<tree built with CONFIG_RUST=y>."; \
+	@test -f $(KDIR)/rust/libkernel.rmeta || test -f $(KDIR)/.config || { \
+	  echo "pseudoscopic: KDIR=$(KDIR) is not a kernel build tree."; \
+	  echo "pseudoscopic: install the kernel's headers, run 'make setup' (test kernel) or pass KDIR=<tree built with CONFIG_RUST=y>."; \
 	  exit 1; }
 
 modules: check-kdir
+ifneq ($(HAS_RUST_ARTIFACTS),)
 	$(KMAKE) modules
+else
+	@$(call against_kdir,modules)
+endif
 
+# scripts/setup.sh in parts: `make test` needs all of them, the demo (and the benchmark) only the
+# test kernel and the QEMU chroot, so a first `make run` never waits for the debug kernel.
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh all
+
+setup-demo:
+	bash scripts/setup.sh kernel chroot
 
 modules-debug:
 	@test -f $(DEBUG_KDIR)/rust/libkernel.rmeta || { \
@@ -90,9 +112,13 @@ fmt-check: check-kdir
 
 # The module built with CLIPPY=1: any warning from rustc, clippy or the C compiler fails.
 clippy: check-kdir out
+ifneq ($(HAS_RUST_ARTIFACTS),)
 	rm -f src/*.o src/.*.cmd
 	$(KMAKE) CLIPPY=1 CLIPPY_DRIVER=$(KCLIPPY) modules >out/clippy.log 2>&1; rc=$$?; cat out/clippy.log; \
 	  test $$rc -eq 0 && ! grep -qE '^(warning|error)|: (warning|error):' out/clippy.log
+else
+	@$(call against_kdir,clippy)
+endif
 
 tools:
 	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked
@@ -136,9 +162,12 @@ out:
 
 # The VM boots the test kernel, so everything it loads is built against that tree.
 # The group dkms loads what `make install` builds through DKMS: tests/host/dkms.sh builds it first.
+# The groups debian-* boot Debian's own kernel with the module `make install` built in the Debian
+# chroot of `make setup`: tests/host/distro-install.sh runs that install first.
 vm-test:
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
+	$(if $(filter debian-%,$(or $(VM_GROUPS),debian-)),bash tests/host/distro-install.sh)
 	$(if $(wildcard $(DEBUG_KDIR)/rust/libkernel.rmeta),$(MAKE) modules-debug)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
@@ -148,12 +177,12 @@ test: setup
 	$(MAKE) vm-test
 	bash tests/vm/run-demo.sh
 
-run: setup
+run: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh
 
 # Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
-bench: setup
+bench: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-bench.sh
 	$(MAKE) copy-bench
@@ -171,7 +200,7 @@ shell:
 KVER ?= $(shell uname -r)
 INSTALL_KDIR = $(if $(filter command line environment,$(origin KDIR)),$(KDIR))
 
-install:
+install: tools
 	KVER=$(KVER) KDIR=$(INSTALL_KDIR) bash scripts/dkms.sh install
 
 uninstall:

@@ -5,14 +5,20 @@
 #
 #   scripts/dkms.sh install    copy the module's sources to /usr/src/pseudoscopic-VERSION, then
 #                              dkms add, build and install for KVER; install the modprobe.d file
-#                              (nouveau/nvidia load pseudoscopic first) and the udev rule for
-#                              /dev/pseudoscopic; create the pseudoscopic group
-#   scripts/dkms.sh uninstall  dkms remove (every kernel), delete the sources and both files; the
-#                              group stays (files may belong to it)
+#                              (nouveau/nvidia load pseudoscopic first), the udev rule for
+#                              /dev/pseudoscopic and the tools (built by `make tools`) in
+#                              PREFIX/bin; create the pseudoscopic group
+#   scripts/dkms.sh uninstall  dkms remove (every kernel), delete the sources, both files and the
+#                              tools; the group stays (files may belong to it)
+#
+# A kernel tree without Rust artifacts (Debian's headers) is fine: the module's Makefile has
+# scripts/kernel-rust.sh rebuild them, for this kernel and every later one DKMS builds for; its
+# check runs first here, so a missing rustc, bindgen or kernel source stops with one message.
 #
 # Environment:
 #   KVER     kernel to build for (default: the running one)
-#   KDIR     its build tree, with Rust artifacts (default DKMS's: /lib/modules/KVER/build)
+#   KDIR     its build tree (default DKMS's: /lib/modules/KVER/build)
+#   PREFIX   where the tools go (default /usr/local: PREFIX/bin)
 #   PS_ROOT  install under this directory instead of / (tests): private DKMS trees, depmod -b,
 #            no group, no udev reload; nothing outside PS_ROOT is touched
 set -euo pipefail
@@ -27,6 +33,10 @@ ROOT=${PS_ROOT:-/}
 ROOT=${ROOT%/}
 
 SRC_DIR=$ROOT/usr/src/$NAME-$VERSION
+PREFIX=${PREFIX:-/usr/local}
+BIN_DIR=$ROOT$PREFIX/bin
+TOOLS_BIN=$REPO/out/tools/release
+TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz)
 MODPROBE_CONF=$ROOT/etc/modprobe.d/$NAME.conf
 UDEV_RULE=$ROOT/etc/udev/rules.d/70-$NAME.rules
 
@@ -45,9 +55,9 @@ fi
 copy_sources() {
 	rm -rf "$SRC_DIR"
 	mkdir -p "$SRC_DIR"
-	(cd "$REPO" && find Kbuild Kconfig Makefile dkms.conf src rust include -type f \
+	(cd "$REPO" && find Kbuild Kconfig Makefile dkms.conf src rust include scripts/kernel-rust.sh -type f \
 		\( -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name Kbuild -o -name Kconfig \
-		-o -name Makefile -o -name dkms.conf \) -print0 | xargs -0 cp --parents -t "$SRC_DIR")
+		-o -name Makefile -o -name dkms.conf -o -name kernel-rust.sh \) -print0 | xargs -0 cp --parents -t "$SRC_DIR")
 }
 
 # Whether DKMS knows this version (added, built or installed).
@@ -64,6 +74,16 @@ do_install() {
 	[ -n "$PS_ROOT" ] || [ "$(id -u)" -eq 0 ] || die "make install needs root (sudo make install)"
 	command -v dkms >/dev/null || die "dkms is not installed (Debian: apt-get install dkms)"
 	[ -n "$VERSION" ] || die "no PACKAGE_VERSION in $REPO/dkms.conf"
+	local tool
+	for tool in "${TOOLS[@]}"; do
+		[ -x "$TOOLS_BIN/$tool" ] || die "$TOOLS_BIN/$tool is not built (make install builds the tools first)"
+	done
+	local kdir=${KDIR:-$ROOT/lib/modules/$KVER/build}
+	# Its one message says what is missing.
+	if [ ! -f "$kdir/rust/libkernel.rmeta" ]; then
+		bash "$REPO/scripts/kernel-rust.sh" --check "$kdir" || exit 1
+		say "$kdir has no Rust artifacts: scripts/kernel-rust.sh rebuilds them from the kernel's source (a few minutes, once per kernel)"
+	fi
 	if registered; then
 		say "removing the $NAME $VERSION DKMS already has, to add the current sources"
 		"${DKMS[@]}" remove -m "$NAME" -v "$VERSION" --all ${PS_ROOT:+--no-depmod} >/dev/null
@@ -79,7 +99,7 @@ do_install() {
 		local log
 		log=$(find "${ROOT%/}/var/lib/dkms/$NAME/$VERSION/build" -name make.log 2>/dev/null | head -n 1)
 		[ -n "$log" ] && tail -n 20 "$log" >&2
-		die "DKMS build failed for $KVER${log:+ (log: $log)}; the kernel tree must carry Rust artifacts built by /usr/bin/rustc (README.md, \"Building against another kernel\")"
+		die "DKMS build failed for $KVER${log:+ (log: $log)} (README.md, \"Building against another kernel\")"
 	fi
 	mkdir -p "$ROOT/lib/modules/$KVER"
 	"${DKMS[@]}" install -m "$NAME" -v "$VERSION" -k "$KVER" ${PS_ROOT:+--no-depmod} >/dev/null ||
@@ -88,6 +108,10 @@ do_install() {
 	install -D -m 0644 "$REPO/packaging/$NAME-modprobe.conf" "$MODPROBE_CONF"
 	install -D -m 0644 "$REPO/packaging/70-$NAME.rules" "$UDEV_RULE"
 	say "installed $MODPROBE_CONF and $UDEV_RULE"
+	for tool in "${TOOLS[@]}"; do
+		install -D -m 0755 "$TOOLS_BIN/$tool" "$BIN_DIR/$tool"
+	done
+	say "installed ${TOOLS[*]} in $BIN_DIR"
 	if [ -z "$PS_ROOT" ]; then
 		getent group "$NAME" >/dev/null || groupadd --system "$NAME"
 		say "group $NAME: add users with 'usermod -aG $NAME USER'"
@@ -108,10 +132,14 @@ do_uninstall() {
 	fi
 	rm -rf "$SRC_DIR"
 	rm -f "$MODPROBE_CONF" "$UDEV_RULE"
+	local tool
+	for tool in "${TOOLS[@]}"; do
+		rm -f "$BIN_DIR/$tool"
+	done
 	if [ -z "$PS_ROOT" ] && command -v udevadm >/dev/null; then
 		udevadm control --reload-rules 2>/dev/null || true
 	fi
-	say "removed $SRC_DIR, $MODPROBE_CONF and $UDEV_RULE (the group $NAME stays)"
+	say "removed $SRC_DIR, $MODPROBE_CONF, $UDEV_RULE and the tools in $BIN_DIR (the group $NAME stays)"
 }
 
 case "${1:-}" in

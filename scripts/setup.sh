@@ -12,7 +12,14 @@
 #      run the emulated NVIDIA boards (tests/gpu-model, built by `make vm-test`); the host keeps
 #      bookworm's QEMU;
 #   6. a debug kernel: the same plus tests/kernel-debug.config (KASAN, kmemleak, fault injection),
-#      compiled by clang-19, because the kernel allows Rust with KASAN only under clang.
+#      compiled by clang-19, because the kernel allows Rust with KASAN only under clang;
+#   7. a Debian trixie chroot with Debian's own newest 7.3 kernel (trixie-backports) and the
+#      toolchain that built it, and that kernel's Rust artifacts (scripts/kernel-rust.sh), for the
+#      tests of `make install` on a distribution kernel (tests/host/distro-install.sh, VM groups
+#      debian-*).
+#
+# Usage: scripts/setup.sh [PART...]. Steps 1-4 always run; the parts add the rest: `chroot` (5),
+# `debug` (6), `distro` (7), `all` (every part, the default).
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
@@ -20,6 +27,7 @@
 #   $PS_CACHE/debug-kernel -> the debug kernel build tree (VM groups with "# vm: kernel debug")
 #   $PS_CACHE/env.mk       -> the toolchain variables the Makefile includes
 #   $PS_CACHE/qemu-chroot  -> the trixie chroot whose qemu-system-x86_64 has vfio-user-pci
+#   $PS_CACHE/distro-7.3   -> the trixie chroot with Debian's 7.3 kernel (or a file: why not)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -252,7 +260,105 @@ build_qemu_chroot() {
 	mv -T "$PS_CACHE/qemu-chroot.tmp" "$PS_CACHE/qemu-chroot"
 }
 
+# Debian's own kernel of SERIES (7.3) and the exact toolchain that built it, in a trixie chroot of
+# its own, for the tests that install the module the way a Debian 13 user does (`make install`:
+# DKMS, scripts/kernel-rust.sh) and boot Debian's vmlinuz (VM groups with "# vm: kernel debian").
+# The kernel is the newest of SERIES in trixie-backports; when there is none, $PS_CACHE/distro-SERIES
+# is a file saying why, and those groups are skipped. Keyed by the kernel version and this recipe.
+# Also builds the kernel's Rust artifacts there once (the cold step of `make install`).
+# As README.md tells Debian 13 users: the kernel and the build tools from trixie-backports (whose
+# kernel packages pull newer libraries, libelf among them, that trixie's -dev packages would
+# conflict with), the Rust toolchain from trixie (backports' rustc is not the kernel's).
+DISTRO_BUILD_PACKAGES=(gcc-14 make dkms bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
+	python3 libc6-dev ca-certificates rsync cpio)
+DISTRO_RUST_PACKAGES=(rustc rust-src rust-clippy bindgen cargo)
+build_distro_chroot() {
+	local series=$1 conf lists image kver key root tmp link
+	link=$PS_CACHE/distro-$series
+	conf=$(private_apt)
+	lists=$PS_CACHE/apt/lists
+	# The archive changes: look again at most once a day.
+	if [ -z "$(find "$lists" -maxdepth 1 -name '*trixie-backports_InRelease' -mtime -1 2>/dev/null)" ]; then
+		APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
+			say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest"
+	fi
+	image=$(APT_CONFIG=$conf apt-cache madison linux-image-amd64 2>/dev/null |
+		awk -F'|' '/trixie-backports/ {gsub(/ /, "", $2); print $2}' | sort -V | tail -n 1)
+	kver=
+	case "$image" in
+	"$series".*)
+		kver=$(APT_CONFIG=$conf apt-cache depends "linux-image-amd64=$image" 2>/dev/null |
+			sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n 1)
+		;;
+	esac
+	if [ -z "$kver" ]; then
+		rm -rf "$link"
+		echo "no Linux $series kernel in trixie-backports (linux-image-amd64 there: ${image:-none})" >"$link"
+		say "SKIP Debian's Linux $series: $(cat "$link")"
+		return 0
+	fi
+	key=$({
+		echo "$series $kver $image $CHROOT_SUITE $DEBIAN_MIRROR ${DISTRO_BUILD_PACKAGES[*]} ${DISTRO_RUST_PACKAGES[*]}"
+		declare -f build_distro_chroot
+	} | sha256sum | cut -c1-12)
+	root=$PS_CACHE/distro-$CHROOT_SUITE-$kver-$key
+	if [ -f "$root/.ps-built" ]; then
+		say "Debian $series chroot: $kver ($key) present"
+	else
+		say "Debian $series chroot: debootstrap $CHROOT_SUITE, Debian's $kver and its toolchain (several minutes)"
+		tmp=$root.tmp
+		rm -rf "$tmp"
+		debootstrap --variant=minbase "$CHROOT_SUITE" "$tmp" "$DEBIAN_MIRROR" >"$PS_CACHE/distro-$series.log" 2>&1 ||
+			die "debootstrap $CHROOT_SUITE failed; see $PS_CACHE/distro-$series.log"
+		echo "deb $DEBIAN_MIRROR $CHROOT_SUITE-backports main" >"$tmp/etc/apt/sources.list.d/backports.list"
+		# The kernel from backports; its toolchain from trixie itself (backports' rustc is newer).
+		unshare -m sh -ec '
+			root=$1 suite=$2 image=$3 kver=$4 series=$5 rust=$6
+			shift 6
+			mount -t proc proc "$root/proc"
+			chroot "$root" apt-get update -q
+			chroot "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q --no-install-recommends \
+				-t "$suite-backports" "linux-image-$kver=$image" "linux-headers-$kver=$image" "linux-source-$series=$image" "$@"
+			chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $rust
+			chroot "$root" apt-get clean
+		' sh "$tmp" "$CHROOT_SUITE" "$image" "$kver" "$series" "${DISTRO_RUST_PACKAGES[*]}" "${DISTRO_BUILD_PACKAGES[@]}" \
+			>>"$PS_CACHE/distro-$series.log" 2>&1 ||
+			die "installing Debian's $kver and its toolchain in the chroot failed; see $PS_CACHE/distro-$series.log"
+		[ -f "$tmp/boot/vmlinuz-$kver" ] || die "no /boot/vmlinuz-$kver in the Debian $series chroot"
+		echo "$kver" >"$tmp/.ps-kernel"
+		touch "$tmp/.ps-built"
+		mv -T "$tmp" "$root"
+		say "Debian $series chroot: $kver ready"
+	fi
+	# The kernel's Rust artifacts, as `make install` will want them (kernel-rust.sh's own cache,
+	# keyed by kernel and toolchain; instant when present).
+	cp "$REPO/scripts/kernel-rust.sh" "$root/tmp/kernel-rust.sh"
+	local t0=$SECONDS
+	unshare -m sh -ec '
+		mount -t proc proc "$1/proc"
+		chroot "$1" env PS_CACHE=/var/cache/pseudoscopic nice bash /tmp/kernel-rust.sh "/lib/modules/$2/build" >/dev/null
+	' sh "$root" "$kver" 2>&1 | sed 's/^/setup: /' || die "Rust artifacts for Debian's $kver failed (above)"
+	say "Debian $series chroot: Rust artifacts for $kver ready ($((SECONDS - t0)) s)"
+	rm -rf "$link"
+	ln -sfn "$root" "$link.tmp"
+	mv -T "$link.tmp" "$link"
+}
+
+# The parts a target needs: `make run` and `make bench` only `kernel chroot`, so a first demo
+# never waits for the debug kernel; `make test` everything.
+PARTS_ALL=(kernel chroot debug distro)
+
 main() {
+	local parts=("$@") part
+	[ ${#parts[@]} -eq 0 ] && parts=(all)
+	for part in "${parts[@]}"; do
+		case "$part" in
+		all) parts+=("${PARTS_ALL[@]}") ;;
+		kernel | chroot | debug | distro) ;;
+		*) die "unknown part '$part' (parts: ${PARTS_ALL[*]} all)" ;;
+		esac
+	done
+	want() { case " ${parts[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 	[ -r /etc/os-release ] && . /etc/os-release
 	[ "${ID:-}" = debian ] || say "warning: not Debian (${ID:-unknown}); package names may differ"
 	mkdir -p "$PS_CACHE"
@@ -261,10 +367,12 @@ main() {
 	local src
 	src=$(fetch_kernel_source)
 	build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
-	build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
-	build_qemu_chroot
+	want chroot && build_qemu_chroot
+	want debug && build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
+	want distro && build_distro_chroot "$KERNEL_SERIES"
 	write_env
-	say "done: KDIR=$PS_CACHE/test-kernel, debug kernel $PS_CACHE/debug-kernel"
+	say "done (${parts[*]}): KDIR=$PS_CACHE/test-kernel$(want debug && echo ", debug kernel $PS_CACHE/debug-kernel")"
 }
 
-main "$@"
+# Sourced (tests of single steps) it only defines the functions.
+[ "${BASH_SOURCE[0]}" != "$0" ] || main "$@"

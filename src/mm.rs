@@ -127,10 +127,8 @@ impl LockedPage {
     /// A page for user address `addr` of `vma`; `None` when memory is short. May sleep.
     pub(crate) fn for_user(vma: &VmaRef, addr: usize) -> Option<Self> {
         // SAFETY: `vma` is a live VMA (the caller holds the mmap lock or is its fault handler).
-        Self::lock(
-            unsafe { shim::ps_alloc_user_page(vma.as_ptr(), addr as c_ulong) },
-            0,
-        )
+        let page = unsafe { shim::ps_alloc_user_page(vma.as_ptr(), addr as c_ulong) };
+        Self::lock(page, 0)
     }
 
     /// A 2 MiB huge page for the aligned user address `addr` of `vma`; `None` when none is free

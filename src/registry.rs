@@ -54,13 +54,20 @@ pub(crate) fn enter(index: Option<u32>) -> Result<KVec<ActiveVram>> {
     for gpu in gpus.iter().filter(|g| index.is_none_or(|i| g.index == i)) {
         if let Some(active) = gpu.enter() {
             out.push(active, GFP_KERNEL)?;
+            // Most free VRAM first: the new GPU moves up past those with less. (Not
+            // `sort_unstable_by_key`: with rustc 1.85 its code trips objtool, "falls through to
+            // next function".)
+            let mut i = out.len() - 1;
+            while i > 0 && out[i - 1].free_pages() < out[i].free_pages() {
+                out.swap(i - 1, i);
+                i -= 1;
+            }
         }
     }
     drop(gpus);
     if out.is_empty() {
         return Err(ENODEV);
     }
-    out.sort_unstable_by_key(|g| core::cmp::Reverse(g.free_pages()));
     Ok(out)
 }
 

@@ -53,7 +53,10 @@ dkms_status | grep -q "^pseudoscopic/$VERSION, $KVER, x86_64: installed" || fail
 grep -q '^AUTOINSTALL="yes"$' "$ROOT/usr/src/pseudoscopic-$VERSION/dkms.conf" || fail "dkms.conf without AUTOINSTALL"
 cmp -s "$REPO/packaging/pseudoscopic-modprobe.conf" "$ROOT/etc/modprobe.d/pseudoscopic.conf" || fail "modprobe.d file not installed"
 cmp -s "$REPO/packaging/70-pseudoscopic.rules" "$ROOT/etc/udev/rules.d/70-pseudoscopic.rules" || fail "udev rule not installed"
-pass "install: built for $KVER, installed, indexed, modprobe.d and udev files in place"
+for tool in ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz; do
+	cmp -s "$REPO/out/tools/release/$tool" "$ROOT/usr/local/bin/$tool" || fail "$tool not installed in /usr/local/bin"
+done
+pass "install: built for $KVER, installed, indexed, modprobe.d and udev files and the tools in place"
 
 # kmod's modprobe with the installed configuration: loading nouveau loads pseudoscopic first.
 # A stand-in nouveau.ko (any module file) in a scratch copy is enough for --show-depends.
@@ -77,11 +80,12 @@ dkms_sh uninstall
 [ -e "$KO" ] && fail "$KO still there after uninstall"
 grep -q pseudoscopic "$MODDIR/modules.dep" && fail "modules.dep still lists pseudoscopic"
 [ -z "$(dkms_status)" ] || fail "dkms still knows pseudoscopic: $(dkms_status)"
-for f in "$ROOT/usr/src/pseudoscopic-$VERSION" "$ROOT/etc/modprobe.d/pseudoscopic.conf" "$ROOT/etc/udev/rules.d/70-pseudoscopic.rules"; do
+for f in "$ROOT/usr/src/pseudoscopic-$VERSION" "$ROOT/etc/modprobe.d/pseudoscopic.conf" "$ROOT/etc/udev/rules.d/70-pseudoscopic.rules" \
+	"$ROOT/usr/local/bin/ps-status" "$ROOT/usr/local/bin/ps-test"; do
 	[ -e "$f" ] && fail "$f still there after uninstall"
 done
 [ -f "$MODDIR/kernel/lib/test_hmm.ko" ] || fail "uninstall removed another module"
-pass "uninstall: module, DKMS entry, sources and both files gone"
+pass "uninstall: module, DKMS entry, sources, both files and the tools gone"
 
 # Twice in a row: the second install replaces the first.
 dkms_sh install

@@ -21,30 +21,73 @@ die() {
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no test kernel at $KDIR (run 'make setup')"
 [ -f "$REPO/pseudoscopic.ko" ] || die "pseudoscopic.ko is not built (run 'make')"
 KVER=$(cat "$KDIR/include/config/kernel.release")
+KERNEL_IMAGE=$KDIR/arch/x86/boot/bzImage
+MODULES_DIR=$KDIR
+MODULE_DEST=extra
+TEST_HMM_KO=$KDIR/lib/test_hmm.ko
 TEST_KDIR=$KDIR
 MODULE_KO=$REPO/pseudoscopic.ko
 INITRAMFS=$OUT/initramfs.cpio
 
-# use_kernel test|debug: the kernel the next guests boot, the module built for it, and their
+# The Debian chroot of `make setup` (part distro) with Debian's own kernel, or a file saying why
+# there is none.
+DISTRO=${PS_DISTRO:-$PS_CACHE/distro-7.3}
+
+# use_kernel test|debug|debian: the kernel the next guests boot (KERNEL_IMAGE, KVER), the module
+# built for it, its modules directory (MODULES_DIR: modules.order, modules.builtin...) and their
 # initramfs.  The debug kernel (KASAN, kmemleak, fault injection; `make setup`) needs the module
-# built against its own tree (`make modules-debug`, into out/debug-module/).
+# built against its own tree (`make modules-debug`, into out/debug-module/). Debian's kernel gets
+# the module `make install` built through DKMS in the Debian chroot (tests/host/distro-install.sh).
+# Returns 3 with SKIP_REASON set when Debian's kernel of the series is not available.
 use_kernel() {
+	TEST_HMM_KO=
 	case "$1" in
-	test)
-		KDIR=$TEST_KDIR
-		MODULE_KO=$REPO/pseudoscopic.ko
-		INITRAMFS=$OUT/initramfs.cpio
+	test | debug)
+		if [ "$1" = test ]; then
+			KDIR=$TEST_KDIR
+			MODULE_KO=$REPO/pseudoscopic.ko
+			INITRAMFS=$OUT/initramfs.cpio
+		else
+			KDIR=$PS_CACHE/debug-kernel
+			MODULE_KO=$REPO/out/debug-module/pseudoscopic.ko
+			INITRAMFS=$OUT/initramfs-debug.cpio
+			[ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no debug kernel at $KDIR (run 'make setup')"
+			[ -f "$MODULE_KO" ] || die "$MODULE_KO is not built (run 'make modules-debug')"
+		fi
+		KVER=$(cat "$KDIR/include/config/kernel.release")
+		KERNEL_IMAGE=$KDIR/arch/x86/boot/bzImage
+		MODULES_DIR=$KDIR
+		TEST_HMM_KO=$KDIR/lib/test_hmm.ko
+		MODULE_DEST=extra
 		;;
-	debug)
-		KDIR=$PS_CACHE/debug-kernel
-		MODULE_KO=$REPO/out/debug-module/pseudoscopic.ko
-		INITRAMFS=$OUT/initramfs-debug.cpio
-		[ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no debug kernel at $KDIR (run 'make setup')"
-		[ -f "$MODULE_KO" ] || die "$MODULE_KO is not built (run 'make modules-debug')"
+	debian)
+		if [ ! -d "$DISTRO" ]; then
+			SKIP_REASON="Debian's kernel: $(cat "$DISTRO" 2>/dev/null || echo "no Debian chroot at $DISTRO (make setup)")"
+			return 3
+		fi
+		KVER=$(cat "$DISTRO/.ps-kernel")
+		KERNEL_IMAGE=$DISTRO/boot/vmlinuz-$KVER
+		MODULES_DIR=$DISTRO/lib/modules/$KVER
+		MODULE_DEST=updates/dkms
+		MODULE_KO=$(ls "$MODULES_DIR/updates/dkms/pseudoscopic.ko"* 2>/dev/null | head -n 1)
+		[ -n "$MODULE_KO" ] || die "no DKMS-built module in $MODULES_DIR/updates/dkms (tests/host/distro-install.sh)"
+		INITRAMFS=$OUT/initramfs-debian.cpio
 		;;
-	*) die "unknown kernel '$1' (test or debug)" ;;
+	*) die "unknown kernel '$1' (test, debug or debian)" ;;
 	esac
-	KVER=$(cat "$KDIR/include/config/kernel.release")
+}
+
+# copy_module KO DIR: KO (decompressed if it is .ko.xz or .ko.zst: busybox loads plain files)
+# into DIR.
+copy_module() {
+	local name
+	name=$(basename "$1")
+	mkdir -p "$2"
+	case "$1" in
+	*.ko.xz) xz -dc "$1" >"$2/${name%.xz}" ;;
+	*.ko.zst) zstd -qdc "$1" >"$2/${name%.zst}" ;;
+	*) cp "$1" "$2/" ;;
+	esac
 }
 
 # Builds $INITRAMFS: busybox, the modules (with modules.dep for modprobe), the tools and the
@@ -58,11 +101,16 @@ build_initramfs() {
 	for applet in $("$stage/bin/busybox" --list-full); do
 		[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
 	done
-	local moddir=$stage/lib/modules/$KVER
-	mkdir -p "$moddir/extra" "$moddir/kernel/lib"
-	cp "$MODULE_KO" "$moddir/extra/"
-	cp "$KDIR/lib/test_hmm.ko" "$moddir/kernel/lib/"
-	cp "$KDIR/modules.order" "$KDIR/modules.builtin" "$KDIR/modules.builtin.modinfo" "$moddir/"
+	local moddir=$stage/lib/modules/$KVER dep
+	mkdir -p "$moddir"
+	copy_module "$MODULE_KO" "$moddir/$MODULE_DEST"
+	[ -n "$TEST_HMM_KO" ] && copy_module "$TEST_HMM_KO" "$moddir/kernel/lib"
+	# The kernel's modules the module needs (a distribution kernel builds more as modules).
+	for dep in $(/sbin/modinfo -F depends "$MODULE_KO" | tr ',' ' '); do
+		dep=$(find "$MODULES_DIR/kernel" -name "$dep.ko*" 2>/dev/null | head -n 1)
+		[ -n "$dep" ] && copy_module "$dep" "$moddir/kernel/deps"
+	done
+	cp "$MODULES_DIR/modules.order" "$MODULES_DIR/modules.builtin" "$MODULES_DIR/modules.builtin.modinfo" "$moddir/"
 	/sbin/depmod -b "$stage" "$KVER"
 	local tool
 	for tool in "${TOOLS[@]}"; do
@@ -86,7 +134,7 @@ qemu_cmd() {
 	shift 3
 	QEMU_CMD=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "${PS_VM_MEMORY:-2G}" -smp 2
 		-nographic -no-reboot -net none
-		-kernel "${PS_KERNEL_IMAGE:-$KDIR/arch/x86/boot/bzImage}" -initrd "$INITRAMFS"
+		-kernel "${PS_KERNEL_IMAGE:-$KERNEL_IMAGE}" -initrd "$INITRAMFS"
 		-append "console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=4 log_buf_len=4M panic=-1 oops=panic $append"
 		"$@")
 	if [ -n "$console" ]; then

@@ -4,7 +4,8 @@
 # The VM test suite: each group in tests/guest/groups/ boots a fresh guest (so one crash cannot hide
 # the others) with the devices its "# vm:" lines ask for, runs its cases, and reports each case on
 # the second serial port.  Prints one line per case and "N passed, M failed"; exits non-zero on any
-# failure or guest timeout.  Serial logs of failed groups stay in out/vm/<group>/.
+# failure or guest timeout.  Serial logs of failed groups stay in out/vm/<group>/.  A group whose
+# kernel is not available (Debian's kernel of a series gone from the archive) prints one SKIP line.
 #
 # Usage: tests/vm/run-tests.sh [GROUP...]   (default: every group)
 set -uo pipefail
@@ -107,6 +108,7 @@ case_info() {
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 GPU_MODEL_PIDS=()
 trap stop_gpu_models EXIT
 FAILED_GROUPS=()
@@ -115,7 +117,13 @@ run_group() {
 	local group=$1 file=$GROUP_DIR/$1.sh
 	[ -f "$file" ] || die "no such group: $group"
 	group_qemu_args "$file"
-	use_kernel "$GROUP_KERNEL"
+	local skip=0
+	use_kernel "$GROUP_KERNEL" || skip=$?
+	if [ $skip -eq 3 ]; then
+		printf 'SKIP  %s: %s\n' "$group" "$SKIP_REASON"
+		SKIPPED=$((SKIPPED + 1))
+		return
+	fi
 	# One initramfs per kernel, built when the first group that boots it runs.
 	case " ${INITRAMFS_BUILT[*]} " in
 	*" $GROUP_KERNEL "*) ;;
@@ -136,11 +144,11 @@ run_group() {
 		# lib.sh guest_arg), PS_GROUP_TIMEOUT lifts the group's time limit to match.
 		GROUP_TIMEOUT=${PS_GROUP_TIMEOUT:-$GROUP_TIMEOUT}
 		start_group_gpus "$dir"
-		local image=$KDIR/arch/x86/boot/bzImage
+		local image=$KERNEL_IMAGE
 		# Bookworm's QEMU has no vfio-user-pci: the chroot's runs instead, and sees only $OUT.
 		if [ ${#GROUP_GPUS[@]} -ne 0 ]; then
 			image=$OUT/bzImage-$GROUP_KERNEL
-			cp "$KDIR/arch/x86/boot/bzImage" "$image"
+			cp "$KERNEL_IMAGE" "$image"
 		fi
 		PS_KERNEL_IMAGE=$image PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" \
 			"ps.mode=test ps.group=$group ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
@@ -209,7 +217,9 @@ fi
 for g in "$@"; do
 	run_group "$g"
 done
-echo "$PASSED passed, $FAILED failed"
+summary="$PASSED passed, $FAILED failed"
+[ $SKIPPED -eq 0 ] || summary="$summary, $SKIPPED groups skipped"
+echo "$summary"
 if [ $FAILED -ne 0 ]; then
 	for g in "${FAILED_GROUPS[@]}"; do
 		echo "serial logs of $g: $OUT/$g/ (console*.log, results.log)"

@@ -17,6 +17,7 @@ use pseudoscopic::{
     mem::{Buf, PAGE},
     smaps,
     sysfs::{Pool, Stats},
+    thp::HugePages,
     System,
 };
 use std::{io, os::fd::AsRawFd, process::ExitCode};
@@ -340,7 +341,8 @@ fn mixed(ctx: &Ctx) -> TestResult {
     Ok(())
 }
 
-/// A buffer of `huge` transparent huge pages filled with `seed`, each checked to be one.
+/// A buffer of `huge` transparent huge pages filled with `seed`, each checked to be one. The
+/// caller holds a [`HugePages`] (see [`NEEDS_HUGE_PAGES`]).
 fn huge_buf(huge: usize, seed: u64) -> Result<Buf, String> {
     let buf = Buf::anon_huge(huge * HUGE_PAGES)?;
     buf.fill_all(seed);
@@ -1489,6 +1491,18 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("fork_storm", fork_storm),
 ];
 
+/// The scenarios that need transparent huge pages: they run holding a [`HugePages`], which turns
+/// the system's THP mode from `never` to `madvise` for their duration. Every other scenario's
+/// memory is `MADV_NOHUGEPAGE`, so no scenario depends on the mode.
+const NEEDS_HUGE_PAGES: &[&str] = &[
+    "thp",
+    "thp_unaligned",
+    "thp_fork",
+    "thp_partial_unmap",
+    "thp_mremap",
+    "thp_fallback",
+];
+
 /// The scenarios a user runs on real hardware (`ps-test` without arguments): every ioctl with
 /// data checks, on any loaded module with one GPU bound and a few MiB of its VRAM free.
 /// `exhaust`, `two_gpus`, `meminfo` and `thp` need the VM suite's setup.
@@ -1646,11 +1660,17 @@ fn main() -> ExitCode {
     }
     let mut results = Vec::new();
     for (name, job) in &jobs {
-        let result = match job {
+        // Held until the job ends, so huge pages stay allowed while they fault back.
+        let thp =
+            match NEEDS_HUGE_PAGES.contains(&name.as_str()) || matches!(job, Job::Hold(_, true)) {
+                true => HugePages::allow().map(Some),
+                false => Ok(None),
+            };
+        let result = thp.and_then(|_thp| match job {
             Job::Scenario(run) => Ctx::new().and_then(|ctx| run(&ctx)),
             Job::Hold(mib, huge) => hold(*mib, *huge),
             Job::Workload(cold, chunk, hot) => workload::workload(*cold, *chunk, *hot),
-        };
+        });
         if !json {
             match &result {
                 Ok(()) => println!("{name}: ok"),
@@ -1698,7 +1718,7 @@ mod tests {
 
     #[test]
     fn self_test_names_real_scenarios() {
-        for name in SELF_TEST {
+        for name in SELF_TEST.iter().chain(NEEDS_HUGE_PAGES) {
             assert!(SCENARIOS.iter().any(|(n, _)| n == name), "{name}");
         }
     }

@@ -12,6 +12,7 @@ pub mod maps;
 pub mod mem;
 pub mod smaps;
 pub mod sysfs;
+pub mod thp;
 
 pub use sysfs::System;
 

@@ -30,22 +30,31 @@ fn check(ret: libc::c_int, what: &str) -> Result<(), String> {
 }
 
 impl Buf {
-    /// `pages` pages of private anonymous memory, not yet touched, aligned to [`ALIGN`].
+    /// `pages` pages of private anonymous memory, not yet touched, aligned to [`ALIGN`] and
+    /// advised never to use transparent huge pages: tests count pages and faults, which must not
+    /// depend on the system's THP mode (`always` on Debian's kernels).
     pub fn anon(pages: usize) -> Result<Self, String> {
-        Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, ALIGN)
+        let buf = Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, ALIGN)?;
+        buf.advise(libc::MADV_NOHUGEPAGE, "madvise(MADV_NOHUGEPAGE)")?;
+        Ok(buf)
     }
 
     /// `pages` pages of private anonymous memory aligned to 2 MiB and advised to use transparent
-    /// huge pages.
+    /// huge pages (which the system's mode must allow: see [`crate::thp::HugePages`]).
     pub fn anon_huge(pages: usize) -> Result<Self, String> {
         let huge = 2 << 20;
         let buf = Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, huge)?;
+        buf.advise(libc::MADV_HUGEPAGE, "madvise(MADV_HUGEPAGE)")?;
+        Ok(buf)
+    }
+
+    /// `madvise` of the whole buffer.
+    fn advise(&self, advice: libc::c_int, what: &str) -> Result<(), String> {
         // SAFETY: Advice on our own mapping.
         check(
-            unsafe { libc::madvise(buf.base.as_ptr().cast(), buf.len, libc::MADV_HUGEPAGE) },
-            "madvise(MADV_HUGEPAGE)",
-        )?;
-        Ok(buf)
+            unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, advice) },
+            what,
+        )
     }
 
     /// `pages` pages of shared anonymous memory.
@@ -234,11 +243,7 @@ impl Buf {
 
     /// Reclaims the whole buffer to swap now (`MADV_PAGEOUT`).
     pub fn pageout(&self) -> Result<(), String> {
-        // SAFETY: Advice on our own mapping.
-        check(
-            unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, libc::MADV_PAGEOUT) },
-            "madvise(MADV_PAGEOUT)",
-        )
+        self.advise(libc::MADV_PAGEOUT, "madvise(MADV_PAGEOUT)")
     }
 
     /// Unmaps pages `[first, first + pages)`; the test must not touch them afterwards.

@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0
+# Debian's own kernel: the vmlinuz of linux-image-7.3.*+deb13-amd64 (trixie-backports, THP mode
+# always, no test_hmm) with the module that `make install` built through DKMS in the Debian chroot
+# of `make setup` (rustc 1.85.1, the kernel's Rust artifacts from scripts/kernel-rust.sh; see
+# tests/host/distro-install.sh). Every case of the migrate group, then the self-test.
+# vm: kernel debian
+# vm: ivshmem 256M
+# vm: timeout 1500
+. /tests/groups/migrate.sh
+
+case_debian_kernel_and_dkms_module() {
+	expect_match "$(uname -r)" '^7\.3\..*\+deb13-amd64$' "uname -r of Debian's kernel"
+	local ko=/lib/modules/$(uname -r)/updates/dkms/$MODULE.ko
+	grep -q "^updates/dkms/$MODULE.ko:" "/lib/modules/$(uname -r)/modules.dep" ||
+		fail "modprobe would not load the module DKMS installed ($ko)"
+	expect_eq "$(modinfo -F vermagic "$ko" | cut -d' ' -f1)" "$(uname -r)" "vermagic"
+	expect_match "$(cat /sys/kernel/mm/transparent_hugepage/enabled)" '\[always\]' "Debian's THP mode"
+	ps_ready
+	expect_match "$(cat /sys/module/$MODULE/taint)" '^OE$' "taint: out-of-tree, unsigned"
+	ps-test || fail "ps-test, the self-test, on Debian's kernel"
+	info "kernel $(uname -r); module vermagic $(modinfo -F vermagic "$ko")"
+}
