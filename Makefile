@@ -49,7 +49,11 @@ KMAKE_DEBUG = $(KBUILD_ENV) $(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_MO) CC=$(DEBUG_CC
 # User-space tools: a Cargo workspace, built with the same Debian toolchain.
 CARGO ?= /usr/bin/cargo
 CARGO_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/tools
+# Static binaries for the busybox guest. With an explicit --target, RUSTFLAGS reach only what runs
+# there, not the host's proc-macros (clap, serde), which cannot be linked statically; the binaries
+# are then copied to out/tools/release/, where everything else looks for them.
 TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
+TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
@@ -95,7 +99,9 @@ clippy: check-kdir out
 	  test $$rc -eq 0 && ! grep -qE '^(warning|error)|: (warning|error):' out/clippy.log
 
 tools:
-	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked
+	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked --target $(TOOLS_TARGET)
+	mkdir -p out/tools/release
+	cp $$(find out/tools/$(TOOLS_TARGET)/release -maxdepth 1 -type f -perm -u+x -name 'ps-*') out/tools/release/
 
 tools-check:
 	cd tools && $(CARGO_ENV) $(CARGO) fmt --check
