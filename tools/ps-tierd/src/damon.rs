@@ -38,12 +38,8 @@ pub struct Attrs {
 }
 
 fn write(path: &Path, value: impl ToString) -> io::Result<()> {
-    fs::write(path, value.to_string()).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot write {}: {e}", path.display()),
-        )
-    })
+    fs::write(path, value.to_string())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
 }
 
 fn read_u64(path: &Path) -> Option<u64> {
@@ -194,10 +190,7 @@ impl Damon {
     /// Sets the cold age (aggregation intervals) of every kdamond, running ones included.
     pub fn set_min_age(&self, min_age: u64) -> io::Result<()> {
         for slot in 0..self.slots.len() {
-            write(
-                &self.scheme(slot).join("access_pattern/age/min"),
-                min_age,
-            )?;
+            write(&self.scheme(slot).join("access_pattern/age/min"), min_age)?;
             if self.slots[slot].is_some() && self.running(slot) {
                 write(&self.state(slot), "commit")?;
             }
@@ -208,7 +201,9 @@ impl Damon {
     /// The cold regions kdamond `slot` found, as of now.
     pub fn cold_regions(&self, slot: usize) -> io::Result<Vec<Region>> {
         write(&self.state(slot), "update_schemes_tried_regions")?;
-        Ok(parse_tried_regions(&self.scheme(slot).join("tried_regions")))
+        Ok(parse_tried_regions(
+            &self.scheme(slot).join("tried_regions"),
+        ))
     }
 
     /// Stops every kdamond and releases them.
@@ -277,8 +272,14 @@ mod tests {
             );
             let s = format!("{ctx}/schemes/0");
             assert_eq!(read(&t, &format!("{s}/action")), "stat");
-            assert_eq!(read(&t, &format!("{s}/access_pattern/nr_accesses/min")), "0");
-            assert_eq!(read(&t, &format!("{s}/access_pattern/nr_accesses/max")), "0");
+            assert_eq!(
+                read(&t, &format!("{s}/access_pattern/nr_accesses/min")),
+                "0"
+            );
+            assert_eq!(
+                read(&t, &format!("{s}/access_pattern/nr_accesses/max")),
+                "0"
+            );
             assert_eq!(read(&t, &format!("{s}/access_pattern/age/min")), "30");
         }
         d.set_min_age(60).unwrap();
@@ -302,8 +303,14 @@ mod tests {
         )
         .unwrap();
         assert!(d.assign(&[100, 200, 300]).is_empty());
-        assert_eq!(read(&t, "kdamonds/0/contexts/0/targets/0/pid_target"), "100");
-        assert_eq!(read(&t, "kdamonds/1/contexts/0/targets/0/pid_target"), "200");
+        assert_eq!(
+            read(&t, "kdamonds/0/contexts/0/targets/0/pid_target"),
+            "100"
+        );
+        assert_eq!(
+            read(&t, "kdamonds/1/contexts/0/targets/0/pid_target"),
+            "200"
+        );
         assert_eq!(read(&t, "kdamonds/0/state"), "on");
         assert_eq!(d.monitored(), vec![(0, 100), (1, 200)]);
         // Process 100 exited: its kdamond stopped by itself.

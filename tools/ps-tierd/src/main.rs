@@ -18,7 +18,7 @@ use clap::Parser;
 use config::Config;
 use control::{Pressure, Quality};
 use damon::{Attrs, Damon};
-use procs::{Procfs, Process};
+use procs::{Process, Procfs};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     cli::{self, human_bytes, Failure, Status},
@@ -306,7 +306,12 @@ impl Daemon {
         let slots = self.damon.monitored();
         let monitored: Vec<(usize, &Process)> = procs
             .iter()
-            .filter_map(|p| slots.iter().find(|(_, pid)| *pid == p.pid).map(|&(s, _)| (s, p)))
+            .filter_map(|p| {
+                slots
+                    .iter()
+                    .find(|(_, pid)| *pid == p.pid)
+                    .map(|&(s, _)| (s, p))
+            })
             .collect();
         let working_set: u64 = monitored.iter().map(|(_, p)| p.rss_pages).sum();
 
@@ -316,7 +321,10 @@ impl Daemon {
         let refaults = stats.as_ref().map_or(0, |s| s.get("early_refaults"));
         let elapsed = (now - self.started).as_secs_f64();
         let old_age = self.quality.age_secs();
-        if let Some(age) = self.quality.step(&self.config, elapsed, refaults, working_set) {
+        if let Some(age) = self
+            .quality
+            .step(&self.config, elapsed, refaults, working_set)
+        {
             if let Err(e) = self.damon.set_min_age(aggr_intervals(&self.config, age)) {
                 eprintln!("{TOOL}: cannot change DAMON's cold age: {e}");
             }
@@ -328,9 +336,13 @@ impl Daemon {
             }
         }
 
-        let budget = self
-            .pressure
-            .step(&self.config, mem.total, mem.available, mem.some_stall_us, dt);
+        let budget = self.pressure.step(
+            &self.config,
+            mem.total,
+            mem.available,
+            mem.some_stall_us,
+            dt,
+        );
         let vram_free = pool.free_pages * self.page;
         let vram_full = vram_free < (self.config.vram_reserve_mib << 20);
         let mut state = match (loaded || self.dry_run, pool.total_pages > 0 || self.dry_run) {
@@ -357,7 +369,15 @@ impl Daemon {
         }
         self.parked_total += parked.bytes;
         self.requests_total += parked.requests;
-        self.report(&mem, budget, state, &parked, working_set, &monitored, vram_free);
+        self.report(
+            &mem,
+            budget,
+            state,
+            &parked,
+            working_set,
+            &monitored,
+            vram_free,
+        );
         self.last_state = state.to_string();
         Ok(())
     }
@@ -375,12 +395,12 @@ impl Daemon {
     ) {
         let reserve = self.config.reserve(mem.total);
         if self.json {
-            let pids: Vec<Json> = monitored
-                .iter()
-                .map(|(_, p)| Json::from(p.pid))
-                .collect();
+            let pids: Vec<Json> = monitored.iter().map(|(_, p)| Json::from(p.pid)).collect();
             let status = Json::object()
-                .with("time", (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0)
+                .with(
+                    "time",
+                    (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+                )
                 .with("state", state)
                 .with("dry_run", self.dry_run)
                 .with("mem_available", mem.available)

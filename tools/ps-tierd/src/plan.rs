@@ -80,7 +80,10 @@ mod tests {
         ];
         // One region over everything, one unaligned at the edges.
         let got = pieces(
-            &[region(0, MIB * 32, 5), region(MIB * 11 + 100, MIB * 12 - 100, 9)],
+            &[
+                region(0, MIB * 32, 5),
+                region(MIB * 11 + 100, MIB * 12 - 100, 9),
+            ],
             &maps,
             4096,
         );

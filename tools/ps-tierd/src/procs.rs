@@ -110,8 +110,7 @@ impl Procfs {
         let text = fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let field = |name| {
-            meminfo_field(&text, name)
-                .ok_or_else(|| format!("{} has no {name}", path.display()))
+            meminfo_field(&text, name).ok_or_else(|| format!("{} has no {name}", path.display()))
         };
         let some_stall_us = fs::read_to_string(self.psi_path())
             .ok()
@@ -184,7 +183,10 @@ mod tests {
             &format!("proc/{pid}/stat"),
             &format!("{pid} ({comm} (x)) S 1 1 1 0 -1 {flags} 0 0 0 0\n"),
         );
-        t.write(&format!("proc/{pid}/statm"), &format!("9999 {rss} 0 0 0 0 0\n"));
+        t.write(
+            &format!("proc/{pid}/statm"),
+            &format!("9999 {rss} 0 0 0 0 0\n"),
+        );
         t.write(&format!("proc/{pid}/comm"), &format!("{comm}\n"));
         t.write(
             &format!("proc/{pid}/status"),
