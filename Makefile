@@ -7,7 +7,8 @@
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
-#   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule
+#   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule;
+#                         ps-tierd with its systemd unit, enabled
 #   make uninstall        DKMS removal and those files
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
@@ -58,7 +59,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check unit-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -121,7 +122,11 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check
+check: out fmt-check clippy tools-check gpu-model-check docs-check unit-check
+
+# ps-tierd's systemd unit (packaging/ps-tierd.service) as systemd-analyze verify sees it.
+unit-check: tools
+	bash tests/host/unit.sh
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools
@@ -167,7 +172,7 @@ shell:
 KVER ?= $(shell uname -r)
 INSTALL_KDIR = $(if $(filter command line environment,$(origin KDIR)),$(KDIR))
 
-install:
+install: tools
 	KVER=$(KVER) KDIR=$(INSTALL_KDIR) bash scripts/dkms.sh install
 
 uninstall:

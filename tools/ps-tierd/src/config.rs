@@ -221,6 +221,12 @@ mod tests {
     }
 
     #[test]
+    fn shipped_file_is_the_defaults() {
+        let shipped = include_str!("../../../packaging/tierd.toml");
+        assert_eq!(Config::parse(shipped).unwrap(), Config::default());
+    }
+
+    #[test]
     fn parses_every_key() {
         let c = Config::parse(
             r#"
