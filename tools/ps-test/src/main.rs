@@ -8,7 +8,6 @@
 
 mod proc;
 mod tier;
-mod workload;
 
 use proc::{fork_child, Pipe};
 use pseudoscopic::{
@@ -1524,7 +1523,6 @@ const USAGE: &str = "\
 Usage: ps-test [--json] [SCENARIO...]
        ps-test hold MIB
        ps-test hold-huge MIB
-       ps-test workload COLD_MIB CHUNK_MIB HOT_MIB
        ps-test grow TOTAL_MIB CHUNK_MIB PAUSE_MS
        ps-test hot MIB SECS
        ps-test pingpong MIB ROUNDS
@@ -1542,12 +1540,7 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
               live process)
   hold-huge MIB
               the same with transparent huge pages, parked whole (MIB even)
-  workload    the `make run` workload: writes COLD_MIB MiB in CHUNK_MIB MiB
-              chunks, printing 'cold I ADDR+LENGTH' and stopping itself
-              (SIGSTOP) after each so that ps-migrate can park it, then
-              HOT_MIB MiB it works on, stopping once more; then checks every
-              byte
-  grow        for ps-tierd: writes TOTAL_MIB MiB in CHUNK_MIB MiB chunks,
+  grow        for ps-tierd and `make run`: writes TOTAL_MIB MiB in CHUNK_MIB MiB chunks,
               PAUSE_MS apart, keeping all of it ('wrote N MiB' after each);
               then checks every byte ('checked N MiB'); parks nothing itself
   hot         fills MIB MiB ('filled ADDR+LENGTH'), waits for SIGUSR1, reads
@@ -1568,7 +1561,6 @@ enum Job {
     Scenario(Scenario),
     /// `hold` or `hold-huge`: MiB, and whether huge pages.
     Hold(usize, bool),
-    Workload(usize, usize, usize),
     Tier(TierJob),
 }
 
@@ -1584,7 +1576,6 @@ enum Invocation {
     Help,
     List,
     Hold(usize, bool),
-    Workload(usize, usize, usize),
     Tier(TierJob),
     Run { json: bool, names: Vec<String> },
 }
@@ -1607,14 +1598,6 @@ fn parse_args(args: &[String]) -> Result<Invocation, Failure> {
             _ => Err(Failure::usage(format!(
                 "bad size {mib:?}: a multiple of 2 MiB"
             ))),
-        },
-        ["workload", cold, chunk, hot] => match (cold.parse(), chunk.parse(), hot.parse()) {
-            (Ok(cold), Ok(chunk), Ok(hot)) if chunk > 0 && cold % chunk == 0 && hot > 0 => {
-                Ok(Invocation::Workload(cold, chunk, hot))
-            }
-            _ => Err(Failure::usage(
-                "workload needs COLD_MIB, a multiple of CHUNK_MIB > 0, and HOT_MIB > 0",
-            )),
         },
         ["grow", total, chunk, pause] => match (total.parse(), chunk.parse(), pause.parse()) {
             (Ok(total), Ok(chunk), Ok(pause)) if chunk > 0 && total > 0 && total % chunk == 0 => {
@@ -1671,13 +1654,6 @@ fn main() -> ExitCode {
             let name = if huge { "hold-huge" } else { "hold" };
             (false, vec![(format!("{name} {mib}"), Job::Hold(mib, huge))])
         }
-        Ok(Invocation::Workload(cold, chunk, hot)) => (
-            false,
-            vec![(
-                format!("workload {cold} {chunk} {hot}"),
-                Job::Workload(cold, chunk, hot),
-            )],
-        ),
         Ok(Invocation::Tier(job)) => {
             let name = match job {
                 TierJob::Grow(total, chunk, pause) => format!("grow {total} {chunk} {pause}"),
@@ -1716,7 +1692,6 @@ fn main() -> ExitCode {
         let result = match job {
             Job::Scenario(run) => Ctx::new().and_then(|ctx| run(&ctx)),
             Job::Hold(mib, huge) => hold(*mib, *huge),
-            Job::Workload(cold, chunk, hot) => workload::workload(*cold, *chunk, *hot),
             Job::Tier(TierJob::Grow(total, chunk, pause)) => tier::grow(*total, *chunk, *pause),
             Job::Tier(TierJob::Hot(mib, secs)) => tier::hot(*mib, *secs),
             Job::Tier(TierJob::Pingpong(mib, rounds)) => tier::pingpong(*mib, *rounds, 120),
@@ -1793,10 +1768,6 @@ mod tests {
         ));
         assert!(matches!(args(&["list"]), Ok(Invocation::List)));
         assert!(matches!(
-            args(&["workload", "512", "128", "64"]),
-            Ok(Invocation::Workload(512, 128, 64))
-        ));
-        assert!(matches!(
             args(&["grow", "1024", "16", "500"]),
             Ok(Invocation::Tier(TierJob::Grow(1024, 16, 500)))
         ));
@@ -1815,9 +1786,6 @@ mod tests {
             &["hold-huge", "3"],
             &["nope"],
             &["fork", "--json"],
-            &["workload", "100", "64", "8"],
-            &["workload", "128", "0", "8"],
-            &["workload", "128", "64", "0"],
             &["grow", "100", "16", "0"],
             &["grow", "128", "0", "0"],
             &["grow", "128", "16"],
