@@ -1540,9 +1540,10 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
               live process)
   hold-huge MIB
               the same with transparent huge pages, parked whole (MIB even)
-  grow        for ps-tierd and `make run`: writes TOTAL_MIB MiB in CHUNK_MIB MiB chunks,
-              PAUSE_MS apart, keeping all of it ('wrote N MiB' after each);
-              then checks every byte ('checked N MiB'); parks nothing itself
+  grow        for ps-tierd and `make run`: writes TOTAL_MIB MiB in
+              CHUNK_MIB MiB chunks, PAUSE_MS apart, keeping all of it ('wrote
+              N MiB' after each); then checks every byte ('checked N MiB');
+              parks nothing itself
   hot         fills MIB MiB ('filled ADDR+LENGTH'), waits for SIGUSR1, reads
               all of it over and over for SECS seconds ('hot N passes'),
               waits for SIGUSR1 again, then checks every byte (SECS 0: one
