@@ -12,8 +12,8 @@
 use crate::{
     copy::{Batch, Direction},
     mm::{
-        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MigratePfn,
-        Select, VmaMigration, HUGE_PAGES,
+        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MemStall,
+        MigratePfn, Select, VmaMigration, HUGE_PAGES,
     },
     shim,
     stats::{Counter, Stats},
@@ -446,7 +446,7 @@ pub(crate) fn to_ram(
 
 /// Copies the collected device pages of `mig` (those of GPU `only`, if given) into new RAM pages
 /// and commits. `fault` is the index of a faulting page, which must move: without memory for it
-/// the call fails with `ENOMEM`. `plan` is empty, with room for an item per entry.
+/// the call fails with `ENOMEM`; what a fault brings back is checked for early refaults. `plan` is empty, with room for an item per entry.
 fn bring_back<'v>(
     mut mig: VmaMigration<'_>,
     vma: &VmaRef,
@@ -521,7 +521,13 @@ fn bring_back<'v>(
     }
     copy_to_ram(plan);
     set_planned(&mut mig, plan, Destination::Ram);
-    tally(&mig.commit(), plan, out, Stats::moved_to_ram_huge);
+    let done = mig.commit();
+    tally(&done, plan, out, Stats::moved_to_ram_huge);
+    if fault.is_some() {
+        for p in plan.iter().filter(|p| done.moved(p.index())) {
+            p.vram.faulted_back(p.device_pfn, p.pages);
+        }
+    }
     Ok(())
 }
 
@@ -597,6 +603,8 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
         Err(_) => return bindings::vm_fault_reason_VM_FAULT_SIGBUS,
     };
     let mut out = Outcome::default();
+    // The faulting task waits for its data as for a swap-in: PSI counts it as a memory stall.
+    let _stall = MemStall::begin();
     match bring_back(mig, vma, start, None, fault_index, &mut out, &mut plan) {
         Ok(()) => 0,
         Err(_) => bindings::vm_fault_reason_VM_FAULT_OOM,

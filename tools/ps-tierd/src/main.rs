@@ -420,9 +420,10 @@ impl Daemon {
             println!("{status}");
         } else if parked.bytes > 0 || state != self.last_state {
             println!(
-                "{state}: MemAvailable {} (reserve {}), parked {} in {} requests from {} processes, cold age {:.0} s",
+                "{state}: MemAvailable {} (reserve {}), {} {} in {} requests from {} processes, cold age {:.0} s",
                 human_bytes(mem.available),
                 human_bytes(reserve),
+                if self.dry_run { "would park" } else { "parked" },
                 human_bytes(parked.bytes),
                 parked.requests,
                 monitored.len(),
