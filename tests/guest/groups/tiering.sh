@@ -37,11 +37,14 @@ hot_finish() {
 	wait "$1" || fail "$2 lost data: $(cat /tmp/$2.out)"
 }
 
-# A case that failed may have left ps-tierd running; the next one starts without it.
+# A case that failed may have left ps-tierd running (and so the module loaded, if it was in a step
+# at unload); the next one starts without either.
 tierd_kill_stale() {
-	[ -n "$(pidof ps-tierd)" ] || return 0
-	kill -TERM $(pidof ps-tierd)
-	sleep 1
+	if [ -n "$(pidof ps-tierd)" ]; then
+		kill -TERM $(pidof ps-tierd)
+		sleep 2
+	fi
+	cleanup_module
 }
 
 case_early_refaults() {

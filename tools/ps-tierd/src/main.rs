@@ -9,6 +9,7 @@
 mod config;
 mod control;
 mod damon;
+mod ledger;
 mod plan;
 mod procs;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use clap::Parser;
 use config::Config;
 use control::{Pressure, Quality};
 use damon::{Attrs, Damon};
+use ledger::Ledger;
 use procs::{Process, Procfs};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
@@ -151,6 +153,7 @@ struct Daemon {
     last_step: Option<Instant>,
     /// Processes DAMON refused to monitor (gone, or not a process it can watch).
     refused: HashSet<i32>,
+    ledger: Ledger,
     parked_total: u64,
     requests_total: u64,
     last_state: String,
@@ -185,6 +188,7 @@ impl Daemon {
             started: Instant::now(),
             last_step: None,
             refused: HashSet::new(),
+            ledger: Ledger::default(),
             parked_total: 0,
             requests_total: 0,
             last_state: String::new(),
@@ -212,6 +216,8 @@ impl Daemon {
     ) -> Parked {
         let mut done = Parked::default();
         let mut pidfds: HashMap<i32, OwnedFd> = HashMap::new();
+        let now = self.started.elapsed().as_secs_f64();
+        let age = self.quality.age_secs();
         for &(slot, proc) in monitored {
             if done.bytes >= budget || done.stopped.is_some() {
                 break;
@@ -229,6 +235,10 @@ impl Daemon {
             for piece in pieces {
                 if done.bytes >= budget {
                     break;
+                }
+                let block = (proc.pid, piece.start / plan::PIECE);
+                if !self.ledger.may_park(block, now, age) {
+                    continue;
                 }
                 let Some(dev) = dev else {
                     println!(
@@ -263,10 +273,17 @@ impl Daemon {
                 if dev.residency(&mut res).is_ok() && res.resident == res.pages {
                     continue;
                 }
+                // Parked before and partly back: touched again, whatever DAMON's lagging age says.
+                if self.ledger.came_back(block, now) {
+                    continue;
+                }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
                 let result = dev.migrate(Direction::ToDevice, &mut req);
                 done.requests += 1;
                 done.bytes += req.moved * self.page;
+                if req.moved > 0 {
+                    self.ledger.parked(block);
+                }
                 match result.as_ref().err().and_then(io::Error::raw_os_error) {
                     None => {}
                     Some(libc::ENOSPC) => done.stopped = Some("vram_full"),
@@ -303,6 +320,13 @@ impl Daemon {
             eprintln!("{TOOL}: not monitoring pid {pid}: {e}");
             self.refused.insert(pid);
         }
+        let elapsed = (now - self.started).as_secs_f64();
+        let root = self.procfs.clone();
+        self.ledger.prune(
+            |pid| root.alive(pid),
+            elapsed,
+            self.config.max_cold_age_secs,
+        );
         let slots = self.damon.monitored();
         let monitored: Vec<(usize, &Process)> = procs
             .iter()
@@ -319,7 +343,6 @@ impl Daemon {
         let stats = self.sys.stats().ok();
         let pool = self.sys.pool().ok().unwrap_or_default();
         let refaults = stats.as_ref().map_or(0, |s| s.get("early_refaults"));
-        let elapsed = (now - self.started).as_secs_f64();
         let old_age = self.quality.age_secs();
         if let Some(age) = self
             .quality
@@ -416,6 +439,7 @@ impl Daemon {
                 .with("cold_age_secs", self.quality.age_secs())
                 .with("early_refault_rate", self.quality.last_rate())
                 .with("working_set_pages", working_set)
+                .with("parked_blocks", self.ledger.parked_blocks())
                 .with("monitored", Json::Array(pids));
             println!("{status}");
         } else if parked.bytes > 0 || state != self.last_state {

@@ -100,6 +100,11 @@ impl Procfs {
         self.path("pressure/memory")
     }
 
+    /// Whether process `pid` exists.
+    pub fn alive(&self, pid: i32) -> bool {
+        self.path(&pid.to_string()).exists()
+    }
+
     /// `/proc/PID/maps`.
     pub fn maps(&self, pid: i32) -> Option<String> {
         fs::read_to_string(self.path(&format!("{pid}/maps"))).ok()
