@@ -174,6 +174,7 @@ case_full_vram_stops_parking() {
 	expect_eq "$(tierd_last state)" '"vram_full"' "state while VRAM stays full"
 	kill -0 "$TIERD_PID" || fail "ps-tierd died"
 	info "parked $total bytes into a 16 MiB pool, then stopped; $(cat /sys/module/$MODULE/pool/free_pages) pages free"
+	[ "$(cat /sys/module/$MODULE/pool/free_pages)" -ge 1024 ] || fail "ps-tierd parked into the 4 MiB VRAM reserve"
 	[ "$(resident_pages $HOT_PID "$HOT_RANGE")" -le 4096 ] || fail "more pages in VRAM than the pool holds"
 	hot_finish $HOT_PID full
 	tierd_stop

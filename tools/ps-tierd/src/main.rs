@@ -219,7 +219,7 @@ impl Daemon {
         let now = self.started.elapsed().as_secs_f64();
         let age = self.quality.age_secs();
         for &(slot, proc) in monitored {
-            if done.bytes >= budget || done.stopped.is_some() {
+            if done.bytes + self.page > budget || done.stopped.is_some() {
                 break;
             }
             let Ok(regions) = self.damon.cold_regions(slot) else {
@@ -233,7 +233,8 @@ impl Daemon {
             };
             let pieces = plan::pieces(&regions, &maps::parse(&text), self.page);
             for piece in pieces {
-                if done.bytes >= budget {
+                // Whole requests within the budget (and so within the VRAM reserve).
+                if piece.len() > budget - done.bytes {
                     break;
                 }
                 let block = (proc.pid, piece.start / plan::PIECE);
@@ -375,14 +376,20 @@ impl Daemon {
             _ => budget.need.name(),
         };
         let mut parked = Parked::default();
-        if budget.bytes > 0 && (state == "short" || state == "urgent") {
+        // Never into the VRAM reserve, even within a step.
+        let room = match self.dry_run {
+            true => budget.bytes,
+            false => vram_free.saturating_sub(self.config.vram_reserve_mib << 20),
+        };
+        let bytes = budget.bytes.min(room);
+        if bytes > 0 && (state == "short" || state == "urgent") {
             let dev = if self.dry_run {
                 None
             } else {
                 self.open_device()?
             };
             if dev.is_some() || self.dry_run {
-                parked = self.park(dev.as_ref(), &monitored, budget.bytes);
+                parked = self.park(dev.as_ref(), &monitored, bytes);
                 if let Some(why) = parked.stopped {
                     state = why;
                 }
