@@ -64,6 +64,9 @@ case_tierd_keeps_workload_alive() {
 	min=$(cat /tmp/min_available)
 	moved=$(stat_value migrations_to_device)
 	info "ps-test grow $total 16 500 with ps-tierd: status $rc; $((moved / 256)) MiB parked by ps-tierd in $(tierd_last requests_total) requests; MemAvailable never below $min MiB (reserve $TIERD_RESERVE_MIB MiB); $(stat_value page_faults) faults brought data back"
+	# What ps-tierd did, step by step, for the log of a failed run.
+	tail -n 40 $TIERD_LOG
+	cat $TIERD_ERR
 	[ $rc -eq 0 ] || fail "the workload failed (status $rc): $(tail -n 3 /tmp/grow.out)"
 	grep -q "^checked $total MiB" /tmp/grow.out || fail "the workload did not check its data: $(tail -n 3 /tmp/grow.out)"
 	dmesg_since | grep -q 'Out of memory' && fail "OOM kill with ps-tierd: $(dmesg_since | grep 'Out of memory')"

@@ -263,27 +263,37 @@ impl Daemon {
                         Err(_) => break,
                     },
                 };
-                // DAMON sees parked ranges as cold for ever: never ask again for what is parked.
-                let mut res = Residency {
-                    addr: piece.start,
-                    length: piece.len(),
-                    pidfd,
-                    device: abi::DEVICE_ANY,
-                    ..Residency::default()
+                // Part of what it parked of this block is back in RAM: touched again, whatever
+                // DAMON's lagging age says.
+                let resident = |start: u64, end: u64| {
+                    let mut res = Residency {
+                        addr: start,
+                        length: end - start,
+                        pidfd,
+                        device: abi::DEVICE_ANY,
+                        ..Residency::default()
+                    };
+                    dev.residency(&mut res)
+                        .ok()
+                        .map(|()| res.resident == res.pages)
                 };
-                if dev.residency(&mut res).is_ok() && res.resident == res.pages {
+                let ranges = self.ledger.ranges(block);
+                if ranges.iter().any(|&(s, e)| resident(s, e) == Some(false)) {
+                    self.ledger.came_back(block, now);
                     continue;
                 }
-                // Parked before and partly back: touched again, whatever DAMON's lagging age says.
-                if self.ledger.came_back(block, now) {
+                // DAMON sees parked ranges as cold for ever: never ask again for what is parked.
+                if resident(piece.start, piece.end) == Some(true) {
                     continue;
                 }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
                 let result = dev.migrate(Direction::ToDevice, &mut req);
                 done.requests += 1;
                 done.bytes += req.moved * self.page;
-                if req.moved > 0 {
-                    self.ledger.parked(block);
+                // Only a piece now wholly in VRAM is recorded: a hole or a busy page in it would
+                // later look like a page that came back.
+                if req.moved > 0 && req.moved + req.skipped_resident == piece.len() / self.page {
+                    self.ledger.parked(block, piece.start, piece.end);
                 }
                 match result.as_ref().err().and_then(io::Error::raw_os_error) {
                     None => {}
