@@ -16,12 +16,13 @@ KERNEL_SPLAT="$KERNEL_SPLAT|KASAN:|ODEBUG:|suspected memory leak"
 # inject allocation failures (EXPECT_ALLOC_FAILURES=1): warn_alloc's header line ("...,
 # mode:0x...(...), nodemask=...") and its stack dump up to "</TASK>". Any other report stays.
 # With EXPECT_OOM=1 (a group that provokes an OOM kill), the OOM killer's report ("... invoked
-# oom-killer: ..." and its stack dump up to "</TASK>") is dropped the same way.
+# oom-killer: ..." and its stack dump up to "</TASK>") is dropped the same way, and so is the
+# allocation failure its victim may report on its way out.
 kernel_log_checked() {
 	if [ "${EXPECT_ALLOC_FAILURES:-0}" = 1 ]; then
 		awk '/, mode:0x[0-9a-f]+\(.*\), nodemask=/ {skip = 1} !skip {print} /<\/TASK>/ {skip = 0}'
 	elif [ "${EXPECT_OOM:-0}" = 1 ]; then
-		awk '/ invoked oom-killer: / {skip = 1} !skip {print} /<\/TASK>/ {skip = 0}'
+		awk '/ invoked oom-killer: |: page allocation failure: / {skip = 1} !skip {print} /<\/TASK>/ {skip = 0}'
 	else
 		cat
 	fi

@@ -13,7 +13,7 @@ EXPECT_OOM=1
 TIERD_RESERVE_MIB=48
 TIERD_PRESSURE="interval_secs = 1
 reserve_mib = $TIERD_RESERVE_MIB
-headroom_mib = 96
+headroom_mib = 192
 min_rate_mib = 128
 max_rate_mib = 512
 cold_age_secs = 2
@@ -22,7 +22,8 @@ vram_reserve_mib = 8
 max_processes = 4
 min_rss_mib = 4
 damon_sample_ms = 20
-damon_aggr_ms = 200"
+damon_aggr_ms = 200
+damon_max_regions = 200"
 
 # About twice MemTotal, in whole 16 MiB chunks.
 workload_mib() { echo $(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 * 2 / 16 * 16)); }
@@ -57,13 +58,13 @@ case_tierd_keeps_workload_alive() {
 		done
 	) &
 	local sampler=$!
-	ps-test grow "$total" 16 500 >/tmp/grow.out 2>&1
+	ps-test grow "$total" 16 1000 >/tmp/grow.out 2>&1
 	rc=$?
 	touch /tmp/grow.done
 	wait $sampler
 	min=$(cat /tmp/min_available)
 	moved=$(stat_value migrations_to_device)
-	info "ps-test grow $total 16 500 with ps-tierd: status $rc; $((moved / 256)) MiB parked by ps-tierd in $(tierd_last requests_total) requests; MemAvailable never below $min MiB (reserve $TIERD_RESERVE_MIB MiB); $(stat_value page_faults) faults brought data back"
+	info "ps-test grow $total 16 1000 with ps-tierd: status $rc; $((moved / 256)) MiB parked by ps-tierd in $(tierd_last requests_total) requests; MemAvailable never below $min MiB (reserve $TIERD_RESERVE_MIB MiB); $(stat_value page_faults) faults brought data back"
 	# What ps-tierd did, step by step, for the log of a failed run.
 	tail -n 40 $TIERD_LOG
 	cat $TIERD_ERR

@@ -46,6 +46,10 @@ pub struct Config {
     pub damon_sample_ms: u64,
     /// DAMON's aggregation interval, milliseconds (the unit of region ages).
     pub damon_aggr_ms: u64,
+    /// Fewest and most regions DAMON splits a process into (DAMON's defaults): more regions find
+    /// smaller cold ranges, at more cost in `update_schemes_tried_regions`.
+    pub damon_min_regions: u64,
+    pub damon_max_regions: u64,
     /// Processes that may be tiered: every non-empty list must match.
     pub include: Selector,
     /// Processes never tiered: any match excludes.
@@ -80,6 +84,8 @@ impl Default for Config {
             min_rss_mib: 16,
             damon_sample_ms: 5,
             damon_aggr_ms: 100,
+            damon_min_regions: 10,
+            damon_max_regions: 1000,
             include: Selector::default(),
             exclude: Selector::default(),
         }
@@ -171,6 +177,12 @@ impl Config {
                 self.damon_sample_ms, self.damon_aggr_ms
             ));
         }
+        if self.damon_min_regions < 3 || self.damon_max_regions < self.damon_min_regions {
+            return Err(format!(
+                "damon_min_regions = {} and damon_max_regions = {}: need 3 <= min <= max",
+                self.damon_min_regions, self.damon_max_regions
+            ));
+        }
         Ok(())
     }
 
@@ -245,6 +257,8 @@ mod tests {
             min_rss_mib = 1
             damon_sample_ms = 5
             damon_aggr_ms = 50
+            damon_min_regions = 10
+            damon_max_regions = 20
             [include]
             uid = [0, 1000]
             [exclude]
@@ -260,6 +274,7 @@ mod tests {
         assert_eq!(c.include.uid, vec![0, 1000]);
         assert_eq!(c.exclude.comm, vec!["sshd".to_string()]);
         assert_eq!(c.damon_aggr_ms, 50);
+        assert_eq!((c.damon_min_regions, c.damon_max_regions), (10, 20));
     }
 
     #[test]
@@ -272,6 +287,8 @@ mod tests {
         assert!(Config::parse("cold_age_secs = 100\nmax_cold_age_secs = 10").is_err());
         assert!(Config::parse("min_rate_mib = 0").is_err());
         assert!(Config::parse("max_processes = 0").is_err());
+        assert!(Config::parse("damon_min_regions = 2").is_err());
+        assert!(Config::parse("damon_min_regions = 50\ndamon_max_regions = 40").is_err());
         assert!(Config::parse("reserve_mib = \"64\"").is_err());
     }
 

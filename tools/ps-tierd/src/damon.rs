@@ -26,6 +26,8 @@ pub struct Damon {
     admin: PathBuf,
     /// The pid each kdamond monitors, if any.
     slots: Vec<Option<i32>>,
+    /// kdamonds started so far.
+    starts: u64,
 }
 
 /// The monitoring settings every kdamond gets.
@@ -35,6 +37,8 @@ pub struct Attrs {
     pub aggr_us: u64,
     /// Cold age, in aggregation intervals.
     pub min_age: u64,
+    pub min_regions: u64,
+    pub max_regions: u64,
 }
 
 fn write(path: &Path, value: impl ToString) -> io::Result<()> {
@@ -81,6 +85,7 @@ impl Damon {
         Ok(Self {
             admin,
             slots: Vec::new(),
+            starts: 0,
         })
     }
 
@@ -119,6 +124,9 @@ impl Damon {
             let intervals = ctx.join("monitoring_attrs/intervals");
             write(&intervals.join("sample_us"), attrs.sample_us)?;
             write(&intervals.join("aggr_us"), attrs.aggr_us)?;
+            let regions = ctx.join("monitoring_attrs/nr_regions");
+            write(&regions.join("min"), attrs.min_regions)?;
+            write(&regions.join("max"), attrs.max_regions)?;
             write(&ctx.join("targets/nr_targets"), 1)?;
             write(&ctx.join("schemes/nr_schemes"), 1)?;
             let scheme = self.scheme(slot);
@@ -180,11 +188,32 @@ impl Damon {
                 write(&self.state(slot), "on")
             };
             match start() {
-                Ok(()) => self.slots[slot] = Some(pid),
+                Ok(()) => {
+                    self.slots[slot] = Some(pid);
+                    self.starts += 1;
+                }
                 Err(e) => failed.push((pid, e)),
             }
         }
         failed
+    }
+
+    /// Starts the kdamond of `pid` afresh, so that its regions span the process's memory as it
+    /// is now: DAMON grows its lowest region over memory mapped after it started, and that
+    /// region, which also holds the newest writes, stays young.
+    pub fn restart(&mut self, pid: i32) -> io::Result<()> {
+        let Some(slot) = self.slots.iter().position(|&p| p == Some(pid)) else {
+            return Ok(());
+        };
+        write(&self.state(slot), "off")?;
+        write(&self.state(slot), "on")?;
+        self.starts += 1;
+        Ok(())
+    }
+
+    /// How many kdamonds were started (one per process it began to watch).
+    pub fn starts(&self) -> u64 {
+        self.starts
     }
 
     /// Sets the cold age (aggregation intervals) of every kdamond, running ones included.
@@ -231,9 +260,11 @@ mod tests {
         t.write(&format!("{ADMIN}/kdamonds/nr_kdamonds"), "0\n");
         for k in 0..n {
             t.write(&format!("{ADMIN}/kdamonds/{k}/state"), "off\n");
-            t.mkdir(&format!(
-                "{ADMIN}/kdamonds/{k}/contexts/0/monitoring_attrs/intervals"
-            ));
+            for d in ["intervals", "nr_regions"] {
+                t.mkdir(&format!(
+                    "{ADMIN}/kdamonds/{k}/contexts/0/monitoring_attrs/{d}"
+                ));
+            }
             t.mkdir(&format!("{ADMIN}/kdamonds/{k}/contexts/0/targets/0"));
             for d in ["sz", "nr_accesses", "age"] {
                 t.mkdir(&format!(
@@ -259,6 +290,8 @@ mod tests {
             sample_us: 5000,
             aggr_us: 100_000,
             min_age: 30,
+            min_regions: 100,
+            max_regions: 1000,
         };
         d.setup(2, attrs).unwrap();
         assert_eq!(read(&t, "kdamonds/nr_kdamonds"), "2");
@@ -269,6 +302,10 @@ mod tests {
             assert_eq!(
                 read(&t, &format!("{ctx}/monitoring_attrs/intervals/aggr_us")),
                 "100000"
+            );
+            assert_eq!(
+                read(&t, &format!("{ctx}/monitoring_attrs/nr_regions/min")),
+                "100"
             );
             let s = format!("{ctx}/schemes/0");
             assert_eq!(read(&t, &format!("{s}/action")), "stat");
@@ -299,6 +336,8 @@ mod tests {
                 sample_us: 1,
                 aggr_us: 1,
                 min_age: 1,
+                min_regions: 10,
+                max_regions: 20,
             },
         )
         .unwrap();
@@ -320,6 +359,12 @@ mod tests {
         assert!(d.assign(&[300]).is_empty());
         assert_eq!(read(&t, "kdamonds/1/state"), "off");
         assert_eq!(d.monitored(), vec![(0, 300)]);
+        assert_eq!(d.starts(), 3);
+        d.restart(300).unwrap();
+        assert_eq!(read(&t, "kdamonds/0/state"), "on");
+        assert_eq!(d.starts(), 4);
+        d.restart(12345).unwrap();
+        assert_eq!(d.starts(), 4, "not monitored: nothing to restart");
         d.shutdown();
         assert_eq!(read(&t, "kdamonds/nr_kdamonds"), "0");
         assert_eq!(read(&t, "kdamonds/0/state"), "off");
@@ -347,6 +392,8 @@ mod tests {
                 sample_us: 1,
                 aggr_us: 1,
                 min_age: 1,
+                min_regions: 10,
+                max_regions: 20,
             },
         )
         .unwrap();

@@ -134,6 +134,11 @@ fn wait(trigger: Option<&File>, secs: f64) {
 struct Parked {
     bytes: u64,
     requests: u64,
+    /// Cold memory DAMON reported inside parkable mappings, parked already or not.
+    cold: u64,
+    /// Time spent asking DAMON, and in park requests, milliseconds.
+    damon_ms: u64,
+    park_ms: u64,
     /// Why parking stopped early: VRAM full, no GPU.
     stopped: Option<&'static str>,
 }
@@ -153,6 +158,8 @@ struct Daemon {
     last_step: Option<Instant>,
     /// Processes DAMON refused to monitor (gone, or not a process it can watch).
     refused: HashSet<i32>,
+    /// Per watched process: when its kdamond (re)started, and its resident pages then.
+    watched_since: HashMap<i32, (f64, u64)>,
     ledger: Ledger,
     parked_total: u64,
     requests_total: u64,
@@ -171,6 +178,8 @@ impl Daemon {
             sample_us: config.damon_sample_ms * 1000,
             aggr_us: config.damon_aggr_ms * 1000,
             min_age: aggr_intervals(&config, config.cold_age_secs),
+            min_regions: config.damon_min_regions,
+            max_regions: config.damon_max_regions,
         };
         damon
             .setup(config.max_processes, attrs)
@@ -188,6 +197,7 @@ impl Daemon {
             started: Instant::now(),
             last_step: None,
             refused: HashSet::new(),
+            watched_since: HashMap::new(),
             ledger: Ledger::default(),
             parked_total: 0,
             requests_total: 0,
@@ -222,7 +232,10 @@ impl Daemon {
             if done.bytes + self.page > budget || done.stopped.is_some() {
                 break;
             }
-            let Ok(regions) = self.damon.cold_regions(slot) else {
+            let asked = Instant::now();
+            let regions = self.damon.cold_regions(slot);
+            done.damon_ms += asked.elapsed().as_millis() as u64;
+            let Ok(regions) = regions else {
                 continue;
             };
             if regions.is_empty() {
@@ -232,6 +245,7 @@ impl Daemon {
                 continue;
             };
             let pieces = plan::pieces(&regions, &maps::parse(&text), self.page);
+            done.cold += pieces.iter().map(plan::Piece::len).sum::<u64>();
             for piece in pieces {
                 // Whole requests within the budget (and so within the VRAM reserve).
                 if piece.len() > budget - done.bytes {
@@ -287,7 +301,9 @@ impl Daemon {
                     continue;
                 }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
+                let sent = Instant::now();
                 let result = dev.migrate(Direction::ToDevice, &mut req);
+                done.park_ms += sent.elapsed().as_millis() as u64;
                 done.requests += 1;
                 done.bytes += req.moved * self.page;
                 // Only a piece now wholly in VRAM is recorded: a hole or a busy page in it would
@@ -339,6 +355,23 @@ impl Daemon {
             self.config.max_cold_age_secs,
         );
         let slots = self.damon.monitored();
+        self.watched_since
+            .retain(|pid, _| slots.iter().any(|(_, p)| p == pid));
+        for p in &procs {
+            if !slots.iter().any(|(_, pid)| *pid == p.pid) {
+                continue;
+            }
+            let &mut (since, rss) = self
+                .watched_since
+                .entry(p.pid)
+                .or_insert((elapsed, p.rss_pages));
+            let age = self.quality.age_secs();
+            if control::restart_damon(rss, p.rss_pages, elapsed - since, age)
+                && self.damon.restart(p.pid).is_ok()
+            {
+                self.watched_since.insert(p.pid, (elapsed, p.rss_pages));
+            }
+        }
         let monitored: Vec<(usize, &Process)> = procs
             .iter()
             .filter_map(|p| {
@@ -450,6 +483,14 @@ impl Daemon {
                 .with("budget", budget.bytes)
                 .with("parked", parked.bytes)
                 .with("requests", parked.requests)
+                .with("cold", parked.cold)
+                .with("damon_ms", parked.damon_ms)
+                .with("park_ms", parked.park_ms)
+                .with(
+                    "step_ms",
+                    self.last_step.map_or(0, |t| t.elapsed().as_millis() as u64),
+                )
+                .with("damon_starts", self.damon.starts())
                 .with("parked_total", self.parked_total)
                 .with("requests_total", self.requests_total)
                 .with("vram_free", vram_free)
