@@ -154,6 +154,10 @@ impl Quality {
             return None;
         }
         self.window = Some((now, refaults));
+        // Nothing watched (the processes exited): no working set to judge refaults against.
+        if working_set == 0 {
+            return None;
+        }
         let early = refaults.saturating_sub(start_refaults) as f64;
         let rate = early / working_set.max(1) as f64 / (elapsed / 60.0);
         self.last_rate = Some(rate);
@@ -275,5 +279,8 @@ mod tests {
         }
         assert_eq!(age, 10.0);
         assert_eq!(q.step(&c, t + 60.0, 2600, 100_000), None);
+        // With nothing watched, a window passes without a judgement.
+        assert_eq!(q.step(&c, t + 120.0, 9_999_999, 0), None);
+        assert_eq!(q.age_secs(), 10.0);
     }
 }
