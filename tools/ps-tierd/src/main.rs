@@ -411,7 +411,8 @@ impl Daemon {
             dt,
         );
         let vram_free = pool.free_pages * self.page;
-        let vram_full = vram_free < (self.config.vram_reserve_mib << 20);
+        // Nearly full: not even one more whole request fits above the reserve.
+        let vram_full = vram_free < (self.config.vram_reserve_mib << 20) + plan::PIECE;
         let mut state = match (loaded || self.dry_run, pool.total_pages > 0 || self.dry_run) {
             (false, _) => "no_module",
             (true, false) => "no_gpu",
