@@ -94,7 +94,9 @@ case_hot_memory_comes_back_and_stays() {
 	tierd_start "$TIERD_EAGER"
 	hot_start 32 20 hot
 	wait_until "ps-tierd parks half of the idle 32 MiB" '[ "$(resident_pages $HOT_PID "$HOT_RANGE")" -ge 4096 ]'
-	# The rest of the process (its heap, data, stack) may be parked too, and come back once.
+	# The rest of the process (its heap, data, stack) may be parked too and come back: what was
+	# parked of it now, and up to 1 MiB of it parked later while the buffer is hot. Parking the
+	# buffer again while it is hot would bring back a DAMON region's worth, megabytes.
 	others=$(($(ps-migrate --pid $HOT_PID --residency --all | sed -n 's/^total: \([0-9]*\) of .*/\1/p') - $(resident_pages $HOT_PID "$HOT_RANGE")))
 	e0=$(stat_value early_refaults)
 	# It turns hot: 20 s of reading all of it, over and over.
@@ -104,7 +106,7 @@ case_hot_memory_comes_back_and_stays() {
 	early=$(($(stat_value early_refaults) - e0))
 	info "$(grep '^hot' /tmp/hot.out); after it: $resident pages in VRAM, $early early refaults ($others pages of the process outside the buffer were parked)"
 	expect_eq "$resident" 0 "pages in VRAM after 20 s of hot use (re-parked while hot)"
-	[ "$early" -le $((8192 + others)) ] || fail "$early early refaults for a 8192-page buffer and $others other parked pages: pages went back to VRAM while hot"
+	[ "$early" -le $((8192 + others + 256)) ] || fail "$early early refaults for a 8192-page buffer and $others other parked pages: pages went back to VRAM while hot"
 	hot_finish $HOT_PID hot
 	tierd_stop
 }
