@@ -9,8 +9,8 @@
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
 #   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule,
-#                         the tools in /usr/local/bin (PREFIX=...)
-#   make uninstall        DKMS removal, those files and the tools
+#                         the tools in /usr/local/bin (PREFIX=...), ps-tierd's systemd unit, enabled
+#   make uninstall        DKMS removal, those files, the tools and the unit
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
 # The kernel's Kbuild reads ./Kbuild when it descends here with M=.
@@ -62,12 +62,16 @@ KMAKE_DEBUG = $(KBUILD_ENV) $(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_MO) CC=$(DEBUG_CC
 # User-space tools: a Cargo workspace, built with the same Debian toolchain.
 CARGO ?= /usr/bin/cargo
 CARGO_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/tools
+# Static binaries for the busybox guest. With an explicit --target, RUSTFLAGS reach only what runs
+# there, not the host's proc-macros (clap, serde), which cannot be linked statically; the binaries
+# are then copied to out/tools/release/, where everything else looks for them.
 TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
+TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check unit-check vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -121,7 +125,9 @@ else
 endif
 
 tools:
-	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked
+	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked --target $(TOOLS_TARGET)
+	mkdir -p out/tools/release
+	cp $$(find out/tools/$(TOOLS_TARGET)/release -maxdepth 1 -type f -perm -u+x -name 'ps-*') out/tools/release/
 
 tools-check:
 	cd tools && $(CARGO_ENV) $(CARGO) fmt --check
@@ -141,7 +147,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check
+check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check unit-check
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -152,6 +158,10 @@ abi: check-kdir
 
 abi-check: check-kdir
 	$(ABI_ENV) bash tests/host/abi.sh
+
+# ps-tierd's systemd unit (packaging/ps-tierd.service) as systemd-analyze verify sees it.
+unit-check: tools
+	bash tests/host/unit.sh
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools

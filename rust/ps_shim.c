@@ -68,6 +68,11 @@ module_param(cpu_copy, charp, 0444);
 MODULE_PARM_DESC(cpu_copy,
 		 "CPU copy routine between RAM and VRAM: auto (default: the fastest this CPU has), avx2, sse4.1 or io (memcpy_toio/fromio)");
 
+static unsigned int early_refault_secs = 60;
+module_param(early_refault_secs, uint, 0444);
+MODULE_PARM_DESC(early_refault_secs,
+		 "A CPU fault that brings a page back within this many seconds of the last park into its 2 MiB VRAM chunk counts in early_refaults, 1-3600 (default 60)");
+
 const char *ps_param_cpu_copy(void)
 {
 	return cpu_copy;
@@ -96,6 +101,11 @@ bool ps_param_enable_dma(void)
 bool ps_param_scrub(void)
 {
 	return scrub;
+}
+
+unsigned int ps_param_early_refault_secs(void)
+{
+	return early_refault_secs;
 }
 
 /* pci_resource_flags() is a macro. */
@@ -622,7 +632,8 @@ static ssize_t ps_module_item_show(const struct module_attribute *attr, struct m
 	X(thp_fallback, PS_STAT_THP_FALLBACK)                 \
 	X(thp_splits, PS_STAT_THP_SPLITS)                     \
 	X(dma_bytes, PS_STAT_DMA_BYTES)                       \
-	X(cpu_copy_bytes, PS_STAT_CPU_COPY_BYTES)
+	X(cpu_copy_bytes, PS_STAT_CPU_COPY_BYTES)             \
+	X(early_refaults, PS_STAT_EARLY_REFAULTS)
 
 #define PS_POOL_ITEMS(X)                 \
 	X(total_pages, PS_POOL_TOTAL_PAGES) \

@@ -48,6 +48,7 @@ unsigned int ps_param_pool_size_mb(void);
 unsigned int ps_param_migration_threshold(void);
 bool ps_param_enable_dma(void);
 bool ps_param_scrub(void);
+unsigned int ps_param_early_refault_secs(void);
 const char *ps_param_cpu_copy(void);
 
 unsigned long ps_pci_resource_flags(struct pci_dev *pdev, int bar);
@@ -118,6 +119,7 @@ enum ps_item {
 	PS_STAT_THP_SPLITS,
 	PS_STAT_DMA_BYTES,
 	PS_STAT_CPU_COPY_BYTES,
+	PS_STAT_EARLY_REFAULTS,
 	PS_POOL_TOTAL_PAGES,
 	PS_POOL_FREE_PAGES,
 	PS_POOL_FREE_CHUNKS,
@@ -145,6 +147,10 @@ int ps_sysfs_module_create(void);
 void ps_sysfs_module_remove(void);
 struct kobject *ps_sysfs_gpu_create(struct device *dev, const void *gpu);
 void ps_sysfs_gpu_remove(struct kobject *kobj);
+
+/* rust/ps_psi.c */
+void ps_memstall_enter(unsigned long *flags);
+void ps_memstall_leave(unsigned long *flags);
 
 unsigned long ps_mm_task_size(struct mm_struct *mm);
 int ps_target_mm(int pidfd, struct mm_struct **mm_out);

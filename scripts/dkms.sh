@@ -7,9 +7,12 @@
 #                              dkms add, build and install for KVER; install the modprobe.d file
 #                              (nouveau/nvidia load pseudoscopic first), the udev rule for
 #                              /dev/pseudoscopic and the tools (built by `make tools`) in
-#                              PREFIX/bin; create the pseudoscopic group
+#                              PREFIX/bin; create the pseudoscopic group; install ps-tierd
+#                              (out/tools/release), its systemd unit and, unless one is there,
+#                              its configuration, and enable the unit
 #   scripts/dkms.sh uninstall  dkms remove (every kernel), delete the sources, both files and the
-#                              tools; the group stays (files may belong to it)
+#                              tools; stop, disable and delete ps-tierd and its unit, and its
+#                              configuration unless edited; the group stays (files may belong to it)
 #
 # A kernel tree without Rust artifacts (Debian's headers) is fine: the module's Makefile has
 # scripts/kernel-rust.sh rebuild them, for this kernel and every later one DKMS builds for; its
@@ -39,6 +42,9 @@ TOOLS_BIN=$REPO/out/tools/release
 TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz)
 MODPROBE_CONF=$ROOT/etc/modprobe.d/$NAME.conf
 UDEV_RULE=$ROOT/etc/udev/rules.d/70-$NAME.rules
+TIERD_BIN=$ROOT/usr/local/sbin/ps-tierd
+TIERD_UNIT=$ROOT/etc/systemd/system/ps-tierd.service
+TIERD_CONF=$ROOT/etc/$NAME/tierd.toml
 
 say() { printf 'dkms.sh: %s\n' "$*"; }
 die() {
@@ -63,6 +69,48 @@ copy_sources() {
 # Whether DKMS knows this version (added, built or installed).
 registered() {
 	"${DKMS[@]}" status -m "$NAME" -v "$VERSION" 2>/dev/null | grep -q "^$NAME/$VERSION"
+}
+
+# systemctl on this machine, or on the files under PS_ROOT.
+systemctl_root() {
+	command -v systemctl >/dev/null || return 0
+	if [ -n "$PS_ROOT" ]; then
+		systemctl --root="$ROOT" "$@" >/dev/null 2>&1
+	else
+		systemctl "$@" >/dev/null 2>&1
+	fi
+}
+
+# Whether systemd runs this machine (so units can be started, not only enabled).
+systemd_running() { [ -z "$PS_ROOT" ] && [ -d /run/systemd/system ]; }
+
+install_tierd() {
+	local bin=$REPO/out/tools/release/ps-tierd
+	[ -x "$bin" ] || die "$bin is not built (make tools)"
+	install -D -m 0755 "$bin" "$TIERD_BIN"
+	install -D -m 0644 "$REPO/packaging/ps-tierd.service" "$TIERD_UNIT"
+	[ -e "$TIERD_CONF" ] || install -D -m 0644 "$REPO/packaging/tierd.toml" "$TIERD_CONF"
+	systemctl_root enable ps-tierd.service || die "systemctl enable ps-tierd.service failed"
+	if systemd_running; then
+		systemctl daemon-reload
+		systemctl restart ps-tierd.service || say "ps-tierd.service did not start: see 'systemctl status ps-tierd'"
+	fi
+	say "installed $TIERD_BIN, $TIERD_UNIT (enabled) and $TIERD_CONF"
+}
+
+uninstall_tierd() {
+	if [ -e "$TIERD_UNIT" ]; then
+		systemd_running && systemctl stop ps-tierd.service 2>/dev/null
+		systemctl_root disable ps-tierd.service
+	fi
+	rm -f "$TIERD_UNIT" "$TIERD_BIN"
+	systemd_running && systemctl daemon-reload
+	# An edited configuration is the administrator's: it stays.
+	if cmp -s "$REPO/packaging/tierd.toml" "$TIERD_CONF"; then
+		rm -f "$TIERD_CONF"
+		rmdir "$(dirname "$TIERD_CONF")" 2>/dev/null
+	fi
+	return 0
 }
 
 depmod_root() {
@@ -112,6 +160,7 @@ do_install() {
 		install -D -m 0755 "$TOOLS_BIN/$tool" "$BIN_DIR/$tool"
 	done
 	say "installed ${TOOLS[*]} in $BIN_DIR"
+	install_tierd
 	if [ -z "$PS_ROOT" ]; then
 		getent group "$NAME" >/dev/null || groupadd --system "$NAME"
 		say "group $NAME: add users with 'usermod -aG $NAME USER'"
@@ -130,6 +179,7 @@ do_uninstall() {
 		depmod_root
 		say "removed $NAME $VERSION from DKMS"
 	fi
+	uninstall_tierd
 	rm -rf "$SRC_DIR"
 	rm -f "$MODPROBE_CONF" "$UDEV_RULE"
 	local tool
@@ -139,7 +189,7 @@ do_uninstall() {
 	if [ -z "$PS_ROOT" ] && command -v udevadm >/dev/null; then
 		udevadm control --reload-rules 2>/dev/null || true
 	fi
-	say "removed $SRC_DIR, $MODPROBE_CONF, $UDEV_RULE and the tools in $BIN_DIR (the group $NAME stays)"
+	say "removed $SRC_DIR, $MODPROBE_CONF, $UDEV_RULE, the tools in $BIN_DIR and ps-tierd (the group $NAME stays)"
 }
 
 case "${1:-}" in

@@ -45,6 +45,8 @@ PACKAGES=(
 	gcc make bc flex bison libelf-dev libssl-dev dwarves cpio kmod xz-utils zstd python3 rsync
 	qemu-system-x86 busybox-static debootstrap
 	dkms
+	# systemd-analyze (make check verifies ps-tierd's unit) and systemctl (make install enables it)
+	systemd
 )
 
 # The chroot for vfio-user: QEMU_MIN or newer, from trixie-backports.

@@ -12,14 +12,15 @@
 use crate::{
     copy::{Batch, Direction},
     mm::{
-        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MigratePfn,
-        Select, VmaMigration, HUGE_PAGES,
+        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MemStall,
+        MigratePfn, Select, VmaMigration, HUGE_PAGES,
     },
     shim,
     stats::{Counter, Stats},
     vram::{vram_of, ActiveVram, Vram},
 };
 use kernel::{
+    alloc::Allocator,
     bindings,
     mm::{
         virt::{flags, VmaRef},
@@ -270,8 +271,13 @@ impl<'v, D> Planned<'v, D> {
     }
 }
 
+/// A window's plan: kvmalloc'ed, since a whole window's plan is a high-order allocation that
+/// must not fail a park or a fault when RAM is short and fragmented (which is when ps-tierd
+/// parks).
+type Plan<'v, D> = KVVec<Planned<'v, D>>;
+
 /// Pushes onto a plan whose capacity was reserved for every entry of the window.
-fn push<T>(plan: &mut KVec<T>, item: T) {
+fn push<T, A: Allocator>(plan: &mut Vec<T, A>, item: T) {
     // A window plans at most one item per entry, and the capacity covers every entry.
     if plan.push_within_capacity(item).is_err() {
         pr_err!("migration plan overflow\n");
@@ -327,7 +333,7 @@ pub(crate) fn to_device(
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
     let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
-        let mut plan = KVec::with_capacity(pages, GFP_KERNEL)?;
+        let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
         let Some(mut mig) = collect(
             vma,
             start,
@@ -366,7 +372,7 @@ fn plan_to_device<'p>(
     mig: &VmaMigration<'_>,
     placement: &'p Placement,
     out: &mut Outcome,
-    plan: &mut KVec<Planned<'p, DevicePage>>,
+    plan: &mut Plan<'p, DevicePage>,
 ) {
     for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
@@ -434,7 +440,7 @@ pub(crate) fn to_ram(
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
     let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
-        let mut plan = KVec::with_capacity(pages, GFP_KERNEL)?;
+        let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
         let Some(mig) = collect(vma, start, &mut window, pages, Select::Device, huge, out) else {
             return Ok(());
         };
@@ -446,7 +452,7 @@ pub(crate) fn to_ram(
 
 /// Copies the collected device pages of `mig` (those of GPU `only`, if given) into new RAM pages
 /// and commits. `fault` is the index of a faulting page, which must move: without memory for it
-/// the call fails with `ENOMEM`. `plan` is empty, with room for an item per entry.
+/// the call fails with `ENOMEM`; what a fault brings back is checked for early refaults. `plan` is empty, with room for an item per entry.
 fn bring_back<'v>(
     mut mig: VmaMigration<'_>,
     vma: &VmaRef,
@@ -454,7 +460,7 @@ fn bring_back<'v>(
     only: Option<u32>,
     fault: Option<usize>,
     out: &mut Outcome,
-    plan: &mut KVec<Planned<'v, LockedPage>>,
+    plan: &mut Plan<'v, LockedPage>,
 ) -> Result {
     for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
@@ -521,7 +527,13 @@ fn bring_back<'v>(
     }
     copy_to_ram(plan);
     set_planned(&mut mig, plan, Destination::Ram);
-    tally(&mig.commit(), plan, out, Stats::moved_to_ram_huge);
+    let done = mig.commit();
+    tally(&done, plan, out, Stats::moved_to_ram_huge);
+    if fault.is_some() {
+        for p in plan.iter().filter(|p| done.moved(p.index())) {
+            p.vram.faulted_back(p.device_pfn, p.pages);
+        }
+    }
     Ok(())
 }
 
@@ -589,7 +601,7 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
             (&mut large.src[..pages], &mut large.dst[..pages])
         }
     };
-    let Ok(mut plan) = KVec::with_capacity(pages, GFP_KERNEL) else {
+    let Ok(mut plan) = Plan::with_capacity(pages, GFP_KERNEL) else {
         return bindings::vm_fault_reason_VM_FAULT_OOM;
     };
     let mig = match VmaMigration::collect(vma, start, src, dst, Select::Device, huge, Some(&page)) {
@@ -597,6 +609,8 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
         Err(_) => return bindings::vm_fault_reason_VM_FAULT_SIGBUS,
     };
     let mut out = Outcome::default();
+    // The faulting task waits for its data as for a swap-in: PSI counts it as a memory stall.
+    let _stall = MemStall::begin();
     match bring_back(mig, vma, start, None, fault_index, &mut out, &mut plan) {
         Ok(()) => 0,
         Err(_) => bindings::vm_fault_reason_VM_FAULT_OOM,

@@ -615,3 +615,23 @@ impl FaultPage<'_> {
         NonNull::new(pgmap).expect("migrate_to_ram on a page that is not device-private")
     }
 }
+
+/// A memory stall that pressure stall information (PSI) counts while this lives: a task waiting
+/// for its page to come back from VRAM, as it would for a swap-in.
+pub(crate) struct MemStall(c_ulong);
+
+impl MemStall {
+    pub(crate) fn begin() -> Self {
+        let mut flags = 0;
+        // SAFETY: `flags` is the caller's storage for the matching `ps_memstall_leave`.
+        unsafe { shim::ps_memstall_enter(&mut flags) };
+        Self(flags)
+    }
+}
+
+impl Drop for MemStall {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` holds what `ps_memstall_enter` stored, in the same task.
+        unsafe { shim::ps_memstall_leave(&mut self.0) };
+    }
+}

@@ -7,10 +7,12 @@
 //! after load (permission 0444), so every reader sees the values [`Params::load`] checked.
 
 use crate::{copy, shim};
-use kernel::prelude::*;
+use kernel::{prelude::*, time::Delta};
 
 /// Largest `migration_threshold`: one migration batch is at most this many pages.
 pub(crate) const MAX_BATCH_PAGES: u32 = 512;
+/// Largest `early_refault_secs`: an hour.
+const MAX_EARLY_REFAULT_SECS: u32 = 3600;
 
 /// The module parameters after validation.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +46,8 @@ impl Params {
                 shim::ps_param_cpu_copy(),
             )
         };
+        // SAFETY: As above.
+        let early_refault_secs = unsafe { shim::ps_param_early_refault_secs() };
         // SAFETY: A `charp` parameter is never null (the loader refuses one without a value); it
         // is a NUL-terminated string that lives, unchanged (0444), as long as the module.
         let cpu_copy = unsafe { CStr::from_char_ptr(cpu_copy) };
@@ -62,6 +66,13 @@ impl Params {
         if migration_threshold == 0 || migration_threshold > MAX_BATCH_PAGES {
             pr_err!(
                 "migration_threshold={migration_threshold} is invalid: it counts pages per batch, 1-{MAX_BATCH_PAGES}\n"
+            );
+            return Err(EINVAL);
+        }
+
+        if early_refault_secs == 0 || early_refault_secs > MAX_EARLY_REFAULT_SECS {
+            pr_err!(
+                "early_refault_secs={early_refault_secs} is invalid: it is 1-{MAX_EARLY_REFAULT_SECS} seconds\n"
             );
             return Err(EINVAL);
         }
@@ -97,6 +108,14 @@ impl Params {
             if self.scrub { "yes" } else { "no" }
         );
     }
+}
+
+/// How soon after a park a CPU fault counts as an early refault (`early_refault_secs`, checked
+/// by [`Params::load`] at module load).
+pub(crate) fn early_refault_window() -> Delta {
+    // SAFETY: As in `Params::load`.
+    let secs = unsafe { shim::ps_param_early_refault_secs() };
+    Delta::from_secs(i64::from(secs))
 }
 
 /// `bar_index` as a user reads it.

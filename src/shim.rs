@@ -43,6 +43,9 @@ extern "C" {
     pub(crate) fn ps_param_migration_threshold() -> c_uint;
     pub(crate) fn ps_param_enable_dma() -> bool;
     pub(crate) fn ps_param_scrub() -> bool;
+    pub(crate) fn ps_param_early_refault_secs() -> c_uint;
+    pub(crate) fn ps_memstall_enter(flags: *mut c_ulong);
+    pub(crate) fn ps_memstall_leave(flags: *mut c_ulong);
     pub(crate) fn ps_param_cpu_copy() -> *const kernel::ffi::c_char;
     pub(crate) fn ps_pci_resource_flags(pdev: *mut c_void, bar: c_int) -> c_ulong;
 

@@ -41,14 +41,17 @@ pub(crate) enum Counter {
     DmaBytes = 12,
     /// Bytes the CPU copied between RAM and VRAM.
     CpuCopyBytes = 13,
+    /// Pages a CPU fault brought back within `early_refault_secs` of the last park into their
+    /// 2 MiB pool chunk: the signal that too much was parked.
+    EarlyRefaults = 14,
 }
 
-const COUNTERS: usize = 14;
+const COUNTERS: usize = 15;
 /// sysfs item numbers past the counters (`enum ps_item`).
-const ITEM_TOTAL_PAGES: u32 = 14;
-const ITEM_FREE_PAGES: u32 = 15;
-const ITEM_FREE_CHUNKS: u32 = 16;
-const ITEM_INDEX: u32 = 17;
+const ITEM_TOTAL_PAGES: u32 = 15;
+const ITEM_FREE_PAGES: u32 = 16;
+const ITEM_FREE_CHUNKS: u32 = 17;
+const ITEM_INDEX: u32 = 18;
 
 /// One set of counters.
 pub(crate) struct Stats {
@@ -130,6 +133,7 @@ fn counter_of(item: u32) -> Option<Counter> {
         11 => Counter::ThpSplits,
         12 => Counter::DmaBytes,
         13 => Counter::CpuCopyBytes,
+        14 => Counter::EarlyRefaults,
         _ => return None,
     })
 }

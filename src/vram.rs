@@ -401,6 +401,18 @@ impl Vram {
         self.pool.free(index as u32, order);
     }
 
+    /// Counts `pages` pages from device frame `pfn` that a CPU fault brought back as early
+    /// refaults if their chunk was parked into less than `early_refault_secs` ago.
+    pub(crate) fn faulted_back(&self, pfn: usize, pages: usize) {
+        let index = pfn - self.pagemap.first_pfn();
+        if self
+            .pool
+            .parked_within(index, crate::params::early_refault_window())
+        {
+            self.count(Counter::EarlyRefaults, pages as u64);
+        }
+    }
+
     /// Stops new users and allocations, waits for running users, and moves every page in VRAM
     /// back to RAM. Idempotent.
     pub(crate) fn shutdown(&self) {

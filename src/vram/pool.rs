@@ -8,10 +8,17 @@
 //! free and a count per chunk says how many, so that single pages are taken from chunks already
 //! in use and whole chunks stay available for huge pages. Everything is allocated up front, so
 //! that freeing, which the mm core does in atomic context (`folio_free`), never allocates or
-//! sleeps.
+//! sleeps. Each chunk also keeps when a page of it was last handed out, which tells a page that
+//! faults back soon after it was parked (an early refault) from one that stayed away.
 
 use core::ops::Range;
-use kernel::{alloc::VVec, new_spinlock, prelude::*, sync::SpinLock};
+use kernel::{
+    alloc::VVec,
+    new_spinlock,
+    prelude::*,
+    sync::SpinLock,
+    time::{Delta, Instant, Monotonic},
+};
 
 /// Pages in a chunk: a PMD-sized (2 MiB) folio.
 const CHUNK_PAGES: usize = crate::mm::HUGE_PAGES;
@@ -25,6 +32,8 @@ struct Free {
     chunk_free: VVec<u16>,
     /// One bit per chunk, set once any of its pages was handed out: what may hold data.
     used: VVec<u64>,
+    /// Per chunk: when a page of it was last handed out, in milliseconds since the pool's epoch.
+    parked_ms: VVec<i64>,
     /// Free pages in all.
     pages: usize,
     /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
@@ -67,6 +76,8 @@ pub(crate) struct Pool {
     span: usize,
     /// Pages it lends.
     lendable: usize,
+    /// What the park times count from.
+    epoch: Instant<Monotonic>,
 }
 
 impl Pool {
@@ -96,11 +107,14 @@ impl Pool {
             .count();
         let mut used = VVec::new();
         used.resize(chunks.div_ceil(WORD_BITS), 0u64, GFP_KERNEL)?;
+        let mut parked_ms = VVec::new();
+        parked_ms.resize(chunks, 0i64, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             free <- new_spinlock!(Free {
                 bits,
                 chunk_free,
                 used,
+                parked_ms,
                 pages,
                 free_chunks,
                 current: 0,
@@ -108,6 +122,7 @@ impl Pool {
             }),
             span: total,
             lendable: pages,
+            epoch: Instant::<Monotonic>::now(),
         }))
     }
 
@@ -133,6 +148,7 @@ impl Pool {
         free.chunk_free[c] -= 1;
         free.pages -= 1;
         free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
+        free.parked_ms[c] = self.now_ms();
         // CAST: Page indices are below `total`, which fits `u32` (checked in `new`).
         Some((w * WORD_BITS + bit) as u32)
     }
@@ -150,6 +166,7 @@ impl Pool {
         free.free_chunks -= 1;
         free.pages -= CHUNK_PAGES;
         free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
+        free.parked_ms[c] = self.now_ms();
         // CAST: As in `alloc`.
         Some((c * CHUNK_PAGES) as u32)
     }
@@ -213,6 +230,20 @@ impl Pool {
             }
         }
         Ok(runs)
+    }
+
+    /// Milliseconds since the pool's epoch.
+    fn now_ms(&self) -> i64 {
+        (Instant::<Monotonic>::now() - self.epoch).as_millis()
+    }
+
+    /// Whether a page of the chunk holding page `index` was handed out less than `window` ago.
+    pub(crate) fn parked_within(&self, index: usize, window: Delta) -> bool {
+        let now = self.now_ms();
+        let free = self.free.lock();
+        free.parked_ms
+            .get(index / CHUNK_PAGES)
+            .is_some_and(|&at| now - at < window.as_millis())
     }
 
     /// Stops handing out pages, for good.

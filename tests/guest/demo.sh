@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # The `make run` demo: a workload that needs more memory than the VM has free runs to the end
-# because ps-migrate parks its cold part in (emulated) VRAM. Ends with "demo: PASS" or
+# because ps-tierd parks its cold part in (emulated) VRAM, with nobody naming a process or a
+# range. Ends with "demo: PASS" or
 # "demo: FAIL: reason"; the host script turns that into its exit status.
 . /tests/lib.sh
 
@@ -30,59 +31,60 @@ fi
 kernel_says
 ps-status || demo_fail "ps-status failed"
 
-# More than the VM has available: the cold part alone does not fit.
-chunk=64
-avail=$(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) / 1024))
-cold=$(((avail / chunk + 2) * chunk))
-hot=64
-step "/proc/meminfo before: $avail MiB available; the workload will write $cold MiB of cold data in $chunk MiB chunks, then $hot MiB it keeps working on"
+# More than the VM has available: the workload finishes only if its cold part leaves RAM, and
+# nobody tells pseudoscopic what to park: ps-tierd finds it.
+chunk=16
+avail=$(mem_available_mib)
+total=$(((avail + 256) / chunk * chunk))
+cat >/tmp/tierd.toml <<CONF
+interval_secs = 1
+reserve_mib = 48
+headroom_mib = 64
+min_rate_mib = 128
+max_rate_mib = 512
+cold_age_secs = 2
+min_rss_mib = 4
+max_processes = 4
+damon_sample_ms = 20
+damon_aggr_ms = 200
+CONF
+step "start ps-tierd, the tiering daemon: DAMON watches every process, and while MemAvailable is short of reserve + headroom it parks what has not been touched for the cold age (here 2 s) in VRAM"
+sed 's/^/    /' /tmp/tierd.toml
+ps-tierd --config /tmp/tierd.toml >/tmp/tierd.out 2>&1 &
+tierd=$!
+step "/proc/meminfo before: $avail MiB available; the workload writes $total MiB in $chunk MiB chunks, keeps all of it, then checks every byte; it parks nothing itself"
 meminfo
-
-ps-test workload $cold $chunk $hot >/tmp/workload.out 2>&1 &
+ps-test grow $total $chunk 400 >/tmp/workload.out 2>&1 &
 pid=$!
-# wait_stopped WHAT: waits until the workload stops itself (SIGSTOP) after WHAT.
-wait_stopped() {
-	local n=0
-	while [ "$(proc_state $pid)" != T ]; do
-		[ -d /proc/$pid ] || demo_fail "the workload ended early: $(cat /tmp/workload.out)"
-		n=$((n + 1))
-		[ $n -lt 6000 ] || demo_fail "the workload never stopped after $1"
-		sleep 0.1
-	done
-}
-i=0
-while [ $i -lt $((cold / chunk)) ]; do
-	wait_stopped "chunk $i"
-	range=$(sed -n "s/^cold $i //p" /tmp/workload.out)
-	[ -n "$range" ] || demo_fail "the workload did not say where chunk $i is: $(cat /tmp/workload.out)"
-	echo "    chunk $i at $range written; parking it:"
-	ps-migrate --pid $pid --range "$range" --to vram --progress >/tmp/migrate.out 2>&1 ||
-		demo_fail "ps-migrate failed: $(cat /tmp/migrate.out)"
-	tr '\r' '\n' </tmp/migrate.out | grep -E '100%|^total' | sed 's/^/      /'
-	kill -CONT $pid
-	i=$((i + 1))
+shown=0
+while [ -d /proc/$pid ] && [ "$(proc_state $pid)" != Z ]; do
+	sleep 4
+	written=$(sed -n 's/^wrote \([0-9]*\) MiB$/\1/p' /tmp/workload.out | tail -n 1)
+	printf '    workload: %s MiB written; MemAvailable %s MiB; %s MiB in VRAM\n' "${written:-0}" \
+		"$(mem_available_mib)" "$((($(cat /sys/module/$MODULE/pool/total_pages) - $(cat /sys/module/$MODULE/pool/free_pages)) / 256))"
+	if [ $shown = 0 ] && [ "${written:-0}" -gt "$avail" ]; then
+		shown=1
+		step "ps-status with $written MiB written, more than was available: the cold part is in VRAM"
+		ps-status
+		meminfo
+	fi
 done
-wait_stopped "its hot data"
-
-step "ps-status while the cold part is parked and the hot part is in RAM"
-ps-status
-echo "    residency of the workload:"
-ps-migrate --pid $pid --residency --all | tail -n 1 | sed 's/^/      /'
-step "/proc/meminfo after parking $cold MiB"
-meminfo
-
-step "the workload checks every byte: cold chunks come back from VRAM on first touch"
-kill -CONT $pid
 wait $pid
 rc=$?
-sed 's/^/    /' /tmp/workload.out
+step "what ps-tierd did (one line per step in which it parked)"
+sed 's/^/    /' /tmp/tierd.out | tail -n 12
+kill -TERM $tierd
+wait $tierd || demo_fail "ps-tierd exited with status $?: $(cat /tmp/tierd.out)"
+step "the workload checked every byte: its cold chunks came back from VRAM on first touch"
+tail -n 2 /tmp/workload.out | sed 's/^/    /'
 [ $rc -eq 0 ] || demo_fail "the workload exited with status $rc"
-grep -q "^workload $cold $chunk $hot: ok" /tmp/workload.out || demo_fail "the workload did not confirm its data"
+grep -q "^checked $total MiB" /tmp/workload.out || demo_fail "the workload did not confirm its data"
 
 step "statistics"
 for f in /sys/module/$MODULE/stats/*; do printf '    %-22s %s\n' "$(basename "$f")" "$(cat "$f")"; done
-[ "$(stat_value migrations_to_device)" -ge $((cold * 256)) ] || demo_fail "fewer pages moved to VRAM than parked"
+[ "$(stat_value migrations_to_device)" -ge $(((total - avail) * 256 / 2)) ] || demo_fail "too little went to VRAM for the workload to fit"
 [ "$(stat_value page_faults)" -gt 0 ] || demo_fail "no page faults brought data back"
+parked=$(($(stat_value migrations_to_device) / 256))
 
 step "unbind the GPU and unload the module"
 dmesg_mark
@@ -90,4 +92,4 @@ cleanup_module
 kernel_says
 ps-status
 echo
-echo "demo: PASS ($cold MiB parked and brought back, every byte checked)"
+echo "demo: PASS ($total MiB written with $avail MiB available; ps-tierd parked $parked MiB, every byte checked)"

@@ -15,9 +15,14 @@ KERNEL_SPLAT="$KERNEL_SPLAT|KASAN:|ODEBUG:|suspected memory leak"
 # kernel_log_checked: the kernel log on stdin, less the allocation-failure reports of groups that
 # inject allocation failures (EXPECT_ALLOC_FAILURES=1): warn_alloc's header line ("...,
 # mode:0x...(...), nodemask=...") and its stack dump up to "</TASK>". Any other report stays.
+# With EXPECT_OOM=1 (a group that provokes an OOM kill), the OOM killer's report ("... invoked
+# oom-killer: ..." and its stack dump up to "</TASK>") is dropped the same way, and so is the
+# allocation failure its victim may report on its way out.
 kernel_log_checked() {
 	if [ "${EXPECT_ALLOC_FAILURES:-0}" = 1 ]; then
 		awk '/, mode:0x[0-9a-f]+\(.*\), nodemask=/ {skip = 1} !skip {print} /<\/TASK>/ {skip = 0}'
+	elif [ "${EXPECT_OOM:-0}" = 1 ]; then
+		awk '/ invoked oom-killer: |: page allocation failure: / {skip = 1} !skip {print} /<\/TASK>/ {skip = 0}'
 	else
 		cat
 	fi
@@ -320,3 +325,38 @@ faults_off() {
 
 # faults_injected: how many failures were injected since the mark.
 faults_injected() { dmesg_since | grep -c 'FAULT_INJECTION: forcing a failure'; }
+
+# ---- Transparent tiering: ps-tierd ----
+
+TIERD_LOG=/tmp/tierd.log
+TIERD_ERR=/tmp/tierd.err
+
+# tierd_start CONFIG: writes CONFIG (TOML text) to /tmp/tierd.toml and starts ps-tierd --json in
+# the background (one JSON line per step in $TIERD_LOG); sets TIERD_PID once its first step ran.
+tierd_start() {
+	printf '%s\n' "$1" >/tmp/tierd.toml
+	ps-tierd --config /tmp/tierd.toml --json >$TIERD_LOG 2>$TIERD_ERR &
+	TIERD_PID=$!
+	wait_for_line $TIERD_LOG '"state":'
+}
+
+# tierd_stop: SIGTERM; ps-tierd must exit 0, having said nothing on stderr, and leave DAMON off.
+tierd_stop() {
+	kill -TERM "$TIERD_PID"
+	wait "$TIERD_PID"
+	local rc=$?
+	[ $rc -eq 0 ] || fail "ps-tierd exited with status $rc: $(cat $TIERD_ERR)"
+	[ -s $TIERD_ERR ] && fail "ps-tierd complained: $(cat $TIERD_ERR)"
+	expect_eq "$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds)" 0 "kdamonds left after ps-tierd stopped"
+}
+
+# tierd_last KEY: KEY's value in ps-tierd's latest JSON line.
+tierd_last() { tail -n 1 $TIERD_LOG | sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
+
+# resident_pages PID RANGE: how many pages of RANGE of process PID are in VRAM.
+resident_pages() {
+	ps-migrate --pid "$1" --range "$2" --residency | sed -n 's/^total: \([0-9]*\) of .*/\1/p'
+}
+
+# mem_available_mib: MemAvailable, MiB.
+mem_available_mib() { echo $(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) / 1024)); }

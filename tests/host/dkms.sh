@@ -58,6 +58,14 @@ for tool in ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz; do
 done
 pass "install: built for $KVER, installed, indexed, modprobe.d and udev files and the tools in place"
 
+# ps-tierd: the binary, its unit enabled for multi-user.target, the default configuration.
+cmp -s "$REPO/out/tools/release/ps-tierd" "$ROOT/usr/local/sbin/ps-tierd" || fail "ps-tierd not installed"
+cmp -s "$REPO/packaging/ps-tierd.service" "$ROOT/etc/systemd/system/ps-tierd.service" || fail "ps-tierd.service not installed"
+[ "$(readlink "$ROOT/etc/systemd/system/multi-user.target.wants/ps-tierd.service")" = /etc/systemd/system/ps-tierd.service ] ||
+	fail "ps-tierd.service not enabled"
+cmp -s "$REPO/packaging/tierd.toml" "$ROOT/etc/pseudoscopic/tierd.toml" || fail "tierd.toml not installed"
+pass "install: ps-tierd, its unit (enabled) and its configuration in place"
+
 # kmod's modprobe with the installed configuration: loading nouveau loads pseudoscopic first.
 # A stand-in nouveau.ko (any module file) in a scratch copy is enough for --show-depends.
 scratch=$REPO/out/dkms/softdep
@@ -81,11 +89,13 @@ dkms_sh uninstall
 grep -q pseudoscopic "$MODDIR/modules.dep" && fail "modules.dep still lists pseudoscopic"
 [ -z "$(dkms_status)" ] || fail "dkms still knows pseudoscopic: $(dkms_status)"
 for f in "$ROOT/usr/src/pseudoscopic-$VERSION" "$ROOT/etc/modprobe.d/pseudoscopic.conf" "$ROOT/etc/udev/rules.d/70-pseudoscopic.rules" \
-	"$ROOT/usr/local/bin/ps-status" "$ROOT/usr/local/bin/ps-test"; do
+	"$ROOT/usr/local/bin/ps-status" "$ROOT/usr/local/bin/ps-test" \
+	"$ROOT/usr/local/sbin/ps-tierd" "$ROOT/etc/systemd/system/ps-tierd.service" \
+	"$ROOT/etc/systemd/system/multi-user.target.wants/ps-tierd.service" "$ROOT/etc/pseudoscopic/tierd.toml"; do
 	[ -e "$f" ] && fail "$f still there after uninstall"
 done
 [ -f "$MODDIR/kernel/lib/test_hmm.ko" ] || fail "uninstall removed another module"
-pass "uninstall: module, DKMS entry, sources, both files and the tools gone"
+pass "uninstall: module, DKMS entry, sources, both files, the tools, ps-tierd and its unit gone"
 
 # Twice in a row: the second install replaces the first.
 dkms_sh install

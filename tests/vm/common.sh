@@ -7,7 +7,7 @@ PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
 KDIR=${KDIR:-$PS_CACHE/test-kernel}
 OUT=$REPO/out/vm
 TOOLS_BIN=$REPO/out/tools/release
-TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench)
+TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-tierd)
 GPU_MODEL=$REPO/out/gpu-model/release/gpu-model
 # The trixie chroot whose QEMU has vfio-user-pci (scripts/setup.sh).
 QEMU_CHROOT=${PS_QEMU_CHROOT:-$PS_CACHE/qemu-chroot}

@@ -7,7 +7,7 @@
 //! alone on the machine, so statistics deltas are exact.
 
 mod proc;
-mod workload;
+mod tier;
 
 use proc::{fork_child, Pipe};
 use pseudoscopic::{
@@ -168,8 +168,13 @@ impl Ctx {
 /// not on the scenario: these counters are checked as a sum instead (see [`expect_stats`]).
 const COPY_PATH_STATS: [&str; 3] = ["dma_bytes", "cpu_copy_bytes", "dma_fail"];
 
+/// Whether a page that faults back counts as an early refault depends on how long it stayed in
+/// VRAM (`early_refault_secs`), not on the scenario: it is checked as a bound instead.
+const EARLY_REFAULTS: &str = "early_refaults";
+
 /// Checks the counter deltas `after - before` for the named counters; others must not move. Every
-/// byte moved was copied once, by the copy engine or by the CPU.
+/// byte moved was copied once, by the copy engine or by the CPU; early refaults are pages moved
+/// back to RAM.
 fn expect_stats(before: &Stats, after: &Stats, want: &[(&str, u64)]) -> TestResult {
     let delta = after.since(before);
     ensure_eq!(
@@ -177,8 +182,12 @@ fn expect_stats(before: &Stats, after: &Stats, want: &[(&str, u64)]) -> TestResu
         delta.get("bytes_to_device") + delta.get("bytes_to_ram"),
         "bytes copied (dma_bytes + cpu_copy_bytes) against bytes moved"
     );
+    ensure!(
+        delta.get(EARLY_REFAULTS) <= delta.get("migrations_to_ram"),
+        "stats/{EARLY_REFAULTS} moved by more than migrations_to_ram (all deltas: {delta:?})"
+    );
     for (name, value) in delta.iter() {
-        if COPY_PATH_STATS.contains(&name) {
+        if COPY_PATH_STATS.contains(&name) || name == EARLY_REFAULTS {
             continue;
         }
         let expected = want.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v);
@@ -1528,7 +1537,9 @@ const USAGE: &str = "\
 Usage: ps-test [--json] [SCENARIO...]
        ps-test hold MIB
        ps-test hold-huge MIB
-       ps-test workload COLD_MIB CHUNK_MIB HOT_MIB
+       ps-test grow TOTAL_MIB CHUNK_MIB PAUSE_MS
+       ps-test hot MIB SECS
+       ps-test pingpong MIB ROUNDS
        ps-test list
 
 Runs end-to-end scenarios against /dev/pseudoscopic and the real module; every
@@ -1543,11 +1554,16 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
               live process)
   hold-huge MIB
               the same with transparent huge pages, parked whole (MIB even)
-  workload    the `make run` workload: writes COLD_MIB MiB in CHUNK_MIB MiB
-              chunks, printing 'cold I ADDR+LENGTH' and stopping itself
-              (SIGSTOP) after each so that ps-migrate can park it, then
-              HOT_MIB MiB it works on, stopping once more; then checks every
-              byte
+  grow        for ps-tierd and `make run`: writes TOTAL_MIB MiB in
+              CHUNK_MIB MiB chunks, PAUSE_MS apart, keeping all of it ('wrote
+              N MiB' after each); then checks every byte ('checked N MiB');
+              parks nothing itself
+  hot         fills MIB MiB ('filled ADDR+LENGTH'), waits for SIGUSR1, reads
+              all of it over and over for SECS seconds ('hot N passes'),
+              waits for SIGUSR1 again, then checks every byte (SECS 0: one
+              wait, then the check)
+  pingpong    fills MIB MiB, then ROUNDS times waits (up to 120 s) until
+              something parked half of it and reads it all back at once
   -h, --help  show this help
 
 Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then
@@ -1560,14 +1576,22 @@ enum Job {
     Scenario(Scenario),
     /// `hold` or `hold-huge`: MiB, and whether huge pages.
     Hold(usize, bool),
-    Workload(usize, usize, usize),
+    Tier(TierJob),
+}
+
+/// A workload for the ps-tierd tests ([`tier`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TierJob {
+    Grow(usize, usize, u64),
+    Hot(usize, u64),
+    Pingpong(usize, u32),
 }
 
 enum Invocation {
     Help,
     List,
     Hold(usize, bool),
-    Workload(usize, usize, usize),
+    Tier(TierJob),
     Run { json: bool, names: Vec<String> },
 }
 
@@ -1590,13 +1614,23 @@ fn parse_args(args: &[String]) -> Result<Invocation, Failure> {
                 "bad size {mib:?}: a multiple of 2 MiB"
             ))),
         },
-        ["workload", cold, chunk, hot] => match (cold.parse(), chunk.parse(), hot.parse()) {
-            (Ok(cold), Ok(chunk), Ok(hot)) if chunk > 0 && cold % chunk == 0 && hot > 0 => {
-                Ok(Invocation::Workload(cold, chunk, hot))
+        ["grow", total, chunk, pause] => match (total.parse(), chunk.parse(), pause.parse()) {
+            (Ok(total), Ok(chunk), Ok(pause)) if chunk > 0 && total > 0 && total % chunk == 0 => {
+                Ok(Invocation::Tier(TierJob::Grow(total, chunk, pause)))
             }
             _ => Err(Failure::usage(
-                "workload needs COLD_MIB, a multiple of CHUNK_MIB > 0, and HOT_MIB > 0",
+                "grow needs TOTAL_MIB, a multiple of CHUNK_MIB > 0, and PAUSE_MS",
             )),
+        },
+        ["hot", mib, secs] => match (mib.parse(), secs.parse()) {
+            (Ok(mib), Ok(secs)) if mib > 0 => Ok(Invocation::Tier(TierJob::Hot(mib, secs))),
+            _ => Err(Failure::usage("hot needs MIB > 0 and SECS")),
+        },
+        ["pingpong", mib, rounds] => match (mib.parse(), rounds.parse()) {
+            (Ok(mib), Ok(rounds)) if mib > 0 && rounds > 0 => {
+                Ok(Invocation::Tier(TierJob::Pingpong(mib, rounds)))
+            }
+            _ => Err(Failure::usage("pingpong needs MIB > 0 and ROUNDS > 0")),
         },
         list => {
             let json = list.first() == Some(&"--json");
@@ -1635,13 +1669,14 @@ fn main() -> ExitCode {
             let name = if huge { "hold-huge" } else { "hold" };
             (false, vec![(format!("{name} {mib}"), Job::Hold(mib, huge))])
         }
-        Ok(Invocation::Workload(cold, chunk, hot)) => (
-            false,
-            vec![(
-                format!("workload {cold} {chunk} {hot}"),
-                Job::Workload(cold, chunk, hot),
-            )],
-        ),
+        Ok(Invocation::Tier(job)) => {
+            let name = match job {
+                TierJob::Grow(total, chunk, pause) => format!("grow {total} {chunk} {pause}"),
+                TierJob::Hot(mib, secs) => format!("hot {mib} {secs}"),
+                TierJob::Pingpong(mib, rounds) => format!("pingpong {mib} {rounds}"),
+            };
+            (false, vec![(name, Job::Tier(job))])
+        }
         Ok(Invocation::Run { json, names }) => (
             json,
             names
@@ -1654,9 +1689,18 @@ fn main() -> ExitCode {
         ),
         Err(f) => return f.report("ps-test", USAGE),
     };
-    // One clear error up front when the module is missing or closed to us.
-    if let Err(f) = cli::open_device(abi::DEVICE_PATH) {
-        return f.report("ps-test", USAGE);
+    // One clear error up front when the module is missing or closed to us; `grow` and `hot` do
+    // not need it (they run without the module too).
+    let needs_device = !jobs.iter().any(|(_, j)| {
+        matches!(
+            j,
+            Job::Tier(TierJob::Grow(..)) | Job::Tier(TierJob::Hot(..))
+        )
+    });
+    if needs_device {
+        if let Err(f) = cli::open_device(abi::DEVICE_PATH) {
+            return f.report("ps-test", USAGE);
+        }
     }
     let mut results = Vec::new();
     for (name, job) in &jobs {
@@ -1669,7 +1713,9 @@ fn main() -> ExitCode {
         let result = thp.and_then(|_thp| match job {
             Job::Scenario(run) => Ctx::new().and_then(|ctx| run(&ctx)),
             Job::Hold(mib, huge) => hold(*mib, *huge),
-            Job::Workload(cold, chunk, hot) => workload::workload(*cold, *chunk, *hot),
+            Job::Tier(TierJob::Grow(total, chunk, pause)) => tier::grow(*total, *chunk, *pause),
+            Job::Tier(TierJob::Hot(mib, secs)) => tier::hot(*mib, *secs),
+            Job::Tier(TierJob::Pingpong(mib, rounds)) => tier::pingpong(*mib, *rounds, 120),
         });
         if !json {
             match &result {
@@ -1743,8 +1789,16 @@ mod tests {
         ));
         assert!(matches!(args(&["list"]), Ok(Invocation::List)));
         assert!(matches!(
-            args(&["workload", "512", "128", "64"]),
-            Ok(Invocation::Workload(512, 128, 64))
+            args(&["grow", "1024", "16", "500"]),
+            Ok(Invocation::Tier(TierJob::Grow(1024, 16, 500)))
+        ));
+        assert!(matches!(
+            args(&["hot", "32", "0"]),
+            Ok(Invocation::Tier(TierJob::Hot(32, 0)))
+        ));
+        assert!(matches!(
+            args(&["pingpong", "32", "3"]),
+            Ok(Invocation::Tier(TierJob::Pingpong(32, 3)))
         ));
         assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
         for bad in [
@@ -1753,9 +1807,11 @@ mod tests {
             &["hold-huge", "3"],
             &["nope"],
             &["fork", "--json"],
-            &["workload", "100", "64", "8"],
-            &["workload", "128", "0", "8"],
-            &["workload", "128", "64", "0"],
+            &["grow", "100", "16", "0"],
+            &["grow", "128", "0", "0"],
+            &["grow", "128", "16"],
+            &["hot", "0", "5"],
+            &["pingpong", "32", "0"],
         ] {
             assert_eq!(
                 args(bad).err().map(|f| f.status),

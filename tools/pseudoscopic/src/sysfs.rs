@@ -42,7 +42,7 @@ pub struct Pool {
 }
 
 /// The statistics files, by name, in directory order of the kernel.
-pub const STAT_NAMES: [&str; 14] = [
+pub const STAT_NAMES: [&str; 15] = [
     "migrations_to_ram",
     "migrations_to_device",
     "page_faults",
@@ -57,6 +57,7 @@ pub const STAT_NAMES: [&str; 14] = [
     "thp_splits",
     "dma_bytes",
     "cpu_copy_bytes",
+    "early_refaults",
 ];
 
 /// One reading of the statistics counters.
