@@ -2,6 +2,7 @@
 # Races: concurrent migrations of the same pages, CPU faults, forks, and an unbind in the middle of
 # all of it. ps-stress checks every byte after every step.
 # vm: ivshmem 256M
+# vm: timeout 1200
 
 case_concurrent_migrations_faults_forks() {
 	ps_ready
@@ -16,7 +17,9 @@ case_unbind_during_stress() {
 	ps_ready
 	local bdf pid
 	bdf=$(ivshmem_bdf)
-	ps-stress --threads 4 --size 1M --steps 5000 --seed 11 >/tmp/stress.out 2>&1 &
+	# Bounded by time as well as steps: every step checks every byte (and forks check too), so
+	# 4 x 5000 steps can take longer than the group's limit on a busy host.
+	ps-stress --threads 4 --size 1M --steps 5000 --duration 120 --seed 11 >/tmp/stress.out 2>&1 &
 	pid=$!
 	local i=0
 	while [ "$(stat_value migrations_to_device)" -lt 1000 ]; do
