@@ -91,6 +91,15 @@ pub fn wo(name: &'static str) -> Option<Register> {
 /// Instance block address a previous driver left in `NV_PBUS_BAR1_BLOCK` (virtual mode knob).
 const LEFTOVER_INSTANCE_BLOCK: u32 = 0x0001_0000 >> 12;
 
+/// `NV_PBUS_BAR1_BLOCK` as the board starts: virtual mode if a previous driver left it so.
+fn start_bar1_block(knobs: &Knobs) -> u32 {
+    if knobs.bar1_virtual {
+        (1 << 31) | LEFTOVER_INSTANCE_BLOCK
+    } else {
+        0
+    }
+}
+
 impl Bar0 {
     pub fn new(
         board: &'static Board,
@@ -98,22 +107,29 @@ impl Bar0 {
         vram: Vram,
         log: Box<dyn Write + Send>,
     ) -> Self {
-        let bar1_block = if knobs.bar1_virtual {
-            (1 << 31) | LEFTOVER_INSTANCE_BLOCK
-        } else {
-            0
-        };
         Self {
             board,
             fifo: Fifo::new(board, knobs.ce_fault),
+            bar1_block: start_bar1_block(&knobs),
             knobs,
             vram,
             window: 0,
-            bar1_block,
             log,
             rejected: 0,
             guest: GuestMemory::default(),
         }
+    }
+
+    /// A reset of the board (a PM reset, a reset QEMU asks for, as on the machine's wake from
+    /// suspend to RAM): the registers go back to the state the board started in, which the knobs
+    /// describe, and VRAM loses its contents (cleared), as when a board loses power. Guest memory
+    /// mappings belong to QEMU and stay.
+    pub fn reset(&mut self) {
+        self.window = 0;
+        self.bar1_block = start_bar1_block(&self.knobs);
+        self.fifo = Fifo::new(self.board, self.knobs.ce_fault);
+        self.vram.clear();
+        self.log_line("RESET registers back to their start values, VRAM cleared");
     }
 
     /// The register at `offset`, if the manuals define one there for this board.
@@ -478,6 +494,23 @@ pub(crate) mod tests {
         assert_eq!(read32(&mut t, 0x118128).unwrap() & 1, 1);
         assert_eq!(read32(&mut t, 0x118234).unwrap() & 0xff, 0xff);
         assert!(read32(&mut t, 0x2240c).is_err());
+    }
+
+    #[test]
+    fn reset_clears_vram_and_restores_the_start_state() {
+        let knobs = Knobs {
+            bar1_virtual: true,
+            ..Knobs::default()
+        };
+        let (mut b, log) = bar0("v100", knobs);
+        b.write(0x1704, &0u32.to_le_bytes()).unwrap();
+        assert!(b.vram.write(0x1000, &[0x5a; 64]));
+        b.reset();
+        assert_eq!(read32(&mut b, 0x1704).unwrap() >> 31, 1);
+        assert!(b.vram.bytes().iter().all(|&v| v == 0));
+        assert!(log
+            .text()
+            .contains("RESET registers back to their start values"));
     }
 
     #[test]

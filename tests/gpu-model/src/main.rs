@@ -158,11 +158,14 @@ impl ServerBackend for Device {
     fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
         match region {
             VFIO_PCI_CONFIG_REGION_INDEX => {
-                if self.config.write(offset, data) {
-                    Ok(())
-                } else {
-                    Err(invalid("config write beyond 256 bytes"))
+                if !self.config.write(offset, data) {
+                    return Err(invalid("config write beyond 256 bytes"));
                 }
+                if self.config.take_reset() {
+                    // D3hot to D0 with No_Soft_Reset clear: the board resets (Linux's PM reset).
+                    self.shared.lock().reset();
+                }
+                Ok(())
             }
             VFIO_PCI_BAR0_REGION_INDEX => {
                 let result = self.shared.lock().write(offset, data);
@@ -212,9 +215,12 @@ impl ServerBackend for Device {
         Ok(())
     }
 
+    /// QEMU resets the device with the machine: at start (the board is as it started anyway)
+    /// and when the machine wakes from suspend to RAM, when a real board has lost power.
     fn reset(&mut self) -> io::Result<()> {
-        // Not resettable (the server says so): what a previous driver left must survive.
-        Err(invalid("device reset is not offered"))
+        self.config.reset();
+        self.shared.lock().reset();
+        Ok(())
     }
 
     fn set_irqs(
@@ -385,7 +391,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         args.vram_mib,
         args.bar1 >> 20
     ));
-    let server = Server::new(&args.socket, false, irqs(), regions)
+    let server = Server::new(&args.socket, true, irqs(), regions)
         .map_err(|e| format!("{}: {e}", args.socket.display()))?;
     let stop = Arc::new(Mutex::new(false));
     let worker = {
