@@ -482,27 +482,39 @@ out:
 /* ---- Target process: a pidfd (or the caller) to an mm, with the access check ---- */
 
 /*
- * Whether the caller may move `task`'s memory: the checks of ptrace_may_access() with
- * PTRACE_MODE_READ_REALCREDS (same thread group; or matching real credentials and a dumpable
- * target; or CAP_SYS_PTRACE over the target's user namespace).  The kernel does not export
- * ptrace_may_access() or its LSM hook to modules, so security modules are not consulted.
+ * Whether the caller may move `task`'s memory: __ptrace_may_access() with
+ * PTRACE_MODE_READ_REALCREDS, both parts: the same thread group; or (matching real credentials OR
+ * CAP_SYS_PTRACE over the target's credentials' user namespace) AND (a dumpable target OR
+ * CAP_SYS_PTRACE over the user namespace of its exec state, what the mm's was before 7.3). A
+ * capability over a child namespace therefore does not skip the dumpability check. The kernel does
+ * not export ptrace_may_access() or its LSM hook to modules, so security modules are not
+ * consulted.
  */
 static bool ps_may_access(struct task_struct *task)
 {
 	const struct cred *cred = current_cred(), *tcred;
-	bool creds_match, dumpable, privileged;
+	const struct task_exec_state *exec_state;
+	bool allowed;
 
 	if (same_thread_group(task, current))
 		return true;
 	rcu_read_lock();
 	tcred = __task_cred(task);
-	creds_match = uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
-		      uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
-		      gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
-	privileged = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
-	dumpable = READ_ONCE(rcu_dereference(task->exec_state)->dumpable) == TASK_DUMPABLE_OWNER;
+	allowed = (uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+		   uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+		   gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid)) ||
+		  ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
 	rcu_read_unlock();
-	return privileged || (creds_match && dumpable);
+	if (!allowed)
+		return false;
+	/* Dumpability is read after the credentials (pairs with commit_creds()), as the kernel does. */
+	smp_rmb();
+	rcu_read_lock();
+	exec_state = rcu_dereference(task->exec_state);
+	allowed = READ_ONCE(exec_state->dumpable) == TASK_DUMPABLE_OWNER ||
+		  ns_capable_noaudit(exec_state->user_ns, CAP_SYS_PTRACE);
+	rcu_read_unlock();
+	return allowed;
 }
 
 /*
