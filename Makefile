@@ -54,7 +54,7 @@ TOOLS_STATIC := RUSTFLAGS="-C target-feature=+crt-static"
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check no-panics vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -115,7 +115,11 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check
+check: out fmt-check clippy tools-check gpu-model-check docs-check no-panics
+
+# No assert!/unwrap/expect (or other panics) in the module's code (tests/host/no-panics.sh).
+no-panics:
+	bash tests/host/no-panics.sh
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools
