@@ -10,6 +10,7 @@
 #include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
@@ -67,6 +68,12 @@ static char *cpu_copy = "auto";
 module_param(cpu_copy, charp, 0444);
 MODULE_PARM_DESC(cpu_copy,
 		 "CPU copy routine between RAM and VRAM: auto (default: the fastest this CPU has), avx2, sse4.1 or io (memcpy_toio/fromio)");
+
+/* For tests only: widens the window in which a RESIDENCY snapshot is used (see below). */
+static unsigned int test_residency_delay_ms;
+module_param(test_residency_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_residency_delay_ms,
+		 "For tests: sleep this long between a RESIDENCY snapshot and its use (default 0)");
 
 const char *ps_param_cpu_copy(void)
 {
@@ -418,10 +425,28 @@ void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned
 
 /* ---- Residency: a read-only page-table snapshot (hmm_range_fault without faulting) ---- */
 
+/*
+ * A RESIDENCY snapshot's interval notifier and its update lock (Documentation/mm/hmm.rst): the
+ * invalidate callback takes the lock, and the snapshot is read under it once
+ * mmu_interval_read_retry() passed, so no page it names can be unmapped, freed or have its
+ * pagemap unregistered (another GPU's unbind) while it is looked at.
+ */
+struct ps_snapshot {
+	struct mmu_interval_notifier notifier;
+	struct mutex lock;
+};
+
 static bool ps_snapshot_invalidate(struct mmu_interval_notifier *mni,
 				   const struct mmu_notifier_range *range, unsigned long cur_seq)
 {
+	struct ps_snapshot *snap = container_of(mni, struct ps_snapshot, notifier);
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&snap->lock);
+	else if (!mutex_trylock(&snap->lock))
+		return false;
 	mmu_interval_set_seq(mni, cur_seq);
+	mutex_unlock(&snap->lock);
 	return true;
 }
 
@@ -437,9 +462,9 @@ static const struct mmu_interval_notifier_ops ps_snapshot_ops = {
 int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
 			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps)
 {
-	struct mmu_interval_notifier notifier;
+	struct ps_snapshot snap;
 	struct hmm_range range = {
-		.notifier = &notifier,
+		.notifier = &snap.notifier,
 		.start = start,
 		.end = end,
 		.hmm_pfns = pfns,
@@ -448,22 +473,32 @@ int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned
 	unsigned long i, n = (end - start) >> PAGE_SHIFT;
 	int ret;
 
-	ret = mmu_interval_notifier_insert(&notifier, mm, start, end - start, &ps_snapshot_ops);
+	mutex_init(&snap.lock);
+	ret = mmu_interval_notifier_insert(&snap.notifier, mm, start, end - start, &ps_snapshot_ops);
 	if (ret)
-		return ret;
-	do {
+		goto out_lock;
+	for (;;) {
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			goto out;
 		}
-		range.notifier_seq = mmu_interval_read_begin(&notifier);
+		range.notifier_seq = mmu_interval_read_begin(&snap.notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(mm);
-		if (ret && ret != -EBUSY)
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
 			goto out;
-	} while (ret == -EBUSY || mmu_interval_read_retry(&notifier, range.notifier_seq));
+		mutex_lock(&snap.lock);
+		if (!mmu_interval_read_retry(&snap.notifier, range.notifier_seq))
+			break;
+		mutex_unlock(&snap.lock);
+	}
 
+	/* Under the update lock: the pages below stay mapped, so their pagemaps stay registered. */
+	if (test_residency_delay_ms)
+		msleep(test_residency_delay_ms);
 	for (i = 0; i < n; i++) {
 		struct page *page;
 
@@ -474,8 +509,11 @@ int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned
 		if (is_device_private_page(page) && page_pgmap(page)->owner == owner)
 			pgmaps[i] = page_pgmap(page);
 	}
+	mutex_unlock(&snap.lock);
 out:
-	mmu_interval_notifier_remove(&notifier);
+	mmu_interval_notifier_remove(&snap.notifier);
+out_lock:
+	mutex_destroy(&snap.lock);
 	return ret;
 }
 

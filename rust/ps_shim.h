@@ -151,4 +151,19 @@ int ps_target_mm(int pidfd, struct mm_struct **mm_out);
 bool ps_fatal_signal_pending(void);
 bool ps_refusal_ratelimit(void);
 
+/* rust/ps_pm.c: suspend, hibernation, resets and PCI errors (Rust side: src/power.rs). */
+enum ps_pm_event { PS_EVENT_FUNCTION_RESET, PS_EVENT_PCI_ERROR };
+int ps_pm_register(void);
+void ps_pm_unregister(void);
+void ps_pm_set_error_handlers(struct pci_dev *pdev);
+void ps_pm_unbind_later(struct pci_dev *pdev);
+bool ps_pci_device_present(struct pci_dev *pdev);
+unsigned long ps_ram_available_pages(void);
+/* Implemented in Rust: 0 or a negative errno refusing the suspend or hibernation. */
+int ps_rust_pm_prepare(bool hibernation);
+void ps_rust_pm_resume(void);
+void ps_rust_gpu_quiesce(struct pci_dev *pdev, bool readable, unsigned int why);
+bool ps_rust_gpu_restart(struct pci_dev *pdev, unsigned int why);
+void ps_rust_gpu_lost(struct pci_dev *pdev);
+
 #endif /* PS_SHIM_H */

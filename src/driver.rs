@@ -8,7 +8,7 @@ use crate::{
     nvidia,
     params::Params,
     registry,
-    vram::Vram,
+    vram::{self, ReleaseWait, Vram},
 };
 use core::ops::Range;
 use kernel::{
@@ -77,6 +77,8 @@ supported_boards![
 pub(crate) struct Gpu<'bound> {
     pdev: &'bound pci::Device<Bound>,
     vram: Arc<Vram>,
+    /// After `vram`: waits until the last reference to it, wherever it is, is gone.
+    _released: ReleaseWait,
     _enabled: EnabledDevice<'bound>,
 }
 
@@ -124,12 +126,14 @@ impl pci::Driver for PseudoscopicDriver {
             let bar = plan.bar;
             let mut plan = plan;
             let dma = plan.nvidia.as_mut().and_then(|layout| layout.dma.take());
+            let (released_wait, released) = vram::release_pair()?;
 
             Ok(try_pin_init!(Gpu {
                 pdev,
                 _enabled: enabled,
+                _released: released_wait,
                 vram: registry::add(|index| {
-                    Vram::new(pdev, bar, &plan.usable, index, dma, params.scrub)
+                    Vram::new(pdev, bar, &plan.usable, index, dma, params.scrub, released)
                 })
                 .inspect_err(|e| {
                     dev_err!(
@@ -140,6 +144,7 @@ impl pci::Driver for PseudoscopicDriver {
                 })?,
             })
             .pin_chain(move |gpu| {
+                crate::power::hook_errors(gpu.pdev);
                 match &plan.nvidia {
                     Some(layout) => log_nvidia_probe(gpu.pdev, layout, &gpu.vram),
                     None => log_probe(gpu.pdev, board_of(gpu.pdev), &gpu.vram),
