@@ -171,6 +171,18 @@ struct page *ps_alloc_user_huge_page(struct vm_area_struct *vma, unsigned long a
 	return folio ? &folio->page : NULL;
 }
 
+/*
+ * A 2 MiB folio for the aligned `addr` of `vma`, reclaiming and compacting for it (a fault on a
+ * parked huge page, which can only come back whole); NULL on failure.
+ */
+struct page *ps_alloc_user_huge_page_reclaim(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct folio *folio = vma_alloc_folio(GFP_TRANSHUGE | __GFP_RETRY_MAYFAIL, HPAGE_PMD_ORDER,
+					      vma, addr);
+
+	return folio ? &folio->page : NULL;
+}
+
 /* A 2 MiB folio with no VMA (eviction), reclaiming and compacting for it; NULL on failure. */
 struct page *ps_alloc_huge_page_retry(void)
 {

@@ -62,6 +62,7 @@ void ps_device_folio_init(struct page *page, struct dev_pagemap *pgmap, unsigned
 void *ps_page_address(struct page *page);
 struct page *ps_alloc_user_page(struct vm_area_struct *vma, unsigned long addr);
 struct page *ps_alloc_user_huge_page(struct vm_area_struct *vma, unsigned long addr);
+struct page *ps_alloc_user_huge_page_reclaim(struct vm_area_struct *vma, unsigned long addr);
 struct page *ps_alloc_user_page_nofail(void);
 struct page *ps_alloc_huge_page_retry(void);
 void ps_lock_page(struct page *page);

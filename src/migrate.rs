@@ -494,9 +494,22 @@ fn bring_back<'v>(
         let addr = start + i * PAGE_SIZE;
         let faulting = fault.is_some_and(|f| (i..i + n).contains(&f));
         if entry.huge() {
-            if let Some(page) = LockedPage::huge_for_user(vma, addr) {
+            // A fault's huge page can only come back whole: the core holds a reference to it, so
+            // it cannot be split into single pages; wait for reclaim and compaction, else
+            // `VM_FAULT_OOM` (the fault is retried).
+            let page = match faulting {
+                true => LockedPage::huge_for_user(vma, addr)
+                    .or_else(|| LockedPage::huge_for_user_reclaim(vma, addr)),
+                false => LockedPage::huge_for_user(vma, addr),
+            };
+            if let Some(page) = page {
                 push(plan, Planned::whole(i, page, vram, pfn, n));
                 continue;
+            }
+            if faulting {
+                out.no_space += counted;
+                vram.count(Counter::AllocFail, counted);
+                return Err(ENOMEM);
             }
             // No huge page free in RAM: bring it back as single pages. The core splits it only if
             // its first page has a destination, so without that nothing moves.

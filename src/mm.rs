@@ -142,6 +142,14 @@ impl LockedPage {
         Self::lock(page, HUGE_ORDER)
     }
 
+    /// As [`Self::huge_for_user`], reclaiming and compacting for it: for a fault on a parked huge
+    /// page, which can only come back whole. May sleep.
+    pub(crate) fn huge_for_user_reclaim(vma: &VmaRef, addr: usize) -> Option<Self> {
+        // SAFETY: As in `for_user`.
+        let page = unsafe { shim::ps_alloc_user_huge_page_reclaim(vma.as_ptr(), addr as c_ulong) };
+        Self::lock(page, HUGE_ORDER)
+    }
+
     /// A page with no VMA to place it (eviction); waits for memory rather than fail
     /// (`__GFP_NOFAIL`, so `None` only if the allocator broke that promise).
     pub(crate) fn nofail() -> Option<Self> {

@@ -62,6 +62,10 @@ extern "C" {
         vma: *mut bindings::vm_area_struct,
         addr: c_ulong,
     ) -> *mut bindings::page;
+    pub(crate) fn ps_alloc_user_huge_page_reclaim(
+        vma: *mut bindings::vm_area_struct,
+        addr: c_ulong,
+    ) -> *mut bindings::page;
     pub(crate) fn ps_alloc_user_page_nofail() -> *mut bindings::page;
     pub(crate) fn ps_alloc_huge_page_retry() -> *mut bindings::page;
     pub(crate) fn ps_lock_page(page: *mut bindings::page);
