@@ -25,9 +25,11 @@ static int ps_pm_notify(struct notifier_block *nb, unsigned long action, void *d
 	case PM_RESTORE_PREPARE:
 		return notifier_from_errno(ps_rust_pm_prepare(true));
 	case PM_POST_SUSPEND:
+		ps_rust_pm_resume(false);
+		return NOTIFY_OK;
 	case PM_POST_HIBERNATION:
 	case PM_POST_RESTORE:
-		ps_rust_pm_resume();
+		ps_rust_pm_resume(true);
 		return NOTIFY_OK;
 	}
 	return NOTIFY_DONE;

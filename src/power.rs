@@ -39,14 +39,19 @@ pub(crate) fn hook_errors(pdev: &pci::Device<Bound>) {
     unsafe { shim::ps_pm_set_error_handlers(bus::raw(pdev)) };
 }
 
+/// What the `dmesg` lines call a suspend (`false`) or a hibernation (`true`).
+fn event_name(hibernation: bool) -> &'static str {
+    match hibernation {
+        true => "hibernation",
+        false => "suspend",
+    }
+}
+
 /// Ahead of a suspend to RAM (or hibernation): stops lending on every GPU, and moves every parked
 /// page back to RAM, unless RAM cannot hold them all: then nothing moves, lending goes on, and
 /// the suspend is refused with `ENOMEM` and one `dmesg` line.
 fn prepare(hibernation: bool) -> Result {
-    let what = match hibernation {
-        true => "hibernation",
-        false => "suspend",
-    };
+    let what = event_name(hibernation);
     let gpus = registry::all().inspect_err(|_| {
         pr_err!("refusing {what}: no memory to list the GPUs whose pages must come back\n");
     })?;
@@ -76,13 +81,14 @@ fn prepare(hibernation: bool) -> Result {
 
 /// After a suspend or hibernation (or a refused one): every GPU lends again; one that does not
 /// answer is unbound.
-fn resume() {
+fn resume(hibernation: bool) {
+    let what = event_name(hibernation);
     let Ok(gpus) = registry::all() else {
-        pr_err!("cannot list the GPUs to resume after suspend; they lend nothing until rebound\n");
+        pr_err!("cannot list the GPUs to resume after {what}; they lend nothing until rebound\n");
         return;
     };
     for gpu in gpus.iter() {
-        if gpu.resume("resume").is_err() {
+        if gpu.resume(what).is_err() {
             unbind_later(gpu);
         }
     }
@@ -115,8 +121,8 @@ extern "C" fn ps_rust_pm_prepare(hibernation: bool) -> c_int {
 }
 
 #[no_mangle]
-extern "C" fn ps_rust_pm_resume() {
-    resume();
+extern "C" fn ps_rust_pm_resume(hibernation: bool) {
+    resume(hibernation);
 }
 
 /// Before a reset or during error recovery: stops lending; moves every page back when the

@@ -15,6 +15,14 @@ case_suspend_to_ram_keeps_parked_data() {
 host_while_suspended() { ivshmem_scramble 0; }
 host_suspend_to_ram_keeps_parked_data() { host_woke 1; }
 
+# Hibernation takes the same path (PM_HIBERNATION_PREPARE, PM_POST_HIBERNATION): pm_test stops it
+# after the devices are frozen and thawed, before an image is written (the guest has no swap).
+case_hibernation_brings_parked_pages_back() {
+	ps_ready
+	echo devices >/sys/power/pm_test || fail "no /sys/power/pm_test (PM_DEBUG)"
+	held_across hibernation sh -c 'echo disk >/sys/power/state; echo none >/sys/power/pm_test'
+}
+
 # Parked pages that RAM cannot hold: the suspend is refused with ENOMEM and one dmesg line, and
 # lending goes on.
 case_suspend_refused_when_ram_cannot_hold_parked_pages() {
