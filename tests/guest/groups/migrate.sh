@@ -79,7 +79,6 @@ case_bad_input_errnos() { ps_ready; scenario bad_input; }
 case_other_process_by_pidfd() { ps_ready; scenario other_process; }
 case_permission_checked() { ps_ready; scenario permission; }
 case_permission_node_and_granted_access() { ps_ready; scenario permission_node; }
-case_permission_user_namespace_and_dumpability() { ps_ready; scenario permission_userns; }
 
 case_no_gpu_bound_is_enodev() {
 	load_module
