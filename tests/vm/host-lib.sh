@@ -72,7 +72,7 @@ ivshmem_scramble() {
 	local f size
 	f=$(ivshmem_file "$HOST_DIR" "$1")
 	size=$(stat -c %s "$f") || fail "no memory file for ivshmem device $1"
-	tr '\0' '\245' </dev/zero | head -c "$size" | dd of="$f" conv=notrunc bs=1M status=none ||
+	head -c "$size" /dev/zero | tr '\0' '\245' | dd of="$f" conv=notrunc bs=1M status=none ||
 		fail "cannot overwrite $f"
 }
 

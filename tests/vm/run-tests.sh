@@ -63,15 +63,21 @@ start_group_gpus() {
 # guest is done (with bash, tests/vm/host-lib.sh and the group file sourced), e.g. to check the
 # gpu-model's register log or VRAM. Prints the reason on failure.
 host_check() {
-	local file=$1 case=$2 dir=$3
+	local file=$1 case=$2 dir=$3 reason
 	grep -q "^host_$case() *{" "$file" || return 0
-	(
-		. "$REPO/tests/vm/host-lib.sh"
-		. "$file"
-		HOST_DIR=$dir
-		"host_$case"
-	) 2>&1 | sed -n 's/^PSFAIL: //p' | tail -n 1 | grep . && return 1
-	return 0
+	# Not "... | grep . && return 1": under pipefail the failed check's own exit status would make
+	# that pipeline fail and the check pass.
+	reason=$(
+		(
+			. "$REPO/tests/vm/host-lib.sh"
+			. "$file"
+			HOST_DIR=$dir
+			"host_$case"
+		) 2>&1 | sed -n 's/^PSFAIL: //p' | tail -n 1
+	)
+	[ -z "$reason" ] && return 0
+	echo "$reason"
+	return 1
 }
 
 # The cases a group runs, in order: those of the groups it includes (a line
