@@ -4,6 +4,7 @@
 
   qmp.py SOCKET wait-status STATE SECONDS   waits until QEMU's run state is STATE
   qmp.py SOCKET wakeup                      wakes a guest suspended to RAM (system_wakeup)
+  qmp.py SOCKET quit                        ends QEMU
 
 Exits 1 with a message on stderr when QEMU refuses or the state does not come in time.
 """
@@ -47,8 +48,8 @@ def main(argv):
             if time.monotonic() > deadline:
                 sys.exit(f"QEMU run state is {now}, not {state}, after {argv[4]} s")
             time.sleep(0.5)
-    if what == "wakeup" and len(argv) == 3:
-        session(path)("system_wakeup")
+    if what in ("wakeup", "quit") and len(argv) == 3:
+        session(path)({"wakeup": "system_wakeup", "quit": "quit"}[what])
         return 0
     sys.exit(__doc__)
 

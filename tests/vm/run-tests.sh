@@ -123,7 +123,7 @@ host_requests() {
 # Runs QEMU_CMD for the group in $1 (file $2); returns QEMU's status, 124 when the group timed
 # out, or 125 when the guest did not start its first case within BOOT_TIMEOUT seconds.
 run_guest() {
-	local dir=$1 file=$2 waited=0
+	local dir=$1 file=$2 waited=0 done_for=0
 	HOST_REQUESTS_DONE=0
 	: >"$dir/host.log"
 	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
@@ -131,7 +131,15 @@ run_guest() {
 	while kill -0 $qemu 2>/dev/null; do
 		sleep 1
 		waited=$((waited + 1))
-		[ "$GROUP_QMP" = 1 ] && host_requests "$dir" "$file"
+		if [ "$GROUP_QMP" = 1 ]; then
+			host_requests "$dir" "$file"
+			# After a wake from S3, QEMU (7.2, q35) may ignore the guest's ACPI power-off: once
+			# the guest is done, give it 30 s, then end QEMU through QMP.
+			if grep -q '^PSTEST DONE' "$dir/results.log"; then
+				done_for=$((${done_for:-0} + 1))
+				[ "$done_for" -eq 30 ] && python3 "$REPO/tests/vm/qmp.py" "$dir/qmp.sock" quit >/dev/null 2>&1
+			fi
+		fi
 		if [ $waited -ge "$BOOT_TIMEOUT" ] && ! grep -q 'PSTEST BEGIN' "$dir/results.log"; then
 			kill -9 $qemu 2>/dev/null
 			wait $qemu 2>/dev/null
