@@ -32,6 +32,9 @@ pub struct Knobs {
     pub bind_stuck: bool,
     /// A copy engine fault to inject (`--ce-fault`).
     pub ce_fault: Option<CeFault>,
+    /// A reset once the driver has used the board leaves it dead: BAR0 reads all ones and
+    /// ignores writes, as a board that fell off the bus (`--dead-after-reset`).
+    pub dead_after_reset: bool,
 }
 
 pub struct Bar0 {
@@ -48,6 +51,10 @@ pub struct Bar0 {
     /// Guest memory, for the engines (vfio-user DMA_MAP).
     pub guest: GuestMemory,
     fifo: Fifo,
+    /// BAR0 was accessed since the board started.
+    used: bool,
+    /// BAR0 reads all ones and ignores writes (`dead_after_reset`).
+    dead: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -117,6 +124,8 @@ impl Bar0 {
             log,
             rejected: 0,
             guest: GuestMemory::default(),
+            used: false,
+            dead: false,
         }
     }
 
@@ -130,6 +139,10 @@ impl Bar0 {
         self.fifo = Fifo::new(self.board, self.knobs.ce_fault);
         self.vram.clear();
         self.log_line("RESET registers back to their start values, VRAM cleared");
+        if self.knobs.dead_after_reset && self.used {
+            self.dead = true;
+            self.log_line("RESET the board does not come back: BAR0 reads all ones");
+        }
     }
 
     /// The register at `offset`, if the manuals define one there for this board.
@@ -206,6 +219,12 @@ impl Bar0 {
     }
 
     pub fn read(&mut self, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        self.used = true;
+        if self.dead {
+            data.fill(0xff);
+            let _ = writeln!(self.log, "R{} {offset:#010x} = all ones (dead)", data.len());
+            return Ok(());
+        }
         if let Some(addr) = self.pramin_address(offset, data.len(), "R")? {
             if !self.vram.read(addr, data) {
                 return Err(self.reject("R", offset, data.len(), "PRAMIN beyond emulated VRAM"));
@@ -231,6 +250,11 @@ impl Bar0 {
     }
 
     pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.used = true;
+        if self.dead {
+            let _ = writeln!(self.log, "W{} {offset:#010x} ignored (dead)", data.len());
+            return Ok(());
+        }
         if let Some(addr) = self.pramin_address(offset, data.len(), "W")? {
             if !self.vram.write(addr, data) {
                 return Err(self.reject("W", offset, data.len(), "PRAMIN beyond emulated VRAM"));
@@ -511,6 +535,22 @@ pub(crate) mod tests {
         assert!(log
             .text()
             .contains("RESET registers back to their start values"));
+    }
+
+    #[test]
+    fn dead_after_reset_only_once_used() {
+        let knobs = Knobs {
+            dead_after_reset: true,
+            ..Knobs::default()
+        };
+        let (mut b, _) = bar0("v100", knobs);
+        // QEMU's reset at start, before any access, leaves the board alive.
+        b.reset();
+        assert_eq!(read32(&mut b, 0).unwrap(), 0x1400_00a1);
+        b.reset();
+        assert_eq!(read32(&mut b, 0).unwrap(), u32::MAX);
+        assert!(b.write(0x1704, &0u32.to_le_bytes()).is_ok());
+        assert_eq!(b.rejected, 0);
     }
 
     #[test]

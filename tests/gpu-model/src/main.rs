@@ -6,10 +6,13 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]] [--dead-after-reset]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
+//!
+//! `--dead-after-reset`: a reset after the driver used the board leaves it dead (BAR0 reads all
+//! ones, writes are ignored), as a board that does not come back.
 //!
 //! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
@@ -325,6 +328,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--not-posted" => knobs.not_posted = true,
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
+            "--dead-after-reset" => knobs.dead_after_reset = true,
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--bar1-mib" => {
                 let mib = value()?
