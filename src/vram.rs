@@ -529,8 +529,7 @@ impl Vram {
             self.pool.reopen();
             return Ok(());
         }
-        // SAFETY: `pdev` is a live PCI device (we hold a reference).
-        if !unsafe { shim::ps_pci_device_present(bus::raw(&self.pdev)) } {
+        if !bus::is_present(&self.pdev) {
             dev_err!(
                 self.pdev.as_ref(),
                 "{why}: the device does not answer any more; nothing of it is lent, releasing it\n"
