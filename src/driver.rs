@@ -8,7 +8,7 @@ use crate::{
     nvidia,
     params::Params,
     registry,
-    vram::{self, ReleaseWait, Vram},
+    vram::Vram,
 };
 use core::ops::Range;
 use kernel::{
@@ -77,8 +77,6 @@ supported_boards![
 pub(crate) struct Gpu<'bound> {
     pdev: &'bound pci::Device<Bound>,
     vram: Arc<Vram>,
-    /// After `vram`: waits until the last reference to it, wherever it is, is gone.
-    _released: ReleaseWait,
     _enabled: EnabledDevice<'bound>,
 }
 
@@ -126,14 +124,12 @@ impl pci::Driver for PseudoscopicDriver {
             let bar = plan.bar;
             let mut plan = plan;
             let dma = plan.nvidia.as_mut().and_then(|layout| layout.dma.take());
-            let (released_wait, released) = vram::release_pair()?;
 
             Ok(try_pin_init!(Gpu {
                 pdev,
                 _enabled: enabled,
-                _released: released_wait,
                 vram: registry::add(|index| {
-                    Vram::new(pdev, bar, &plan.usable, index, dma, params.scrub, released)
+                    Vram::new(pdev, bar, &plan.usable, index, dma, params.scrub)
                 })
                 .inspect_err(|e| {
                     dev_err!(

@@ -110,37 +110,6 @@ pub(crate) struct Vram {
     /// shutdown too, so that a resume never lends again from a GPU going away.
     #[pin]
     paused: Mutex<bool>,
-    /// Last, dropped after everything above: tells unbind the GPU is wholly gone.
-    _released: ReleaseSignal,
-}
-
-/// Waits, on drop, until the [`Vram`] holding the paired [`ReleaseSignal`] is wholly gone
-/// (pagemap unregistered, BAR released): unbind holds one, so that it returns only then, even when
-/// the last reference is an ioctl's that is just ending (its user count drops before its
-/// reference), and a rebind right after finds the device free.
-pub(crate) struct ReleaseWait(Arc<AtomicBool>);
-
-/// Set when dropped: the last field of a [`Vram`].
-pub(crate) struct ReleaseSignal(Arc<AtomicBool>);
-
-/// A [`ReleaseWait`] and the signal it waits for.
-pub(crate) fn release_pair() -> Result<(ReleaseWait, ReleaseSignal)> {
-    let flag = Arc::new(AtomicBool::new(false), GFP_KERNEL)?;
-    Ok((ReleaseWait(flag.clone()), ReleaseSignal(flag)))
-}
-
-impl Drop for ReleaseWait {
-    fn drop(&mut self) {
-        while !self.0.load(Ordering::Acquire) {
-            fsleep(Delta::from_millis(1));
-        }
-    }
-}
-
-impl Drop for ReleaseSignal {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
 }
 
 /// A running user of a [`Vram`] (an ioctl); [`Vram::shutdown`] waits for it to go.
@@ -170,7 +139,6 @@ impl Vram {
         index: u32,
         dma: Option<DmaSetup>,
         scrub: bool,
-        released: ReleaseSignal,
     ) -> Result<Arc<Self>> {
         let page = PAGE_SIZE as u64;
         let mut pages = KVec::with_capacity(usable.len(), GFP_KERNEL)?;
@@ -199,7 +167,6 @@ impl Vram {
                 users: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
                 paused <- new_mutex!(false),
-                _released: released,
                 // Last: once registered, the kernel may call back into the fields above.
                 pagemap <- Pagemap::new(span as u64 * page, c"pseudoscopic device pages"),
             })
