@@ -71,7 +71,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check unit-check vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check unit-check no-panics vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -147,7 +147,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check unit-check
+check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check unit-check no-panics
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -162,6 +162,10 @@ abi-check: check-kdir
 # ps-tierd's systemd unit (packaging/ps-tierd.service) as systemd-analyze verify sees it.
 unit-check: tools
 	bash tests/host/unit.sh
+
+# No assert!/unwrap/expect (or other panics) in the module's code (tests/host/no-panics.sh).
+no-panics:
+	bash tests/host/no-panics.sh
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools

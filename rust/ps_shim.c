@@ -10,6 +10,7 @@
 #include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
@@ -72,6 +73,12 @@ static unsigned int early_refault_secs = 60;
 module_param(early_refault_secs, uint, 0444);
 MODULE_PARM_DESC(early_refault_secs,
 		 "A CPU fault that brings a page back within this many seconds of the last park into its 2 MiB VRAM chunk counts in early_refaults, 1-3600 (default 60)");
+
+/* For tests only: widens the window in which a RESIDENCY snapshot is used (see below). */
+static unsigned int test_residency_delay_ms;
+module_param(test_residency_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_residency_delay_ms,
+		 "For tests: sleep this long between a RESIDENCY snapshot and its use (default 0)");
 
 const char *ps_param_cpu_copy(void)
 {
@@ -170,6 +177,18 @@ void *ps_page_address(struct page *page)
 struct page *ps_alloc_user_huge_page(struct vm_area_struct *vma, unsigned long addr)
 {
 	struct folio *folio = vma_alloc_folio(GFP_TRANSHUGE_LIGHT, HPAGE_PMD_ORDER, vma, addr);
+
+	return folio ? &folio->page : NULL;
+}
+
+/*
+ * A 2 MiB folio for the aligned `addr` of `vma`, reclaiming and compacting for it (a fault on a
+ * parked huge page, which can only come back whole); NULL on failure.
+ */
+struct page *ps_alloc_user_huge_page_reclaim(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct folio *folio = vma_alloc_folio(GFP_TRANSHUGE | __GFP_RETRY_MAYFAIL, HPAGE_PMD_ORDER,
+					      vma, addr);
 
 	return folio ? &folio->page : NULL;
 }
@@ -428,10 +447,28 @@ void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned
 
 /* ---- Residency: a read-only page-table snapshot (hmm_range_fault without faulting) ---- */
 
+/*
+ * A RESIDENCY snapshot's interval notifier and its update lock (Documentation/mm/hmm.rst): the
+ * invalidate callback takes the lock, and the snapshot is read under it once
+ * mmu_interval_read_retry() passed, so no page it names can be unmapped, freed or have its
+ * pagemap unregistered (another GPU's unbind) while it is looked at.
+ */
+struct ps_snapshot {
+	struct mmu_interval_notifier notifier;
+	struct mutex lock;
+};
+
 static bool ps_snapshot_invalidate(struct mmu_interval_notifier *mni,
 				   const struct mmu_notifier_range *range, unsigned long cur_seq)
 {
+	struct ps_snapshot *snap = container_of(mni, struct ps_snapshot, notifier);
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&snap->lock);
+	else if (!mutex_trylock(&snap->lock))
+		return false;
 	mmu_interval_set_seq(mni, cur_seq);
+	mutex_unlock(&snap->lock);
 	return true;
 }
 
@@ -447,9 +484,9 @@ static const struct mmu_interval_notifier_ops ps_snapshot_ops = {
 int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
 			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps)
 {
-	struct mmu_interval_notifier notifier;
+	struct ps_snapshot snap;
 	struct hmm_range range = {
-		.notifier = &notifier,
+		.notifier = &snap.notifier,
 		.start = start,
 		.end = end,
 		.hmm_pfns = pfns,
@@ -458,22 +495,32 @@ int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned
 	unsigned long i, n = (end - start) >> PAGE_SHIFT;
 	int ret;
 
-	ret = mmu_interval_notifier_insert(&notifier, mm, start, end - start, &ps_snapshot_ops);
+	mutex_init(&snap.lock);
+	ret = mmu_interval_notifier_insert(&snap.notifier, mm, start, end - start, &ps_snapshot_ops);
 	if (ret)
-		return ret;
-	do {
+		goto out_lock;
+	for (;;) {
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			goto out;
 		}
-		range.notifier_seq = mmu_interval_read_begin(&notifier);
+		range.notifier_seq = mmu_interval_read_begin(&snap.notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(mm);
-		if (ret && ret != -EBUSY)
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
 			goto out;
-	} while (ret == -EBUSY || mmu_interval_read_retry(&notifier, range.notifier_seq));
+		mutex_lock(&snap.lock);
+		if (!mmu_interval_read_retry(&snap.notifier, range.notifier_seq))
+			break;
+		mutex_unlock(&snap.lock);
+	}
 
+	/* Under the update lock: the pages below stay mapped, so their pagemaps stay registered. */
+	if (test_residency_delay_ms)
+		msleep(test_residency_delay_ms);
 	for (i = 0; i < n; i++) {
 		struct page *page;
 
@@ -484,35 +531,50 @@ int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned
 		if (is_device_private_page(page) && page_pgmap(page)->owner == owner)
 			pgmaps[i] = page_pgmap(page);
 	}
+	mutex_unlock(&snap.lock);
 out:
-	mmu_interval_notifier_remove(&notifier);
+	mmu_interval_notifier_remove(&snap.notifier);
+out_lock:
+	mutex_destroy(&snap.lock);
 	return ret;
 }
 
 /* ---- Target process: a pidfd (or the caller) to an mm, with the access check ---- */
 
 /*
- * Whether the caller may move `task`'s memory: the checks of ptrace_may_access() with
- * PTRACE_MODE_READ_REALCREDS (same thread group; or matching real credentials and a dumpable
- * target; or CAP_SYS_PTRACE over the target's user namespace).  The kernel does not export
- * ptrace_may_access() or its LSM hook to modules, so security modules are not consulted.
+ * Whether the caller may move `task`'s memory: __ptrace_may_access() with
+ * PTRACE_MODE_READ_REALCREDS, both parts: the same thread group; or (matching real credentials OR
+ * CAP_SYS_PTRACE over the target's credentials' user namespace) AND (a dumpable target OR
+ * CAP_SYS_PTRACE over the user namespace of its exec state, what the mm's was before 7.3). A
+ * capability over a child namespace therefore does not skip the dumpability check. The kernel does
+ * not export ptrace_may_access() or its LSM hook to modules, so security modules are not
+ * consulted.
  */
 static bool ps_may_access(struct task_struct *task)
 {
 	const struct cred *cred = current_cred(), *tcred;
-	bool creds_match, dumpable, privileged;
+	const struct task_exec_state *exec_state;
+	bool allowed;
 
 	if (same_thread_group(task, current))
 		return true;
 	rcu_read_lock();
 	tcred = __task_cred(task);
-	creds_match = uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
-		      uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
-		      gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
-	privileged = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
-	dumpable = READ_ONCE(rcu_dereference(task->exec_state)->dumpable) == TASK_DUMPABLE_OWNER;
+	allowed = (uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+		   uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+		   gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid)) ||
+		  ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
 	rcu_read_unlock();
-	return privileged || (creds_match && dumpable);
+	if (!allowed)
+		return false;
+	/* Dumpability is read after the credentials (pairs with commit_creds()), as the kernel does. */
+	smp_rmb();
+	rcu_read_lock();
+	exec_state = rcu_dereference(task->exec_state);
+	allowed = READ_ONCE(exec_state->dumpable) == TASK_DUMPABLE_OWNER ||
+		  ns_capable_noaudit(exec_state->user_ns, CAP_SYS_PTRACE);
+	rcu_read_unlock();
+	return allowed;
 }
 
 /*

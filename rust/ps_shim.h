@@ -63,6 +63,7 @@ void ps_device_folio_init(struct page *page, struct dev_pagemap *pgmap, unsigned
 void *ps_page_address(struct page *page);
 struct page *ps_alloc_user_page(struct vm_area_struct *vma, unsigned long addr);
 struct page *ps_alloc_user_huge_page(struct vm_area_struct *vma, unsigned long addr);
+struct page *ps_alloc_user_huge_page_reclaim(struct vm_area_struct *vma, unsigned long addr);
 struct page *ps_alloc_user_page_nofail(void);
 struct page *ps_alloc_huge_page_retry(void);
 void ps_lock_page(struct page *page);
@@ -156,5 +157,20 @@ unsigned long ps_mm_task_size(struct mm_struct *mm);
 int ps_target_mm(int pidfd, struct mm_struct **mm_out);
 bool ps_fatal_signal_pending(void);
 bool ps_refusal_ratelimit(void);
+
+/* rust/ps_pm.c: suspend, hibernation, resets and PCI errors (Rust side: src/power.rs). */
+enum ps_pm_event { PS_EVENT_FUNCTION_RESET, PS_EVENT_PCI_ERROR };
+int ps_pm_register(void);
+void ps_pm_unregister(void);
+void ps_pm_set_error_handlers(struct pci_dev *pdev);
+void ps_pm_unbind_later(struct pci_dev *pdev);
+bool ps_pci_device_present(struct pci_dev *pdev);
+unsigned long ps_ram_available_pages(void);
+/* Implemented in Rust: 0 or a negative errno refusing the suspend or hibernation. */
+int ps_rust_pm_prepare(bool hibernation);
+void ps_rust_pm_resume(bool hibernation);
+void ps_rust_gpu_quiesce(struct pci_dev *pdev, bool readable, unsigned int why);
+bool ps_rust_gpu_restart(struct pci_dev *pdev, unsigned int why);
+void ps_rust_gpu_lost(struct pci_dev *pdev);
 
 #endif /* PS_SHIM_H */

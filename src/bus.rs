@@ -14,6 +14,12 @@ pub(crate) fn raw<Ctx: kernel::device::DeviceContext>(
     core::ptr::from_ref(pdev).cast_mut().cast()
 }
 
+/// Whether the device still answers on the bus (its config space does not read all ones).
+pub(crate) fn is_present<Ctx: kernel::device::DeviceContext>(pdev: &pci::Device<Ctx>) -> bool {
+    // SAFETY: `pdev` is a live PCI device.
+    unsafe { shim::ps_pci_device_present(raw(pdev)) }
+}
+
 /// What a PCI BAR is, as the PCI core sized it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BarKind {

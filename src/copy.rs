@@ -316,14 +316,21 @@ pub(crate) fn copy(dir: Direction, batch: &[Span<'_>]) {
 unsafe fn simd_copy(routine: Routine, dir: Direction, span: &Span<'_>, offset: usize, len: usize) {
     let io = span.io.wrapping_add(offset);
     let ram = span.ram.wrapping_add(offset);
-    // SAFETY: By the function's contract.
+    // The loops move whole `simd::STEP`s only; pages are whole steps, so a tail would be a bug,
+    // and the plain copy takes it rather than a loop overrunning the span.
+    let whole = len - len % simd::STEP;
+    // SAFETY: By the function's contract; `whole` is a multiple of `simd::STEP` within `len`.
     unsafe {
         match (routine, dir) {
-            (Routine::Avx2, Direction::ToVram) => simd::to_wc_avx(io, ram, len),
-            (Routine::Avx2, Direction::ToRam) => simd::from_wc_avx2(ram, io, len),
-            (_, Direction::ToVram) => simd::to_wc_sse2(io, ram, len),
-            (_, Direction::ToRam) => simd::from_wc_sse41(ram, io, len),
+            (Routine::Avx2, Direction::ToVram) => simd::to_wc_avx(io, ram, whole),
+            (Routine::Avx2, Direction::ToRam) => simd::from_wc_avx2(ram, io, whole),
+            (_, Direction::ToVram) => simd::to_wc_sse2(io, ram, whole),
+            (_, Direction::ToRam) => simd::from_wc_sse41(ram, io, whole),
         }
+    }
+    if whole < len {
+        // SAFETY: By the function's contract.
+        unsafe { io_copy(dir, span, offset + whole, len - whole) };
     }
 }
 

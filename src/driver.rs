@@ -140,6 +140,7 @@ impl pci::Driver for PseudoscopicDriver {
                 })?,
             })
             .pin_chain(move |gpu| {
+                crate::power::hook_errors(gpu.pdev);
                 match &plan.nvidia {
                     Some(layout) => log_nvidia_probe(gpu.pdev, layout, &gpu.vram),
                     None => log_probe(gpu.pdev, board_of(gpu.pdev), &gpu.vram),

@@ -132,6 +132,12 @@ impl Placement {
         }
     }
 
+    /// Whether every GPU of the placement is going away (unbind, suspend, reset): a long request
+    /// then stops between windows rather than hold up the drain.
+    fn all_closing(&self) -> bool {
+        self.gpus.iter().all(|gpu| gpu.is_closing())
+    }
+
     /// A device page (a 2 MiB huge page when `huge`) on the first GPU with room.
     fn reserve(&self, huge: bool) -> Option<(DevicePage, &Vram)> {
         self.gpus
@@ -333,6 +339,9 @@ pub(crate) fn to_device(
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
     let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
+        if placement.all_closing() {
+            return Err(ENODEV);
+        }
         let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
         let Some(mut mig) = collect(
             vma,
@@ -347,13 +356,15 @@ pub(crate) fn to_device(
         };
         plan_to_device(&mig, placement, out, &mut plan);
         let mut batch = Batch::new(Direction::ToVram, plan.len());
-        for p in &plan {
+        for p in plan.iter_mut() {
             let source = match p.part {
                 None => mig.source_page(p.entry),
                 Some(j) => mig.huge_source_page(p.entry, j),
             };
-            if let Some(source) = source {
-                batch.push(p.vram, p.vram.span(p.device_pfn, source.ram(p.pages)));
+            match source.and_then(|s| p.vram.span(p.device_pfn, s.ram(p.pages))) {
+                Some(span) => batch.push(p.vram, span),
+                // Nothing to copy from or to: the page must not move (its device page goes back).
+                None => p.dst = None,
             }
         }
         batch.run();
@@ -489,9 +500,22 @@ fn bring_back<'v>(
         let addr = start + i * PAGE_SIZE;
         let faulting = fault.is_some_and(|f| (i..i + n).contains(&f));
         if entry.huge() {
-            if let Some(page) = LockedPage::huge_for_user(vma, addr) {
+            // A fault's huge page can only come back whole: the core holds a reference to it, so
+            // it cannot be split into single pages; wait for reclaim and compaction, else
+            // `VM_FAULT_OOM` (the fault is retried).
+            let page = match faulting {
+                true => LockedPage::huge_for_user(vma, addr)
+                    .or_else(|| LockedPage::huge_for_user_reclaim(vma, addr)),
+                false => LockedPage::huge_for_user(vma, addr),
+            };
+            if let Some(page) = page {
                 push(plan, Planned::whole(i, page, vram, pfn, n));
                 continue;
+            }
+            if faulting {
+                out.no_space += counted;
+                vram.count(Counter::AllocFail, counted);
+                return Err(ENOMEM);
             }
             // No huge page free in RAM: bring it back as single pages. The core splits it only if
             // its first page has a destination, so without that nothing moves.
@@ -537,12 +561,26 @@ fn bring_back<'v>(
     Ok(())
 }
 
-/// Copies every planned device page into its RAM page, one batch.
-fn copy_to_ram(plan: &[Planned<'_, LockedPage>]) {
+/// Copies every planned device page into its RAM page, one batch; a page that cannot be copied
+/// (a bug, warned about) loses its RAM page and stays in VRAM.
+fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>]) {
+    for p in plan.iter_mut() {
+        let copyable = p
+            .dst
+            .as_ref()
+            .is_some_and(|page| p.vram.span(p.device_pfn, page.ram()).is_some());
+        if !copyable {
+            p.dst = None;
+        }
+    }
     let mut batch = Batch::new(Direction::ToRam, plan.len());
-    for p in plan {
-        if let Some(page) = p.dst.as_ref() {
-            batch.push(p.vram, p.vram.span(p.device_pfn, page.ram()));
+    for p in plan.iter() {
+        let span = p
+            .dst
+            .as_ref()
+            .and_then(|page| p.vram.span(p.device_pfn, page.ram()));
+        if let Some(span) = span {
+            batch.push(p.vram, span);
         }
     }
     batch.run();
@@ -572,10 +610,17 @@ fn tally<D>(
 pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
     let vma = fault.vma();
     let addr = fault.address() & !(PAGE_SIZE - 1);
-    let page = fault.page();
+    // The core always passes a device-private page: anything else is a kernel bug.
+    let Some((page, pagemap)) = fault.page().and_then(|p| {
+        let pagemap = p.pagemap()?;
+        Some((p, pagemap))
+    }) else {
+        kernel::warn_on!(true);
+        return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+    };
     // SAFETY: The faulting page is one of ours (the kernel only calls our `migrate_to_ram` for
     // pages of our pagemaps), locked and referenced for the fault.
-    let vram = unsafe { vram_of(page.pagemap()) };
+    let vram = unsafe { vram_of(pagemap) };
     vram.count(Counter::PageFaults, 1);
     let (span, huge) = if fault.on_huge_entry() {
         (WINDOW_BYTES, Huge::Whole)
@@ -657,7 +702,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                     // waits for the next round.
                     let page = match entry.huge() {
                         true => LockedPage::huge_for_eviction(),
-                        false => Some(LockedPage::nofail()),
+                        false => LockedPage::nofail(),
                     };
                     match page {
                         Some(page) => {
@@ -667,7 +712,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                     }
                 }
             }
-            copy_to_ram(&plan);
+            copy_to_ram(&mut plan);
             for p in plan.iter_mut() {
                 if let Some(page) = p.dst.take() {
                     mig.set_dst(p.entry, page);
@@ -688,11 +733,13 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
         if vram.free_pages() < total && moved_this_round == 0 {
             // Pages locked by a fault in progress, or no 2 MiB of RAM for a huge page yet.
             rounds += 1;
-            if rounds == 1000 {
+            // After about 1 s, then every 10 s: what is left, and why.
+            if rounds % 10_000 == 1_000 {
                 dev_warn!(
                     vram.pdev().as_ref(),
-                    "{} VRAM pages are still in use after 1 s of eviction ({} huge pages wait for 2 MiB of free RAM); still trying\n",
+                    "{} VRAM pages are still in use after {} s of eviction ({evicted} moved back so far; {} huge pages wait for 2 MiB of free RAM); still trying\n",
                     total - vram.free_pages(),
+                    rounds / 1_000,
                     huge_waiting
                 );
             }

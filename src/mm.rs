@@ -140,11 +140,20 @@ impl LockedPage {
         Self::lock(page, HUGE_ORDER)
     }
 
-    /// A page with no VMA to place it (eviction); waits for memory rather than fail.
-    pub(crate) fn nofail() -> Self {
-        // SAFETY: No precondition; `__GFP_NOFAIL` never returns null.
+    /// As [`Self::huge_for_user`], reclaiming and compacting for it: for a fault on a parked huge
+    /// page, which can only come back whole. May sleep.
+    pub(crate) fn huge_for_user_reclaim(vma: &VmaRef, addr: usize) -> Option<Self> {
+        // SAFETY: As in `for_user`.
+        let page = unsafe { shim::ps_alloc_user_huge_page_reclaim(vma.as_ptr(), addr as c_ulong) };
+        Self::lock(page, HUGE_ORDER)
+    }
+
+    /// A page with no VMA to place it (eviction); waits for memory rather than fail
+    /// (`__GFP_NOFAIL`, so `None` only if the allocator broke that promise).
+    pub(crate) fn nofail() -> Option<Self> {
+        // SAFETY: No precondition.
         let page = unsafe { shim::ps_alloc_user_page_nofail() };
-        Self::lock(page, 0).expect("__GFP_NOFAIL allocation returned NULL")
+        Self::lock(page, 0)
     }
 
     /// A 2 MiB huge page with no VMA to place it (eviction), reclaiming and compacting for it;
@@ -246,11 +255,12 @@ struct Arrays<'a> {
 
 impl<'a> Arrays<'a> {
     fn new(src: &'a mut [usize], dst: &'a mut [usize]) -> Self {
-        assert_eq!(src.len(), dst.len());
+        // A caller's bug: the migration then spans the shorter of the two.
+        kernel::warn_on!(src.len() != dst.len());
         src.fill(0);
         dst.fill(0);
         Self {
-            len: src.len(),
+            len: src.len().min(dst.len()),
             src: NonNull::from(src).cast(),
             dst: NonNull::from(dst).cast(),
             _arrays: PhantomData,
@@ -258,13 +268,18 @@ impl<'a> Arrays<'a> {
     }
 
     fn src(&self, i: usize) -> MigratePfn {
-        assert!(i < self.len);
+        // Out of bounds is a caller's bug: an empty entry (nothing moves) rather than a panic.
+        if kernel::warn_on!(i >= self.len) {
+            return MigratePfn(0);
+        }
         // SAFETY: `i` is in bounds of the borrowed array.
         MigratePfn(unsafe { self.src.as_ptr().add(i).read() })
     }
 
     fn dst(&self, i: usize) -> MigratePfn {
-        assert!(i < self.len);
+        if kernel::warn_on!(i >= self.len) {
+            return MigratePfn(0);
+        }
         // SAFETY: As above.
         MigratePfn(unsafe { self.dst.as_ptr().add(i).read() })
     }
@@ -281,7 +296,10 @@ impl<'a> Arrays<'a> {
 
     /// Sets the destination of entry `i`, which must be collected and not yet have one.
     fn set_dst(&mut self, i: usize, dst: Destination) {
-        assert!(self.src(i).migrates());
+        // A caller's bug; dropping `dst` releases it and the entry stays unmoved.
+        if kernel::warn_on!(!self.src(i).migrates()) {
+            return;
+        }
         self.write_dst(i, self.src(i).writable(), dst);
     }
 
@@ -290,13 +308,19 @@ impl<'a> Arrays<'a> {
     /// the head needs one for any to move.
     fn set_dst_split(&mut self, head: usize, j: usize, dst: Destination) {
         let entry = self.src(head);
-        assert!(entry.migrates() && entry.huge() && j < HUGE_PAGES && head + j < self.len);
-        assert!(j == 0 || self.src(head + j) == MigratePfn(0));
+        let valid = entry.migrates() && entry.huge() && j < HUGE_PAGES && head + j < self.len;
+        // A caller's bug; dropping `dst` releases it and the entry stays unmoved.
+        if kernel::warn_on!(!valid || (j != 0 && self.src(head + j) != MigratePfn(0))) {
+            return;
+        }
         self.write_dst(head + j, entry.writable(), dst);
     }
 
     fn write_dst(&mut self, i: usize, writable: bool, dst: Destination) {
-        assert!(self.dst(i) == MigratePfn(0));
+        // Out of bounds or set twice: a caller's bug; dropping `dst` releases it.
+        if kernel::warn_on!(i >= self.len || self.dst(i) != MigratePfn(0)) {
+            return;
+        }
         let entry = match dst {
             Destination::Ram(page) => page.into_destination(writable),
             Destination::Device(page) => {
@@ -305,7 +329,7 @@ impl<'a> Arrays<'a> {
                 entry
             }
         };
-        // SAFETY: `i` is in bounds (checked by `dst`).
+        // SAFETY: `i` is in bounds (checked above).
         unsafe { self.dst.as_ptr().add(i).write(entry.0) };
     }
 
@@ -407,7 +431,9 @@ impl<'a> VmaMigration<'a> {
 
     /// Page `j` of the huge source at entry `head`.
     pub(crate) fn huge_source_page(&self, head: usize, j: usize) -> Option<SourcePage<'_>> {
-        assert!(self.src(head).huge() && j < HUGE_PAGES);
+        if kernel::warn_on!(!self.src(head).huge() || j >= HUGE_PAGES) {
+            return None;
+        }
         let pfn = self.src(head).pfn()? + j;
         // SAFETY: A valid huge entry names a folio of `HUGE_PAGES` pages the core holds.
         let page = NonNull::new(unsafe { shim::ps_pfn_to_page(pfn as c_ulong) })?;
@@ -596,23 +622,24 @@ impl<'a> Fault<'a> {
         unsafe { shim::ps_vmf_on_pmd(self.vmf.as_ptr()) }
     }
 
-    /// The device page the fault is on.
-    pub(crate) fn page(&self) -> FaultPage<'a> {
+    /// The device page the fault is on (the core always passes one).
+    pub(crate) fn page(&self) -> Option<FaultPage<'a>> {
         // SAFETY: `vmf` is valid for `'a`; the core passes a device-private page.
         let page = unsafe { shim::ps_vmf_page(self.vmf.as_ptr()) };
-        FaultPage {
-            page: NonNull::new(page).expect("migrate_to_ram without a page"),
+        Some(FaultPage {
+            page: NonNull::new(page)?,
             _fault: PhantomData,
-        }
+        })
     }
 }
 
 impl FaultPage<'_> {
-    /// The pagemap the page belongs to.
-    pub(crate) fn pagemap(&self) -> NonNull<c_void> {
+    /// The pagemap the page belongs to (`None` if it were not device-private, which the core
+    /// rules out).
+    pub(crate) fn pagemap(&self) -> Option<NonNull<c_void>> {
         // SAFETY: The page is locked and referenced by the core during the fault.
         let pgmap = unsafe { shim::ps_device_private_pgmap(self.page.as_ptr()) };
-        NonNull::new(pgmap).expect("migrate_to_ram on a page that is not device-private")
+        NonNull::new(pgmap)
     }
 }
 

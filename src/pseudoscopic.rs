@@ -21,6 +21,7 @@ mod migrate;
 mod mm;
 mod nvidia;
 mod params;
+mod power;
 mod registry;
 mod shim;
 mod stats;
@@ -56,6 +57,8 @@ struct PseudoscopicModule {
     #[pin]
     _control: MiscDeviceRegistration<chardev::Control>,
     _sysfs: ModuleSysfs,
+    /// Last: its unbind work may run until the driver is gone.
+    _power: power::PowerHooks,
 }
 
 impl InPlaceModule for PseudoscopicModule {
@@ -66,6 +69,7 @@ impl InPlaceModule for PseudoscopicModule {
             params.log();
             registry::init();
             Ok(try_pin_init!(Self {
+                _power: power::PowerHooks::new()?,
                 _sysfs: ModuleSysfs::new()?,
                 _control <- MiscDeviceRegistration::register(MiscDeviceOptions {
                     name: c"pseudoscopic",

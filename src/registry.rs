@@ -41,6 +41,21 @@ pub(crate) fn remove(vram: &Vram) {
     }
 }
 
+/// Every bound GPU.
+pub(crate) fn all() -> Result<KVec<Arc<Vram>>> {
+    let gpus = GPUS.lock();
+    let mut out = KVec::with_capacity(gpus.len(), GFP_KERNEL)?;
+    for gpu in gpus.iter() {
+        out.push(gpu.clone(), GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// The bound GPU for which `is` holds, if any.
+pub(crate) fn find(is: impl Fn(&Vram) -> bool) -> Option<Arc<Vram>> {
+    GPUS.lock().iter().find(|g| is(g)).cloned()
+}
+
 /// Sum of `f` over the bound GPUs.
 pub(crate) fn sum(f: impl Fn(&Vram) -> u64) -> u64 {
     GPUS.lock().iter().map(|g| f(g)).sum()

@@ -65,6 +65,10 @@ extern "C" {
         vma: *mut bindings::vm_area_struct,
         addr: c_ulong,
     ) -> *mut bindings::page;
+    pub(crate) fn ps_alloc_user_huge_page_reclaim(
+        vma: *mut bindings::vm_area_struct,
+        addr: c_ulong,
+    ) -> *mut bindings::page;
     pub(crate) fn ps_alloc_user_page_nofail() -> *mut bindings::page;
     pub(crate) fn ps_alloc_huge_page_retry() -> *mut bindings::page;
     pub(crate) fn ps_lock_page(page: *mut bindings::page);
@@ -140,4 +144,14 @@ extern "C" {
     pub(crate) fn ps_sysfs_module_remove();
     pub(crate) fn ps_sysfs_gpu_create(dev: *mut c_void, gpu: *const c_void) -> *mut c_void;
     pub(crate) fn ps_sysfs_gpu_remove(kobj: *mut c_void);
+
+    pub(crate) fn ps_pm_register() -> c_int;
+    pub(crate) fn ps_pm_unregister();
+    pub(crate) fn ps_pm_set_error_handlers(pdev: *mut bindings::pci_dev);
+    pub(crate) fn ps_pm_unbind_later(pdev: *mut bindings::pci_dev);
+    pub(crate) fn ps_pci_device_present(pdev: *mut bindings::pci_dev) -> bool;
+    pub(crate) fn ps_ram_available_pages() -> c_ulong;
 }
+
+/// `enum ps_pm_event` of `rust/ps_shim.h`: what a reset hook runs for.
+pub(crate) const PS_EVENT_FUNCTION_RESET: c_uint = 0;

@@ -105,6 +105,11 @@ pub(crate) struct Vram {
     users: AtomicUsize,
     /// Set at shutdown: no new users, no new device pages.
     closed: AtomicBool,
+    /// Set while lending is paused for a suspend or a reset: every page is back in RAM, the pool
+    /// hands nothing out and the copy engine is stopped until the board is back. Taken by
+    /// shutdown too, so that a resume never lends again from a GPU going away.
+    #[pin]
+    paused: Mutex<bool>,
 }
 
 /// A running user of a [`Vram`] (an ioctl); [`Vram::shutdown`] waits for it to go.
@@ -161,6 +166,7 @@ impl Vram {
                 pdev: plain.into(),
                 users: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
+                paused <- new_mutex!(false),
                 // Last: once registered, the kernel may call back into the fields above.
                 pagemap <- Pagemap::new(span as u64 * page, c"pseudoscopic device pages"),
             })
@@ -179,12 +185,13 @@ impl Vram {
                         ),
                     }
                 }
-                // Last: sysfs readers may look at everything above from now on.
-                let dir = SysfsDir::new(&this)?;
                 // SAFETY: `engine_info` and `sysfs` are not structurally pinned; assigning them
                 // moves nothing pinned.
                 let this = unsafe { this.get_unchecked_mut() };
+                // Before the directory: its readers look at `engine_info`.
                 this.engine_info = info;
+                // Last: sysfs readers may look at everything above from now on.
+                let dir = SysfsDir::new(this)?;
                 this.sysfs = Some(dir);
                 Ok(())
             }),
@@ -349,6 +356,11 @@ impl Vram {
         self.pool.free_chunks()
     }
 
+    /// Whether the GPU is going away or pausing (unbind, suspend, reset): it takes no new pages.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closed.load(Ordering::Relaxed) || !self.pool.is_open()
+    }
+
     /// Starts a user of this GPU, or `None` once shutdown began.
     pub(crate) fn enter(self: &Arc<Self>) -> Option<ActiveVram> {
         self.users.fetch_add(1, Ordering::SeqCst);
@@ -369,9 +381,9 @@ impl Vram {
         self.pagemap.first_pfn()
     }
 
-    /// Byte offset in the BAR of device page frame `pfn`.
-    fn offset_of(&self, pfn: usize) -> u64 {
-        ((pfn - self.pagemap.first_pfn()) * PAGE_SIZE) as u64
+    /// Byte offset in the BAR of device page frame `pfn`; `None` if it is below this pagemap.
+    fn offset_of(&self, pfn: usize) -> Option<u64> {
+        Some((pfn.checked_sub(self.pagemap.first_pfn())? * PAGE_SIZE) as u64)
     }
 
     /// Takes a free device page, or a whole 2 MiB huge page when `huge`, from the pool; `None`
@@ -389,9 +401,9 @@ impl Vram {
     }
 
     /// A copy between `ram` and the device pages from frame `pfn` of this GPU, which the caller's
-    /// migration holds.
-    pub(crate) fn span<'a>(&self, pfn: usize, ram: RamPages<'a>) -> Span<'a> {
-        self.bar.span(self.offset_of(pfn), ram)
+    /// migration holds; `None` (a bug, warned about) if they are not pages of its BAR.
+    pub(crate) fn span<'a>(&self, pfn: usize, ram: RamPages<'a>) -> Option<Span<'a>> {
+        self.bar.span(self.offset_of(pfn)?, ram)
     }
 
     /// The kernel freed the device folio of `1 << order` pages at frame `pfn`. Atomic context.
@@ -416,10 +428,16 @@ impl Vram {
     /// Stops new users and allocations, waits for running users, and moves every page in VRAM
     /// back to RAM. Idempotent.
     pub(crate) fn shutdown(&self) {
+        let paused = self.paused.lock();
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
         self.pool.close();
+        if *paused {
+            // Stopped for a suspend or reset that it did not come back from: nothing to evict,
+            // and the CPU zeroes what held data.
+            drop(self.engine.lock().take());
+        }
         while self.users.load(Ordering::SeqCst) != 0 {
             fsleep(Delta::from_millis(1));
         }
@@ -434,6 +452,92 @@ impl Vram {
                 evicted * (PAGE_SIZE as u64 / 1024)
             );
         }
+    }
+
+    /// Stops lending (no new device pages) ahead of a suspend or reset; [`Self::quiesce`] then
+    /// moves every page back. Undone by [`Self::resume`]. Nothing happens once shutdown began.
+    pub(crate) fn pause_lending(&self) {
+        let paused = self.paused.lock();
+        if !self.closed.load(Ordering::SeqCst) {
+            self.pool.close();
+        }
+        drop(paused);
+    }
+
+    /// Pages in VRAM now.
+    pub(crate) fn used_pages(&self) -> usize {
+        self.total_pages() - self.free_pages()
+    }
+
+    /// Ahead of a suspend or reset (`why`) that loses what VRAM and the board hold: stops
+    /// lending, moves every page back to RAM (as unbind does) and stops the copy engine. The board
+    /// lends again after [`Self::resume`]. Returns how many pages moved.
+    pub(crate) fn quiesce(&self, why: &str) -> u64 {
+        let mut paused = self.paused.lock();
+        if self.closed.load(Ordering::SeqCst) || *paused {
+            return 0;
+        }
+        self.pool.close();
+        let evicted = migrate::evict_all(self);
+        {
+            let mut guard = self.engine.lock();
+            let slot: &mut Option<Channel> = &mut guard;
+            if let Some(channel) = slot.as_mut() {
+                channel.suspend();
+            }
+        }
+        *paused = true;
+        dev_info!(
+            self.pdev.as_ref(),
+            "{why}: moved {evicted} pages ({} KiB) back to RAM; lending paused\n",
+            evicted * (PAGE_SIZE as u64 / 1024)
+        );
+        evicted
+    }
+
+    /// The board is back after a suspend or reset (`why`): the copy engine is brought up again
+    /// (which puts BAR1 back in physical mode) and lending resumes. `Err` when the board does not
+    /// answer: it then stays paused, with nothing in VRAM, for the caller to unbind it.
+    pub(crate) fn resume(&self, why: &str) -> Result {
+        let mut paused = self.paused.lock();
+        if self.closed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if !*paused {
+            // Lending was only paused (a refused suspend) and nothing was lost.
+            self.pool.reopen();
+            return Ok(());
+        }
+        if !bus::is_present(&self.pdev) {
+            dev_err!(
+                self.pdev.as_ref(),
+                "{why}: the device does not answer any more; nothing of it is lent, releasing it\n"
+            );
+            return Err(ENODEV);
+        }
+        {
+            let mut guard = self.engine.lock();
+            let slot: &mut Option<Channel> = &mut guard;
+            if let Some(channel) = slot.as_mut() {
+                if let Err(e) = channel.resume() {
+                    dev_err!(
+                        self.pdev.as_ref(),
+                        "{why}: the board did not come back ({e:?}); nothing of it is lent, releasing it\n"
+                    );
+                    if let Some(channel) = slot.take() {
+                        channel.abandon();
+                    }
+                    return Err(ENODEV);
+                }
+            }
+        }
+        *paused = false;
+        self.pool.reopen();
+        dev_info!(
+            self.pdev.as_ref(),
+            "{why}: the board is back; lending again\n"
+        );
+        Ok(())
     }
 
     pub(crate) fn count(&self, counter: Counter, n: u64) {

@@ -22,7 +22,6 @@ pub(crate) const STEP: usize = 128;
 /// `src` and `dst` are 16-byte aligned, valid for `len` bytes and do not overlap; `len` is a
 /// multiple of [`STEP`]; the CPU has SSE2 and the caller may use the vector registers.
 pub(crate) unsafe fn to_wc_sse2(dst: *mut u8, src: *const u8, len: usize) {
-    debug_assert!(len % STEP == 0);
     if len == 0 {
         return;
     }
@@ -68,7 +67,6 @@ pub(crate) unsafe fn to_wc_sse2(dst: *mut u8, src: *const u8, len: usize) {
 ///
 /// As [`to_wc_sse2`], with SSE4.1.
 pub(crate) unsafe fn from_wc_sse41(dst: *mut u8, src: *const u8, len: usize) {
-    debug_assert!(len % STEP == 0);
     if len == 0 {
         return;
     }
@@ -112,7 +110,6 @@ pub(crate) unsafe fn from_wc_sse41(dst: *mut u8, src: *const u8, len: usize) {
 ///
 /// As [`to_wc_sse2`], with 32-byte alignment and AVX.
 pub(crate) unsafe fn to_wc_avx(dst: *mut u8, src: *const u8, len: usize) {
-    debug_assert!(len % STEP == 0);
     if len == 0 {
         return;
     }
@@ -153,7 +150,6 @@ pub(crate) unsafe fn to_wc_avx(dst: *mut u8, src: *const u8, len: usize) {
 ///
 /// As [`to_wc_sse2`], with 32-byte alignment and AVX2.
 pub(crate) unsafe fn from_wc_avx2(dst: *mut u8, src: *const u8, len: usize) {
-    debug_assert!(len % STEP == 0);
     if len == 0 {
         return;
     }

@@ -619,6 +619,42 @@ impl Channel {
         bar0.write_reg(regs::NV_PMC_ENABLE::zeroed().with_devices(restored));
     }
 
+    /// Stops the channel ahead of a suspend or reset that loses the board's state; the coherent
+    /// buffer stays, for [`Self::resume`].
+    pub(crate) fn suspend(&mut self) {
+        self.stop();
+    }
+
+    /// Brings the channel up again, as [`Self::new`] did, on a board that was reset or powered
+    /// down since [`Self::suspend`]: BAR1 back in physical mode (as probe leaves it), the coherent
+    /// buffer rebuilt from zero, the engine enabled and the channel bound.
+    pub(crate) fn resume(&mut self) -> Result {
+        let was_virtual = self.with_bar0(|bar0| {
+            // A board that fell off the bus reads all-ones.
+            if u32::from(bar0.read(regs::NV_PMC_BOOT_0)) == u32::MAX {
+                return Err(ENODEV);
+            }
+            let virtual_mode = bar0.read(regs::NV_PBUS_BAR1_BLOCK).mode_virtual();
+            if virtual_mode {
+                bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed());
+            }
+            Ok(virtual_mode)
+        })??;
+        if was_virtual {
+            self.poll(|bar0| {
+                let s = bar0.read(regs::NV_PBUS_BIND_STATUS);
+                !s.bar1_pending() && !s.bar1_outstanding()
+            })?;
+        }
+        for i in 0..self.mem.len() {
+            self.write_word(i / WORDS_PER_PAGE, 4 * (i % WORDS_PER_PAGE), 0);
+        }
+        self.put = 0;
+        self.sequence = 0;
+        self.build_memory();
+        self.start()
+    }
+
     /// A failed engine: reset at once, without waiting on a channel that may never answer.
     pub(crate) fn abandon(self) {
         let _ = self.with_bar0(|bar0| self.stop_engines(bar0));

@@ -66,21 +66,34 @@ impl WcBar {
     }
 
     /// A copy between `ram` and the VRAM pages at byte `offset`, which must lie wholly inside the
-    /// BAR. The caller owns those VRAM pages for `'a` (a migration holds their device folio).
-    pub(crate) fn span<'a>(&self, offset: u64, ram: RamPages<'a>) -> Span<'a> {
+    /// BAR (`None`, with a warning, if a bug put them elsewhere). The caller owns those VRAM pages
+    /// for `'a` (a migration holds their device folio).
+    pub(crate) fn span<'a>(&self, offset: u64, ram: RamPages<'a>) -> Option<Span<'a>> {
         let len = ram.len() as u64;
-        assert!(offset % PAGE_SIZE as u64 == 0 && offset + len <= self.info.len);
+        let inside = offset % PAGE_SIZE as u64 == 0
+            && offset
+                .checked_add(len)
+                .is_some_and(|end| end <= self.info.len);
+        if kernel::warn_on!(!inside) {
+            return None;
+        }
         // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
         let io = self.addr.as_ptr().wrapping_add(offset as usize);
         // SAFETY: `io` maps `len` bytes inside the BAR (checked above), page-aligned, and the
         // caller's migration holds those pages.
-        unsafe { Span::new(io, offset, ram) }
+        Some(unsafe { Span::new(io, offset, ram) })
     }
 
     /// Zeroes `len` bytes at BAR offset `offset` (page-aligned, inside the BAR) and makes the
     /// stores visible. The caller owns those VRAM pages (free pages of a closed pool).
     pub(crate) fn zero(&self, offset: u64, len: usize) {
-        assert!(offset % PAGE_SIZE as u64 == 0 && offset + len as u64 <= self.info.len);
+        let inside = offset % PAGE_SIZE as u64 == 0
+            && offset
+                .checked_add(len as u64)
+                .is_some_and(|end| end <= self.info.len);
+        if kernel::warn_on!(!inside) {
+            return;
+        }
         // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
         let io = self.addr.as_ptr().wrapping_add(offset as usize);
         // SAFETY: `io` maps `len` bytes inside the BAR (checked above) that nothing else uses.

@@ -66,8 +66,9 @@ impl Pagemap {
     }
 
     fn pgmap(&self) -> NonNull<c_void> {
-        // SAFETY: `raw` is valid; taking a field address does not read it.
-        NonNull::new(unsafe { (&raw mut (*self.raw.get()).pgmap).cast() }).expect("null pagemap")
+        // SAFETY: `raw` is valid; taking a field address does not read it, and the address of a
+        // field of a live object is not null.
+        unsafe { NonNull::new_unchecked((&raw mut (*self.raw.get()).pgmap).cast()) }
     }
 
     /// The pagemap as the kernel knows it (what `page_pgmap` of its pages returns).

@@ -40,7 +40,8 @@ struct Free {
     free_chunks: usize,
     /// The chunk single pages come from until it is full.
     current: usize,
-    /// Cleared when the GPU goes away: nothing is handed out after that.
+    /// Cleared while lending is paused (suspend, reset) and when the GPU goes away: nothing is
+    /// handed out then.
     open: bool,
 }
 
@@ -246,9 +247,19 @@ impl Pool {
             .is_some_and(|&at| now - at < window.as_millis())
     }
 
-    /// Stops handing out pages, for good.
+    /// Stops handing out pages, until [`Self::reopen`].
     pub(crate) fn close(&self) {
         self.free.lock().open = false;
+    }
+
+    /// Whether it hands out pages now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.free.lock().open
+    }
+
+    /// Hands out pages again after [`Self::close`].
+    pub(crate) fn reopen(&self) {
+        self.free.lock().open = true;
     }
 
     /// How many pages it lends.

@@ -227,6 +227,37 @@ scrub_on_unbind() {
 	expect_dmesg "$bdf: zeroed [0-9]+ KiB of VRAM that held data, by $by" "scrub line"
 }
 
+# suspend_to_ram: suspends the guest to RAM (ACPI S3) and returns once it is awake. The host wakes
+# it (groups with "# vm: qmp": run-tests.sh host_requests) after running the group's
+# host_while_suspended, if it has one.
+suspend_to_ram() {
+	grep -q deep /sys/power/mem_sleep || fail "no suspend to RAM (S3) offered: $(cat /sys/power/mem_sleep)"
+	echo deep >/sys/power/mem_sleep
+	echo "PSHOST suspend" >/dev/ttyS1
+	echo mem >/sys/power/state || fail "suspend to RAM failed"
+}
+
+# held_across WHAT CMD...: a process parks 64 MiB (`ps-test hold`), CMD runs (WHAT: a suspend, a
+# reset), and the process then finds every byte; every page came back to RAM before it
+# (dmesg "moved 16384 pages") and the GPU lends again after it.
+held_across() {
+	local what=$1 pid
+	shift
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	dmesg_mark
+	"$@"
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across $what: $(cat /tmp/hold.out)"
+	grep -q "^all $((16384 * 4096)) bytes intact" /tmp/hold.out || fail "no verdict: $(cat /tmp/hold.out)"
+	info "$what: 64 MiB parked by a live process, all $((16384 * 4096)) bytes verified after"
+	expect_dmesg "$what: moved 16384 pages \(65536 KiB\) back to RAM; lending paused" "eviction line"
+	expect_dmesg "$what: the board is back; lending again" "resume line"
+	# Lending again: the same process size parks and comes back intact.
+	check ps-test migrate
+}
+
 # nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
 nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
 

@@ -150,6 +150,20 @@ ivshmem_args() {
 	printf '%s\n' -object "memory-backend-memfd,id=$id,size=$size,share=on" -device "ivshmem-plain,memdev=$id"
 }
 
+# One emulated VRAM device whose memory is the file PATH on tmpfs, which the host can write while
+# the guest runs (host-lib.sh ivshmem_scramble).
+ivshmem_file_args() {
+	local id=$1 size=$2 path=$3
+	printf '%s\n' -object "memory-backend-file,id=$id,size=$size,mem-path=$path,share=on" \
+		-device "ivshmem-plain,memdev=$id"
+}
+
+# ivshmem_file DIR N: the /dev/shm file of ivshmem-file device N of the group whose output is DIR
+# (named after the checkout, as gpu_vram_file).
+ivshmem_file() {
+	echo "/dev/shm/pseudoscopic-$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)-$(basename "$1")-ivshmem$2"
+}
+
 # qemu_chroot_prefix: sets CHROOT_PREFIX, the command that runs what follows it in the trixie chroot,
 # in a private mount namespace that sees /dev, /proc and $OUT at the same paths as the host.
 qemu_chroot_prefix() {

@@ -56,3 +56,30 @@ vram_untouched() {
 	out=$("$GPU_MODEL" check-untouched --vram-file "$(gpu_vram_file "$HOST_DIR" "$1")" \
 		--start "$2" --end "$3" 2>&1) || fail "VRAM of board $1: $out"
 }
+
+# host_woke N: the host woke the guest from suspend to RAM N times (run-tests.sh host_requests),
+# with no request failed.
+host_woke() {
+	local err
+	err=$(grep -m1 '^PSHOST error' "$HOST_DIR/host.log") && fail "host request: $err"
+	[ "$(grep -c '^PSHOST woke' "$HOST_DIR/host.log")" -ge "$1" ] ||
+		fail "the host woke the guest $(grep -c '^PSHOST woke' "$HOST_DIR/host.log") times, not $1"
+}
+
+# ivshmem_scramble N: overwrites all of ivshmem-file device N's memory with 0xa5 bytes, as VRAM
+# that lost power holds anything (run while the guest is suspended).
+ivshmem_scramble() {
+	local f size
+	f=$(ivshmem_file "$HOST_DIR" "$1")
+	size=$(stat -c %s "$f") || fail "no memory file for ivshmem device $1"
+	head -c "$size" /dev/zero | tr '\0' '\245' | dd of="$f" conv=notrunc bs=1M status=none ||
+		fail "cannot overwrite $f"
+}
+
+# gpu_resets BOARD N: board BOARD was reset (RESET log lines) at least N times after the driver
+# first read its registers (QEMU's reset at start comes before).
+gpu_resets() {
+	local n
+	n=$(awk '/NV_PMC_BOOT_0/ {seen = 1} seen && /^RESET/ {n++} END {print n + 0}' "$(gpu_log "$1")")
+	[ "$n" -ge "$2" ] || fail "board $1 logged $n resets (RESET lines) after probe, expected $2"
+}

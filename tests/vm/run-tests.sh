@@ -23,12 +23,19 @@ group_qemu_args() {
 	GROUP_KERNEL=test
 	GROUP_ARGS=()
 	GROUP_GPUS=()
+	GROUP_QMP=0
 	while read -r kind arg; do
 		case "$kind" in
 		ivshmem)
 			mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(ivshmem_args "vram$n" "$arg")
 			n=$((n + 1))
 			;;
+		ivshmem-file)
+			mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(ivshmem_file_args "vram$n" "$arg" \
+				"$(ivshmem_file "$OUT/$(basename "$file" .sh)" $n)")
+			n=$((n + 1))
+			;;
+		qmp) GROUP_QMP=1 ;;
 		device) GROUP_ARGS+=(-device "$arg") ;;
 		gpu) GROUP_GPUS+=("$arg") ;;
 		memory) GROUP_MEMORY=$arg ;;
@@ -57,15 +64,21 @@ start_group_gpus() {
 # guest is done (with bash, tests/vm/host-lib.sh and the group file sourced), e.g. to check the
 # gpu-model's register log or VRAM. Prints the reason on failure.
 host_check() {
-	local file=$1 case=$2 dir=$3
+	local file=$1 case=$2 dir=$3 reason
 	grep -q "^host_$case() *{" "$file" || return 0
-	(
-		. "$REPO/tests/vm/host-lib.sh"
-		. "$file"
-		HOST_DIR=$dir
-		"host_$case"
-	) 2>&1 | sed -n 's/^PSFAIL: //p' | tail -n 1 | grep . && return 1
-	return 0
+	# Not "... | grep . && return 1": under pipefail the failed check's own exit status would make
+	# that pipeline fail and the check pass.
+	reason=$(
+		(
+			. "$REPO/tests/vm/host-lib.sh"
+			. "$file"
+			HOST_DIR=$dir
+			"host_$case"
+		) 2>&1 | sed -n 's/^PSFAIL: //p' | tail -n 1
+	)
+	[ -z "$reason" ] && return 0
+	echo "$reason"
+	return 1
 }
 
 # The cases a group runs, in order: those of the groups it includes (a line
@@ -78,15 +91,56 @@ group_cases() {
 	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
 }
 
-# Runs QEMU_CMD for the group in $1; returns QEMU's status, 124 when the group timed out, or
-# 125 when the guest did not start its first case within BOOT_TIMEOUT seconds.
+# Requests the guest of a group with "# vm: qmp" makes of the host, as lines on the results port:
+# "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest suspended to RAM, run
+# the group's host_while_suspended if it has one (e.g. to scramble emulated VRAM), then wake the
+# guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST woke N" or "PSHOST error
+# ..."), which host checks read (host-lib.sh host_woke).
+host_requests() {
+	local dir=$1 file=$2 n out
+	n=$(grep -c '^PSHOST suspend' "$dir/results.log")
+	while [ "$HOST_REQUESTS_DONE" -lt "$n" ]; do
+		HOST_REQUESTS_DONE=$((HOST_REQUESTS_DONE + 1))
+		if ! out=$(python3 "$REPO/tests/vm/qmp.py" "$dir/qmp.sock" wait-status suspended 120 2>&1); then
+			echo "PSHOST error $HOST_REQUESTS_DONE: not suspended: $out" >>"$dir/host.log"
+			continue
+		fi
+		if grep -q '^host_while_suspended() *{' "$file" && ! out=$(
+			. "$REPO/tests/vm/host-lib.sh"
+			. "$file"
+			HOST_DIR=$dir
+			host_while_suspended 2>&1
+		); then
+			echo "PSHOST error $HOST_REQUESTS_DONE: while suspended: $out" >>"$dir/host.log"
+		fi
+		if ! out=$(python3 "$REPO/tests/vm/qmp.py" "$dir/qmp.sock" wakeup 2>&1); then
+			echo "PSHOST error $HOST_REQUESTS_DONE: wakeup: $out" >>"$dir/host.log"
+			continue
+		fi
+		echo "PSHOST woke $HOST_REQUESTS_DONE" >>"$dir/host.log"
+	done
+}
+
+# Runs QEMU_CMD for the group in $1 (file $2); returns QEMU's status, 124 when the group timed
+# out, or 125 when the guest did not start its first case within BOOT_TIMEOUT seconds.
 run_guest() {
-	local dir=$1 waited=0
+	local dir=$1 file=$2 waited=0 done_for=0
+	HOST_REQUESTS_DONE=0
+	: >"$dir/host.log"
 	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	local qemu=$!
 	while kill -0 $qemu 2>/dev/null; do
 		sleep 1
 		waited=$((waited + 1))
+		if [ "$GROUP_QMP" = 1 ]; then
+			host_requests "$dir" "$file"
+			# After a wake from S3, QEMU (7.2, q35) may ignore the guest's ACPI power-off: once
+			# the guest is done, give it 30 s, then end QEMU through QMP.
+			if grep -q '^PSTEST DONE' "$dir/results.log"; then
+				done_for=$((${done_for:-0} + 1))
+				[ "$done_for" -eq 30 ] && python3 "$REPO/tests/vm/qmp.py" "$dir/qmp.sock" quit >/dev/null 2>&1
+			fi
+		fi
 		if [ $waited -ge "$BOOT_TIMEOUT" ] && ! grep -q 'PSTEST BEGIN' "$dir/results.log"; then
 			kill -9 $qemu 2>/dev/null
 			wait $qemu 2>/dev/null
@@ -144,6 +198,9 @@ run_group() {
 		# lib.sh guest_arg), PS_GROUP_TIMEOUT lifts the group's time limit to match.
 		GROUP_TIMEOUT=${PS_GROUP_TIMEOUT:-$GROUP_TIMEOUT}
 		start_group_gpus "$dir"
+		# A QMP socket the host drives (host_requests), and S3 offered to the guest.
+		[ "$GROUP_QMP" = 1 ] && GROUP_ARGS+=(-qmp "unix:$dir/qmp.sock,server=on,wait=off"
+			-global ICH9-LPC.disable_s3=0)
 		local image=$KERNEL_IMAGE
 		# Bookworm's QEMU has no vfio-user-pci: the chroot's runs instead, and sees only $OUT.
 		if [ ${#GROUP_GPUS[@]} -ne 0 ]; then
@@ -154,7 +211,7 @@ run_group() {
 			"ps.mode=test ps.group=$group ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
 		[ ${#GROUP_GPUS[@]} -ne 0 ] && QEMU_CMD=(in_qemu_chroot "${QEMU_CMD[@]}")
 		printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
-		run_guest "$dir"
+		run_guest "$dir" "$file"
 		rc=$?
 		stop_gpu_models
 		[ $rc -ne 125 ] && break
@@ -201,7 +258,7 @@ run_group() {
 		group_failed=1
 	fi
 	# shellcheck disable=SC2046 # the glob names every board of the group
-	rm -f $(gpu_vram_file "$dir" "*")
+	rm -f $(gpu_vram_file "$dir" "*") $(ivshmem_file "$dir" "*")
 	if [ $group_failed -eq 1 ]; then
 		FAILED_GROUPS+=("$group")
 	else

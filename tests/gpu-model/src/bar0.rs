@@ -32,6 +32,9 @@ pub struct Knobs {
     pub bind_stuck: bool,
     /// A copy engine fault to inject (`--ce-fault`).
     pub ce_fault: Option<CeFault>,
+    /// A reset once the driver has used the board leaves it dead: BAR0 reads all ones and
+    /// ignores writes, as a board that fell off the bus (`--dead-after-reset`).
+    pub dead_after_reset: bool,
 }
 
 pub struct Bar0 {
@@ -48,6 +51,10 @@ pub struct Bar0 {
     /// Guest memory, for the engines (vfio-user DMA_MAP).
     pub guest: GuestMemory,
     fifo: Fifo,
+    /// BAR0 was accessed since the board started.
+    used: bool,
+    /// BAR0 reads all ones and ignores writes (`dead_after_reset`).
+    dead: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -91,6 +98,15 @@ pub fn wo(name: &'static str) -> Option<Register> {
 /// Instance block address a previous driver left in `NV_PBUS_BAR1_BLOCK` (virtual mode knob).
 const LEFTOVER_INSTANCE_BLOCK: u32 = 0x0001_0000 >> 12;
 
+/// `NV_PBUS_BAR1_BLOCK` as the board starts: virtual mode if a previous driver left it so.
+fn start_bar1_block(knobs: &Knobs) -> u32 {
+    if knobs.bar1_virtual {
+        (1 << 31) | LEFTOVER_INSTANCE_BLOCK
+    } else {
+        0
+    }
+}
+
 impl Bar0 {
     pub fn new(
         board: &'static Board,
@@ -98,21 +114,34 @@ impl Bar0 {
         vram: Vram,
         log: Box<dyn Write + Send>,
     ) -> Self {
-        let bar1_block = if knobs.bar1_virtual {
-            (1 << 31) | LEFTOVER_INSTANCE_BLOCK
-        } else {
-            0
-        };
         Self {
             board,
             fifo: Fifo::new(board, knobs.ce_fault),
+            bar1_block: start_bar1_block(&knobs),
             knobs,
             vram,
             window: 0,
-            bar1_block,
             log,
             rejected: 0,
             guest: GuestMemory::default(),
+            used: false,
+            dead: false,
+        }
+    }
+
+    /// A reset of the board (a PM reset, a reset QEMU asks for, as on the machine's wake from
+    /// suspend to RAM): the registers go back to the state the board started in, which the knobs
+    /// describe, and VRAM loses its contents (cleared), as when a board loses power. Guest memory
+    /// mappings belong to QEMU and stay.
+    pub fn reset(&mut self) {
+        self.window = 0;
+        self.bar1_block = start_bar1_block(&self.knobs);
+        self.fifo = Fifo::new(self.board, self.knobs.ce_fault);
+        self.vram.clear();
+        self.log_line("RESET registers back to their start values, VRAM cleared");
+        if self.knobs.dead_after_reset && self.used {
+            self.dead = true;
+            self.log_line("RESET the board does not come back: BAR0 reads all ones");
         }
     }
 
@@ -190,6 +219,12 @@ impl Bar0 {
     }
 
     pub fn read(&mut self, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        self.used = true;
+        if self.dead {
+            data.fill(0xff);
+            let _ = writeln!(self.log, "R{} {offset:#010x} = all ones (dead)", data.len());
+            return Ok(());
+        }
         if let Some(addr) = self.pramin_address(offset, data.len(), "R")? {
             if !self.vram.read(addr, data) {
                 return Err(self.reject("R", offset, data.len(), "PRAMIN beyond emulated VRAM"));
@@ -215,6 +250,11 @@ impl Bar0 {
     }
 
     pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.used = true;
+        if self.dead {
+            let _ = writeln!(self.log, "W{} {offset:#010x} ignored (dead)", data.len());
+            return Ok(());
+        }
         if let Some(addr) = self.pramin_address(offset, data.len(), "W")? {
             if !self.vram.write(addr, data) {
                 return Err(self.reject("W", offset, data.len(), "PRAMIN beyond emulated VRAM"));
@@ -478,6 +518,39 @@ pub(crate) mod tests {
         assert_eq!(read32(&mut t, 0x118128).unwrap() & 1, 1);
         assert_eq!(read32(&mut t, 0x118234).unwrap() & 0xff, 0xff);
         assert!(read32(&mut t, 0x2240c).is_err());
+    }
+
+    #[test]
+    fn reset_clears_vram_and_restores_the_start_state() {
+        let knobs = Knobs {
+            bar1_virtual: true,
+            ..Knobs::default()
+        };
+        let (mut b, log) = bar0("v100", knobs);
+        b.write(0x1704, &0u32.to_le_bytes()).unwrap();
+        assert!(b.vram.write(0x1000, &[0x5a; 64]));
+        b.reset();
+        assert_eq!(read32(&mut b, 0x1704).unwrap() >> 31, 1);
+        assert!(b.vram.bytes().iter().all(|&v| v == 0));
+        assert!(log
+            .text()
+            .contains("RESET registers back to their start values"));
+    }
+
+    #[test]
+    fn dead_after_reset_only_once_used() {
+        let knobs = Knobs {
+            dead_after_reset: true,
+            ..Knobs::default()
+        };
+        let (mut b, _) = bar0("v100", knobs);
+        // QEMU's reset at start, before any access, leaves the board alive.
+        b.reset();
+        assert_eq!(read32(&mut b, 0).unwrap(), 0x1400_00a1);
+        b.reset();
+        assert_eq!(read32(&mut b, 0).unwrap(), u32::MAX);
+        assert!(b.write(0x1704, &0u32.to_le_bytes()).is_ok());
+        assert_eq!(b.rejected, 0);
     }
 
     #[test]

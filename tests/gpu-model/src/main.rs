@@ -6,10 +6,13 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]] [--dead-after-reset]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
+//!
+//! `--dead-after-reset`: a reset after the driver used the board leaves it dead (BAR0 reads all
+//! ones, writes are ignored), as a board that does not come back.
 //!
 //! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
@@ -158,11 +161,14 @@ impl ServerBackend for Device {
     fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
         match region {
             VFIO_PCI_CONFIG_REGION_INDEX => {
-                if self.config.write(offset, data) {
-                    Ok(())
-                } else {
-                    Err(invalid("config write beyond 256 bytes"))
+                if !self.config.write(offset, data) {
+                    return Err(invalid("config write beyond 256 bytes"));
                 }
+                if self.config.take_reset() {
+                    // D3hot to D0 with No_Soft_Reset clear: the board resets (Linux's PM reset).
+                    self.shared.lock().reset();
+                }
+                Ok(())
             }
             VFIO_PCI_BAR0_REGION_INDEX => {
                 let result = self.shared.lock().write(offset, data);
@@ -212,9 +218,12 @@ impl ServerBackend for Device {
         Ok(())
     }
 
+    /// QEMU resets the device with the machine: at start (the board is as it started anyway)
+    /// and when the machine wakes from suspend to RAM, when a real board has lost power.
     fn reset(&mut self) -> io::Result<()> {
-        // Not resettable (the server says so): what a previous driver left must survive.
-        Err(invalid("device reset is not offered"))
+        self.config.reset();
+        self.shared.lock().reset();
+        Ok(())
     }
 
     fn set_irqs(
@@ -319,6 +328,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--not-posted" => knobs.not_posted = true,
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
+            "--dead-after-reset" => knobs.dead_after_reset = true,
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--bar1-mib" => {
                 let mib = value()?
@@ -385,7 +395,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         args.vram_mib,
         args.bar1 >> 20
     ));
-    let server = Server::new(&args.socket, false, irqs(), regions)
+    let server = Server::new(&args.socket, true, irqs(), regions)
         .map_err(|e| format!("{}: {e}", args.socket.display()))?;
     let stop = Arc::new(Mutex::new(false));
     let worker = {

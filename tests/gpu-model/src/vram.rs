@@ -75,6 +75,13 @@ impl Vram {
         unsafe { std::slice::from_raw_parts(self.base, self.len as usize) }
     }
 
+    /// Clears all of VRAM, as a board that lost power (the test then sees no trace of what it
+    /// held).
+    pub fn clear(&mut self) {
+        // SAFETY: `base` maps `len` writable bytes for as long as `self` lives.
+        unsafe { std::ptr::write_bytes(self.base, 0, self.len as usize) };
+    }
+
     /// Copies VRAM at `addr` into `data`; false when that is beyond the emulated VRAM.
     pub fn read(&self, addr: u64, data: &mut [u8]) -> bool {
         let Some(src) = self.bytes().get(addr as usize..addr as usize + data.len()) else {

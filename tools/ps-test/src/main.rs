@@ -1343,6 +1343,36 @@ fn permission_node(_ctx: &Ctx) -> TestResult {
     root_target.finish()
 }
 
+/// The kernel's two-part ptrace rule, not a shortcut: a process that made its own user namespace
+/// (as `unshare -U -r`) holds CAP_SYS_PTRACE over it, so over its child's credentials, but not over
+/// the initial namespace its child's exec state belongs to; a child that made itself not dumpable
+/// is then refused (EPERM), as ptrace refuses it. The same child while dumpable is allowed.
+fn permission_userns(_ctx: &Ctx) -> TestResult {
+    let n = 16;
+    let child = fork_child(move || {
+        let ctx = Ctx::new()?;
+        proc::enter_user_namespace()?;
+        let sealed = proc::Target::spawn_as(n, 32, proc::Identity::NotDumpable)?;
+        let pidfd = abi::pidfd_open(sealed.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
+        let (r, res) = ctx.park_process(&pidfd, sealed.addr(), n);
+        ensure!(
+            errno(&res) == Some(libc::EPERM),
+            "root of a child user namespace moving its non-dumpable child's memory: {res:?}, expected EPERM"
+        );
+        ensure_eq!(r.moved, 0, "moved without permission");
+        sealed.finish()?;
+        let open = proc::Target::spawn(n, 33)?;
+        let pidfd = abi::pidfd_open(open.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
+        let (r, res) = ctx.park_process(&pidfd, open.addr(), n);
+        res.map_err(|e| {
+            format!("root of a child user namespace moving its dumpable child's memory: {e}")
+        })?;
+        ensure_eq!(r.moved, n as u64, "dumpable child's pages moved");
+        open.finish()
+    })?;
+    child.wait_ok("root of a child user namespace")
+}
+
 /// Under fault injection (the fault-injection group aims failslab and fail_page_alloc at the
 /// module's code and this process): rounds of park, CPU fault-back of half, MIGRATE_TO_RAM of the
 /// rest. Each request works, with counters that add up, or fails with ENOMEM (the README's errno
@@ -1496,6 +1526,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("other_process", other_process),
     ("permission", permission),
     ("permission_node", permission_node),
+    ("permission_userns", permission_userns),
     ("faults", faults),
     ("fork_storm", fork_storm),
 ];

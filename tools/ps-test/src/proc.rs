@@ -310,6 +310,22 @@ pub fn become_user(id: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// Moves into a new user namespace in which the caller's user and group are root (as
+/// `unshare -U -r`): full capabilities over that namespace, none over the initial one.
+pub fn enter_user_namespace() -> Result<(), String> {
+    // SAFETY: A plain system call on ourselves.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: As above.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err(os_err("unshare(CLONE_NEWUSER)"));
+    }
+    let write =
+        |path: &str, text: String| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    write("/proc/self/gid_map", format!("0 {gid} 1"))
+}
+
 /// Per-CPU free page lists kept small (vm.percpu_pagelist_high_fraction) while this lives.
 pub struct SmallPcpLists {
     old: String,
