@@ -20,3 +20,14 @@ case_debian_kernel_and_dkms_module() {
 	ps-test || fail "ps-test, the self-test, on Debian's kernel"
 	info "kernel $(uname -r); module vermagic $(modinfo -F vermagic "$ko")"
 }
+
+# The pidfd access check is the kernel's two-part ptrace rule: root of a child user namespace (as
+# `unshare -U -r`) holds CAP_SYS_PTRACE over its child's credentials but not over the namespace its
+# child's exec state belongs to, so a non-dumpable child is refused with EPERM, a dumpable one is
+# not. Here because Debian's kernel has user namespaces (CONFIG_USER_NS) and the lean test kernel
+# does not.
+case_permission_user_namespace_and_dumpability() {
+	[ -e /proc/sys/user/max_user_namespaces ] || fail "this kernel has no user namespaces (CONFIG_USER_NS)"
+	ps_ready
+	scenario permission_userns
+}
