@@ -6,7 +6,7 @@
 //! with undefined bits) is refused and logged as `REJECT`, so tests can check that the driver made
 //! none.
 
-use crate::board::{Board, PostStatus, Sizing};
+use crate::board::{Board, Generation, PostStatus, Sizing};
 use crate::dma::GuestMemory;
 use crate::fifo::{CeFault, Fifo};
 use crate::mmu::Mem;
@@ -40,8 +40,13 @@ pub struct Bar0 {
     vram: Vram,
     /// `NV_PBUS_BAR0_WINDOW`.
     window: u32,
-    /// `NV_PBUS_BAR1_BLOCK`.
+    /// The live BAR1 block: `NV_PBUS_BAR1_BLOCK` (0x1704) up to Volta,
+    /// `NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK` (0xB80F40) on Turing.
     bar1_block: u32,
+    /// Turing: what was written to 0x1704 and 0x1714, which the TU104 manual still lists but
+    /// nouveau (`bar/tu102.c`) and OpenRM (`kern_bus_tu102.c`) never use there: the model gives
+    /// them no effect, so only a driver that uses the 0xB80F40 block reaches BAR1 and BAR2.
+    legacy_bar_blocks: [u32; 2],
     log: Box<dyn Write + Send>,
     /// Accesses refused so far.
     pub rejected: u64,
@@ -98,6 +103,7 @@ impl Bar0 {
         vram: Vram,
         log: Box<dyn Write + Send>,
     ) -> Self {
+        // On Turing this is NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK; 0x1704 stays at its reset value.
         let bar1_block = if knobs.bar1_virtual {
             (1 << 31) | LEFTOVER_INSTANCE_BLOCK
         } else {
@@ -110,6 +116,7 @@ impl Bar0 {
             vram,
             window: 0,
             bar1_block,
+            legacy_bar_blocks: [0; 2],
             log,
             rejected: 0,
             guest: GuestMemory::default(),
@@ -120,14 +127,33 @@ impl Bar0 {
     fn register(&self, offset: u32) -> Option<Register> {
         let b = self.board;
         let gp100 = matches!(b.sizing, Sizing::Fbpa { .. });
+        let turing = b.generation() == Generation::Turing;
         match offset {
             0x0000_0000 => ro("NV_PMC_BOOT_0", b.boot0()),
             0x0000_0a00 => ro("NV_PMC_BOOT_42", b.boot42()),
             0x0000_1700 => rw("NV_PBUS_BAR0_WINDOW", self.window),
+            0x0000_1704 if turing => rw(
+                "NV_PBUS_BAR1_BLOCK (no effect on TU10x)",
+                self.legacy_bar_blocks[0],
+            ),
+            0x0000_1710 if turing => ro("NV_PBUS_BIND_STATUS (no effect on TU10x)", 0),
+            0x0000_1714 if turing => rw(
+                "NV_PBUS_BAR2_BLOCK (no effect on TU10x)",
+                self.legacy_bar_blocks[1],
+            ),
             0x0000_1704 => rw("NV_PBUS_BAR1_BLOCK", self.bar1_block),
             // BAR1_PENDING (bit 0) under the knob; a BAR2 bind completes at once (bits 2 and 3).
             0x0000_1710 => ro("NV_PBUS_BIND_STATUS", u32::from(self.knobs.bind_stuck)),
             0x0000_1714 => rw("NV_PBUS_BAR2_BLOCK", self.fifo.bar2_block),
+            // Turing (`dev_vm.ref.txt`, at NV_VIRTUAL_FUNCTION_FULL_PHYS_OFFSET 0xB80000).
+            0x00b8_0f40 if turing => rw("NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK", self.bar1_block),
+            0x00b8_0f48 if turing => {
+                rw("NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK", self.fifo.bar2_block)
+            }
+            0x00b8_0f50 if turing => ro(
+                "NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS",
+                u32::from(self.knobs.bind_stuck),
+            ),
             0x0010_4028 => b.pce_map().and_then(|v| ro("NV_CE_PCE_MAP", v)),
             0x0002_240c if b.post == PostStatus::Scratch2240c => ro(
                 "POST scratch 0x2240c",
@@ -240,19 +266,22 @@ impl Bar0 {
                 }
                 self.window = value;
             }
-            0x1704 => {
-                // PTR 27:0, TARGET 29:28 (0, 2, 3), MODE 31; bit 30 undefined.
-                if value & (1 << 30) != 0 || (value >> 28) & 3 == 1 {
-                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR1_BLOCK bits"));
+            0x1704 | 0x1714 | 0xb8_0f40 | 0xb8_0f48 => {
+                // PTR 27:0, TARGET 29:28 (0, 2, 3), MODE 31; bit 30 undefined, except in
+                // Turing's NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK, where it is RESERVED with
+                // default 1 (OpenRM sets it).
+                let bit30_allowed = offset == 0xb8_0f48;
+                if (value & (1 << 30) != 0 && !bit30_allowed) || (value >> 28) & 3 == 1 {
+                    let why = format!("undefined {} bits", reg.name);
+                    return Err(self.reject("W", offset, 4, &why));
                 }
-                self.bar1_block = value;
-            }
-            0x1714 => {
-                // As BAR1_BLOCK (Turing's manual calls bit 30 RESERVED; nothing may set it).
-                if value & (1 << 30) != 0 || (value >> 28) & 3 == 1 {
-                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR2_BLOCK bits"));
+                let turing = self.board.generation() == Generation::Turing;
+                match (offset, turing) {
+                    (0x1704, true) => self.legacy_bar_blocks[0] = value,
+                    (0x1714, true) => self.legacy_bar_blocks[1] = value,
+                    (0x1704, false) | (0xb8_0f40, _) => self.bar1_block = value,
+                    _ => self.fifo.bar2_block = value,
                 }
-                self.fifo.bar2_block = value;
             }
             _ => {
                 let mut mem = Mem {
@@ -361,6 +390,15 @@ impl Bar0 {
         s
     }
 
+    /// What config space says of Bus Master Enable; logged when it changes.
+    pub fn set_bus_master(&mut self, on: bool) {
+        if self.guest.bus_master != on {
+            self.guest.bus_master = on;
+            let state = if on { "on" } else { "off" };
+            self.log_line(&format!("PCI bus master {state}"));
+        }
+    }
+
     pub fn log_line(&mut self, line: &str) {
         let _ = writeln!(self.log, "{line}");
     }
@@ -399,7 +437,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn bar0(board: &str, knobs: Knobs) -> (Bar0, SharedLog) {
+    pub(crate) fn bar0(board: &str, knobs: Knobs) -> (Bar0, SharedLog) {
         let path = std::env::temp_dir().join(format!(
             "gpu-model-test-{}-{board}-{:?}",
             std::process::id(),

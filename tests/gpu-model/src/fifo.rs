@@ -734,8 +734,19 @@ impl Fifo {
                 "NV_RAMIN_BIG_PAGE_SIZE is 128 KiB, which this chip does not support".into(),
             );
         }
+        // Pascal: NV_RAMIN_ADR_LIMIT_LO (+0x208, bits 31:12) and _HI (+0x20C, bits 7:0), the last
+        // valid byte with its low 12 bits read as ones (gp100 dev_ram.h; OpenRM
+        // kgmmuInstBlkVaLimitGet_GP100 writes `limit | 0xfff`, nouveau `limit - 1`).
+        let limit = if self.generation() == Generation::Pascal {
+            let lo = mem.read32(Phys(inst.0, inst.1 + 0x208))?;
+            let hi = mem.read32(Phys(inst.0, inst.1 + 0x20c))?;
+            Some((u64::from(hi & 0xff) << 32) | u64::from(lo & !0xfff) | 0xfff)
+        } else {
+            None
+        };
         Ok(Vm {
             pdb: Phys(aperture, (u64::from(hi) << 32) | u64::from(lo & !0xfff)),
+            limit,
         })
     }
 

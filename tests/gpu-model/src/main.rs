@@ -159,6 +159,7 @@ impl ServerBackend for Device {
         match region {
             VFIO_PCI_CONFIG_REGION_INDEX => {
                 if self.config.write(offset, data) {
+                    self.shared.lock().set_bus_master(self.config.bus_master());
                     Ok(())
                 } else {
                     Err(invalid("config write beyond 256 bytes"))
