@@ -975,7 +975,10 @@ fn dma_needs_bus_master_enable() {
         } else {
             rig.try_w(0x2274, (rig.runlist << 20) | 1)
         };
-        assert!(submit.is_err(), "{board}: runlist read without bus mastering");
+        assert!(
+            submit.is_err(),
+            "{board}: runlist read without bus mastering"
+        );
         assert_eq!(rig.rejects(), before + 1, "{board}");
     }
 }
