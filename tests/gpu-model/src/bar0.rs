@@ -325,14 +325,6 @@ impl Bar0 {
         &mut self.vram
     }
 
-    #[cfg(test)]
-    pub fn mem(&mut self) -> Mem<'_> {
-        Mem {
-            vram: &mut self.vram,
-            sys: &self.guest,
-        }
-    }
-
     /// Whether the host polls for work (Pascal) instead of waiting for doorbells.
     pub fn polls(&self) -> bool {
         self.fifo.polls()
