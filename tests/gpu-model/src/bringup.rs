@@ -61,12 +61,18 @@ fn inc(subc: u32, method: u32, data: &[u32]) -> Vec<u32> {
 
 impl Rig {
     fn new(board: &str, fault: Option<CeFault>) -> Self {
-        let board = find(board).unwrap();
-        let log = SharedLog::default();
         let knobs = Knobs {
             ce_fault: fault,
             ..Knobs::default()
         };
+        Self::build(board, knobs, false)
+    }
+
+    /// A rig on a board with `knobs`; a `naive` one neither resets PFIFO and the engine nor
+    /// invalidates the TLBs before use (as the driver did before nouveau's steps were added).
+    fn build(board: &str, knobs: Knobs, naive: bool) -> Self {
+        let board = find(board).unwrap();
+        let log = SharedLog::default();
         let mut bar0 = Bar0::new(board, knobs, vram(4 << 20), Box::new(log.clone()));
         // The driver sets Bus Master Enable before the engine may touch system memory.
         bar0.set_bus_master(true);
@@ -83,7 +89,7 @@ impl Rig {
             push: Vec::new(),
             gp_put: 0,
         };
-        rig.bring_up();
+        rig.bring_up(naive);
         rig
     }
 
@@ -140,11 +146,25 @@ impl Rig {
         (self.runlist, self.reset) = (ce.1, ce.2);
     }
 
-    fn bring_up(&mut self) {
+    fn bring_up(&mut self, naive: bool) {
         self.find_ce();
         let pmc = self.r(0x200);
-        assert_eq!(pmc & (1 << 8), 0, "PFIFO is disabled at reset");
-        self.w(0x200, pmc | (1 << 8) | (1 << self.reset));
+        let units = (1 << 8) | (1 << self.reset);
+        if !naive {
+            // nouveau: PFIFO (and the engine) through reset, then enabled and read back.
+            self.w(0x200, pmc & !units);
+        }
+        self.w(0x200, pmc | units);
+        assert_eq!(self.r(0x200) & units, units);
+        if !naive {
+            // One invalidate of every PDB (nouveau gf100_vmm_invalidate / tu102_vmm_flush).
+            let invalidate = if self.gen == Generation::Turing {
+                0xb8_30b0
+            } else {
+                0x10_0cbc
+            };
+            self.w(invalidate, 0x8000_0003);
+        }
         self.w(0x100c10, ((SYS + 0x3_0000) >> 8) as u32);
         // Page tables in guest RAM mapping the ring, push buffer and semaphore pages.
         let ram = &self.bar0.guest;
@@ -508,8 +528,18 @@ fn clearing_pmc_enable_stops_the_engine() {
         assert!(rig.log.text().contains("engine stopped"));
         rig.w(0x200, pmc);
         rig.run();
-        assert_eq!(rig.vram_bytes(0, 4096), pattern(4096, 3));
-        assert_eq!(rig.sys_read32(SEM), 1);
+        if bit == 8 {
+            // A PFIFO reset forgot the channel, its runlist and its work: nothing resumes.
+            assert!(rig
+                .log
+                .text()
+                .contains("FIFO reset: runlists, channels and USERD base cleared"));
+            assert_eq!(rig.r(0x800000), 0);
+            assert_eq!(rig.sys_read32(SEM), 0);
+        } else {
+            assert_eq!(rig.vram_bytes(0, 4096), pattern(4096, 3));
+            assert_eq!(rig.sys_read32(SEM), 1);
+        }
     }
     // A disabled channel does not run either.
     let mut rig = Rig::new("rtx8000", None);
@@ -679,7 +709,7 @@ fn malformed_work_is_refused_and_faults_the_channel() {
     );
     refused(
         "v100",
-        &copy_words((COHERENT, DATA), (4 << 20) - 2048, 4096, PHYS_COPY),
+        &copy_words((COHERENT, DATA), (16 << 30) - 2048, 4096, PHYS_COPY),
         ENG,
         "beyond the emulated VRAM",
     );
@@ -1002,4 +1032,91 @@ fn pascal_faults_vas_above_the_instance_address_limit() {
         assert_eq!(faulted, pascal, "{board}\n{log}");
         assert_eq!(rig.sys_read32(SEM), u32::from(!pascal), "{board}");
     }
+}
+
+/// A previous driver's leftovers (`--leftovers`): channel 0 bound elsewhere and faulted, PFIFO and
+/// the engines on, stale TLBs. A driver that only ORs NV_PMC_ENABLE and never invalidates gets a
+/// channel that never runs; one that pulses PFIFO through reset and invalidates all PDBs (as
+/// nouveau does) runs as on a clean board.
+#[test]
+fn leftovers_need_a_pfifo_reset_and_a_tlb_invalidate() {
+    for board in ["p100", "v100", "rtx8000"] {
+        let knobs = || Knobs {
+            leftovers: true,
+            ..Knobs::default()
+        };
+        let mut naive = Rig::build(board, knobs(), true);
+        assert_ne!(
+            naive.channel() & (1 << 22),
+            0,
+            "{board}: PBDMA_FAULTED left over"
+        );
+        naive.launch((1 << 7) | (1 << 8), Some(1));
+        naive.kick();
+        naive.run();
+        assert_eq!(naive.sys_read32(SEM), 0, "{board}\n{}", naive.log.text());
+        let mut rig = Rig::build(board, knobs(), false);
+        rig.launch((1 << 7) | (1 << 8), Some(1));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        assert_eq!(rig.sys_read32(SEM), 1, "{board}\n{log}");
+        assert!(log.contains("FIFO reset: runlists, channels and USERD base cleared"));
+        assert!(log.contains("MMU TLB invalidated (all PDBs)"));
+        assert_eq!(rig.rejects(), 0, "{board}\n{log}");
+        // Only the invalidate clears the TLBs: a reset alone is not enough.
+        let mut reset_only = Rig::build(board, knobs(), true);
+        let pmc = reset_only.r(0x200);
+        reset_only.w(0x200, pmc & !(1 << 8));
+        reset_only.w(0x200, pmc);
+        let runlist = reset_only.runlist;
+        let (inst, rl) = ((1u32 << 31) | (2 << 28) | (INST >> 12) as u32, RUNLIST);
+        reset_only.w(0x800000, inst);
+        if reset_only.gen == Generation::Turing {
+            reset_only.w(0x2b00 + 16 * runlist, rl as u32 | 2);
+            reset_only.w(0x2b08 + 16 * runlist, 2);
+        } else {
+            let entries = if reset_only.gen == Generation::Pascal {
+                1
+            } else {
+                2
+            };
+            reset_only.w(0x2270, (2 << 28) | (rl >> 12) as u32);
+            reset_only.w(0x2274, (runlist << 20) | entries);
+        }
+        if reset_only.gen == Generation::Pascal {
+            reset_only.w(0x2254, 0x1000_0000 | (PASCAL_USERD >> 12) as u32);
+        }
+        reset_only.w(0x800004, 1 << 10);
+        reset_only.launch((1 << 7) | (1 << 8), Some(1));
+        reset_only.kick();
+        reset_only.run();
+        let log = reset_only.log.text();
+        assert!(
+            log.contains("the MMU TLBs still hold a previous driver's translations"),
+            "{board}\n{log}"
+        );
+    }
+}
+
+/// `--ce-fault misdirect`: the copy lands one page past its destination, the semaphore is still
+/// released: only a check of the memory around the destination catches it.
+#[test]
+fn misdirected_copies_land_one_page_off() {
+    let mut rig = Rig::new(
+        "v100",
+        Some(CeFault {
+            kind: FaultKind::Misdirect,
+            after: 0,
+        }),
+    );
+    let src = pattern(4096, 5);
+    assert!(rig.bar0.guest.write(DATA, &src));
+    rig.copy((COHERENT, DATA), (LOCAL_FB, 0x20_0000), 1, Some(1));
+    rig.kick();
+    rig.run();
+    assert_eq!(rig.sys_read32(SEM), 1);
+    assert_eq!(rig.vram_bytes(0x20_0000, 4096), vec![0; 4096]);
+    assert_eq!(rig.vram_bytes(0x20_1000, 4096), src);
+    assert!(rig.log.text().contains("FAULT misdirect"));
 }

@@ -6,7 +6,9 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect[:N]]
+//!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
+//!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
@@ -119,7 +121,8 @@ impl Device {
     }
 
     /// BAR1 accesses reach the model only beyond the emulated VRAM (the rest is mapped into the
-    /// guest), and BAR3 (the instance-memory aperture) is not modelled: both are refused.
+    /// guest); beyond the board's VRAM, or past the few pages the model keeps there, they are
+    /// refused, as is BAR3 (the instance-memory aperture, not modelled).
     fn refuse(&mut self, region: u32, offset: u64, len: usize, what: &str) -> io::Error {
         let mut bar0 = self.shared.lock();
         bar0.rejected += 1;
@@ -151,6 +154,12 @@ impl ServerBackend for Device {
                 }
             }
             VFIO_PCI_BAR0_REGION_INDEX => self.shared.lock().read(offset, data),
+            VFIO_PCI_BAR1_REGION_INDEX
+                if offset < self.bar1_len
+                    && self.shared.lock().bar1_access(offset, Some(data), &[]) =>
+            {
+                Ok(())
+            }
             _ => Err(self.refuse(region, offset, data.len(), "R")),
         }
     }
@@ -169,6 +178,11 @@ impl ServerBackend for Device {
                 let result = self.shared.lock().write(offset, data);
                 self.shared.wake.notify_one();
                 result
+            }
+            VFIO_PCI_BAR1_REGION_INDEX
+                if offset < self.bar1_len && self.shared.lock().bar1_access(offset, None, data) =>
+            {
+                Ok(())
             }
             _ => Err(self.refuse(region, offset, data.len(), "W")),
         }
@@ -321,6 +335,19 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
+            "--leftovers" => knobs.leftovers = true,
+            "--vram-wraps" => knobs.vram_wraps = true,
+            "--pri-error" => {
+                let v = value()?;
+                let hex = v.trim_start_matches("0x");
+                knobs.pri_error = Some(
+                    u32::from_str_radix(hex, 16).map_err(|e| format!("--pri-error {v}: {e}"))?,
+                );
+            }
+            "--vpr" => knobs.vpr = Some(mib_range("--vpr", &value()?)?),
+            "--locked-hidden" => {
+                knobs.locked_hidden = Some(mib_range("--locked-hidden", &value()?)?)
+            }
             "--bar1-mib" => {
                 let mib = value()?
                     .parse::<u64>()
@@ -330,12 +357,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
                 }
                 bar1_mib = Some(mib);
             }
-            "--wpr2" => {
-                let v = value()?;
-                let (s, e) = v.split_once(':').ok_or("--wpr2 START_MIB:END_MIB")?;
-                let mib = |x: &str| x.parse::<u64>().map(|m| m << 20).map_err(|e| e.to_string());
-                knobs.wpr2 = Some((mib(s)?, mib(e)?));
-            }
+            "--wpr2" => knobs.wpr2 = Some(mib_range("--wpr2", &value()?)?),
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
@@ -357,6 +379,19 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
         knobs,
         bar1: bar1_mib.map_or(board.bar1, |mib| mib << 20),
     })
+}
+
+/// `START_MIB:END_MIB` as a byte range.
+fn mib_range(knob: &str, v: &str) -> Result<(u64, u64), String> {
+    let (s, e) = v
+        .split_once(':')
+        .ok_or(format!("{knob} START_MIB:END_MIB"))?;
+    let mib = |x: &str| {
+        x.parse::<u64>()
+            .map(|m| m << 20)
+            .map_err(|e| format!("{knob}: {e}"))
+    };
+    Ok((mib(s)?, mib(e)?))
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
