@@ -19,7 +19,7 @@ use crate::{
     copy::{Direction, RamPages, Span},
     migrate,
     mm::{DevicePage, HUGE_ORDER},
-    nvidia::{Channel, DmaSetup, Engine, Failure, Run, Target},
+    nvidia::{self, Channel, DmaSetup, Engine, Failure, Run, Target},
     shim,
     stats::{Counter, Stats},
 };
@@ -166,12 +166,36 @@ impl Vram {
             })
             .pin_chain(|this| {
                 let mut info = None;
+                let mut failed = false;
                 if let Some(dma) = dma {
                     let engine = dma.engine;
                     match Channel::new(pdev, dma.bar0, dma.chipset, engine, &this.bar) {
-                        Ok(channel) => {
+                        Ok(mut channel) => {
                             info = Some((engine, channel.class));
-                            *this.engine.lock() = Some(channel);
+                            match engine_test_pages(usable) {
+                                Some(vram) => match nvidia::engine_self_check(&mut channel, &this.bar, vram) {
+                                    Ok(()) => {
+                                        dev_info!(
+                                            pdev.as_ref(),
+                                            "self-check: copy engine {engine} copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched\n"
+                                        );
+                                        *this.engine.lock() = Some(channel);
+                                    }
+                                    Err(f) => {
+                                        let state = channel.state();
+                                        channel.abandon();
+                                        failed = true;
+                                        this.stats.add(Counter::DmaFail, 1);
+                                        dev_err!(
+                                            pdev.as_ref(),
+                                            "self-check: copy engine {engine} failed its known-pattern test: {f} ({state}); reset, the CPU copies\n"
+                                        );
+                                    }
+                                },
+                                None => {
+                                    *this.engine.lock() = Some(channel);
+                                }
+                            }
                         }
                         Err(e) => dev_warn!(
                             pdev.as_ref(),
@@ -185,6 +209,7 @@ impl Vram {
                 // moves nothing pinned.
                 let this = unsafe { this.get_unchecked_mut() };
                 this.engine_info = info;
+                this.engine_failed.store(failed, Ordering::Relaxed);
                 this.sysfs = Some(dir);
                 Ok(())
             }),
@@ -251,11 +276,12 @@ impl Vram {
     fn engine_failed(&self, slot: &mut Option<Channel>, failure: Failure) {
         if let Some(channel) = slot.take() {
             let engine = channel.engine;
+            let state = channel.state();
             channel.abandon();
             self.engine_failed.store(true, Ordering::Relaxed);
             dev_err!(
                 self.pdev.as_ref(),
-                "copy engine {engine} failed: {failure}; disabled until the device is probed again, the CPU copies\n"
+                "copy engine {engine} failed: {failure} ({state}); disabled until the device is probed again, the CPU copies\n"
             );
         }
         self.count(Counter::DmaFail, 1);
@@ -435,6 +461,16 @@ impl PinnedDrop for Vram {
         // Normally done at unbind already; a failed probe gets here with nothing to evict.
         self.shutdown();
     }
+}
+
+/// The first of [`nvidia::ENGINE_TEST_VRAM_PAGES`] lendable VRAM pages in one range, for the
+/// copy-engine self-check (free: nothing is lent yet).
+fn engine_test_pages(usable: &[Range<u64>]) -> Option<u64> {
+    let page = PAGE_SIZE as u64;
+    usable.iter().find_map(|r| {
+        let start = r.start.next_multiple_of(page);
+        (start + nvidia::ENGINE_TEST_VRAM_PAGES * page <= r.end).then_some(start)
+    })
 }
 
 /// Streaming DMA mappings of the RAM side of a batch of spans, unmapped on drop, and the runs of
