@@ -129,6 +129,8 @@ pub(crate) struct Engine {
     pub(crate) runlist: u32,
     /// Its bit in `NV_PMC_ENABLE`.
     pub(crate) reset: u32,
+    /// Its host engine ID (`ENGINE_ENUM`), for `NV_PFIFO_ENGINE_STATUS`.
+    pub(crate) id: Option<u32>,
 }
 
 impl Engine {
@@ -221,7 +223,7 @@ unsafe impl Send for Channel {}
 pub(crate) fn find_engine(bar0: &Bar0<'_>) -> Result<Option<Engine>, ReadError> {
     let mut found: KVec<Engine> = KVec::new();
     let mut graphics_runlist = None;
-    let (mut kind, mut instance, mut runlist, mut reset) = (None, 0, None, None);
+    let (mut kind, mut instance, mut runlist, mut reset, mut id) = (None, 0, None, None, None);
     for i in 0..64 {
         let v = checked(
             "NV_PTOP_DEVICE_INFO",
@@ -235,6 +237,9 @@ pub(crate) fn find_engine(bar0: &Bar0<'_>) -> Result<Option<Engine>, ReadError> 
                 }
                 if v & (1 << 2) != 0 {
                     reset = Some((v >> 9) & 0x1f);
+                }
+                if v & (1 << 5) != 0 {
+                    id = Some((v >> 26) & 0xf);
                 }
             }
             // DATA: the instance number of the engine's type.
@@ -257,6 +262,7 @@ pub(crate) fn find_engine(bar0: &Bar0<'_>) -> Result<Option<Engine>, ReadError> 
                         instance,
                         runlist: r,
                         reset,
+                        id,
                     };
                     if found.push(engine, GFP_KERNEL).is_err() {
                         return Ok(None);
@@ -264,7 +270,7 @@ pub(crate) fn find_engine(bar0: &Bar0<'_>) -> Result<Option<Engine>, ReadError> 
                 }
             }
         }
-        (kind, instance, runlist, reset) = (None, 0, None, None);
+        (kind, instance, runlist, reset, id) = (None, 0, None, None, None);
     }
     Ok(found
         .into_iter()
@@ -781,7 +787,8 @@ impl Channel {
     }
 
     /// The registers that tell why a channel failed, as one line: the channel (`NV_PCCSR_CHANNEL`),
-    /// its PBDMA's pending errors (`NV_PPBDMA_INTR_0`), and `NV_PMC_ENABLE`.
+    /// its PBDMA's pending errors (`NV_PPBDMA_INTR_0`), the engine (`NV_PFIFO_ENGINE_STATUS`), MMU
+    /// faults (`NV_PFB_PRI_MMU_FAULT_STATUS`, Volta and later) and `NV_PMC_ENABLE`.
     pub(crate) fn state(&self) -> ChannelState {
         let read = |bar0: &Bar0<'_>| ChannelState {
             pccsr: u32::from(bar0.read(regs::NV_PCCSR_CHANNEL::at(CHID as usize))),
@@ -789,12 +796,23 @@ impl Channel {
                 .pbdma
                 .and_then(regs::NV_PPBDMA_INTR_0::try_at)
                 .map(|at| bar0.read(at).pending().get()),
+            engine_status: self
+                .engine
+                .id
+                .and_then(|id| regs::NV_PFIFO_ENGINE_STATUS::try_at(id as usize))
+                .map(|at| bar0.read(at).value().get()),
+            mmu_fault: self
+                .hal
+                .volta_and_later()
+                .then(|| bar0.read(regs::NV_PFB_PRI_MMU_FAULT_STATUS).value().get()),
             pmc: bar0.read(regs::NV_PMC_ENABLE).devices().get(),
             semaphore: self.read_word(page::SEMAPHORE, 0),
         };
         self.with_bar0(read).unwrap_or(ChannelState {
             pccsr: u32::MAX,
             pbdma_intr: None,
+            engine_status: None,
+            mmu_fault: None,
             pmc: u32::MAX,
             semaphore: self.read_word(page::SEMAPHORE, 0),
         })
@@ -880,6 +898,8 @@ impl Channel {
 pub(crate) struct ChannelState {
     pccsr: u32,
     pbdma_intr: Option<u32>,
+    engine_status: Option<u32>,
+    mmu_fault: Option<u32>,
     pmc: u32,
     semaphore: u32,
 }
@@ -889,6 +909,12 @@ impl kernel::fmt::Display for ChannelState {
         write!(f, "NV_PCCSR_CHANNEL {:#010x}", self.pccsr)?;
         if let Some(intr) = self.pbdma_intr {
             write!(f, ", NV_PPBDMA_INTR_0 {intr:#010x}")?;
+        }
+        if let Some(status) = self.engine_status {
+            write!(f, ", NV_PFIFO_ENGINE_STATUS {status:#010x}")?;
+        }
+        if let Some(fault) = self.mmu_fault {
+            write!(f, ", NV_PFB_PRI_MMU_FAULT_STATUS {fault:#010x}")?;
         }
         write!(
             f,

@@ -279,6 +279,18 @@ register! {
         31:0 pending;
     }
 
+    /// `NV_PFIFO_ENGINE_STATUS(i)` (dev_fifo.ref.txt): host engine `i`'s state, for the failure
+    /// line.
+    pub(crate) NV_PFIFO_ENGINE_STATUS(u32)[15, stride = 8] @ 0x0000_2640 {
+        31:0 value;
+    }
+
+    /// `NV_PFB_PRI_MMU_FAULT_STATUS` (Volta, Turing; pri_mmu_hub.ref.txt): pending MMU faults, for
+    /// the failure line.
+    pub(crate) NV_PFB_PRI_MMU_FAULT_STATUS(u32) @ 0x0010_0e60 {
+        31:0 value;
+    }
+
     /// `NV_PFB_PRI_MMU_CTRL` (pri_mmu_hub.ref.txt): `PRI_FIFO_SPACE` 23:16 (room for an invalidate)
     /// and `PRI_FIFO_EMPTY` 15 (all done), as nouveau's `gf100_vmm_invalidate` waits on them.
     pub(crate) NV_PFB_PRI_MMU_CTRL(u32) @ 0x0010_0c80 {

@@ -291,6 +291,22 @@ impl Fifo {
             // (nouveau reads it on Maxwell and Pascal too).
             0x0000_2004 if gen != Generation::Pascal => ro("NV_PFIFO_CFG0", npbdma),
             0x0000_2008 => ro("NV_PFIFO_CFG1", 4096),
+            // NV_PFIFO_ENGINE_STATUS(i) for each host engine: ENGINE (31) BUSY while a copy engine
+            // hangs, else idle.
+            0x0000_2640..=0x0000_26b0
+                if offset % 8 == 0
+                    && self
+                        .engines
+                        .iter()
+                        .any(|e| e.engine == (offset - 0x2640) / 8) =>
+            {
+                let id = (offset - 0x2640) / 8;
+                let hung =
+                    self.engine_hung && self.engines.iter().any(|e| e.engine == id && e.is_copy());
+                ro("NV_PFIFO_ENGINE_STATUS", u32::from(hung) << 31)
+            }
+            // NV_PFB_PRI_MMU_FAULT_STATUS (Volta, Turing): no MMU fault is modelled.
+            0x0010_0e60 if gen != Generation::Pascal => ro("NV_PFB_PRI_MMU_FAULT_STATUS", 0),
             // NV_PFIFO_PBDMA_MAP(i): the model's PBDMA i serves runlist i.
             0x0000_2390..=0x0000_23c4 if (offset - 0x2390) / 4 < npbdma && offset % 4 == 0 => {
                 ro("NV_PFIFO_PBDMA_MAP", 1 << ((offset - 0x2390) / 4))

@@ -30,7 +30,7 @@ case_self_checks_at_probe() {
 	expect_dmesg "$pri: GP102: NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE reads 0xbadf1100, a failed register read \(PRI error or no answer\); refusing it" "refusal on a PRI error"
 	expect_eq "$(bound_driver "$pri")" "" "driver of $pri"
 	expect_eq "$(bound_driver "$misdirect")" "$MODULE" "driver bound to $misdirect"
-	expect_dmesg "$misdirect: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) failed its known-pattern test: RAM to VRAM: VRAM target byte 0x0 reads 0x3c, expected 0x11 \(NV_PCCSR_CHANNEL 0x[0-9a-f]+, NV_PPBDMA_INTR_0 0x[0-9a-f]+, NV_PMC_ENABLE 0x[0-9a-f]+, semaphore 0x1\); reset, the CPU copies" "self-check failure line"
+	expect_dmesg "$misdirect: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) failed its known-pattern test: RAM to VRAM: VRAM target byte 0x0 reads 0x3c, expected 0x11 \(NV_PCCSR_CHANNEL 0x[0-9a-f]+, NV_PPBDMA_INTR_0 0x[0-9a-f]+, NV_PFIFO_ENGINE_STATUS 0x[0-9a-f]+, NV_PFB_PRI_MMU_FAULT_STATUS 0x[0-9a-f]+, NV_PMC_ENABLE 0x[0-9a-f]+, semaphore 0x1\); reset, the CPU copies" "self-check failure line"
 	expect_match "$(cat "/sys/bus/pci/devices/$misdirect/pseudoscopic/copy_engine")" '^failed ' "copy_engine of $misdirect"
 	expect_dmesg "$misdirect: self-check: BAR1 reaches VRAM one to one at 4 pages" "BAR1 identity of $misdirect"
 	expect_eq "$(bound_driver "$dirty")" "$MODULE" "driver bound to $dirty"
