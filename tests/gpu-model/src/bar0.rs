@@ -42,6 +42,9 @@ pub struct Knobs {
     pub vram_wraps: bool,
     /// A locked region no register reports (`--locked-hidden`): its writes are dropped.
     pub locked_hidden: Option<(u64, u64)>,
+    /// BAR1's translation ignores the BAR1 block (`--bar1-block-ignored`): as if a register the
+    /// driver does not know were live, a BAR1 left virtual stays so whatever is written.
+    pub bar1_block_ignored: bool,
 }
 
 /// What a failed register read returns (a PRI error; nouveau and OpenRM test 0xBADFxxxx).
@@ -368,7 +371,9 @@ impl Bar0 {
                         } else {
                             0
                         };
-                        self.vram.set_view_xor(xor);
+                        if !self.knobs.bar1_block_ignored {
+                            self.vram.set_view_xor(xor);
+                        }
                     }
                     _ => self.fifo.bar2_block = value,
                 }
@@ -695,6 +700,17 @@ pub(crate) mod tests {
         b.write(0x1704, &0u32.to_le_bytes()).unwrap();
         at_bar1.copy_from_slice(&b.vram.bytes()[0x1000..0x1004]);
         assert_eq!(at_bar1, [5; 4]);
+        // With --bar1-block-ignored the view stays virtual whatever the block says.
+        let knobs = Knobs {
+            bar1_virtual: true,
+            bar1_block_ignored: true,
+            ..Knobs::default()
+        };
+        let (mut stuck, _) = bar0("v100", knobs);
+        stuck.write(PRAMIN as u64 + 0x1000, &[5; 4]).unwrap();
+        stuck.write(0x1704, &0u32.to_le_bytes()).unwrap();
+        assert_eq!(read32(&mut stuck, 0x1704).unwrap(), 0);
+        assert_eq!(&stuck.vram.bytes()[0x1000..0x1004], &[0; 4]);
         // BAR1 beyond the emulated 4 MiB reaches the model's pages of the rest of VRAM.
         assert!(b.bar1_access(8 << 30, None, &[6; 4]));
         b.write(0x1700, &(((8u64 << 30) >> 16) as u32).to_le_bytes())

@@ -8,7 +8,7 @@
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
 //!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect[:N]]
 //!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
-//!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB]
+//!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB] [--bar1-block-ignored]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
@@ -336,6 +336,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--bind-stuck" => knobs.bind_stuck = true,
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--leftovers" => knobs.leftovers = true,
+            "--bar1-block-ignored" => knobs.bar1_block_ignored = true,
             "--vram-wraps" => knobs.vram_wraps = true,
             "--pri-error" => {
                 let v = value()?;
