@@ -165,35 +165,17 @@ impl Vram {
                 pagemap <- Pagemap::new(span as u64 * page, c"pseudoscopic device pages"),
             })
             .pin_chain(|this| {
-                let mut info = None;
-                let mut failed = false;
+                let (mut info, mut failed) = (None, false);
                 if let Some(dma) = dma {
                     let engine = dma.engine;
                     match Channel::new(pdev, dma.bar0, dma.chipset, engine, &this.bar) {
-                        Ok(mut channel) => {
+                        Ok(channel) => {
                             info = Some((engine, channel.class));
-                            match engine_test_pages(usable) {
-                                Some(vram) => match nvidia::engine_self_check(&mut channel, &this.bar, vram) {
-                                    Ok(()) => {
-                                        dev_info!(
-                                            pdev.as_ref(),
-                                            "self-check: copy engine {engine} copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched\n"
-                                        );
-                                        *this.engine.lock() = Some(channel);
-                                    }
-                                    Err(f) => {
-                                        let state = channel.state();
-                                        channel.abandon();
-                                        failed = true;
-                                        this.stats.add(Counter::DmaFail, 1);
-                                        dev_err!(
-                                            pdev.as_ref(),
-                                            "self-check: copy engine {engine} failed its known-pattern test: {f} ({state}); reset, the CPU copies\n"
-                                        );
-                                    }
-                                },
+                            match self_checked(pdev, channel, &this.bar, usable) {
+                                Some(channel) => *this.engine.lock() = Some(channel),
                                 None => {
-                                    *this.engine.lock() = Some(channel);
+                                    failed = true;
+                                    this.stats.add(Counter::DmaFail, 1);
                                 }
                             }
                         }
@@ -460,6 +442,39 @@ impl PinnedDrop for Vram {
     fn drop(self: Pin<&mut Self>) {
         // Normally done at unbind already; a failed probe gets here with nothing to evict.
         self.shutdown();
+    }
+}
+
+/// `channel` if it passes the known-pattern test on the first lendable pages of `usable` (or
+/// there are not enough of them to test on); otherwise it is reset, the failure said in one line
+/// with the decisive registers, and `None` returned: the CPU copies.
+fn self_checked(
+    pdev: &pci::Device<Bound>,
+    mut channel: Channel,
+    bar: &WcBar,
+    usable: &[Range<u64>],
+) -> Option<Channel> {
+    let engine = channel.engine;
+    let Some(vram) = engine_test_pages(usable) else {
+        return Some(channel);
+    };
+    match nvidia::engine_self_check(&mut channel, bar, vram) {
+        Ok(()) => {
+            dev_info!(
+                pdev.as_ref(),
+                "self-check: copy engine {engine} copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched\n"
+            );
+            Some(channel)
+        }
+        Err(f) => {
+            let state = channel.state();
+            channel.abandon();
+            dev_err!(
+                pdev.as_ref(),
+                "self-check: copy engine {engine} failed its known-pattern test: {f} ({state}); reset, the CPU copies\n"
+            );
+            None
+        }
     }
 }
 
