@@ -138,3 +138,82 @@ impl Drop for EnabledDevice<'_> {
         unsafe { bindings::pci_disable_device(raw(self.pdev)) };
     }
 }
+
+/// `PCI_COMMAND` and its Bus Master Enable bit (`include/uapi/linux/pci_regs.h`).
+const PCI_COMMAND: i32 = 0x04;
+const PCI_COMMAND_MASTER: u16 = 0x4;
+
+/// Lets the device master the bus (its engines reach system memory only so) and reads the bit
+/// back from config space: `true` only if it is set.
+pub(crate) fn set_bus_master(pdev: &pci::Device<Bound>) -> bool {
+    // SAFETY: `raw(pdev)` is a valid, bound `struct pci_dev`.
+    unsafe { bindings::pci_set_master(raw(pdev)) };
+    bus_master_enabled(pdev)
+}
+
+/// Whether config space shows Bus Master Enable set.
+pub(crate) fn bus_master_enabled<Ctx: kernel::device::DeviceContext>(
+    pdev: &pci::Device<Ctx>,
+) -> bool {
+    let mut command: u16 = 0;
+    // SAFETY: `raw(pdev)` is a valid `struct pci_dev`; `command` outlives the call.
+    let ret = unsafe { bindings::pci_read_config_word(raw(pdev), PCI_COMMAND, &mut command) };
+    ret == 0 && command & PCI_COMMAND_MASTER != 0
+}
+
+/// Stops the device mastering the bus: after this it cannot reach system memory.
+pub(crate) fn clear_bus_master<Ctx: kernel::device::DeviceContext>(pdev: &pci::Device<Ctx>) {
+    // SAFETY: `raw(pdev)` is a valid `struct pci_dev`.
+    unsafe { bindings::pci_clear_master(raw(pdev)) };
+}
+
+/// A few bytes of a BAR mapped uncached without claiming the region, for probe's checks before
+/// the BAR is mapped for good. Unmapped on drop.
+pub(crate) struct BarWindow<'a> {
+    pdev: &'a pci::Device<Bound>,
+    addr: core::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl<'a> BarWindow<'a> {
+    /// Maps `len` bytes of BAR `bar` from byte `offset`.
+    pub(crate) fn new(
+        pdev: &'a pci::Device<Bound>,
+        bar: i32,
+        offset: u64,
+        len: usize,
+    ) -> Result<Self> {
+        let offset = usize::try_from(offset).map_err(|_| EINVAL)?;
+        // SAFETY: `raw(pdev)` is a valid, bound `struct pci_dev`; the PCI core checks `bar`,
+        // `offset` and `len` against the BAR and returns null when they do not fit.
+        let addr = unsafe { bindings::pci_iomap_range(raw(pdev), bar, offset, len) };
+        let addr = core::ptr::NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
+        Ok(Self { pdev, addr, len })
+    }
+
+    /// The 32-bit word at byte `offset`, if it is inside the window.
+    pub(crate) fn read32(&self, offset: usize) -> Option<u32> {
+        if offset % 4 != 0 || offset + 4 > self.len {
+            return None;
+        }
+        // SAFETY: `offset` is inside the mapping (checked above) and 4-byte aligned.
+        Some(unsafe { bindings::readl(self.addr.as_ptr().wrapping_add(offset).cast()) })
+    }
+
+    /// Writes the 32-bit word at byte `offset`, if it is inside the window.
+    pub(crate) fn write32(&self, offset: usize, value: u32) -> Option<()> {
+        if offset % 4 != 0 || offset + 4 > self.len {
+            return None;
+        }
+        // SAFETY: As in `read32`.
+        unsafe { bindings::writel(value, self.addr.as_ptr().wrapping_add(offset).cast()) };
+        Some(())
+    }
+}
+
+impl Drop for BarWindow<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `addr` came from `pci_iomap_range` on this device and is unmapped once.
+        unsafe { bindings::pci_iounmap(raw(self.pdev), self.addr.as_ptr().cast()) };
+    }
+}

@@ -93,8 +93,14 @@ impl pci::Driver for PseudoscopicDriver {
         let is_nvidia = pdev.vendor_id().as_raw() == Vendor::NVIDIA.as_raw();
         let dma_mask = if is_nvidia {
             // SAFETY: Probe runs before any DMA allocation or mapping for this device.
-            // The copy engine addresses 47 bits of system memory from Pascal on (as nouveau).
-            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<47>()) }
+            // The copy engine addresses 47 bits of system memory from Pascal on (as nouveau),
+            // but the channel's own structures are named by 40-bit fields (instance block >> 12
+            // in 28 bits, USERD_HI and GP_BASE_HI in 8 bits, the flush page's bits 39:8): the
+            // coherent buffer must lie below 1 << 40.
+            unsafe {
+                pdev.dma_set_mask(DmaMask::new::<47>())
+                    .and_then(|()| pdev.dma_set_coherent_mask(DmaMask::new::<40>()))
+            }
         } else {
             Ok(())
         };
@@ -111,7 +117,7 @@ impl pci::Driver for PseudoscopicDriver {
                     (true, Err(e)) => {
                         dev_warn!(
                             pdev,
-                            "cannot set a 47-bit DMA mask ({e:?}); the CPU copies\n"
+                            "cannot set 47-bit streaming and 40-bit coherent DMA masks ({e:?}); the CPU copies\n"
                         );
                         None
                     }

@@ -11,12 +11,15 @@ mod fifo;
 mod hal;
 mod push;
 mod regs;
+mod selfcheck;
 
 pub(crate) use channel::{Channel, Engine, Failure};
 pub(crate) use push::{Run, Target};
+pub(crate) use selfcheck::{copy_engine as engine_self_check, ENGINE_TEST_VRAM_PAGES};
 
 use crate::hw::Architecture;
 use core::ops::Range;
+use hal::Bar1Block;
 use kernel::{
     device::Bound,
     io::{poll::read_poll_timeout, Io},
@@ -119,7 +122,11 @@ pub(crate) fn probe(
         .inspect_err(|e| dev_err!(pdev, "cannot map BAR0 (registers): {e:?}\n"))?;
     let (chipset, revision) = identify(pdev, &bar0)?;
     let hal = hal::of(chipset);
-    if !hal.is_posted(&bar0) {
+    let refuse = |e: hal::ReadError| {
+        dev_err!(pdev, "{}: {e}; refusing it\n", chipset.name());
+        ENODEV
+    };
+    if !posted(hal, &bar0).map_err(refuse)? {
         dev_err!(
             pdev,
             "{} is not POSTed (its VBIOS has not run, e.g. after a bus reset); refusing it\n",
@@ -127,7 +134,7 @@ pub(crate) fn probe(
         );
         return Err(ENODEV);
     }
-    let vram = hal.vram_size(&bar0);
+    let vram = hal.vram_size(&bar0).map_err(refuse)?;
     if vram <= RESERVED_LOW + RESERVED_HIGH {
         dev_err!(
             pdev,
@@ -136,28 +143,43 @@ pub(crate) fn probe(
         );
         return Err(ENODEV);
     }
-    let bar1_recovered = physical_bar1(pdev, &bar0)?;
-    let wpr2 = hal.wpr2(&bar0);
+    let bar1_recovered = physical_bar1(pdev, hal, &bar0)?;
+    let locked = hal.locked(&bar0).map_err(refuse)?;
+    for r in locked.iter() {
+        dev_info!(
+            pdev,
+            "VRAM {:#x}-{:#x} is locked (write-protected or video-protected region); not lent\n",
+            r.start,
+            r.end - 1
+        );
+    }
     // Pascal's USERD lives in VRAM just above the low reservation, whether or not DMA is on, so
     // that the pool is the same either way.
     let low = match chipset.architecture() {
         Architecture::Pascal => RESERVED_LOW + channel::PASCAL_USERD_BYTES,
         _ => RESERVED_LOW,
     };
-    let usable = usable_ranges(low, vram, bar1_len, wpr2)?;
+    let usable = usable_ranges(low, vram, bar1_len, &locked)?;
+    // Before anything is lent: BAR1 offset N must be VRAM address N, whatever register the
+    // driver may have misread.
+    selfcheck::bar1_identity(pdev, &bar0, &usable, vram)?;
     let dma = match dma {
         Some(threshold) => match channel::find_engine(&bar0) {
-            Some(engine) => Some(DmaSetup {
+            Ok(Some(engine)) => Some(DmaSetup {
                 bar0: bar0.into_devres()?,
                 chipset,
                 engine,
                 threshold,
             }),
-            None => {
+            Ok(None) => {
                 dev_info!(
                     pdev,
                     "NV_PTOP_DEVICE_INFO lists no asynchronous copy engine; the CPU copies\n"
                 );
+                None
+            }
+            Err(e) => {
+                dev_warn!(pdev, "{e}; the CPU copies\n");
                 None
             }
         },
@@ -173,11 +195,43 @@ pub(crate) fn probe(
     })
 }
 
+/// Whether the VBIOS ran; on Turing, whose firmware may still be booting when the driver loads,
+/// waits up to 2 s for it as nouveau's `tu102_devinit_wait` does.
+fn posted(hal: &dyn hal::Hal, bar0: &Bar0<'_>) -> Result<bool, hal::ReadError> {
+    if !hal.posts_late() {
+        return hal.is_posted(bar0);
+    }
+    // 200 looks 10 ms apart: about 2 s.
+    for _ in 0..200 {
+        if hal.is_posted(bar0)? {
+            return Ok(true);
+        }
+        kernel::time::delay::fsleep(Delta::from_millis(10));
+    }
+    hal.is_posted(bar0)
+}
+
 /// The chip and its revision, from `NV_PMC_BOOT_0` (and `NV_PMC_BOOT_42` on Turing and later).
 fn identify(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<(Chipset, (u32, u32))> {
     let boot0 = bar0.read(regs::NV_PMC_BOOT_0);
+    if hal::is_pri_error(u32::from(boot0)) {
+        dev_err!(
+            pdev,
+            "NV_PMC_BOOT_0 reads {:#010x}, a failed register read; refusing the device\n",
+            u32::from(boot0)
+        );
+        return Err(ENODEV);
+    }
     let (id, revision) = if boot0.architecture().get() >= ARCHITECTURE_TU100 {
         let boot42 = bar0.read(regs::NV_PMC_BOOT_42);
+        if hal::is_pri_error(u32::from(boot42)) {
+            dev_err!(
+                pdev,
+                "NV_PMC_BOOT_42 reads {:#010x}, a failed register read; refusing the device\n",
+                u32::from(boot42)
+            );
+            return Err(ENODEV);
+        }
         (
             boot42.chip_id().get(),
             (boot42.major_revision().get(), boot42.minor_revision().get()),
@@ -200,46 +254,85 @@ fn identify(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<(Chipset, (u32
     Ok((chipset, revision))
 }
 
-/// Puts BAR1 in physical mode if a previous driver left it virtual; true if it did.
-fn physical_bar1(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<bool> {
-    let block = bar0.read(regs::NV_PBUS_BAR1_BLOCK);
-    if !block.mode_virtual() {
-        return Ok(false);
+/// Puts BAR1 in physical mode wherever a previous driver left it virtual (on Turing both the
+/// 0xB80F40 block and 0x1704 are looked at); true if one was.
+fn physical_bar1(pdev: &pci::Device<Bound>, hal: &dyn hal::Hal, bar0: &Bar0<'_>) -> Result<bool> {
+    let mut recovered = false;
+    for &block in hal.bar1_blocks() {
+        let (name, raw) = match block {
+            Bar1Block::Pbus => (
+                "NV_PBUS_BAR1_BLOCK",
+                u32::from(bar0.read(regs::NV_PBUS_BAR1_BLOCK)),
+            ),
+            Bar1Block::VirtualFunction => (
+                "NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK",
+                u32::from(bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK)),
+            ),
+        };
+        let raw = hal::checked(name, raw).map_err(|e| {
+            dev_err!(pdev, "{e}; refusing the device\n");
+            ENODEV
+        })?;
+        let block_value = regs::NV_PBUS_BAR1_BLOCK::from(raw);
+        if !block_value.mode_virtual() {
+            continue;
+        }
+        let bound = |s: u32| !hal::is_pri_error(s) && s & 3 == 0;
+        let done = match block {
+            Bar1Block::Pbus => {
+                bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed());
+                read_poll_timeout(
+                    || Ok(u32::from(bar0.read(regs::NV_PBUS_BIND_STATUS))),
+                    |&s| bound(s),
+                    Delta::from_micros(10),
+                    Delta::from_millis(100),
+                )
+            }
+            Bar1Block::VirtualFunction => {
+                bar0.write_reg(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK::zeroed());
+                read_poll_timeout(
+                    || {
+                        Ok(u32::from(
+                            bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS),
+                        ))
+                    },
+                    |&s| bound(s),
+                    Delta::from_micros(10),
+                    Delta::from_millis(100),
+                )
+            }
+        };
+        done.inspect_err(|_| dev_err!(pdev, "BAR1 did not return to physical mode ({name})\n"))?;
+        dev_info!(
+            pdev,
+            "BAR1 was left in virtual mode ({name}, instance block {:#x}); switched it to physical mode\n",
+            u64::from(block_value.ptr().get()) << 12
+        );
+        recovered = true;
     }
-    bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed());
-    read_poll_timeout(
-        || Ok(bar0.read(regs::NV_PBUS_BIND_STATUS)),
-        |s| !s.bar1_pending() && !s.bar1_outstanding(),
-        Delta::from_micros(10),
-        Delta::from_millis(100),
-    )
-    .inspect_err(|_| dev_err!(pdev, "BAR1 did not return to physical mode\n"))?;
-    dev_info!(
-        pdev,
-        "BAR1 was left in virtual mode (instance block {:#x}); switched it to physical mode\n",
-        u64::from(block.ptr().get()) << 12
-    );
-    Ok(true)
+    Ok(recovered)
 }
 
-/// The BAR1 offsets that may be lent: `[low, VRAM - RESERVED_HIGH)` within BAR1, without `wpr2`.
+/// The BAR1 offsets that may be lent: `[low, VRAM - RESERVED_HIGH)` within BAR1, without the
+/// `locked` ranges.
 fn usable_ranges(
     low: u64,
     vram: u64,
     bar1_len: u64,
-    wpr2: Option<Range<u64>>,
+    locked: &[Range<u64>],
 ) -> Result<KVec<Range<u64>>> {
-    let whole = low..(vram - RESERVED_HIGH).min(bar1_len);
     let mut usable = KVec::new();
-    match wpr2 {
-        Some(w) if w.start < whole.end && w.end > whole.start => {
-            for part in [whole.start..w.start, w.end..whole.end] {
+    usable.push(low..(vram - RESERVED_HIGH).min(bar1_len), GFP_KERNEL)?;
+    for l in locked {
+        let mut next = KVec::new();
+        for r in usable {
+            for part in [r.start..r.end.min(l.start), r.start.max(l.end)..r.end] {
                 if part.start < part.end {
-                    usable.push(part, GFP_KERNEL)?;
+                    next.push(part, GFP_KERNEL)?;
                 }
             }
         }
-        _ => usable.push(whole, GFP_KERNEL)?,
+        usable = next;
     }
     Ok(usable)
 }

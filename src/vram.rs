@@ -19,7 +19,7 @@ use crate::{
     copy::{Direction, RamPages, Span},
     migrate,
     mm::{DevicePage, HUGE_ORDER},
-    nvidia::{Channel, DmaSetup, Engine, Failure, Run, Target},
+    nvidia::{self, Channel, DmaSetup, Engine, Failure, Run, Target},
     shim,
     stats::{Counter, Stats},
 };
@@ -171,13 +171,19 @@ impl Vram {
                 pagemap <- Pagemap::new(span as u64 * page, c"pseudoscopic device pages"),
             })
             .pin_chain(|this| {
-                let mut info = None;
+                let (mut info, mut failed) = (None, false);
                 if let Some(dma) = dma {
                     let engine = dma.engine;
                     match Channel::new(pdev, dma.bar0, dma.chipset, engine, &this.bar) {
                         Ok(channel) => {
                             info = Some((engine, channel.class));
-                            *this.engine.lock() = Some(channel);
+                            match self_checked(pdev, channel, &this.bar, usable) {
+                                Some(channel) => *this.engine.lock() = Some(channel),
+                                None => {
+                                    failed = true;
+                                    this.stats.add(Counter::DmaFail, 1);
+                                }
+                            }
                         }
                         Err(e) => dev_warn!(
                             pdev.as_ref(),
@@ -188,8 +194,9 @@ impl Vram {
                 // SAFETY: `engine_info` and `sysfs` are not structurally pinned; assigning them
                 // moves nothing pinned.
                 let this = unsafe { this.get_unchecked_mut() };
-                // Before the directory: its readers look at `engine_info`.
+                // Before the directory: its readers look at `engine_info` and `engine_failed`.
                 this.engine_info = info;
+                this.engine_failed.store(failed, Ordering::Relaxed);
                 // Last: sysfs readers may look at everything above from now on.
                 let dir = SysfsDir::new(this)?;
                 this.sysfs = Some(dir);
@@ -258,11 +265,12 @@ impl Vram {
     fn engine_failed(&self, slot: &mut Option<Channel>, failure: Failure) {
         if let Some(channel) = slot.take() {
             let engine = channel.engine;
+            let state = channel.state();
             channel.abandon();
             self.engine_failed.store(true, Ordering::Relaxed);
             dev_err!(
                 self.pdev.as_ref(),
-                "copy engine {engine} failed: {failure}; disabled until the device is probed again, the CPU copies\n"
+                "copy engine {engine} failed: {failure} ({state}); disabled until the device is probed again, the CPU copies\n"
             );
         }
         self.count(Counter::DmaFail, 1);
@@ -551,6 +559,49 @@ impl PinnedDrop for Vram {
         // Normally done at unbind already; a failed probe gets here with nothing to evict.
         self.shutdown();
     }
+}
+
+/// `channel` if it passes the known-pattern test on the first lendable pages of `usable` (or
+/// there are not enough of them to test on); otherwise it is reset, the failure said in one line
+/// with the decisive registers, and `None` returned: the CPU copies.
+fn self_checked(
+    pdev: &pci::Device<Bound>,
+    mut channel: Channel,
+    bar: &WcBar,
+    usable: &[Range<u64>],
+) -> Option<Channel> {
+    let engine = channel.engine;
+    let Some(vram) = engine_test_pages(usable) else {
+        return Some(channel);
+    };
+    match nvidia::engine_self_check(&mut channel, bar, vram) {
+        Ok(()) => {
+            dev_info!(
+                pdev.as_ref(),
+                "self-check: copy engine {engine} copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched\n"
+            );
+            Some(channel)
+        }
+        Err(f) => {
+            let state = channel.state();
+            channel.abandon();
+            dev_err!(
+                pdev.as_ref(),
+                "self-check: copy engine {engine} failed its known-pattern test: {f} ({state}); reset, the CPU copies\n"
+            );
+            None
+        }
+    }
+}
+
+/// The first of [`nvidia::ENGINE_TEST_VRAM_PAGES`] lendable VRAM pages in one range, for the
+/// copy-engine self-check (free: nothing is lent yet).
+fn engine_test_pages(usable: &[Range<u64>]) -> Option<u64> {
+    let page = PAGE_SIZE as u64;
+    usable.iter().find_map(|r| {
+        let start = r.start.next_multiple_of(page);
+        (start + nvidia::ENGINE_TEST_VRAM_PAGES * page <= r.end).then_some(start)
+    })
 }
 
 /// Streaming DMA mappings of the RAM side of a batch of spans, unmapped on drop, and the runs of

@@ -4,7 +4,10 @@
 //! lives and how Host learns of new work, the runlist format and how it is submitted
 //! (docs/copy-engine.md).
 
-use super::{regs, Bar0, Chipset};
+use super::{
+    hal::{checked, is_pri_error, ReadError},
+    regs, Bar0, Chipset,
+};
 use kernel::{io::register::Array, io::Io, prelude::*};
 
 /// Where a channel's USERD lives.
@@ -33,9 +36,9 @@ pub(super) trait FifoHal: Sync {
 
     /// Writes the runlist entries for channel `chid` into `out` (words), returning how many
     /// entries it wrote: a TSG of one channel.
-    fn runlist_entries(&self, out: &mut [u32], chid: u32, inst: u64, userd: u64) -> u32 {
-        tsg_header(&mut out[..4], chid);
-        chan_entry(&mut out[4..8], chid, inst, userd);
+    fn runlist_entries(&self, out: &mut [u32; 8], chid: u32, inst: u64, userd: u64) -> u32 {
+        tsg_header(out, chid);
+        chan_entry(out, chid, inst, userd);
         2
     }
 
@@ -60,6 +63,74 @@ pub(super) trait FifoHal: Sync {
         GV100_RAMFC(chid)
     }
 
+    /// The `NV_PFIFO_PREEMPT` that takes channel `chid` off its engine: its TSG (ID = `chid`,
+    /// [`FifoHal::runlist_entries`]) from Volta on, as nouveau preempts the TSG
+    /// (`gk110_runl_preempt`).
+    fn preempt(&self, chid: u32) -> Option<regs::NV_PFIFO_PREEMPT> {
+        regs::NV_PFIFO_PREEMPT::zeroed()
+            .try_with_id(chid)
+            .and_then(|p| p.try_with_kind(1))
+            .ok()
+    }
+
+    /// The PBDMA serving `runlist` (`NV_PFIFO_CFG0`, `NV_PFIFO_PBDMA_MAP`), if any.
+    fn pbdma_of(&self, bar0: &Bar0<'_>, runlist: u32) -> Result<Option<usize>, ReadError> {
+        let cfg0 = checked("NV_PFIFO_CFG0", u32::from(bar0.read(regs::NV_PFIFO_CFG0)))?;
+        let count = regs::NV_PFIFO_CFG0::from(cfg0).num_pbdma().get() as usize;
+        for i in 0..count {
+            let Some(at) = regs::NV_PFIFO_PBDMA_MAP::try_at(i) else {
+                break;
+            };
+            let map = checked("NV_PFIFO_PBDMA_MAP", u32::from(bar0.read(at)))?;
+            if map & (1 << runlist) != 0 {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Binds BAR2 to the instance block at `inst` (>> 12) in virtual mode, or back to physical
+    /// mode with `None`.
+    fn bind_bar2(&self, bar0: &Bar0<'_>, inst: Option<u32>) -> Result {
+        let value = match inst {
+            Some(ptr) => regs::NV_PBUS_BAR2_BLOCK::zeroed()
+                .with_mode_virtual(true)
+                .try_with_target(TARGET_SYS_COHERENT)?
+                .try_with_ptr(ptr)?,
+            None => regs::NV_PBUS_BAR2_BLOCK::zeroed(),
+        };
+        bar0.write_reg(value);
+        Ok(())
+    }
+
+    /// Whether the BAR2 bind is done.
+    fn bar2_bound(&self, bar0: &Bar0<'_>) -> bool {
+        let s = u32::from(bar0.read(regs::NV_PBUS_BIND_STATUS));
+        !is_pri_error(s) && s & 0xc == 0
+    }
+
+    /// Whether the MMU has room for an invalidate (`NV_PFB_PRI_MMU_CTRL_PRI_FIFO_SPACE`).
+    fn tlb_invalidate_room(&self, bar0: &Bar0<'_>) -> bool {
+        let c = u32::from(bar0.read(regs::NV_PFB_PRI_MMU_CTRL));
+        !is_pri_error(c) && regs::NV_PFB_PRI_MMU_CTRL::from(c).pri_fifo_space().get() != 0
+    }
+
+    /// Starts an invalidate of every cached translation of every address space.
+    fn invalidate_tlb(&self, bar0: &Bar0<'_>) {
+        bar0.write_reg(
+            regs::NV_PFB_PRI_MMU_INVALIDATE::zeroed()
+                .with_trigger(true)
+                .with_all_pdb(true)
+                .with_all_va(true),
+        );
+    }
+
+    /// Whether the invalidate is done (`NV_PFB_PRI_MMU_CTRL_PRI_FIFO_EMPTY`).
+    fn tlb_invalidated(&self, bar0: &Bar0<'_>) -> bool {
+        let c = u32::from(bar0.read(regs::NV_PFB_PRI_MMU_CTRL));
+        !is_pri_error(c) && regs::NV_PFB_PRI_MMU_CTRL::from(c).pri_fifo_empty()
+    }
+
     /// Whether the instance block carries subcontext page directories, and the copy engine
     /// needs a fault method buffer reached through BAR2 (Volta and later).
     fn volta_and_later(&self) -> bool {
@@ -82,8 +153,9 @@ pub(super) fn of(chipset: Chipset) -> &'static dyn FifoHal {
     }
 }
 
-/// `NV_RAMRL_ENTRY_TSG_*` header for a TSG of one channel, 16-byte format (Volta, Turing).
-fn tsg_header(out: &mut [u32], tsgid: u32) {
+/// `NV_RAMRL_ENTRY_TSG_*` header for a TSG of one channel, 16-byte format (Volta, Turing), in
+/// words 0-3.
+fn tsg_header(out: &mut [u32; 8], tsgid: u32) {
     // TIMESLICE_SCALE 3, TIMESLICE_TIMEOUT 128, TYPE TSG; TSG_LENGTH 1.
     out[0] = (128 << 24) | (3 << 16) | 1;
     out[1] = 1;
@@ -91,13 +163,14 @@ fn tsg_header(out: &mut [u32], tsgid: u32) {
     out[3] = 0;
 }
 
-/// `NV_RAMRL_ENTRY_CHAN_*`, 16-byte format: USERD and instance block in coherent memory.
-fn chan_entry(out: &mut [u32], chid: u32, inst: u64, userd: u64) {
+/// `NV_RAMRL_ENTRY_CHAN_*`, 16-byte format, in words 4-7: USERD and instance block in coherent
+/// memory.
+fn chan_entry(out: &mut [u32; 8], chid: u32, inst: u64, userd: u64) {
     // CAST: Low words of 64-bit addresses; USERD is 512-byte aligned, the instance block 4 KiB.
-    out[0] = (userd as u32 & !0xff) | (TARGET_SYS_COHERENT << 6) | (TARGET_SYS_COHERENT << 4);
-    out[1] = (userd >> 32) as u32;
-    out[2] = (inst as u32 & !0xfff) | chid;
-    out[3] = (inst >> 32) as u32;
+    out[4] = (userd as u32 & !0xff) | (TARGET_SYS_COHERENT << 6) | (TARGET_SYS_COHERENT << 4);
+    out[5] = (userd >> 32) as u32;
+    out[6] = (inst as u32 & !0xfff) | chid;
+    out[7] = (inst >> 32) as u32;
 }
 
 /// Pascal and Volta submit through `NV_PFIFO_RUNLIST_BASE`/`NV_PFIFO_RUNLIST`.
@@ -164,7 +237,7 @@ impl FifoHal for Pascal {
         8
     }
 
-    fn runlist_entries(&self, out: &mut [u32], chid: u32, _inst: u64, _userd: u64) -> u32 {
+    fn runlist_entries(&self, out: &mut [u32; 8], chid: u32, _inst: u64, _userd: u64) -> u32 {
         // A bare channel entry (`gk104_runl_insert_chan`).
         out[0] = chid;
         out[1] = 0;
@@ -173,6 +246,17 @@ impl FifoHal for Pascal {
 
     /// Host notices `GP_PUT` writes to the BAR1 USERD area itself.
     fn ring(&self, _bar0: &Bar0<'_>, _runlist: u32, _chid: u32) {}
+
+    /// A bare channel (no TSG): preempt the channel.
+    fn preempt(&self, chid: u32) -> Option<regs::NV_PFIFO_PREEMPT> {
+        regs::NV_PFIFO_PREEMPT::zeroed().try_with_id(chid).ok()
+    }
+
+    /// The PBDMA timeout is left at its reset value: the Pascal sources at hand do not name
+    /// `NV_PFIFO_CFG0`.
+    fn pbdma_of(&self, _bar0: &Bar0<'_>, _runlist: u32) -> Result<Option<usize>, ReadError> {
+        Ok(None)
+    }
 
     fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
         GK104_RAMFC(chid)
@@ -228,6 +312,44 @@ impl FifoHal for Turing {
         bar0.update(regs::NV_CTRL_VIRTUAL_CHANNEL_CFG, |r| {
             r.with_pending_enable(true)
         });
+    }
+
+    /// Turing's own BAR2 block (`NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK`, nouveau `bar/tu102.c`).
+    fn bind_bar2(&self, bar0: &Bar0<'_>, inst: Option<u32>) -> Result {
+        let value = match inst {
+            Some(ptr) => regs::NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK::zeroed()
+                .with_mode_virtual(true)
+                .try_with_target(TARGET_SYS_COHERENT)?
+                .try_with_ptr(ptr)?,
+            None => regs::NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK::zeroed(),
+        };
+        bar0.write_reg(value);
+        Ok(())
+    }
+
+    fn bar2_bound(&self, bar0: &Bar0<'_>) -> bool {
+        let s = u32::from(bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS));
+        !is_pri_error(s) && s & 0xc == 0
+    }
+
+    /// Turing's invalidate takes no room check: TRIGGER reads back set until it is done.
+    fn tlb_invalidate_room(&self, _bar0: &Bar0<'_>) -> bool {
+        true
+    }
+
+    /// `NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE` (nouveau `tu102_vmm_flush`).
+    fn invalidate_tlb(&self, bar0: &Bar0<'_>) {
+        bar0.write_reg(
+            regs::NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE::zeroed()
+                .with_trigger(true)
+                .with_all_pdb(true)
+                .with_all_va(true),
+        );
+    }
+
+    fn tlb_invalidated(&self, bar0: &Bar0<'_>) -> bool {
+        let v = u32::from(bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE));
+        !is_pri_error(v) && !regs::NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE::from(v).trigger()
     }
 
     fn ring(&self, bar0: &Bar0<'_>, runlist: u32, chid: u32) {

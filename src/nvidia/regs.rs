@@ -42,6 +42,13 @@ register! {
         27:0 ptr;
     }
 
+    /// `NV_PBUS_BAR0_WINDOW` (nvidia-hardware.md; envytools): where the 1 MiB PRAMIN window at
+    /// BAR0 0x700000 looks, `BASE` in 64 KiB units, `TARGET` 0 video memory.
+    pub(crate) NV_PBUS_BAR0_WINDOW(u32) @ 0x0000_1700 {
+        25:24 target;
+        23:0 base;
+    }
+
     /// `NV_PBUS_BIND_STATUS` (dev_bus.ref.txt): a BAR1 or BAR2 bind still in flight.
     pub(crate) NV_PBUS_BIND_STATUS(u32) @ 0x0000_1710 {
         /// `BAR2_OUTSTANDING`.
@@ -63,6 +70,48 @@ register! {
         29:28 target;
         /// `PTR`: instance block address >> 12.
         27:0 ptr;
+    }
+
+    /// `NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK` (Turing; turing/tu104 dev_vm.ref.txt, 0xB80000 +
+    /// 0xF40): BAR1's block on Turing (nouveau `bar/tu102.c`, OpenRM `kern_bus_tu102.c`).
+    pub(crate) NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK(u32) @ 0x00b8_0f40 {
+        31:31 mode_virtual => bool;
+        29:28 target;
+        27:0 ptr;
+    }
+
+    /// `NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK` (Turing; dev_vm.ref.txt, 0xB80000 + 0xF48).
+    pub(crate) NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK(u32) @ 0x00b8_0f48 {
+        31:31 mode_virtual => bool;
+        29:28 target;
+        27:0 ptr;
+    }
+
+    /// `NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS` (Turing; dev_vm.ref.txt, 0xB80000 + 0xF50).
+    pub(crate) NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS(u32) @ 0x00b8_0f50 {
+        3:3 bar2_outstanding => bool;
+        2:2 bar2_pending => bool;
+        1:1 bar1_outstanding => bool;
+        0:0 bar1_pending => bool;
+    }
+
+    /// `NV_PFB_PRI_MMU_WPR_INFO` (nouveau `acr/gm200.c` `gm200_acr_wpr_check`; nvgpu names the
+    /// indexes): write `index`, read the value back. Indexes 2/3 are WPR1's first and last 128 KiB
+    /// granule, 4/5 WPR2's; the address is `(value & 0xffffff00) << 8`.
+    pub(crate) NV_PFB_PRI_MMU_WPR_INFO(u32) @ 0x0010_0cd4 {
+        31:0 value;
+    }
+
+    /// `NV_PFB_PRI_MMU_VPR_INFO` (Pascal, Volta; nouveau `fb/gp102.c`, nvgpu index names): index
+    /// 0/1 the VPR's first and last granule (encoded as in `NV_PFB_PRI_MMU_WPR_INFO`), index 2
+    /// (`CYA_LO`) bit 4 set while a VPR is in use.
+    pub(crate) NV_PFB_PRI_MMU_VPR_INFO(u32) @ 0x0010_0cd0 {
+        31:0 value;
+    }
+
+    /// `NV_PFB_PRI_MMU_VPR_CYA_LO` (Turing; nouveau `fb/tu102.c`): bit 4 set while a VPR is in use.
+    pub(crate) NV_PFB_PRI_MMU_VPR_CYA_LO(u32) @ 0x001f_a80c {
+        4:4 in_use => bool;
     }
 
     /// `NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE` (nvidia-hardware.md): VRAM size on GP102 and later.
@@ -207,6 +256,62 @@ register! {
         11:11 enable_clr => bool;
         10:10 enable_set => bool;
         0:0 enable => bool;
+    }
+
+    /// `NV_PFIFO_CFG0` (Volta, Turing; dev_fifo.ref.txt): how many PBDMAs the chip has.
+    pub(crate) NV_PFIFO_CFG0(u32) @ 0x0000_2004 {
+        7:0 num_pbdma;
+    }
+
+    /// `NV_PFIFO_PBDMA_MAP(i)` (dev_fifo.ref.txt): the runlists PBDMA `i` serves, one bit each.
+    pub(crate) NV_PFIFO_PBDMA_MAP(u32)[14, stride = 4] @ 0x0000_2390 {
+        15:0 runlists;
+    }
+
+    /// `NV_PPBDMA_TIMEOUT(i)` (dev_pbdma.ref.txt): how long PBDMA `i` waits on memory before it
+    /// reports an error; nouveau (`gk208_runq_init`) sets 0xf4240.
+    pub(crate) NV_PPBDMA_TIMEOUT(u32)[14, stride = 0x2000] @ 0x0004_012c {
+        31:0 period;
+    }
+
+    /// `NV_PPBDMA_INTR_0(i)` (dev_pbdma.ref.txt): PBDMA `i`'s pending errors, for the failure line.
+    pub(crate) NV_PPBDMA_INTR_0(u32)[14, stride = 0x2000] @ 0x0004_0108 {
+        31:0 pending;
+    }
+
+    /// `NV_PFIFO_ENGINE_STATUS(i)` (dev_fifo.ref.txt): host engine `i`'s state, for the failure
+    /// line.
+    pub(crate) NV_PFIFO_ENGINE_STATUS(u32)[15, stride = 8] @ 0x0000_2640 {
+        31:0 value;
+    }
+
+    /// `NV_PFB_PRI_MMU_FAULT_STATUS` (Volta, Turing; pri_mmu_hub.ref.txt): pending MMU faults, for
+    /// the failure line.
+    pub(crate) NV_PFB_PRI_MMU_FAULT_STATUS(u32) @ 0x0010_0e60 {
+        31:0 value;
+    }
+
+    /// `NV_PFB_PRI_MMU_CTRL` (pri_mmu_hub.ref.txt): `PRI_FIFO_SPACE` 23:16 (room for an invalidate)
+    /// and `PRI_FIFO_EMPTY` 15 (all done), as nouveau's `gf100_vmm_invalidate` waits on them.
+    pub(crate) NV_PFB_PRI_MMU_CTRL(u32) @ 0x0010_0c80 {
+        23:16 pri_fifo_space;
+        15:15 pri_fifo_empty => bool;
+    }
+
+    /// `NV_PFB_PRI_MMU_INVALIDATE` (Pascal, Volta; pri_mmu_hub.ref.txt): TRIGGER with ALL_VA and
+    /// ALL_PDB drops every cached translation.
+    pub(crate) NV_PFB_PRI_MMU_INVALIDATE(u32) @ 0x0010_0cbc {
+        31:31 trigger => bool;
+        1:1 all_pdb => bool;
+        0:0 all_va => bool;
+    }
+
+    /// `NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE` (Turing; dev_vm.ref.txt, nouveau
+    /// `tu102_vmm_flush`): as above; TRIGGER reads 1 until the invalidate is done.
+    pub(crate) NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE(u32) @ 0x00b8_30b0 {
+        31:31 trigger => bool;
+        1:1 all_pdb => bool;
+        0:0 all_va => bool;
     }
 
     /// `NV_CE_PCE_MAP` (Volta, Turing; turing/tu104 dev_ce.ref.txt): one bit per physical copy

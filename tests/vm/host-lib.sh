@@ -28,16 +28,19 @@ gpu_log() { echo "$HOST_DIR/gpu$1.log"; }
 # copy_engine_used N: board N's copy engine copied, and the channel was unbound and the engine put
 # back in reset when the device went.
 copy_engine_used() {
+	gpu_log_has "$1" '^PCI bus master on' "bus mastering on before the engine ran"
+	gpu_log_has "$1" '^W4 0x00(100cbc|b830b0) = 0x80000003 NV_(PFB_PRI_MMU|VIRTUAL_FUNCTION_PRIV_MMU)_INVALIDATE$' "one invalidate of every TLB entry"
 	gpu_log_has "$1" '^CE copy' "copies by the model's copy engine"
 	gpu_log_has "$1" '^FIFO channel 0 unbound' "channel unbound when the device went"
 	gpu_log_has "$1" '^FIFO runlist [0-9]+ engine stopped' "copy engine back in reset when the device went"
+	gpu_log_has "$1" '^PCI bus master off' "bus mastering off when the device went"
 }
 
 # method_buffer_used N: board N's copy engine (Volta and later) had its fault method buffer
 # reached through BAR2, and BAR2 went back to physical mode when the device went.
 method_buffer_used() {
 	gpu_log_has "$1" '^FIFO channel 0 method buffer va:' "the fault method buffer, reached through BAR2"
-	gpu_log_has "$1" '^W4 0x00001714 = 0x00000000 NV_PBUS_BAR2_BLOCK' "BAR2 back in physical mode when the device went"
+	gpu_log_has "$1" '^W4 0x00(001714|b80f48) = 0x00000000 NV_(PBUS|VIRTUAL_FUNCTION_PRIV)_BAR2_BLOCK$' "BAR2 back in physical mode when the device went"
 }
 
 # no_rejected_access N: the driver made no access the manuals do not allow.

@@ -6,7 +6,7 @@
 //! with undefined bits) is refused and logged as `REJECT`, so tests can check that the driver made
 //! none.
 
-use crate::board::{Board, PostStatus, Sizing};
+use crate::board::{Board, Generation, PostStatus, Sizing};
 use crate::dma::GuestMemory;
 use crate::fifo::{CeFault, Fifo};
 use crate::mmu::Mem;
@@ -35,7 +35,23 @@ pub struct Knobs {
     /// A reset once the driver has used the board leaves it dead: BAR0 reads all ones and
     /// ignores writes, as a board that fell off the bus (`--dead-after-reset`).
     pub dead_after_reset: bool,
+    /// A previous driver left PFIFO, the copy engines and the TLBs dirty (`--leftovers`).
+    pub leftovers: bool,
+    /// Reads of the register at this offset fail with a PRI error (`--pri-error`).
+    pub pri_error: Option<u32>,
+    /// A video-protected region `[start, end)` in use (`--vpr`), 128 KiB aligned.
+    pub vpr: Option<(u64, u64)>,
+    /// The memory decodes only half the VRAM the registers report (`--vram-wraps`).
+    pub vram_wraps: bool,
+    /// A locked region no register reports (`--locked-hidden`): its writes are dropped.
+    pub locked_hidden: Option<(u64, u64)>,
+    /// BAR1's translation ignores the BAR1 block (`--bar1-block-ignored`): as if a register the
+    /// driver does not know were live, a BAR1 left virtual stays so whatever is written.
+    pub bar1_block_ignored: bool,
 }
+
+/// What a failed register read returns (a PRI error; nouveau and OpenRM test 0xBADFxxxx).
+pub const PRI_ERROR: u32 = 0xbadf_1100;
 
 pub struct Bar0 {
     board: &'static Board,
@@ -43,8 +59,16 @@ pub struct Bar0 {
     vram: Vram,
     /// `NV_PBUS_BAR0_WINDOW`.
     window: u32,
-    /// `NV_PBUS_BAR1_BLOCK`.
+    /// The live BAR1 block: `NV_PBUS_BAR1_BLOCK` (0x1704) up to Volta,
+    /// `NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK` (0xB80F40) on Turing.
     bar1_block: u32,
+    /// Turing: what was written to 0x1704 and 0x1714, which the TU104 manual still lists but
+    /// nouveau (`bar/tu102.c`) and OpenRM (`kern_bus_tu102.c`) never use there: the model gives
+    /// them no effect, so only a driver that uses the 0xB80F40 block reaches BAR1 and BAR2.
+    legacy_bar_blocks: [u32; 2],
+    /// `NV_PFB_PRI_MMU_WPR_INFO_INDEX` and `NV_PFB_PRI_MMU_VPR_INFO_INDEX`.
+    wpr_index: u32,
+    vpr_index: u32,
     log: Box<dyn Write + Send>,
     /// Accesses refused so far.
     pub rejected: u64,
@@ -98,7 +122,17 @@ pub fn wo(name: &'static str) -> Option<Register> {
 /// Instance block address a previous driver left in `NV_PBUS_BAR1_BLOCK` (virtual mode knob).
 const LEFTOVER_INSTANCE_BLOCK: u32 = 0x0001_0000 >> 12;
 
-/// `NV_PBUS_BAR1_BLOCK` as the board starts: virtual mode if a previous driver left it so.
+/// How BAR1 shows VRAM at start: a BAR1 left virtual goes through stale page tables that do not
+/// map BAR1 offset N to VRAM address N.
+fn start_view_xor(knobs: &Knobs) -> u64 {
+    match knobs.bar1_virtual {
+        true => crate::vram::VIRTUAL_VIEW_XOR,
+        false => 0,
+    }
+}
+
+/// The live BAR1 block as the board starts (on Turing NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK; 0x1704
+/// stays at its reset value there): virtual mode if a previous driver left it so.
 fn start_bar1_block(knobs: &Knobs) -> u32 {
     if knobs.bar1_virtual {
         (1 << 31) | LEFTOVER_INSTANCE_BLOCK
@@ -114,13 +148,24 @@ impl Bar0 {
         vram: Vram,
         log: Box<dyn Write + Send>,
     ) -> Self {
+        let mut vram = vram;
+        let usable = board.usable_vram();
+        let locked = [knobs.wpr2, knobs.vpr, knobs.locked_hidden]
+            .into_iter()
+            .flatten()
+            .collect();
+        vram.configure(usable, knobs.vram_wraps.then_some(usable / 2), locked);
+        vram.set_view_xor(start_view_xor(&knobs));
         Self {
             board,
-            fifo: Fifo::new(board, knobs.ce_fault),
+            fifo: Fifo::new(board, knobs.ce_fault, knobs.leftovers),
             bar1_block: start_bar1_block(&knobs),
             knobs,
             vram,
             window: 0,
+            legacy_bar_blocks: [0; 2],
+            wpr_index: 0,
+            vpr_index: 0,
             log,
             rejected: 0,
             guest: GuestMemory::default(),
@@ -136,8 +181,12 @@ impl Bar0 {
     pub fn reset(&mut self) {
         self.window = 0;
         self.bar1_block = start_bar1_block(&self.knobs);
-        self.fifo = Fifo::new(self.board, self.knobs.ce_fault);
+        self.legacy_bar_blocks = [0; 2];
+        self.wpr_index = 0;
+        self.vpr_index = 0;
+        self.fifo = Fifo::new(self.board, self.knobs.ce_fault, self.knobs.leftovers);
         self.vram.clear();
+        self.vram.set_view_xor(start_view_xor(&self.knobs));
         self.log_line("RESET registers back to their start values, VRAM cleared");
         if self.knobs.dead_after_reset && self.used {
             self.dead = true;
@@ -148,15 +197,33 @@ impl Bar0 {
     /// The register at `offset`, if the manuals define one there for this board.
     fn register(&self, offset: u32) -> Option<Register> {
         let b = self.board;
-        let gp100 = matches!(b.sizing, Sizing::Fbpa { .. });
+        let turing = b.generation() == Generation::Turing;
         match offset {
             0x0000_0000 => ro("NV_PMC_BOOT_0", b.boot0()),
             0x0000_0a00 => ro("NV_PMC_BOOT_42", b.boot42()),
             0x0000_1700 => rw("NV_PBUS_BAR0_WINDOW", self.window),
+            0x0000_1704 if turing => rw(
+                "NV_PBUS_BAR1_BLOCK (no effect on TU10x)",
+                self.legacy_bar_blocks[0],
+            ),
+            0x0000_1710 if turing => ro("NV_PBUS_BIND_STATUS (no effect on TU10x)", 0),
+            0x0000_1714 if turing => rw(
+                "NV_PBUS_BAR2_BLOCK (no effect on TU10x)",
+                self.legacy_bar_blocks[1],
+            ),
             0x0000_1704 => rw("NV_PBUS_BAR1_BLOCK", self.bar1_block),
             // BAR1_PENDING (bit 0) under the knob; a BAR2 bind completes at once (bits 2 and 3).
             0x0000_1710 => ro("NV_PBUS_BIND_STATUS", u32::from(self.knobs.bind_stuck)),
             0x0000_1714 => rw("NV_PBUS_BAR2_BLOCK", self.fifo.bar2_block),
+            // Turing (`dev_vm.ref.txt`, at NV_VIRTUAL_FUNCTION_FULL_PHYS_OFFSET 0xB80000).
+            0x00b8_0f40 if turing => rw("NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK", self.bar1_block),
+            0x00b8_0f48 if turing => {
+                rw("NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK", self.fifo.bar2_block)
+            }
+            0x00b8_0f50 if turing => ro(
+                "NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS",
+                u32::from(self.knobs.bind_stuck),
+            ),
             0x0010_4028 => b.pce_map().and_then(|v| ro("NV_CE_PCE_MAP", v)),
             0x0002_240c if b.post == PostStatus::Scratch2240c => ro(
                 "POST scratch 0x2240c",
@@ -173,20 +240,59 @@ impl Bar0 {
             0x0010_0ce0 => b
                 .local_memory_range()
                 .and_then(|v| ro("NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE", v)),
-            0x001f_a824 if !gp100 => ro(
+            // Turing: WPR2 (OpenRM publishes these for TU102+; nouveau's GSP code reads them) and
+            // the VPR status (nouveau `tu102_fb_vpr_scrub_required`).
+            0x001f_a824 if turing => ro(
                 "NV_PFB_PRI_MMU_WPR2_ADDR_LO",
                 self.knobs.wpr2.map_or(0, |(start, _)| wpr_encode(start)),
             ),
-            0x001f_a828 if !gp100 => ro(
+            0x001f_a828 if turing => ro(
                 "NV_PFB_PRI_MMU_WPR2_ADDR_HI",
                 self.knobs
                     .wpr2
                     .map_or(0, |(_, end)| wpr_encode(end - WPR_GRANULE)),
             ),
+            0x001f_a80c if turing => ro(
+                "NV_PFB_PRI_MMU_VPR_CYA_LO",
+                u32::from(self.knobs.vpr.is_some()) << 4,
+            ),
+            // Every generation: the indexed WPR registers (nouveau `gm200_acr_wpr_check` reads
+            // indexes 2/3; nvgpu names 0 ALLOW_READ, 1 ALLOW_WRITE, 2/3 WPR1, 4/5 WPR2). Before
+            // Turing WPR2 is reported here.
+            0x0010_0cd4 => rw("NV_PFB_PRI_MMU_WPR_INFO", self.wpr_info()),
+            // Pascal/Volta: the VPR (nouveau `gp102_fb_vpr_scrub_required`: index 2 bit 4 = in
+            // use; nvgpu names 0/1 ADDR_LO/HI).
+            0x0010_0cd0 if !turing => rw("NV_PFB_PRI_MMU_VPR_INFO", self.vpr_info()),
             _ => self
                 .fbpa_register(offset)
                 .or_else(|| self.fifo.register(offset)),
         }
+    }
+
+    /// `NV_PFB_PRI_MMU_WPR_INFO` at the current index: a region's first and last 128 KiB granule
+    /// as `(address >> 8) & !0xff`, the index in bits 3:0.
+    fn wpr_info(&self) -> u32 {
+        let wpr2 = self
+            .knobs
+            .wpr2
+            .filter(|_| self.board.generation() != Generation::Turing);
+        let data = match (self.wpr_index, wpr2) {
+            (4, Some((start, _))) => wpr_encode(start),
+            (5, Some((_, end))) => wpr_encode(end - WPR_GRANULE),
+            _ => 0,
+        };
+        (data & !0xff) | self.wpr_index
+    }
+
+    /// `NV_PFB_PRI_MMU_VPR_INFO` at the current index.
+    fn vpr_info(&self) -> u32 {
+        let data = match (self.vpr_index, self.knobs.vpr) {
+            (0, Some((start, _))) => wpr_encode(start) & !0xff,
+            (1, Some((_, end))) => wpr_encode(end - WPR_GRANULE) & !0xff,
+            (2, Some(_)) => 1 << 4,
+            _ => 0,
+        };
+        data | self.vpr_index
     }
 
     /// GP100's memory partition registers (`pascal/gp100-fbpa.txt`).
@@ -240,12 +346,23 @@ impl Bar0 {
         if reg.access == Access::Write {
             return Err(self.reject("R", offset, 4, "write-only register"));
         }
-        data.copy_from_slice(&reg.value.to_le_bytes());
+        let (value, note) = if self.knobs.pri_error == Some(offset as u32) {
+            (PRI_ERROR, " (PRI error injected)")
+        } else {
+            (reg.value, "")
+        };
+        data.copy_from_slice(&value.to_le_bytes());
         let _ = writeln!(
             self.log,
-            "R4 {offset:#010x} = {:#010x} {}",
-            reg.value, reg.name
+            "R4 {offset:#010x} = {value:#010x} {}{note}",
+            reg.name
         );
+        // The indexed registers step to the next index on a read (nvgpu reads them in a row).
+        match offset {
+            0x10_0cd4 => self.wpr_index = (self.wpr_index + 1) & 0xf,
+            0x10_0cd0 => self.vpr_index = (self.vpr_index + 1) & 3,
+            _ => {}
+        }
         Ok(())
     }
 
@@ -280,19 +397,35 @@ impl Bar0 {
                 }
                 self.window = value;
             }
-            0x1704 => {
-                // PTR 27:0, TARGET 29:28 (0, 2, 3), MODE 31; bit 30 undefined.
-                if value & (1 << 30) != 0 || (value >> 28) & 3 == 1 {
-                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR1_BLOCK bits"));
+            0x10_0cd4 => self.wpr_index = value & 0xf,
+            0x10_0cd0 => self.vpr_index = value & 3,
+            0x1704 | 0x1714 | 0xb8_0f40 | 0xb8_0f48 => {
+                // PTR 27:0, TARGET 29:28 (0, 2, 3), MODE 31; bit 30 undefined, except in
+                // Turing's NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK, where it is RESERVED with
+                // default 1 (OpenRM sets it).
+                let bit30_allowed = offset == 0xb8_0f48;
+                if (value & (1 << 30) != 0 && !bit30_allowed) || (value >> 28) & 3 == 1 {
+                    let why = format!("undefined {} bits", reg.name);
+                    return Err(self.reject("W", offset, 4, &why));
                 }
-                self.bar1_block = value;
-            }
-            0x1714 => {
-                // As BAR1_BLOCK (Turing's manual calls bit 30 RESERVED; nothing may set it).
-                if value & (1 << 30) != 0 || (value >> 28) & 3 == 1 {
-                    return Err(self.reject("W", offset, 4, "undefined NV_PBUS_BAR2_BLOCK bits"));
+                let turing = self.board.generation() == Generation::Turing;
+                match (offset, turing) {
+                    (0x1704, true) => self.legacy_bar_blocks[0] = value,
+                    (0x1714, true) => self.legacy_bar_blocks[1] = value,
+                    (0x1704, false) | (0xb8_0f40, _) => {
+                        self.bar1_block = value;
+                        // BAR1's view of VRAM follows its mode (see `Knobs::bar1_virtual`).
+                        let xor = if value >> 31 == 1 {
+                            crate::vram::VIRTUAL_VIEW_XOR
+                        } else {
+                            0
+                        };
+                        if !self.knobs.bar1_block_ignored {
+                            self.vram.set_view_xor(xor);
+                        }
+                    }
+                    _ => self.fifo.bar2_block = value,
                 }
-                self.fifo.bar2_block = value;
             }
             _ => {
                 let mut mem = Mem {
@@ -331,17 +464,26 @@ impl Bar0 {
         ran
     }
 
-    #[cfg(test)]
-    pub fn vram_mut(&mut self) -> &mut Vram {
-        &mut self.vram
+    /// A guest BAR1 access beyond the part QEMU maps (the emulated VRAM): served from the
+    /// model's pages of the rest of VRAM, logged; `false` when that is beyond VRAM or the pages
+    /// the model keeps.
+    pub fn bar1_access(&mut self, offset: u64, read: Option<&mut [u8]>, write: &[u8]) -> bool {
+        let (ok, what, len) = match read {
+            Some(data) => (self.vram.bar1_read(offset, data), "R", data.len()),
+            None => (self.vram.bar1_write(offset, write), "W", write.len()),
+        };
+        if ok {
+            let _ = writeln!(
+                self.log,
+                "{what}{len} BAR1 {offset:#x} (beyond the emulated VRAM)"
+            );
+        }
+        ok
     }
 
     #[cfg(test)]
-    pub fn mem(&mut self) -> Mem<'_> {
-        Mem {
-            vram: &mut self.vram,
-            sys: &self.guest,
-        }
+    pub fn vram_mut(&mut self) -> &mut Vram {
+        &mut self.vram
     }
 
     /// Whether the host polls for work (Pascal) instead of waiting for doorbells.
@@ -401,6 +543,15 @@ impl Bar0 {
         s
     }
 
+    /// What config space says of Bus Master Enable; logged when it changes.
+    pub fn set_bus_master(&mut self, on: bool) {
+        if self.guest.bus_master != on {
+            self.guest.bus_master = on;
+            let state = if on { "on" } else { "off" };
+            self.log_line(&format!("PCI bus master {state}"));
+        }
+    }
+
     pub fn log_line(&mut self, line: &str) {
         let _ = writeln!(self.log, "{line}");
     }
@@ -439,7 +590,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn bar0(board: &str, knobs: Knobs) -> (Bar0, SharedLog) {
+    pub(crate) fn bar0(board: &str, knobs: Knobs) -> (Bar0, SharedLog) {
         let path = std::env::temp_dir().join(format!(
             "gpu-model-test-{}-{board}-{:?}",
             std::process::id(),
@@ -555,14 +706,124 @@ pub(crate) mod tests {
 
     #[test]
     fn wpr2_round_trips_through_its_encoding() {
-        let knobs = Knobs {
+        let knobs = || Knobs {
             wpr2: Some((1024 << 20, 1040 << 20)),
             ..Knobs::default()
         };
-        let (mut b, _) = bar0("v100", knobs);
-        let lo = u64::from(read32(&mut b, 0x1fa824).unwrap() >> 4) << 12;
-        let hi = (u64::from(read32(&mut b, 0x1fa828).unwrap() >> 4) << 12) + WPR_GRANULE;
+        // Turing: NV_PFB_PRI_MMU_WPR2_ADDR_LO/HI.
+        let (mut t, _) = bar0("rtx8000", knobs());
+        let lo = u64::from(read32(&mut t, 0x1fa824).unwrap() >> 4) << 12;
+        let hi = (u64::from(read32(&mut t, 0x1fa828).unwrap() >> 4) << 12) + WPR_GRANULE;
         assert_eq!((lo, hi), (1024 << 20, 1040 << 20));
+        // Pascal and Volta: NV_PFB_PRI_MMU_WPR_INFO indexes 4/5, decoded as nouveau does; the
+        // Turing registers do not exist there.
+        for board in ["p100", "p40", "v100"] {
+            let (mut b, _) = bar0(board, knobs());
+            assert!(read32(&mut b, 0x1fa824).is_err(), "{board}");
+            let index = |b: &mut Bar0, i: u32| {
+                b.write(0x100cd4, &i.to_le_bytes()).unwrap();
+                u64::from(read32(b, 0x100cd4).unwrap() & 0xffff_ff00) << 8
+            };
+            assert_eq!(index(&mut b, 2), 0, "{board}: no WPR1");
+            let (lo, hi) = (index(&mut b, 4), index(&mut b, 5) + WPR_GRANULE);
+            assert_eq!((lo, hi), (1024 << 20, 1040 << 20), "{board}");
+            // Reads step to the next index.
+            b.write(0x100cd4, &4u32.to_le_bytes()).unwrap();
+            read32(&mut b, 0x100cd4).unwrap();
+            assert_eq!(read32(&mut b, 0x100cd4).unwrap() & 0xf, 5, "{board}");
+        }
+    }
+
+    #[test]
+    fn vpr_in_use_shows_per_generation() {
+        let knobs = || Knobs {
+            vpr: Some((64 << 20, 96 << 20)),
+            ..Knobs::default()
+        };
+        let (mut v, _) = bar0("v100", knobs());
+        let index = |b: &mut Bar0, i: u32| {
+            b.write(0x100cd0, &i.to_le_bytes()).unwrap();
+            read32(b, 0x100cd0).unwrap()
+        };
+        assert_ne!(index(&mut v, 2) & 0x10, 0);
+        assert_eq!(u64::from(index(&mut v, 0) & 0xffff_ff00) << 8, 64 << 20);
+        assert_eq!(
+            (u64::from(index(&mut v, 1) & 0xffff_ff00) << 8) + WPR_GRANULE,
+            96 << 20
+        );
+        let (mut t, _) = bar0("rtx8000", knobs());
+        assert_ne!(read32(&mut t, 0x1fa80c).unwrap() & 0x10, 0);
+        assert!(read32(&mut t, 0x100cd0).is_err());
+        // Writes to the region are dropped.
+        assert!(v.vram.write(64 << 20, &[1; 4]));
+        let mut back = [9; 4];
+        assert!(v.vram.read(64 << 20, &mut back));
+        assert_eq!(back, [0; 4]);
+        assert_eq!(v.vram.dropped, 1);
+    }
+
+    /// What the BAR1 identity self-check sees: PRAMIN (VRAM by address) against BAR1.
+    #[test]
+    fn bar1_view_follows_its_mode_and_the_vram_knobs() {
+        let knobs = Knobs {
+            bar1_virtual: true,
+            ..Knobs::default()
+        };
+        let (mut b, _) = bar0("v100", knobs);
+        // VRAM 0x1000 through PRAMIN (window at 0).
+        b.write(PRAMIN as u64 + 0x1000, &[5; 4]).unwrap();
+        let mut at_bar1 = [0; 4];
+        // Virtual: BAR1 offset 0x1000 is not VRAM 0x1000, offset 0x201000 is.
+        at_bar1.copy_from_slice(&b.vram.bytes()[0x1000..0x1004]);
+        assert_eq!(at_bar1, [0; 4]);
+        at_bar1.copy_from_slice(&b.vram.bytes()[0x20_1000..0x20_1004]);
+        assert_eq!(at_bar1, [5; 4]);
+        // Physical again: VRAM kept its contents, BAR1 now shows them one to one.
+        b.write(0x1704, &0u32.to_le_bytes()).unwrap();
+        at_bar1.copy_from_slice(&b.vram.bytes()[0x1000..0x1004]);
+        assert_eq!(at_bar1, [5; 4]);
+        // With --bar1-block-ignored the view stays virtual whatever the block says.
+        let knobs = Knobs {
+            bar1_virtual: true,
+            bar1_block_ignored: true,
+            ..Knobs::default()
+        };
+        let (mut stuck, _) = bar0("v100", knobs);
+        stuck.write(PRAMIN as u64 + 0x1000, &[5; 4]).unwrap();
+        stuck.write(0x1704, &0u32.to_le_bytes()).unwrap();
+        assert_eq!(read32(&mut stuck, 0x1704).unwrap(), 0);
+        assert_eq!(&stuck.vram.bytes()[0x1000..0x1004], &[0; 4]);
+        // BAR1 beyond the emulated 4 MiB reaches the model's pages of the rest of VRAM.
+        assert!(b.bar1_access(8 << 30, None, &[6; 4]));
+        b.write(0x1700, &(((8u64 << 30) >> 16) as u32).to_le_bytes())
+            .unwrap();
+        let mut word = [0; 4];
+        b.read(PRAMIN as u64, &mut word).unwrap();
+        assert_eq!(word, [6; 4]);
+        assert!(!b.bar1_access(16 << 30, None, &[6; 4]));
+
+        // Half the VRAM the registers report: address 8 GiB is address 0.
+        let knobs = Knobs {
+            vram_wraps: true,
+            ..Knobs::default()
+        };
+        let (mut w, _) = bar0("v100", knobs);
+        w.write(0x1700, &(((8u64 << 30) >> 16) as u32).to_le_bytes())
+            .unwrap();
+        w.write(PRAMIN as u64 + 0x40, &[9; 4]).unwrap();
+        assert_eq!(&w.vram.bytes()[0x40..0x44], &[9; 4]);
+    }
+
+    #[test]
+    fn pri_error_knob_fails_the_register_read() {
+        let knobs = Knobs {
+            pri_error: Some(0x100ce0),
+            ..Knobs::default()
+        };
+        let (mut b, log) = bar0("v100", knobs);
+        assert_eq!(read32(&mut b, 0x100ce0).unwrap(), PRI_ERROR);
+        assert!(log.text().contains("(PRI error injected)"));
+        assert_eq!(read32(&mut b, 0).unwrap(), 0x1400_00a1);
     }
 
     #[test]
@@ -575,8 +836,18 @@ pub(crate) mod tests {
         let mut word = [0; 4];
         assert!(b.vram.read((1 << 20) + 8, &mut word));
         assert_eq!(u32::from_le_bytes(word), 0xdead_beef);
-        // Beyond the 4 MiB emulated here.
+        // Beyond the 4 MiB emulated here: the model keeps a few pages of the rest of the
+        // board's 16 GiB, zero until written.
         b.write(0x1700, &0x40u32.to_le_bytes()).unwrap();
+        let mut word = [1; 4];
+        b.read(PRAMIN as u64, &mut word).unwrap();
+        assert_eq!(word, [0; 4]);
+        b.write(PRAMIN as u64, &[7; 4]).unwrap();
+        b.read(PRAMIN as u64, &mut word).unwrap();
+        assert_eq!(word, [7; 4]);
+        // Beyond the board's VRAM there is nothing.
+        b.write(0x1700, &(((16u64 << 30) >> 16) as u32).to_le_bytes())
+            .unwrap();
         assert!(b.read(PRAMIN as u64, &mut [0; 4]).is_err());
         // System memory targets are not modelled.
         b.write(0x1700, &(2u32 << 24).to_le_bytes()).unwrap();

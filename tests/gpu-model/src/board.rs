@@ -157,6 +157,14 @@ impl Board {
         Some((u32::from(ecc) << 30) | ((mag as u32) << 4) | scale)
     }
 
+    /// The VRAM the size registers report: 15/16 of it with ECC.
+    pub fn usable_vram(&self) -> u64 {
+        match self.sizing {
+            Sizing::LocalMemoryRange { ecc: true } => self.vram / 16 * 15,
+            _ => self.vram,
+        }
+    }
+
     pub fn generation(&self) -> Generation {
         match self.chip_id {
             0x130..=0x13f => Generation::Pascal,

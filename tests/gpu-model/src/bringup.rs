@@ -61,13 +61,21 @@ fn inc(subc: u32, method: u32, data: &[u32]) -> Vec<u32> {
 
 impl Rig {
     fn new(board: &str, fault: Option<CeFault>) -> Self {
-        let board = find(board).unwrap();
-        let log = SharedLog::default();
         let knobs = Knobs {
             ce_fault: fault,
             ..Knobs::default()
         };
+        Self::build(board, knobs, false)
+    }
+
+    /// A rig on a board with `knobs`; a `naive` one neither resets PFIFO and the engine nor
+    /// invalidates the TLBs before use (as the driver did before nouveau's steps were added).
+    fn build(board: &str, knobs: Knobs, naive: bool) -> Self {
+        let board = find(board).unwrap();
+        let log = SharedLog::default();
         let mut bar0 = Bar0::new(board, knobs, vram(4 << 20), Box::new(log.clone()));
+        // The driver sets Bus Master Enable before the engine may touch system memory.
+        bar0.set_bus_master(true);
         let ram = memfd(SYS_LEN);
         bar0.guest.map(SYS, SYS_LEN, &ram, 0).unwrap();
         let mut rig = Self {
@@ -81,7 +89,7 @@ impl Rig {
             push: Vec::new(),
             gp_put: 0,
         };
-        rig.bring_up();
+        rig.bring_up(naive);
         rig
     }
 
@@ -138,11 +146,25 @@ impl Rig {
         (self.runlist, self.reset) = (ce.1, ce.2);
     }
 
-    fn bring_up(&mut self) {
+    fn bring_up(&mut self, naive: bool) {
         self.find_ce();
         let pmc = self.r(0x200);
-        assert_eq!(pmc & (1 << 8), 0, "PFIFO is disabled at reset");
-        self.w(0x200, pmc | (1 << 8) | (1 << self.reset));
+        let units = (1 << 8) | (1 << self.reset);
+        if !naive {
+            // nouveau: PFIFO (and the engine) through reset, then enabled and read back.
+            self.w(0x200, pmc & !units);
+        }
+        self.w(0x200, pmc | units);
+        assert_eq!(self.r(0x200) & units, units);
+        if !naive {
+            // One invalidate of every PDB (nouveau gf100_vmm_invalidate / tu102_vmm_flush).
+            let invalidate = if self.gen == Generation::Turing {
+                0xb8_30b0
+            } else {
+                0x10_0cbc
+            };
+            self.w(invalidate, 0x8000_0003);
+        }
         self.w(0x100c10, ((SYS + 0x3_0000) >> 8) as u32);
         // Page tables in guest RAM mapping the ring, push buffer and semaphore pages.
         let ram = &self.bar0.guest;
@@ -171,7 +193,8 @@ impl Rig {
             self.sys32(INST + 0x220, MB_VA as u32);
             self.sys32(INST + 0x224, (MB_VA >> 32) as u32);
             self.sys32(INST + 0xac, 1 << 17);
-            self.w(0x1714, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
+            let bar2 = self.bar2_block();
+            self.w(bar2, (1 << 31) | (2 << 28) | (INST >> 12) as u32);
         }
         // RAMFC and RAMIN.
         let (userd_lo, userd_hi) = match self.gen {
@@ -192,6 +215,9 @@ impl Rig {
             pdb as u32 | 2 | (1 << 2) | (1 << 10) | (1 << 11),
         );
         self.sys32(INST + 0x204, (pdb >> 32) as u32);
+        // NV_RAMIN_ADR_LIMIT: the whole 40-bit space (Pascal faults VAs above it).
+        self.sys32(INST + 0x208, 0xffff_ffff);
+        self.sys32(INST + 0x20c, 0xff);
         // The runlist: channel 0 alone (in TSG 0 from Volta on).
         let entries = if self.gen == Generation::Pascal {
             self.sys32(RUNLIST, 0);
@@ -234,6 +260,14 @@ impl Rig {
         self.push = inc(0, 0, &[self.class]);
     }
 
+    /// The live BAR2 block: `NV_PBUS_BAR2_BLOCK`, on Turing `NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK`.
+    fn bar2_block(&self) -> u32 {
+        match self.gen {
+            Generation::Turing => 0xb8_0f48,
+            _ => 0x1714,
+        }
+    }
+
     fn userd(&self, off: u64) -> Phys {
         match self.gen {
             Generation::Pascal => Phys(Aperture::Vid, PASCAL_USERD + off),
@@ -241,14 +275,23 @@ impl Rig {
         }
     }
 
+    /// A CPU write of USERD (not a DMA: no bus mastering needed).
     fn userd_write(&mut self, off: u64, v: u32) {
-        let at = self.userd(off);
-        self.bar0.mem().write32(at, v).unwrap();
+        match self.userd(off) {
+            Phys(Aperture::Vid, at) => assert!(self.bar0.vram_mut().write(at, &v.to_le_bytes())),
+            Phys(_, at) => self.sys32(at, v),
+        }
     }
 
     fn gp_get(&mut self) -> u32 {
-        let at = self.userd(0x88);
-        self.bar0.mem().read32(at).unwrap()
+        match self.userd(0x88) {
+            Phys(Aperture::Vid, at) => {
+                let mut b = [0; 4];
+                assert!(self.bar0.vram_mut().read(at, &mut b));
+                u32::from_le_bytes(b)
+            }
+            Phys(_, at) => self.sys_read32(at),
+        }
     }
 
     /// Methods for subchannel 0, appended to the pending segment.
@@ -485,8 +528,18 @@ fn clearing_pmc_enable_stops_the_engine() {
         assert!(rig.log.text().contains("engine stopped"));
         rig.w(0x200, pmc);
         rig.run();
-        assert_eq!(rig.vram_bytes(0, 4096), pattern(4096, 3));
-        assert_eq!(rig.sys_read32(SEM), 1);
+        if bit == 8 {
+            // A PFIFO reset forgot the channel, its runlist and its work: nothing resumes.
+            assert!(rig
+                .log
+                .text()
+                .contains("FIFO reset: runlists, channels and USERD base cleared"));
+            assert_eq!(rig.r(0x800000), 0);
+            assert_eq!(rig.sys_read32(SEM), 0);
+        } else {
+            assert_eq!(rig.vram_bytes(0, 4096), pattern(4096, 3));
+            assert_eq!(rig.sys_read32(SEM), 1);
+        }
     }
     // A disabled channel does not run either.
     let mut rig = Rig::new("rtx8000", None);
@@ -656,7 +709,7 @@ fn malformed_work_is_refused_and_faults_the_channel() {
     );
     refused(
         "v100",
-        &copy_words((COHERENT, DATA), (4 << 20) - 2048, 4096, PHYS_COPY),
+        &copy_words((COHERENT, DATA), (16 << 30) - 2048, 4096, PHYS_COPY),
         ENG,
         "beyond the emulated VRAM",
     );
@@ -748,24 +801,81 @@ fn bar2_block_and_pce_map_exist_per_generation() {
     p.w(0x1714, (1 << 31) | (3 << 28) | 0x123);
     assert_eq!(p.r(0x1714), 0xb000_0123);
     assert_eq!(p.rejects(), 1);
+    // Pascal and Volta have no 0xB80F40 block.
+    assert!(p.bar0.read(0xb80f48, &mut [0; 4]).is_err());
     for board in ["v100", "rtx8000"] {
         let mut rig = Rig::new(board, None);
+        let bar2 = rig.bar2_block();
         assert_eq!(rig.r(0x104028), 0xf, "{board}");
         assert!(rig.try_w(0x104028, 0xf).is_err(), "{board}");
-        // Bit 30 and TARGET 1 are undefined; the binding stays as it was.
+        // TARGET 1 is undefined; the binding stays as it was.
         let bound = (1 << 31) | (2 << 28) | (INST >> 12) as u32;
-        assert_eq!(rig.r(0x1714), bound, "{board}");
-        assert!(rig.try_w(0x1714, bound | (1 << 30)).is_err(), "{board}");
-        assert!(rig.try_w(0x1714, (1 << 31) | (1 << 28)).is_err(), "{board}");
-        assert_eq!(rig.r(0x1714), bound, "{board}");
+        assert_eq!(rig.r(bar2), bound, "{board}");
+        assert!(rig.try_w(bar2, (1 << 31) | (1 << 28)).is_err(), "{board}");
+        assert_eq!(rig.r(bar2), bound, "{board}");
+        // Bit 30 is undefined in NV_PBUS_BAR2_BLOCK, RESERVED (default 1) in Turing's block.
+        assert_eq!(
+            rig.try_w(bar2, bound | (1 << 30)).is_ok(),
+            rig.gen == Generation::Turing,
+            "{board}"
+        );
         // The BAR2 bind completed at once: BAR2_PENDING and BAR2_OUTSTANDING are clear.
-        assert_eq!(rig.r(0x1710) & 0xc, 0, "{board}");
+        let status = if rig.gen == Generation::Turing {
+            0xb80f50
+        } else {
+            0x1710
+        };
+        assert_eq!(rig.r(status) & 0xc, 0, "{board}");
         let log = rig.log.text();
-        assert_eq!(rig.rejects(), 3, "{board}\n{log}");
-        assert!(log.contains("undefined NV_PBUS_BAR2_BLOCK bits"));
-        assert!(log.contains("W4 0x00001714 = 0xa0010000 NV_PBUS_BAR2_BLOCK"));
         assert!(log.contains("R4 0x00104028 = 0x0000000f NV_CE_PCE_MAP"));
+        if rig.gen == Generation::Turing {
+            assert_eq!(rig.rejects(), 2, "{board}\n{log}");
+            assert!(log.contains("W4 0x00b80f48 = 0xa0010000 NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK"));
+        } else {
+            assert_eq!(rig.rejects(), 3, "{board}\n{log}");
+            assert!(log.contains("undefined NV_PBUS_BAR2_BLOCK bits"));
+            assert!(log.contains("W4 0x00001714 = 0xa0010000 NV_PBUS_BAR2_BLOCK"));
+        }
     }
+}
+
+/// Turing moved BAR1/BAR2 binding to 0xB80F40/0xB80F48/0xB80F50 (nouveau `bar/tu102.c`, OpenRM
+/// `kern_bus_tu102.c`): the old 0x1704/0x1714 keep what is written but do nothing, so a BAR2
+/// bound there leaves the method buffer unreachable, and a BAR1 left virtual shows only at
+/// 0xB80F40.
+#[test]
+fn turing_binds_bar1_and_bar2_through_the_b80f40_block_only() {
+    let mut rig = Rig::new("rtx8000", None);
+    let bound = (1 << 31) | (2 << 28) | (INST >> 12) as u32;
+    rig.w(0xb80f48, 0);
+    rig.w(0x1714, bound);
+    assert_eq!(rig.r(0x1714), bound);
+    rig.launch((1 << 7) | (1 << 8), Some(1));
+    rig.kick();
+    rig.run();
+    let log = rig.log.text();
+    assert!(
+        log.contains("REJECT CE channel 0: BAR2 is not bound in virtual mode"),
+        "{log}"
+    );
+    assert!(log.contains("NV_PBUS_BAR2_BLOCK (no effect on TU10x)"));
+    let knobs = Knobs {
+        bar1_virtual: true,
+        ..Knobs::default()
+    };
+    let (mut b, _) = crate::bar0::tests::bar0("rtx8000", knobs);
+    let read = |b: &mut Bar0, at: u64| {
+        let mut d = [0; 4];
+        b.read(at, &mut d).unwrap();
+        u32::from_le_bytes(d)
+    };
+    assert_eq!(read(&mut b, 0x1704) >> 31, 0);
+    assert_eq!(read(&mut b, 0xb80f40) >> 31, 1);
+    // Writing the old register does not put BAR1 back in physical mode.
+    b.write(0x1704, &0u32.to_le_bytes()).unwrap();
+    assert!(b.summary().starts_with("BAR1 virtual"));
+    b.write(0xb80f40, &0u32.to_le_bytes()).unwrap();
+    assert!(b.summary().starts_with("BAR1 physical"));
 }
 
 #[test]
@@ -842,11 +952,11 @@ fn launch_with_the_method_buffer_not_valid_is_refused() {
 #[test]
 fn launch_without_bar2_in_virtual_mode_is_refused() {
     method_buffer_refused(
-        |rig| rig.w(0x1714, 0),
+        |rig| rig.w(rig.bar2_block(), 0),
         "BAR2 is not bound in virtual mode (NV_PBUS_BAR2_BLOCK 0x00000000), so method buffer va:0x2000003000 reaches nothing",
     );
     method_buffer_refused(
-        |rig| rig.w(0x1714, (2 << 28) | (INST >> 12) as u32),
+        |rig| rig.w(rig.bar2_block(), (2 << 28) | (INST >> 12) as u32),
         "BAR2 is not bound in virtual mode (NV_PBUS_BAR2_BLOCK 0x20010000)",
     );
 }
@@ -860,7 +970,153 @@ fn launch_with_the_method_buffer_unmapped_through_bar2_is_refused() {
     );
     // BAR2 bound to a page that is no instance block (the runlist): no page tables behind it.
     method_buffer_refused(
-        |rig| rig.w(0x1714, (1 << 31) | (2 << 28) | (RUNLIST >> 12) as u32),
+        |rig| {
+            let bar2 = rig.bar2_block();
+            rig.w(bar2, (1 << 31) | (2 << 28) | (RUNLIST >> 12) as u32)
+        },
         "BAR2 instance block sysmem:0x10001000: NV_RAMIN_USE_VER2_PT_FORMAT is FALSE",
     );
+}
+
+/// Without Bus Master Enable the GPU may not start a memory transaction: every engine access to
+/// system memory is refused and logged, the runlist submission (a read of system memory) too.
+#[test]
+fn dma_needs_bus_master_enable() {
+    for board in ["p100", "v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        rig.bar0.set_bus_master(false);
+        let src = pattern(4096, 3);
+        assert!(rig.bar0.guest.write(DATA, &src));
+        rig.copy((COHERENT, DATA), (LOCAL_FB, 0x20_0000), 1, Some(1));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        assert!(log.contains("PCI bus master off"), "{board}\n{log}");
+        assert!(
+            log.contains("refused: Bus Master Enable (PCI_COMMAND bit 2) is clear"),
+            "{board}\n{log}"
+        );
+        assert_ne!(rig.channel() & (3 << 22), 0, "{board}: channel faulted");
+        assert_eq!(rig.vram_bytes(0x20_0000, 4096), vec![0; 4096], "{board}");
+        assert_eq!(rig.sys_read32(SEM), 0, "{board}");
+        let before = rig.rejects();
+        let submit = if rig.gen == Generation::Turing {
+            rig.try_w(0x2b08 + 16 * rig.runlist, 2)
+        } else {
+            rig.try_w(0x2274, (rig.runlist << 20) | 1)
+        };
+        assert!(
+            submit.is_err(),
+            "{board}: runlist read without bus mastering"
+        );
+        assert_eq!(rig.rejects(), before + 1, "{board}");
+    }
+}
+
+/// Pascal checks every GPU virtual address against the instance block's `NV_RAMIN_ADR_LIMIT`
+/// (a VA_LIMIT_VIOLATION fault above it); Volta and Turing ignore the deprecated field.
+#[test]
+fn pascal_faults_vas_above_the_instance_address_limit() {
+    for board in ["p100", "p40", "v100", "rtx8000"] {
+        let mut rig = Rig::new(board, None);
+        rig.sys32(INST + 0x208, 0);
+        rig.sys32(INST + 0x20c, 0);
+        rig.launch((1 << 7) | (1 << 8), Some(1));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        let faulted = log.contains(
+            "REJECT PBDMA channel 0: GPFIFO entry 0: va:0x2000000007: VA_LIMIT_VIOLATION (NV_RAMIN_ADR_LIMIT is 0xfff)",
+        );
+        let pascal = rig.gen == Generation::Pascal;
+        assert_eq!(faulted, pascal, "{board}\n{log}");
+        assert_eq!(rig.sys_read32(SEM), u32::from(!pascal), "{board}");
+    }
+}
+
+/// A previous driver's leftovers (`--leftovers`): channel 0 bound elsewhere and faulted, PFIFO and
+/// the engines on, stale TLBs. A driver that only ORs NV_PMC_ENABLE and never invalidates gets a
+/// channel that never runs; one that pulses PFIFO through reset and invalidates all PDBs (as
+/// nouveau does) runs as on a clean board.
+#[test]
+fn leftovers_need_a_pfifo_reset_and_a_tlb_invalidate() {
+    for board in ["p100", "v100", "rtx8000"] {
+        let knobs = || Knobs {
+            leftovers: true,
+            ..Knobs::default()
+        };
+        let mut naive = Rig::build(board, knobs(), true);
+        assert_ne!(
+            naive.channel() & (1 << 22),
+            0,
+            "{board}: PBDMA_FAULTED left over"
+        );
+        naive.launch((1 << 7) | (1 << 8), Some(1));
+        naive.kick();
+        naive.run();
+        assert_eq!(naive.sys_read32(SEM), 0, "{board}\n{}", naive.log.text());
+        let mut rig = Rig::build(board, knobs(), false);
+        rig.launch((1 << 7) | (1 << 8), Some(1));
+        rig.kick();
+        rig.run();
+        let log = rig.log.text();
+        assert_eq!(rig.sys_read32(SEM), 1, "{board}\n{log}");
+        assert!(log.contains("FIFO reset: runlists, channels and USERD base cleared"));
+        assert!(log.contains("MMU TLB invalidated (all PDBs)"));
+        assert_eq!(rig.rejects(), 0, "{board}\n{log}");
+        // Only the invalidate clears the TLBs: a reset alone is not enough.
+        let mut reset_only = Rig::build(board, knobs(), true);
+        let pmc = reset_only.r(0x200);
+        reset_only.w(0x200, pmc & !(1 << 8));
+        reset_only.w(0x200, pmc);
+        let runlist = reset_only.runlist;
+        let (inst, rl) = ((1u32 << 31) | (2 << 28) | (INST >> 12) as u32, RUNLIST);
+        reset_only.w(0x800000, inst);
+        if reset_only.gen == Generation::Turing {
+            reset_only.w(0x2b00 + 16 * runlist, rl as u32 | 2);
+            reset_only.w(0x2b08 + 16 * runlist, 2);
+        } else {
+            let entries = if reset_only.gen == Generation::Pascal {
+                1
+            } else {
+                2
+            };
+            reset_only.w(0x2270, (2 << 28) | (rl >> 12) as u32);
+            reset_only.w(0x2274, (runlist << 20) | entries);
+        }
+        if reset_only.gen == Generation::Pascal {
+            reset_only.w(0x2254, 0x1000_0000 | (PASCAL_USERD >> 12) as u32);
+        }
+        reset_only.w(0x800004, 1 << 10);
+        reset_only.launch((1 << 7) | (1 << 8), Some(1));
+        reset_only.kick();
+        reset_only.run();
+        let log = reset_only.log.text();
+        assert!(
+            log.contains("the MMU TLBs still hold a previous driver's translations"),
+            "{board}\n{log}"
+        );
+    }
+}
+
+/// `--ce-fault misdirect`: the copy lands one page past its destination, the semaphore is still
+/// released: only a check of the memory around the destination catches it.
+#[test]
+fn misdirected_copies_land_one_page_off() {
+    let mut rig = Rig::new(
+        "v100",
+        Some(CeFault {
+            kind: FaultKind::Misdirect,
+            after: 0,
+        }),
+    );
+    let src = pattern(4096, 5);
+    assert!(rig.bar0.guest.write(DATA, &src));
+    rig.copy((COHERENT, DATA), (LOCAL_FB, 0x20_0000), 1, Some(1));
+    rig.kick();
+    rig.run();
+    assert_eq!(rig.sys_read32(SEM), 1);
+    assert_eq!(rig.vram_bytes(0x20_0000, 4096), vec![0; 4096]);
+    assert_eq!(rig.vram_bytes(0x20_1000, 4096), src);
+    assert!(rig.log.text().contains("FAULT misdirect"));
 }

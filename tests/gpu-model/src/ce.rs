@@ -213,6 +213,16 @@ impl CeState {
         }))
     }
 
+    /// The same state with the destination one page further (`--ce-fault misdirect`).
+    pub fn misdirected(&self) -> Self {
+        let out = ((u64::from(self.out_upper) << 32) | u64::from(self.out_lower)) + 4096;
+        Self {
+            out_upper: (out >> 32) as u32,
+            out_lower: out as u32,
+            ..self.clone()
+        }
+    }
+
     /// Executes `LAUNCH_DMA` = `v`: the transfer, not the semaphore (the caller releases it, so
     /// that a fault knob can corrupt it).
     pub fn launch(&self, class: u32, v: u32, mem: &mut Mem, vm: &Vm) -> Result<Done, String> {

@@ -66,6 +66,11 @@ impl Config {
         true
     }
 
+    /// `PCI_COMMAND` Bus Master Enable (bit 2).
+    pub fn bus_master(&self) -> bool {
+        self.bytes[0x04] & 4 != 0
+    }
+
     /// Keeps writes to the command register, the BARs, the interrupt line, the power state and
     /// the MSI registers; identity, class and capability layout are read-only.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> bool {

@@ -17,6 +17,10 @@ struct Region {
 #[derive(Default)]
 pub struct GuestMemory {
     regions: Vec<Region>,
+    /// `PCI_COMMAND` Bus Master Enable (bit 2): without it the device may not start a memory
+    /// transaction, so every engine access to system memory is refused (PCI Local Bus spec 6.2.2;
+    /// clear at reset and after `pci_disable_device`).
+    pub bus_master: bool,
 }
 
 // SAFETY: The mappings are plain shared memory, only touched with the model's lock held.

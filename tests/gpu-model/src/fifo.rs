@@ -25,6 +25,8 @@ pub enum FaultKind {
     Hang,
     Error,
     Semaphore,
+    /// Copies land one page past their destination (the semaphore is still released).
+    Misdirect,
 }
 
 /// `--ce-fault KIND[:N]`: after `after` good launches, `kind`.
@@ -41,9 +43,10 @@ impl CeFault {
             "hang" => FaultKind::Hang,
             "error" => FaultKind::Error,
             "semaphore" => FaultKind::Semaphore,
+            "misdirect" => FaultKind::Misdirect,
             _ => {
                 return Err(format!(
-                    "--ce-fault: unknown kind {kind} (hang, error, semaphore)"
+                    "--ce-fault: unknown kind {kind} (hang, error, semaphore, misdirect)"
                 ))
             }
         };
@@ -140,20 +143,32 @@ pub struct Fifo {
     /// Turing `NV_CTRL_VIRTUAL_CHANNEL_CFG(i)`: doorbells need PENDING_ENABLE (bit 31) in entry 0.
     vchan_cfg: Vec<u32>,
     engine_hung: bool,
+    /// The MMU's TLBs hold translations no driver of this boot made (`--leftovers`): every GPU
+    /// virtual address faults until an invalidate of all PDBs.
+    tlb_stale: bool,
+    /// `NV_PFB_PRI_MMU_INVALIDATE_PDB`/`_UPPER_PDB` (Turing: 0xB830A0/A4), kept.
+    invalidate_pdb: [u32; 2],
+    /// `NV_PPBDMA_TIMEOUT(i)`.
+    pbdma_timeout: Vec<u32>,
     pub stats: Stats,
 }
+
+/// `NV_PPBDMA_TIMEOUT_PERIOD_INIT` (dev_pbdma.ref.txt).
+const PBDMA_TIMEOUT_INIT: u32 = 0x0001_0000;
+/// The instance block a previous driver left channel 0 bound to (`--leftovers`).
+const LEFTOVER_INSTANCE: u32 = (1 << 31) | (0x0002_0000 >> 12);
 
 /// Log lines an engine action produced (`REJECT ...` ones count as refusals).
 pub type Lines = Vec<String>;
 
 impl Fifo {
-    pub fn new(board: &'static Board, fault: Option<CeFault>) -> Self {
+    pub fn new(board: &'static Board, fault: Option<CeFault>, leftovers: bool) -> Self {
         let runlists = match board.generation() {
             Generation::Pascal | Generation::Volta => 13,
             Generation::Turing => 11,
             Generation::Ampere => 0,
         };
-        Self {
+        let mut fifo = Self {
             board,
             engines: top::engines(board),
             fault,
@@ -169,8 +184,58 @@ impl Fifo {
             preempt_pending: false,
             vchan_cfg: vec![0xfff; 64],
             engine_hung: false,
+            tlb_stale: false,
+            invalidate_pdb: [0; 2],
+            pbdma_timeout: vec![PBDMA_TIMEOUT_INIT; pbdmas(board.generation()) as usize],
             stats: Stats::default(),
+        };
+        if leftovers {
+            fifo.leave_leftovers();
         }
+        fifo
+    }
+
+    /// What a previous driver that did not clean up leaves (`--leftovers`): PFIFO and every copy
+    /// engine out of reset, channel 0 bound to an instance block of its own, enabled and
+    /// PBDMA_FAULTED, on every copy engine's runlist, Pascal's USERD window valid, and TLBs
+    /// holding its translations. Only a PFIFO reset clears the PFIFO state, and only an MMU
+    /// invalidate the TLBs.
+    fn leave_leftovers(&mut self) {
+        self.pmc_enable |= PMC_PFIFO;
+        for e in self.engines.iter().filter(|e| e.is_copy()) {
+            self.pmc_enable |= 1 << e.reset;
+            self.runlists[e.runlist as usize].entries = vec![Entry {
+                chid: 0,
+                tsg: Some(0),
+                inst: Some(inst_phys(LEFTOVER_INSTANCE)),
+                userd: Some(Phys(Aperture::Vid, 0x2_1000)),
+            }];
+        }
+        let ch = &mut self.channels[0];
+        ch.inst = LEFTOVER_INSTANCE;
+        ch.enabled = true;
+        ch.pbdma_faulted = true;
+        if self.generation() == Generation::Pascal {
+            self.bar1_base = (1 << 28) | (0x2_1000 >> 12);
+        }
+        self.tlb_stale = true;
+    }
+
+    /// A PFIFO reset (`NV_PMC_ENABLE` bit 8 cleared): every PFIFO register and channel back to
+    /// its reset value (dev_fifo.ref.txt gives them all reset values).
+    fn reset_pfifo(&mut self) {
+        self.bar1_base = 0;
+        self.runlist_base = 0;
+        self.runlist_submit = 0;
+        for rl in &mut self.runlists {
+            *rl = Runlist::default();
+        }
+        for ch in &mut self.channels {
+            *ch = Channel::default();
+        }
+        self.preempt = 0;
+        self.preempt_pending = false;
+        self.pbdma_timeout.fill(PBDMA_TIMEOUT_INIT);
     }
 
     fn generation(&self) -> Generation {
@@ -193,6 +258,7 @@ impl Fifo {
         }
         let pre_turing = gen != Generation::Turing;
         let nrl = self.runlists.len() as u32;
+        let npbdma = self.pbdma_timeout.len() as u32;
         match offset {
             0x0000_0200 => rw("NV_PMC_ENABLE", self.pmc_enable),
             0x0002_2700..=0x0002_27fc if offset % 4 == 0 => ro(
@@ -200,6 +266,62 @@ impl Fifo {
                 top::device_info(self.board)[(offset as usize - 0x2_2700) / 4],
             ),
             0x0010_0c10 => rw("NV_PFB_NISO_FLUSH_SYSMEM_ADDR", self.niso_flush),
+            // NV_PFB_PRI_MMU_CTRL: nouveau's `gf100_vmm_invalidate` waits for PRI_FIFO_SPACE
+            // (23:16) and PRI_FIFO_EMPTY (15); an invalidate completes at once here.
+            0x0010_0c80 => ro("NV_PFB_PRI_MMU_CTRL", 0x00ff_8000),
+            0x0010_0cb8 => rw("NV_PFB_PRI_MMU_INVALIDATE_PDB", self.invalidate_pdb[0]),
+            0x0010_0cec => rw(
+                "NV_PFB_PRI_MMU_INVALIDATE_UPPER_PDB",
+                self.invalidate_pdb[1],
+            ),
+            // TRIGGER reads 0: the invalidate is done.
+            0x0010_0cbc if pre_turing => rw("NV_PFB_PRI_MMU_INVALIDATE", 0),
+            // Turing lists it too, but nouveau invalidates through 0xB830B0 there: no effect.
+            0x0010_0cbc => rw("NV_PFB_PRI_MMU_INVALIDATE (no effect on TU10x)", 0),
+            0x00b8_30a0 if !pre_turing => rw(
+                "NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE_PDB",
+                self.invalidate_pdb[0],
+            ),
+            0x00b8_30a4 if !pre_turing => rw(
+                "NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE_UPPER_PDB",
+                self.invalidate_pdb[1],
+            ),
+            0x00b8_30b0 if !pre_turing => rw("NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE", 0),
+            // NV_PFIFO_CFG0 (Volta, Turing manuals): NUM_PBDMA; NV_PFIFO_CFG1: NUM_CHANNELS
+            // (nouveau reads it on Maxwell and Pascal too).
+            0x0000_2004 if gen != Generation::Pascal => ro("NV_PFIFO_CFG0", npbdma),
+            0x0000_2008 => ro("NV_PFIFO_CFG1", 4096),
+            // NV_PFIFO_ENGINE_STATUS(i) for each host engine: ENGINE (31) BUSY while a copy engine
+            // hangs, else idle.
+            0x0000_2640..=0x0000_26b0
+                if offset % 8 == 0
+                    && self
+                        .engines
+                        .iter()
+                        .any(|e| e.engine == (offset - 0x2640) / 8) =>
+            {
+                let id = (offset - 0x2640) / 8;
+                let hung =
+                    self.engine_hung && self.engines.iter().any(|e| e.engine == id && e.is_copy());
+                ro("NV_PFIFO_ENGINE_STATUS", u32::from(hung) << 31)
+            }
+            // NV_PFB_PRI_MMU_FAULT_STATUS (Volta, Turing): no MMU fault is modelled.
+            0x0010_0e60 if gen != Generation::Pascal => ro("NV_PFB_PRI_MMU_FAULT_STATUS", 0),
+            // NV_PFIFO_PBDMA_MAP(i): the model's PBDMA i serves runlist i.
+            0x0000_2390..=0x0000_23c4 if (offset - 0x2390) / 4 < npbdma && offset % 4 == 0 => {
+                ro("NV_PFIFO_PBDMA_MAP", 1 << ((offset - 0x2390) / 4))
+            }
+            0x0004_0000..=0x0005_bfff
+                if (offset - 0x4_0000) / 0x2000 < npbdma && offset % 0x2000 == 0x12c =>
+            {
+                let i = (offset - 0x4_0000) / 0x2000;
+                rw("NV_PPBDMA_TIMEOUT", self.pbdma_timeout[i as usize])
+            }
+            0x0004_0000..=0x0005_bfff
+                if (offset - 0x4_0000) / 0x2000 < npbdma && offset % 0x2000 == 0x108 =>
+            {
+                ro("NV_PPBDMA_INTR_0", 0)
+            }
             0x0000_2254 if gen == Generation::Pascal => rw("NV_PFIFO_BAR1_BASE", self.bar1_base),
             0x0000_2270 if pre_turing => rw("NV_PFIFO_RUNLIST_BASE", self.runlist_base),
             0x0000_2274 if pre_turing => rw("NV_PFIFO_RUNLIST", self.runlist_submit),
@@ -271,6 +393,19 @@ impl Fifo {
         match offset {
             0x0000_0200 => self.write_pmc_enable(v, &mut lines),
             0x0010_0c10 => self.niso_flush = v,
+            0x0010_0cb8 | 0x00b8_30a0 => self.invalidate_pdb[0] = v,
+            0x0010_0cec | 0x00b8_30a4 => self.invalidate_pdb[1] = v,
+            0x0010_0cbc | 0x00b8_30b0 => {
+                let live = (offset == 0xb8_30b0) == (self.generation() == Generation::Turing);
+                // TRIGGER 31 with ALL_VA (0) and ALL_PDB (1) drops every cached translation.
+                if live && v >> 31 == 1 && v & 3 == 3 && self.tlb_stale {
+                    self.tlb_stale = false;
+                    lines.push("MMU TLB invalidated (all PDBs)".into());
+                }
+            }
+            0x0004_0000..=0x0005_bfff => {
+                self.pbdma_timeout[((offset - 0x4_0000) / 0x2000) as usize] = v
+            }
             0x0000_2254 => {
                 // PTR 27:0 (the USERD area's BAR1 offset >> 12) and VALID 28.
                 if v & !0x1fff_ffff != 0 {
@@ -369,6 +504,10 @@ impl Fifo {
     fn write_pmc_enable(&mut self, v: u32, lines: &mut Lines) {
         let was = self.pmc_enable;
         self.pmc_enable = v;
+        if was & PMC_PFIFO != 0 && v & PMC_PFIFO == 0 {
+            self.reset_pfifo();
+            lines.push("FIFO reset: runlists, channels and USERD base cleared".into());
+        }
         for e in self.engines.iter().filter(|e| e.is_copy()) {
             let on = |x: u32| x & PMC_PFIFO != 0 && x & (1 << e.reset) != 0;
             if on(was) && !on(v) {
@@ -722,6 +861,12 @@ impl Fifo {
     /// The address space of the instance block at `inst`: `NV_RAMIN_PAGE_DIR_BASE` at +0x200,
     /// version-2 format.
     fn vm(&self, mem: &Mem, inst: Phys) -> Result<Vm, String> {
+        if self.tlb_stale {
+            return Err(
+                "the MMU TLBs still hold a previous driver's translations (no invalidate of all PDBs since boot)"
+                    .into(),
+            );
+        }
         let lo = mem.read32(Phys(inst.0, inst.1 + 0x200))?;
         let hi = mem.read32(Phys(inst.0, inst.1 + 0x204))?;
         let aperture = Aperture::from_target(lo & 3)
@@ -734,8 +879,19 @@ impl Fifo {
                 "NV_RAMIN_BIG_PAGE_SIZE is 128 KiB, which this chip does not support".into(),
             );
         }
+        // Pascal: NV_RAMIN_ADR_LIMIT_LO (+0x208, bits 31:12) and _HI (+0x20C, bits 7:0), the last
+        // valid byte with its low 12 bits read as ones (gp100 dev_ram.h; OpenRM
+        // kgmmuInstBlkVaLimitGet_GP100 writes `limit | 0xfff`, nouveau `limit - 1`).
+        let limit = if self.generation() == Generation::Pascal {
+            let lo = mem.read32(Phys(inst.0, inst.1 + 0x208))?;
+            let hi = mem.read32(Phys(inst.0, inst.1 + 0x20c))?;
+            Some((u64::from(hi & 0xff) << 32) | u64::from(lo & !0xfff) | 0xfff)
+        } else {
+            None
+        };
         Ok(Vm {
             pdb: Phys(aperture, (u64::from(hi) << 32) | u64::from(lo & !0xfff)),
+            limit,
         })
     }
 
@@ -925,6 +1081,7 @@ impl Fifo {
         }
         let launch = self.stats.launches + 1;
         let mut corrupt = false;
+        let mut misdirect = false;
         if let Some(f) = self.fault.filter(|f| self.stats.launches >= f.after) {
             match f.kind {
                 FaultKind::Hang => {
@@ -941,9 +1098,18 @@ impl Fifo {
                     return Err(Stop::Injected);
                 }
                 FaultKind::Semaphore => corrupt = true,
+                FaultKind::Misdirect => misdirect = true,
             }
         }
-        let done = ctx.ce.launch(class, data, mem, vm).map_err(Stop::Eng)?;
+        let ce = if misdirect {
+            lines.push(format!(
+                "FAULT misdirect: channel {chid} launch {launch} lands one page past its destination"
+            ));
+            ctx.ce.misdirected()
+        } else {
+            ctx.ce.clone()
+        };
+        let done = ce.launch(class, data, mem, vm).map_err(Stop::Eng)?;
         self.stats.launches += 1;
         self.stats.copied += done.copied;
         self.stats.filled += done.filled;
@@ -975,6 +1141,16 @@ impl Fifo {
     /// Whether the worker should poll (Pascal: the host notices GP_PUT itself).
     pub fn polls(&self) -> bool {
         self.generation() == Generation::Pascal
+    }
+}
+
+/// PBDMAs per chip (`NV_PFIFO_CFG0_NUM_PBDMA_INIT`: GV100 14, TU104 12); Pascal's are not
+/// modelled.
+fn pbdmas(gen: Generation) -> u32 {
+    match gen {
+        Generation::Volta => 14,
+        Generation::Turing => 12,
+        _ => 0,
     }
 }
 

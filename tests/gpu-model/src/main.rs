@@ -6,7 +6,10 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore[:N]] [--dead-after-reset]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect[:N]]
+//!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
+//!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB] [--bar1-block-ignored]
+//!                   [--dead-after-reset]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
@@ -122,7 +125,8 @@ impl Device {
     }
 
     /// BAR1 accesses reach the model only beyond the emulated VRAM (the rest is mapped into the
-    /// guest), and BAR3 (the instance-memory aperture) is not modelled: both are refused.
+    /// guest); beyond the board's VRAM, or past the few pages the model keeps there, they are
+    /// refused, as is BAR3 (the instance-memory aperture, not modelled).
     fn refuse(&mut self, region: u32, offset: u64, len: usize, what: &str) -> io::Error {
         let mut bar0 = self.shared.lock();
         bar0.rejected += 1;
@@ -154,6 +158,12 @@ impl ServerBackend for Device {
                 }
             }
             VFIO_PCI_BAR0_REGION_INDEX => self.shared.lock().read(offset, data),
+            VFIO_PCI_BAR1_REGION_INDEX
+                if offset < self.bar1_len
+                    && self.shared.lock().bar1_access(offset, Some(data), &[]) =>
+            {
+                Ok(())
+            }
             _ => Err(self.refuse(region, offset, data.len(), "R")),
         }
     }
@@ -164,6 +174,7 @@ impl ServerBackend for Device {
                 if !self.config.write(offset, data) {
                     return Err(invalid("config write beyond 256 bytes"));
                 }
+                self.shared.lock().set_bus_master(self.config.bus_master());
                 if self.config.take_reset() {
                     // D3hot to D0 with No_Soft_Reset clear: the board resets (Linux's PM reset).
                     self.shared.lock().reset();
@@ -174,6 +185,11 @@ impl ServerBackend for Device {
                 let result = self.shared.lock().write(offset, data);
                 self.shared.wake.notify_one();
                 result
+            }
+            VFIO_PCI_BAR1_REGION_INDEX
+                if offset < self.bar1_len && self.shared.lock().bar1_access(offset, None, data) =>
+            {
+                Ok(())
             }
             _ => Err(self.refuse(region, offset, data.len(), "W")),
         }
@@ -222,7 +238,10 @@ impl ServerBackend for Device {
     /// and when the machine wakes from suspend to RAM, when a real board has lost power.
     fn reset(&mut self) -> io::Result<()> {
         self.config.reset();
-        self.shared.lock().reset();
+        let mut shared = self.shared.lock();
+        shared.reset();
+        // The command register is cleared: no DMA until the driver sets Bus Master Enable again.
+        shared.set_bus_master(self.config.bus_master());
         Ok(())
     }
 
@@ -330,6 +349,20 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--bind-stuck" => knobs.bind_stuck = true,
             "--dead-after-reset" => knobs.dead_after_reset = true,
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
+            "--leftovers" => knobs.leftovers = true,
+            "--bar1-block-ignored" => knobs.bar1_block_ignored = true,
+            "--vram-wraps" => knobs.vram_wraps = true,
+            "--pri-error" => {
+                let v = value()?;
+                let hex = v.trim_start_matches("0x");
+                knobs.pri_error = Some(
+                    u32::from_str_radix(hex, 16).map_err(|e| format!("--pri-error {v}: {e}"))?,
+                );
+            }
+            "--vpr" => knobs.vpr = Some(mib_range("--vpr", &value()?)?),
+            "--locked-hidden" => {
+                knobs.locked_hidden = Some(mib_range("--locked-hidden", &value()?)?)
+            }
             "--bar1-mib" => {
                 let mib = value()?
                     .parse::<u64>()
@@ -339,12 +372,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
                 }
                 bar1_mib = Some(mib);
             }
-            "--wpr2" => {
-                let v = value()?;
-                let (s, e) = v.split_once(':').ok_or("--wpr2 START_MIB:END_MIB")?;
-                let mib = |x: &str| x.parse::<u64>().map(|m| m << 20).map_err(|e| e.to_string());
-                knobs.wpr2 = Some((mib(s)?, mib(e)?));
-            }
+            "--wpr2" => knobs.wpr2 = Some(mib_range("--wpr2", &value()?)?),
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
@@ -366,6 +394,19 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
         knobs,
         bar1: bar1_mib.map_or(board.bar1, |mib| mib << 20),
     })
+}
+
+/// `START_MIB:END_MIB` as a byte range.
+fn mib_range(knob: &str, v: &str) -> Result<(u64, u64), String> {
+    let (s, e) = v
+        .split_once(':')
+        .ok_or(format!("{knob} START_MIB:END_MIB"))?;
+    let mib = |x: &str| {
+        x.parse::<u64>()
+            .map(|m| m << 20)
+            .map_err(|e| format!("{knob}: {e}"))
+    };
+    Ok((mib(s)?, mib(e)?))
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {

@@ -50,7 +50,18 @@ pub struct Mem<'a> {
 }
 
 impl Mem<'_> {
+    /// A system-memory access needs Bus Master Enable.
+    fn bus_master(&self, at: Phys, len: usize, what: &str) -> Result<(), String> {
+        if at.0 != Aperture::Vid && !self.sys.bus_master {
+            return Err(format!(
+                "DMA {what} of {len} bytes at {at} refused: Bus Master Enable (PCI_COMMAND bit 2) is clear"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn read(&self, at: Phys, data: &mut [u8]) -> Result<(), String> {
+        self.bus_master(at, data.len(), "read")?;
         let ok = match at.0 {
             Aperture::Vid => self.vram.read(at.1, data),
             _ => self.sys.read(at.1, data),
@@ -60,6 +71,7 @@ impl Mem<'_> {
     }
 
     pub fn write(&mut self, at: Phys, data: &[u8]) -> Result<(), String> {
+        self.bus_master(at, data.len(), "write")?;
         let ok = match at.0 {
             Aperture::Vid => self.vram.write(at.1, data),
             _ => self.sys.write(at.1, data),
@@ -168,6 +180,10 @@ pub fn translate(mem: &Mem, pdb: Phys, va: u64) -> Result<(Phys, bool), String> 
 #[derive(Clone, Copy, Debug)]
 pub struct Vm {
     pub pdb: Phys,
+    /// Pascal: `NV_RAMIN_ADR_LIMIT` (the last valid byte); a VA above it is a
+    /// VA_LIMIT_VIOLATION fault. Volta and later ignore the field (`dev_ram.ref.txt`: deprecated
+    /// with subcontexts).
+    pub limit: Option<u64>,
 }
 
 impl Vm {
@@ -180,6 +196,14 @@ impl Vm {
         write: bool,
         mut f: impl FnMut(&mut Mem, Phys, usize, usize) -> Result<(), String>,
     ) -> Result<(), String> {
+        if let Some(limit) = self.limit {
+            let last = va.saturating_add(len.max(1) as u64 - 1);
+            if last > limit {
+                return Err(format!(
+                    "va:{last:#x}: VA_LIMIT_VIOLATION (NV_RAMIN_ADR_LIMIT is {limit:#x})"
+                ));
+            }
+        }
         let mut done = 0;
         while done < len {
             let at = va + done as u64;
@@ -292,6 +316,7 @@ pub mod tests {
         let mut vram = vram(4 << 20);
         let fd = crate::dma::tests::memfd(1 << 20);
         let mut sys = GuestMemory::default();
+        sys.bus_master = true;
         sys.map(0x4000_0000, 1 << 20, &fd, 0).unwrap();
         let mut mem = Mem {
             vram: &mut vram,
@@ -312,7 +337,10 @@ pub mod tests {
         let (p, ro) = translate(&mem, pt.pdb, va + PAGE).unwrap();
         assert_eq!((p, ro), (Phys(Aperture::SysCoherent, 0x4008_0000), true));
         // A read across the page boundary is split between the two apertures.
-        let vm = Vm { pdb: pt.pdb };
+        let vm = Vm {
+            pdb: pt.pdb,
+            limit: None,
+        };
         mem.vram.write(0x20_0ffe, &[1, 2]);
         sys.write(0x4008_0000, &[3, 4]);
         let mut mem = Mem {

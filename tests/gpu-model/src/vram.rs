@@ -4,6 +4,7 @@
 //! maps it as BAR1 (physical mode: BAR1 offset N is VRAM address N), so guest accesses to BAR1 do
 //! not go through the model. Tests read the same file to check what the driver stored.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -13,7 +14,30 @@ pub struct Vram {
     file: File,
     base: *mut u8,
     len: u64,
+    /// The rest of the board's VRAM, `[len, limit)`: a few pages kept in memory (nothing
+    /// maps them into the guest; BAR1 accesses there reach the model), so that checks at the top
+    /// of VRAM work on a board that emulates only its start.
+    sparse: HashMap<u64, Box<[u8]>>,
+    /// The VRAM the board has (what its registers report); 0 = only the emulated part.
+    limit: u64,
+    /// How BAR1 sees VRAM: BAR1 offset N shows VRAM address N XOR `view_xor` (0 in physical
+    /// mode). The file is BAR1's view (QEMU maps it), so VRAM address A lives at file offset
+    /// A XOR `view_xor`.
+    view_xor: u64,
+    /// `--vram-wraps`: the memory decodes only this many bytes; addresses wrap around.
+    wraps: Option<u64>,
+    /// Ranges whose writes the memory drops (locked WPR/VPR regions, `--locked-hidden`).
+    locked: Vec<(u64, u64)>,
+    /// Writes dropped there.
+    pub dropped: u64,
 }
+
+/// Pages of non-emulated VRAM the model keeps at most.
+const SPARSE_PAGES: usize = 64;
+const PAGE: u64 = 4096;
+/// The BAR1 view a BAR1 left in virtual mode has (`Vram::set_view_xor`): 2 MiB pages swapped in
+/// pairs, so that no BAR1 offset shows the VRAM of the same address.
+pub const VIRTUAL_VIEW_XOR: u64 = 2 << 20;
 
 // SAFETY: The mapping is plain shared memory; the model serves one client at a time.
 unsafe impl Send for Vram {}
@@ -58,7 +82,101 @@ impl Vram {
             file,
             base: base.cast(),
             len,
+            sparse: HashMap::new(),
+            limit: 0,
+            view_xor: 0,
+            wraps: None,
+            locked: Vec::new(),
+            dropped: 0,
         })
+    }
+
+    /// The board has `limit` bytes of VRAM; decoding wraps at `wraps`, writes to `locked` are
+    /// dropped.
+    pub fn configure(&mut self, limit: u64, wraps: Option<u64>, locked: Vec<(u64, u64)>) {
+        self.limit = limit;
+        self.wraps = wraps;
+        self.locked = locked;
+    }
+
+    /// Changes how BAR1 sees VRAM, keeping VRAM's contents at their VRAM addresses (the file,
+    /// BAR1's view, is permuted). `xor` must be a power of two whose double divides the emulated
+    /// size.
+    pub fn set_view_xor(&mut self, xor: u64) {
+        let change = self.view_xor ^ xor;
+        if change == 0 {
+            return;
+        }
+        self.view_xor = xor;
+        let half = change as usize;
+        let bytes = self.bytes_mut();
+        for block in bytes.chunks_exact_mut(2 * half) {
+            let (a, b) = block.split_at_mut(half);
+            a.swap_with_slice(b);
+        }
+        self.sparse = std::mem::take(&mut self.sparse)
+            .into_iter()
+            .map(|(k, v)| (k ^ change, v))
+            .collect();
+    }
+
+    /// Where VRAM address `addr` is kept: the BAR1 view offset.
+    fn slot(&self, addr: u64) -> u64 {
+        self.wraps.map_or(addr, |w| addr % w) ^ self.view_xor
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `base` maps `len` bytes for as long as `self` lives; `&mut self` is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.base, self.len as usize) }
+    }
+
+    /// Reads view offsets `[slot, slot + data.len())`, within one page beyond the emulated part.
+    fn read_slot(&self, slot: u64, data: &mut [u8]) -> bool {
+        let end = slot + data.len() as u64;
+        if end <= self.len {
+            data.copy_from_slice(&self.bytes()[slot as usize..end as usize]);
+            return true;
+        }
+        if slot < self.len || end > self.limit || slot / PAGE != (end - 1) / PAGE {
+            return false;
+        }
+        let off = (slot % PAGE) as usize;
+        match self.sparse.get(&(slot / PAGE)) {
+            Some(page) => data.copy_from_slice(&page[off..off + data.len()]),
+            None => data.fill(0),
+        }
+        true
+    }
+
+    fn write_slot(&mut self, slot: u64, data: &[u8]) -> bool {
+        let end = slot + data.len() as u64;
+        if end <= self.len {
+            self.bytes_mut()[slot as usize..end as usize].copy_from_slice(data);
+            return true;
+        }
+        if slot < self.len || end > self.limit || slot / PAGE != (end - 1) / PAGE {
+            return false;
+        }
+        if !self.sparse.contains_key(&(slot / PAGE)) && self.sparse.len() >= SPARSE_PAGES {
+            return false;
+        }
+        let page = self
+            .sparse
+            .entry(slot / PAGE)
+            .or_insert_with(|| vec![0; PAGE as usize].into_boxed_slice());
+        let off = (slot % PAGE) as usize;
+        page[off..off + data.len()].copy_from_slice(data);
+        true
+    }
+
+    /// A BAR1 access the guest's mapping does not cover (beyond the emulated part): BAR1 offset
+    /// `offset` is VRAM address `offset ^ view_xor`.
+    pub fn bar1_read(&self, offset: u64, data: &mut [u8]) -> bool {
+        self.read(offset ^ self.view_xor, data)
+    }
+
+    pub fn bar1_write(&mut self, offset: u64, data: &[u8]) -> bool {
+        self.write(offset ^ self.view_xor, data)
     }
 
     pub fn len(&self) -> u64 {
@@ -80,26 +198,38 @@ impl Vram {
     pub fn clear(&mut self) {
         // SAFETY: `base` maps `len` writable bytes for as long as `self` lives.
         unsafe { std::ptr::write_bytes(self.base, 0, self.len as usize) };
+        self.sparse.clear();
     }
 
-    /// Copies VRAM at `addr` into `data`; false when that is beyond the emulated VRAM.
+    /// Copies VRAM at `addr` into `data`; false when that is beyond the emulated VRAM (and the
+    /// few pages kept beyond it).
     pub fn read(&self, addr: u64, data: &mut [u8]) -> bool {
-        let Some(src) = self.bytes().get(addr as usize..addr as usize + data.len()) else {
-            return false;
-        };
-        data.copy_from_slice(src);
+        let mut done = 0;
+        while done < data.len() {
+            let at = addr + done as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(data.len() - done);
+            if !self.read_slot(self.slot(at), &mut data[done..done + n]) {
+                return false;
+            }
+            done += n;
+        }
         true
     }
 
-    /// Copies `data` into VRAM at `addr`; false when that is beyond the emulated VRAM.
+    /// Copies `data` into VRAM at `addr`; false when that is beyond the emulated VRAM. Writes to
+    /// a locked range are dropped (and counted), as the memory controller drops them.
     pub fn write(&mut self, addr: u64, data: &[u8]) -> bool {
-        if addr + data.len() as u64 > self.len {
-            return false;
+        let mut done = 0;
+        while done < data.len() {
+            let at = addr + done as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(data.len() - done);
+            if self.locked.iter().any(|&(s, e)| s <= at && at < e) {
+                self.dropped += 1;
+            } else if !self.write_slot(self.slot(at), &data[done..done + n]) {
+                return false;
+            }
+            done += n;
         }
-        // SAFETY: In bounds (checked above) of the writable mapping.
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.add(addr as usize), data.len())
-        };
         true
     }
 }

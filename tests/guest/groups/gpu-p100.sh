@@ -7,8 +7,9 @@
 # span first, so cases that store data cap the pool (pool_size_mb) inside the emulated part.
 EMULATED_POOL=pool_size_mb=256
 
-# Usable: [256 KiB + 4 KiB (the channel's USERD), 16 GiB - 1 MiB) of BAR1.
-P100_PAGES=4193983
+# Usable: [256 KiB + 2 MiB (the USERD snoop window: 512 bytes for each of 4096 channels),
+# 16 GiB - 1 MiB) of BAR1.
+P100_PAGES=4193472
 
 case_probe_p100() {
 	local bdf
@@ -17,8 +18,10 @@ case_probe_p100() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16382 MiB \($P100_PAGES pages\) as device-private memory; copies by copy engine (CE[0-9]|LCE[0-9]+) \(runlist [0-9]+\) \(class 0xc0b5\) for batches of 16\+ pages, by the CPU \((avx2|sse4\.1|io)\) through BAR1 otherwise" "probe line"
+	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16380 MiB \($P100_PAGES pages\) as device-private memory; copies by copy engine (CE[0-9]|LCE[0-9]+) \(runlist [0-9]+\) \(class 0xc0b5\) for batches of 16\+ pages, by the CPU \((avx2|sse4\.1|io)\) through BAR1 otherwise" "probe line"
 	expect_pool "$bdf" $P100_PAGES
+	expect_dmesg "$bdf: self-check: BAR1 reaches VRAM one to one at 4 pages \(0x240000-0x3ffeff000\), through PRAMIN and BAR1 both ways" "BAR1 identity self-check"
+	expect_dmesg "$bdf: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "copy-engine self-check"
 }
 
 # What the guest's PCI core sees of the model: a 3D controller with NVIDIA's BAR layout and MSI.
@@ -55,6 +58,7 @@ host_migrate_p100() {
 	no_rejected_access 0
 	copy_engine_used 0
 	gpu_log_lacks 0 'NV_PBUS_BAR2_BLOCK' "BAR2 on Pascal, whose copy engine needs no method buffer"
+	gpu_log_has 0 '^W4 0x00002254 = 0x00000000 NV_PFIFO_BAR1_BASE' "USERD window invalidated at teardown"
 }
 
 # 64 MiB parked in the P100, checked in the model's VRAM file after the guest is gone
@@ -69,4 +73,7 @@ case_park_in_p100_vram() {
 host_park_in_p100_vram() {
 	vram_holds 0 19 16384
 	vram_untouched 0 0 $((256 << 10))
+	# Host treats a write anywhere in the USERD snoop window as some channel's GP_PUT: no pool
+	# page may lie there (past the 512 bytes of channel 0).
+	vram_untouched 0 $(((256 << 10) + 512)) $(((256 << 10) + (2 << 20)))
 }

@@ -6,9 +6,9 @@
 # Data goes only where VRAM is emulated: the pool hands out the partial chunks at both ends of its
 # span first, so cases that store data cap the pool (pool_size_mb) inside the emulated part.
 
-# Usable: [256 KiB + 4 KiB (the channel's USERD), 32 MiB) and [48 MiB, 23040 MiB - 1 MiB): the BAR
-# is clamped to VRAM.
-P40_PAGES=5893823
+# Usable: [256 KiB + 2 MiB (the USERD snoop window), 32 MiB) and [48 MiB, 23040 MiB - 1 MiB): the
+# BAR is clamped to VRAM.
+P40_PAGES=5893312
 
 case_probe_p40_clamps_bar1() {
 	local bdf
@@ -17,13 +17,17 @@ case_probe_p40_clamps_bar1() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla P40 \[10de:1b38\]: GP102 \(Pascal\) rev A1, 23040 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(32768 MiB, physical mode\), mapped write-combined; GPU 0 lends 23022 MiB \($P40_PAGES pages\)" "probe line"
+	expect_dmesg "$bdf: Tesla P40 \[10de:1b38\]: GP102 \(Pascal\) rev A1, 23040 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(32768 MiB, physical mode\), mapped write-combined; GPU 0 lends 23020 MiB \($P40_PAGES pages\)" "probe line"
 	expect_pool "$bdf" $P40_PAGES
+	expect_dmesg "$bdf: VRAM 0x2000000-0x2ffffff is locked \(write-protected or video-protected region\); not lent" "locked region line"
 }
 
 host_probe_p40_clamps_bar1() {
 	no_rejected_access 0
-	gpu_log_has 0 'NV_PFB_PRI_MMU_WPR2_ADDR_HI' "WPR2 read"
+	# Pascal reports WPR through NV_PFB_PRI_MMU_WPR_INFO (nouveau gm200_acr_wpr_check); the
+	# Turing registers do not exist here (no_rejected_access above).
+	gpu_log_has 0 '^R4 0x00100cd4 = 0x[0-9a-f]+ NV_PFB_PRI_MMU_WPR_INFO' "WPR read"
+	gpu_log_has 0 '^R4 0x00100cd0 = 0x[0-9a-f]+ NV_PFB_PRI_MMU_VPR_INFO' "VPR status read"
 }
 
 case_pool_size_on_p40() {

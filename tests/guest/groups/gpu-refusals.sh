@@ -18,9 +18,9 @@ case_virtual_bar1_recovered() {
 	stuck=$(nvidia_bdf 1b38)
 	dmesg_mark
 	load_module pool_size_mb=32
-	expect_dmesg "$bdf: BAR1 was left in virtual mode \(instance block 0x10000\); switched it to physical mode" "recovery line"
+	expect_dmesg "$bdf: BAR1 was left in virtual mode \(NV_PBUS_BAR1_BLOCK, instance block 0x10000\); switched it to physical mode" "recovery line"
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$stuck: BAR1 did not return to physical mode" "refusal line of the stuck bind"
+	expect_dmesg "$stuck: BAR1 did not return to physical mode \(NV_PBUS_BAR1_BLOCK\)" "refusal line of the stuck bind"
 	expect_eq "$(bound_driver "$stuck")" "" "driver of $stuck"
 	scenario migrate
 }

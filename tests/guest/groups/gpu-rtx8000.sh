@@ -16,12 +16,16 @@ case_probe_rtx8000() {
 	expect_dmesg "$bdf: BAR1 \(256 MiB\) shows only the first 256 MiB of 49152 MiB of VRAM in physical mode, and BAR1 virtual mode is not implemented: lending from that window only" "window line"
 	expect_dmesg "$bdf: Quadro RTX \[10de:1e30\]: TU102 \(Turing\) rev A1, 49152 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(256 MiB, physical mode\), mapped write-combined; GPU 0 lends 255 MiB \($RTX_PAGES pages\)" "probe line"
 	expect_pool "$bdf" $RTX_PAGES
+	expect_dmesg "$bdf: self-check: BAR1 reaches VRAM one to one at 3 pages \(0x40000-0xffff000\), through PRAMIN and BAR1 both ways" "BAR1 identity self-check"
+	expect_dmesg "$bdf: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "copy-engine self-check"
 }
 
 host_probe_rtx8000() {
 	no_rejected_access 0
 	gpu_log_has 0 'NV_PMC_BOOT_42' "chip ID from NV_PMC_BOOT_42"
 	gpu_log_has 0 'GFW boot progress' "Turing POST status read"
+	gpu_log_has 0 '^W4 0x00b80f48 = 0xa[0-9a-f]{7} NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK' "BAR2 bound through Turing's own block"
+	gpu_log_lacks 0 '^W4 0x00001714' "BAR2 bound through 0x1714, which does nothing on TU10x"
 }
 
 # Every migration scenario with the copy engine (the default), then with the CPU alone.
