@@ -32,11 +32,20 @@ fn identity_pages(usable: &[Range<u64>], vram: u64) -> KVec<u64> {
     let middle = (first + (last - first.min(last)) / 2) / PAGE * PAGE;
     let half = first + vram / 2 / PAGE * PAGE;
     for p in [first, middle, half, last] {
-        if lendable(p) && !pages.contains(&p) && pages.push(p, GFP_KERNEL).is_err() {
+        if !lendable(p) || pages.contains(&p) {
+            continue;
+        }
+        if pages.push(p, GFP_KERNEL).is_err() {
             break;
         }
+        // Kept ascending by moving the new page down (not `sort_unstable`: with rustc 1.85 its
+        // code trips objtool, "falls through to next function").
+        let mut i = pages.len() - 1;
+        while i > 0 && pages[i - 1] > pages[i] {
+            pages.swap(i - 1, i);
+            i -= 1;
+        }
     }
-    pages.sort_unstable();
     pages
 }
 
