@@ -145,8 +145,9 @@ const PCI_COMMAND_MASTER: u16 = 0x4;
 
 /// Lets the device master the bus (its engines reach system memory only so) and reads the bit
 /// back from config space: `true` only if it is set.
-pub(crate) fn set_bus_master(pdev: &pci::Device<Bound>) -> bool {
-    // SAFETY: `raw(pdev)` is a valid, bound `struct pci_dev`.
+pub(crate) fn set_bus_master<Ctx: kernel::device::DeviceContext>(pdev: &pci::Device<Ctx>) -> bool {
+    // SAFETY: `raw(pdev)` is a valid `struct pci_dev`; callers are probe and the channel of a GPU
+    // still bound (its resume), so the device is ours to program.
     unsafe { bindings::pci_set_master(raw(pdev)) };
     bus_master_enabled(pdev)
 }

@@ -868,6 +868,14 @@ impl Channel {
         self.put = 0;
         self.sequence = 0;
         self.build_memory();
+        // `suspend` cleared Bus Master Enable, and a reset clears it too.
+        if !bus::set_bus_master(&*self.pdev) {
+            dev_err!(
+                self.pdev.as_ref(),
+                "bus mastering did not turn on again (PCI_COMMAND bit 2 reads 0)\n"
+            );
+            return Err(EIO);
+        }
         self.start()
     }
 

@@ -39,7 +39,10 @@ case_config_space_p100() {
 	expect_eq "$((flags & 0x102200))" $((0x102200)) "BAR1: 64-bit prefetchable memory"
 	flags=$(bar_field "$bdf" 3 flags)
 	expect_eq "$((flags & 0x102200))" $((0x102200)) "BAR3: 64-bit prefetchable memory"
+	# The capability list as on the board: power management first, then MSI.
 	cap=$(od -An -tx1 -j $((0x34)) -N1 $dev/config | tr -d ' ')
+	expect_eq "$(od -An -tx1 -j $((0x$cap)) -N1 $dev/config | tr -d ' ')" 01 "capability at 0x$cap is power management"
+	cap=$(od -An -tx1 -j $((0x$cap + 1)) -N1 $dev/config | tr -d ' ')
 	expect_eq "$(od -An -tx1 -j $((0x$cap)) -N1 $dev/config | tr -d ' ')" 05 "capability at 0x$cap is MSI"
 }
 
