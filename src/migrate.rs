@@ -340,6 +340,8 @@ pub(crate) fn to_device(
     range.check_mapped(&mmap)?;
     let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
         if placement.all_closing() {
+            // The pages not reached land in a counter too: no GPU takes new pages now.
+            out.no_space += ((range.end - start) / PAGE_SIZE) as u64;
             return Err(ENODEV);
         }
         let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;

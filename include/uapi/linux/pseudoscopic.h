@@ -32,7 +32,9 @@
  *   EFAULT  part of the range is not mapped, or the struct cannot be read or written;
  *   ENOTTY  not one of the ioctls below;
  *   EACCES  part of the range is mapped PROT_NONE (not readable);
- *   ENODEV  `device` names no bound GPU (or no GPU is bound);
+ *   ENODEV  `device` names no bound GPU (or no GPU is bound); or, to the device, every GPU the
+ *           request could use began to go away or paused lending during it: the counters say
+ *           what had moved, and the pages not reached count as skipped_no_space;
  *   EBADF   `pidfd` is neither PS_PIDFD_SELF nor a pidfd;
  *   ESRCH   the process is gone (or has no address space);
  *   EPERM   the caller may not move that process's memory: that takes ptrace-style access (the
@@ -43,7 +45,7 @@
  *   ENOMEM  the kernel could not allocate memory for the request's bookkeeping; counters
  *           written back say what had moved, otherwise nothing had.
  * Validation happens before anything moves: a call that fails with EINVAL, EFAULT (unmapped),
- * EACCES, ENODEV, EBADF, ESRCH or EPERM has moved nothing.
+ * EACCES, EBADF, ESRCH or EPERM, or with ENODEV and all counters zero, has moved nothing.
  */
 struct ps_migrate {
 	__u64 addr;		/* in: start of the range */
