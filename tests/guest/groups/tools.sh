@@ -100,7 +100,7 @@ case_ps_status_json_and_watch() {
 	ps_ready
 	out=$(ps-status --json) || fail "ps-status --json failed"
 	echo "$out"
-	expect_match "$out" '^\{"loaded":true,"parameters":\{"bar_index":"-1",[^}]*"pool_size_mb":"0",[^}]*"scrub":"Y"\},"copy_path":"[a-z0-9_.-]+","device_total_kb":262144,"device_free_kb":262144,' "ps-status --json header"
+	expect_match "$out" '^\{"loaded":true,"parameters":\{"bar_index":"-1",[^}]*"pool_size_mb":"0",[^}]*"scrub":"Y"[^}]*\},"copy_path":"[a-z0-9_.-]+","device_total_kb":262144,"device_free_kb":262144,' "ps-status --json header"
 	expect_match "$out" "\"copy_path\":\"$(cat /sys/module/$MODULE/stats/copy_path)\"" "copy path from sysfs"
 	expect_match "$out" "\"gpus\":\[\{\"address\":\"$bdf\",\"vendor\":\"1af4\",\"device\":\"1110\",\"index\":0,\"vram_bar\":\{\"start\":[0-9]+,\"end\":[0-9]+,\"size\":268435456\},\"pool\":\{\"total_pages\":65536,\"free_pages\":65536," "ps-status --json GPU"
 	expect_match "$out" '"stats":\{"migrations_to_ram":0,' "ps-status --json counters"
