@@ -18,6 +18,7 @@
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/magic.h>
+#include <linux/memcontrol.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -152,6 +153,19 @@ struct dev_pagemap *ps_device_private_pgmap(struct page *page)
 bool ps_page_is_anon(struct page *page)
 {
 	return folio_test_anon(page_folio(page));
+}
+
+/*
+ * Whether a device folio that eviction collected (locked) still holds a process's data.  Such a
+ * folio carries the memory cgroup charge that migration moved over from RAM; one without it has
+ * already moved back (a fault finished with it but has not dropped its last reference) or never
+ * received data (a failed move to VRAM releasing it).  Moving it again would break
+ * mem_cgroup_migrate()'s rule that the old folio is charged, and count its pages twice.  Without
+ * memory cgroups nothing tells the two apart, and moving a dead folio again is harmless.
+ */
+bool ps_device_folio_holds_data(struct page *page)
+{
+	return mem_cgroup_disabled() || folio_memcg_charged(page_folio(page));
 }
 
 /*

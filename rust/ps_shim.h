@@ -59,6 +59,7 @@ unsigned long ps_folio_pfn(struct folio *folio);
 struct dev_pagemap *ps_folio_pgmap(struct folio *folio);
 struct dev_pagemap *ps_device_private_pgmap(struct page *page);
 bool ps_page_is_anon(struct page *page);
+bool ps_device_folio_holds_data(struct page *page);
 void ps_device_folio_init(struct page *page, struct dev_pagemap *pgmap, unsigned int order);
 void *ps_page_address(struct page *page);
 struct page *ps_alloc_user_page(struct vm_area_struct *vma, unsigned long addr);

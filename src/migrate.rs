@@ -698,7 +698,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
             };
             plan.clear();
             for (i, entry, pages) in entries(n, |i| mig.src(i)) {
-                if entry.migrates() && entry.pfn().is_some() {
+                if entry.migrates() && mig.holds_data(i) {
                     // A huge page can only move whole here: the kernel splits device pages only
                     // in a VMA's migration, and eviction has none. Without 2 MiB of RAM now it
                     // waits for the next round.

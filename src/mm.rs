@@ -507,6 +507,16 @@ impl<'a> DeviceMigration<'a> {
         self.arrays.src(i)
     }
 
+    /// Whether collected entry `i` still holds a process's data. A folio that has already moved
+    /// back to RAM, or never received data, can be collected in the moment before its last
+    /// reference drops; it must not be moved (or counted) again.
+    pub(crate) fn holds_data(&self, i: usize) -> bool {
+        self.arrays.source_page(i).is_some_and(|page| {
+            // SAFETY: A collected entry names a device page the migration holds locked.
+            unsafe { shim::ps_device_folio_holds_data(page.as_raw()) }
+        })
+    }
+
     pub(crate) fn set_dst(&mut self, i: usize, page: LockedPage) {
         self.arrays.set_dst(i, Destination::Ram(page));
     }

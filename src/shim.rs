@@ -55,6 +55,7 @@ extern "C" {
     pub(crate) fn ps_folio_pgmap(folio: *mut bindings::folio) -> *mut c_void;
     pub(crate) fn ps_device_private_pgmap(page: *mut bindings::page) -> *mut c_void;
     pub(crate) fn ps_page_is_anon(page: *mut bindings::page) -> bool;
+    pub(crate) fn ps_device_folio_holds_data(page: *mut bindings::page) -> bool;
     pub(crate) fn ps_device_folio_init(page: *mut bindings::page, pgmap: *mut c_void, order: u32);
     pub(crate) fn ps_page_address(page: *mut bindings::page) -> *mut c_void;
     pub(crate) fn ps_alloc_user_page(

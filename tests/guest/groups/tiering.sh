@@ -97,7 +97,10 @@ case_hot_memory_comes_back_and_stays() {
 	# The rest of the process (its heap, data, stack) may be parked too and come back: what was
 	# parked of it now, and up to 1 MiB of it parked later while the buffer is hot. Parking the
 	# buffer again while it is hot would bring back a DAMON region's worth, megabytes.
-	others=$(($(ps-migrate --pid $HOT_PID --residency --all | sed -n 's/^total: \([0-9]*\) of .*/\1/p') - $(resident_pages $HOT_PID "$HOT_RANGE")))
+	# ps-tierd goes on parking meanwhile: the buffer is counted first, so that what it parks
+	# between the two counts adds to `others` (a looser bound) rather than making it negative.
+	others=$(resident_pages $HOT_PID "$HOT_RANGE")
+	others=$(($(ps-migrate --pid $HOT_PID --residency --all | sed -n 's/^total: \([0-9]*\) of .*/\1/p') - others))
 	e0=$(stat_value early_refaults)
 	# It turns hot: 20 s of reading all of it, over and over.
 	kill -USR1 $HOT_PID
