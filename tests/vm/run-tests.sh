@@ -24,6 +24,7 @@ group_qemu_args() {
 	GROUP_ARGS=()
 	GROUP_GPUS=()
 	GROUP_QMP=0
+	GROUP_CMDLINE=
 	while read -r kind arg; do
 		case "$kind" in
 		ivshmem)
@@ -41,6 +42,7 @@ group_qemu_args() {
 		memory) GROUP_MEMORY=$arg ;;
 		timeout) GROUP_TIMEOUT=$arg ;;
 		kernel) GROUP_KERNEL=$arg ;;
+		cmdline) GROUP_CMDLINE="$GROUP_CMDLINE $arg" ;;
 		*) die "$file: unknown '# vm: $kind' line" ;;
 		esac
 	done < <(sed -n 's/^# vm: *//p' "$file")
@@ -208,7 +210,7 @@ run_group() {
 			cp "$KERNEL_IMAGE" "$image"
 		fi
 		PS_KERNEL_IMAGE=$image PS_VM_MEMORY=$GROUP_MEMORY qemu_cmd "$dir/console.log" "$dir/results.log" \
-			"ps.mode=test ps.group=$group ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
+			"ps.mode=test ps.group=$group${GROUP_CMDLINE} ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
 		[ ${#GROUP_GPUS[@]} -ne 0 ] && QEMU_CMD=(in_qemu_chroot "${QEMU_CMD[@]}")
 		printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
 		run_guest "$dir" "$file"
