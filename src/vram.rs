@@ -4,8 +4,9 @@
 //! pool, the device-private pagemap and the statistics, in one reference-counted object.
 //!
 //! Lifetime: created at probe and published in the registry; at unbind [`Vram::shutdown`] stops
-//! new users, waits for running ones, moves every page back to RAM, and only then does the drop
-//! unregister the pagemap and unmap the BAR.
+//! new users, waits for running ones (which have then let go of their references), moves every
+//! page back to RAM, and only then does the drop, in the unbind, unregister the pagemap and unmap
+//! the BAR.
 
 mod bar;
 mod pagemap;
@@ -101,8 +102,10 @@ pub(crate) struct Vram {
     /// The GPU's number in the ioctl ABI and in sysfs.
     pub(crate) index: u32,
     pdev: ARef<pci::Device>,
-    /// ioctls working on this GPU right now.
-    users: AtomicUsize,
+    /// ioctls working on this GPU right now. Shared with each [`ActiveVram`], which counts itself
+    /// out only after dropping its reference: once the count is zero, the GPU's own reference is
+    /// the last one, so the unbind that drops it releases everything before it returns.
+    users: Arc<AtomicUsize>,
     /// Set at shutdown: no new users, no new device pages.
     closed: AtomicBool,
     /// Set while lending is paused for a suspend or a reset: every page is back in RAM, the pool
@@ -113,19 +116,28 @@ pub(crate) struct Vram {
 }
 
 /// A running user of a [`Vram`] (an ioctl); [`Vram::shutdown`] waits for it to go.
-pub(crate) struct ActiveVram(Arc<Vram>);
+pub(crate) struct ActiveVram {
+    vram: Arc<Vram>,
+    /// After `vram` (fields drop in order): the reference goes before the count, so a shutdown
+    /// that sees no users knows no ioctl still holds the GPU; the unbind's reference is then the
+    /// last, and the unbind releases everything (pagemap, BAR, sysfs) before it returns.
+    _user: UserCount,
+}
+
+/// One count in [`Vram::users`], given back on drop.
+struct UserCount(Arc<AtomicUsize>);
+
+impl Drop for UserCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl core::ops::Deref for ActiveVram {
     type Target = Vram;
 
     fn deref(&self) -> &Vram {
-        &self.0
-    }
-}
-
-impl Drop for ActiveVram {
-    fn drop(&mut self) {
-        self.0.users.fetch_sub(1, Ordering::SeqCst);
+        &self.vram
     }
 }
 
@@ -164,7 +176,7 @@ impl Vram {
                 stats: Stats::new(),
                 index,
                 pdev: plain.into(),
-                users: AtomicUsize::new(0),
+                users: Arc::new(AtomicUsize::new(0), GFP_KERNEL)?,
                 closed: AtomicBool::new(false),
                 paused <- new_mutex!(false),
                 // Last: once registered, the kernel may call back into the fields above.
@@ -376,7 +388,10 @@ impl Vram {
             self.users.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        Some(ActiveVram(self.clone()))
+        Some(ActiveVram {
+            vram: self.clone(),
+            _user: UserCount(self.users.clone()),
+        })
     }
 
     /// The pagemap pointer that `page_pgmap` gives for pages of this GPU.

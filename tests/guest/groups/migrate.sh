@@ -139,3 +139,26 @@ unbind_live() {
 case_unbind_with_64m_parked() { unbind_live 64 unbind; }
 case_rmmod_with_64m_parked() { unbind_live 64 rmmod; }
 case_unbind_with_huge_pages_parked() { unbind_live 64 unbind hold-huge; }
+
+# Unbind returns only once the GPU is wholly released (no ioctl holds it any more, even one
+# just ending), so a bind right after it succeeds; RESIDENCY requests race each cycle.
+case_rebind_right_after_unbind() {
+	ps_ready
+	local bdf i pid rpid
+	bdf=$(ivshmem_bdf)
+	ps-test hold 8 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 2048 pages"
+	sh -c "while :; do ps-migrate --pid $pid --residency --all >/dev/null 2>&1; done" &
+	rpid=$!
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		check sh -c "echo $bdf > $DRIVER_DIR/unbind"
+		check sh -c "echo $bdf > $DRIVER_DIR/bind"
+		expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound right after unbind $i"
+	done
+	kill $rpid
+	wait $rpid 2>/dev/null
+	kill -USR1 $pid
+	wait $pid || fail "process lost data across the unbinds: $(cat /tmp/hold.out)"
+	info "10 unbind/bind cycles with RESIDENCY requests racing: every bind right after its unbind succeeded, 8 MiB verified"
+}
