@@ -105,28 +105,7 @@ void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned
 int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
 			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps);
 
-/* sysfs items: the statistics, the pool sizes and the GPU index (Rust: src/stats.rs). */
-enum ps_item {
-	PS_STAT_MIGRATIONS_TO_RAM,
-	PS_STAT_MIGRATIONS_TO_DEVICE,
-	PS_STAT_PAGE_FAULTS,
-	PS_STAT_BYTES_TO_RAM,
-	PS_STAT_BYTES_TO_DEVICE,
-	PS_STAT_ALLOC_FAIL,
-	PS_STAT_DMA_FAIL,
-	PS_STAT_EVICTIONS,
-	PS_STAT_THP_TO_DEVICE,
-	PS_STAT_THP_TO_RAM,
-	PS_STAT_THP_FALLBACK,
-	PS_STAT_THP_SPLITS,
-	PS_STAT_DMA_BYTES,
-	PS_STAT_CPU_COPY_BYTES,
-	PS_STAT_EARLY_REFAULTS,
-	PS_POOL_TOTAL_PAGES,
-	PS_POOL_FREE_PAGES,
-	PS_POOL_FREE_CHUNKS,
-	PS_GPU_INDEX,
-};
+#include "ps_items.h"
 
 /* Implemented in Rust: the value of `item` for `gpu`, or summed over all GPUs when NULL. */
 u64 ps_rust_stat(const void *gpu, unsigned int item);

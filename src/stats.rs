@@ -9,49 +9,13 @@ use crate::{registry, vram::Vram};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{ffi::c_void, page::PAGE_SIZE, prelude::*};
 
-/// The counters, in the order of `enum ps_item` in `rust/ps_shim.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Counter {
-    /// Pages moved from VRAM to RAM (CPU faults and requests; not evictions).
-    MigrationsToRam = 0,
-    /// Pages moved from RAM to VRAM.
-    MigrationsToDevice = 1,
-    /// CPU faults on pages in VRAM (`migrate_to_ram` calls).
-    PageFaults = 2,
-    /// Bytes moved from VRAM to RAM, evictions included.
-    BytesToRam = 3,
-    /// Bytes moved from RAM to VRAM.
-    BytesToDevice = 4,
-    /// Pages that could not move because the VRAM pool (or, towards RAM, memory) was exhausted.
-    AllocFail = 5,
-    /// Copy-engine transfers that failed (and were redone by the CPU).
-    DmaFail = 6,
-    /// Pages moved back to RAM because their GPU was unbound.
-    Evictions = 7,
-    /// 2 MiB huge pages moved to VRAM whole (their pages also count in `MigrationsToDevice`).
-    ThpToDevice = 8,
-    /// 2 MiB huge pages moved back to RAM whole (their pages also count in `MigrationsToRam`).
-    ThpToRam = 9,
-    /// 2 MiB huge pages moved as single pages because no huge page was free on the other side.
-    ThpFallback = 10,
-    /// Huge device pages the kernel split into single pages (partial unmap, `mremap`, fallback).
-    ThpSplits = 11,
-    /// Bytes the GPU's copy engine copied between RAM and VRAM.
-    DmaBytes = 12,
-    /// Bytes the CPU copied between RAM and VRAM.
-    CpuCopyBytes = 13,
-    /// Pages a CPU fault brought back within `early_refault_secs` of the last park into their
-    /// 2 MiB pool chunk: the signal that too much was parked.
-    EarlyRefaults = 14,
-}
+// The counters and sysfs items, generated from their one list, `rust/ps_items.h`
+// (`scripts/gen-items.sh`); the tools use the same file.
+#[allow(unreachable_pub, dead_code)]
+mod items;
 
-const COUNTERS: usize = 15;
-/// sysfs item numbers past the counters (`enum ps_item`).
-const ITEM_TOTAL_PAGES: u32 = 15;
-const ITEM_FREE_PAGES: u32 = 16;
-const ITEM_FREE_CHUNKS: u32 = 17;
-const ITEM_INDEX: u32 = 18;
+pub(crate) use items::Counter;
+use items::{COUNTERS, ITEM_FREE_CHUNKS, ITEM_FREE_PAGES, ITEM_INDEX, ITEM_TOTAL_PAGES};
 
 /// One set of counters.
 pub(crate) struct Stats {
@@ -117,27 +81,6 @@ impl Stats {
     }
 }
 
-fn counter_of(item: u32) -> Option<Counter> {
-    Some(match item {
-        0 => Counter::MigrationsToRam,
-        1 => Counter::MigrationsToDevice,
-        2 => Counter::PageFaults,
-        3 => Counter::BytesToRam,
-        4 => Counter::BytesToDevice,
-        5 => Counter::AllocFail,
-        6 => Counter::DmaFail,
-        7 => Counter::Evictions,
-        8 => Counter::ThpToDevice,
-        9 => Counter::ThpToRam,
-        10 => Counter::ThpFallback,
-        11 => Counter::ThpSplits,
-        12 => Counter::DmaBytes,
-        13 => Counter::CpuCopyBytes,
-        14 => Counter::EarlyRefaults,
-        _ => return None,
-    })
-}
-
 /// What one sysfs file shows: `item` (an `enum ps_item`) of `gpu`, or module-wide when null.
 ///
 /// # Safety
@@ -147,7 +90,7 @@ fn counter_of(item: u32) -> Option<Counter> {
 unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
     // SAFETY: By the function's contract `gpu` is null or a live `Vram`.
     let gpu = unsafe { gpu.cast::<Vram>().as_ref() };
-    match (gpu, counter_of(item)) {
+    match (gpu, Counter::from_item(item)) {
         (Some(gpu), Some(counter)) => gpu.stats.get(counter),
         (None, Some(counter)) => MODULE_STATS.get(counter),
         (Some(gpu), None) => match item {
