@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Statistics: lock-free counters per GPU and for the whole module, read through sysfs.
+//! Statistics: lock-free counters per GPU and for the whole module, read through sysfs
+//! ([`crate::sysfs`]).
 //!
 //! Every event is counted twice, in its GPU's [`Stats`] and in [`MODULE_STATS`], so that the
 //! module-wide numbers keep counting across unbinds.
 
-use crate::{registry, vram::Vram};
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{ffi::c_void, page::PAGE_SIZE, prelude::*};
+use kernel::page::PAGE_SIZE;
 
 // The counters and sysfs items, generated from their one list, `rust/ps_items.h`
 // (`scripts/gen-items.sh`); the tools use the same file.
@@ -15,7 +15,8 @@ use kernel::{ffi::c_void, page::PAGE_SIZE, prelude::*};
 mod items;
 
 pub(crate) use items::Counter;
-use items::{COUNTERS, ITEM_FREE_CHUNKS, ITEM_FREE_PAGES, ITEM_INDEX, ITEM_TOTAL_PAGES};
+use items::COUNTERS;
+pub(crate) use items::{ITEM_FREE_CHUNKS, ITEM_FREE_PAGES, ITEM_INDEX, ITEM_TOTAL_PAGES};
 
 /// One set of counters.
 pub(crate) struct Stats {
@@ -32,7 +33,7 @@ impl Stats {
         }
     }
 
-    fn get(&self, counter: Counter) -> u64 {
+    pub(crate) fn get(&self, counter: Counter) -> u64 {
         self.counters[counter as usize].load(Ordering::Relaxed)
     }
 
@@ -79,83 +80,4 @@ impl Stats {
         self.add(Counter::Evictions, pages);
         self.add(Counter::BytesToRam, pages * PAGE_SIZE as u64);
     }
-}
-
-/// What one sysfs file shows: `item` (an `enum ps_item`) of `gpu`, or module-wide when null.
-///
-/// # Safety
-///
-/// `gpu` is null or the `Vram` that created the sysfs directory, which outlives its files.
-#[no_mangle]
-unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
-    // SAFETY: By the function's contract `gpu` is null or a live `Vram`.
-    let gpu = unsafe { gpu.cast::<Vram>().as_ref() };
-    match (gpu, Counter::from_item(item)) {
-        (Some(gpu), Some(counter)) => gpu.stats.get(counter),
-        (None, Some(counter)) => MODULE_STATS.get(counter),
-        (Some(gpu), None) => match item {
-            ITEM_TOTAL_PAGES => gpu.total_pages() as u64,
-            ITEM_FREE_PAGES => gpu.free_pages() as u64,
-            ITEM_FREE_CHUNKS => gpu.free_chunks() as u64,
-            ITEM_INDEX => u64::from(gpu.index),
-            _ => 0,
-        },
-        (None, None) => match item {
-            ITEM_TOTAL_PAGES => registry::sum(|gpu| gpu.total_pages() as u64),
-            ITEM_FREE_PAGES => registry::sum(|gpu| gpu.free_pages() as u64),
-            ITEM_FREE_CHUNKS => registry::sum(|gpu| gpu.free_chunks() as u64),
-            _ => 0,
-        },
-    }
-}
-
-/// What `<gpu>/copy_engine` shows: `PS_CE_NONE`, `PS_CE_RUNNING` or `PS_CE_FAILED`, and the
-/// engine in `out` unless none.
-///
-/// # Safety
-///
-/// `gpu` is the `Vram` that created the sysfs directory, which outlives its files; `out` is valid
-/// for writes.
-#[no_mangle]
-unsafe extern "C" fn ps_rust_gpu_copy_engine(gpu: *const c_void, out: *mut CopyEngineRaw) -> i32 {
-    // SAFETY: By the function's contract.
-    let Some(gpu) = (unsafe { gpu.cast::<Vram>().as_ref() }) else {
-        return CE_NONE;
-    };
-    let Some((engine, class, failed)) = gpu.copy_engine() else {
-        return CE_NONE;
-    };
-    let raw = CopyEngineRaw {
-        lce: engine.is_lce(),
-        instance: engine.number(),
-        runlist: engine.runlist,
-        class_id: class,
-    };
-    // SAFETY: By the function's contract `out` is valid for writes.
-    unsafe { out.write(raw) };
-    if failed {
-        CE_FAILED
-    } else {
-        CE_RUNNING
-    }
-}
-
-/// `enum ps_ce_state`.
-const CE_NONE: i32 = 0;
-const CE_RUNNING: i32 = 1;
-const CE_FAILED: i32 = 2;
-
-/// `struct ps_copy_engine`.
-#[repr(C)]
-struct CopyEngineRaw {
-    lce: bool,
-    instance: u32,
-    runlist: u32,
-    class_id: u32,
-}
-
-/// What `stats/copy_path` shows: the CPU copy routine in use.
-#[no_mangle]
-extern "C" fn ps_rust_copy_path() -> *const kernel::ffi::c_char {
-    crate::copy::routine().c_name().as_char_ptr()
 }
