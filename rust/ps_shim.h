@@ -107,7 +107,9 @@ int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned
 
 #include "ps_items.h"
 
-/* Implemented in Rust: the value of `item` for `gpu`, or summed over all GPUs when NULL. */
+/* Implemented in Rust (src/sysfs.rs, as the two below): the value of `item` for `gpu`, or summed
+ * over all GPUs when NULL.
+ */
 u64 ps_rust_stat(const void *gpu, unsigned int item);
 /* A GPU's copy engine, as ps_rust_gpu_copy_engine() reports it. */
 enum ps_ce_state { PS_CE_NONE, PS_CE_RUNNING, PS_CE_FAILED };
