@@ -7,6 +7,8 @@
 
 #include <linux/types.h>
 
+#include "ps_items.h"
+
 struct dev_pagemap;
 struct dev_pagemap_ops;
 struct folio;
@@ -105,10 +107,9 @@ void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned
 int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
 			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps);
 
-#include "ps_items.h"
-
-/* Implemented in Rust (src/sysfs.rs, as the two below): the value of `item` for `gpu`, or summed
- * over all GPUs when NULL.
+/*
+ * Implemented in Rust (src/sysfs.rs, as the two below): the value of `item` (enum ps_item of
+ * ps_items.h) for `gpu`, or summed over all GPUs when NULL.
  */
 u64 ps_rust_stat(const void *gpu, unsigned int item);
 /* A GPU's copy engine, as ps_rust_gpu_copy_engine() reports it. */
