@@ -71,7 +71,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check unit-check no-panics vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check unit-check no-panics vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -147,7 +147,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check unit-check no-panics
+check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check items-check layers-check unit-check no-panics
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -159,9 +159,25 @@ abi: check-kdir
 abi-check: check-kdir
 	$(ABI_ENV) bash tests/host/abi.sh
 
+# The sysfs items (counters, pool sizes, a GPU's index) have one list, rust/ps_items.h, from which
+# the C shim builds the sysfs files; their Rust side (src/stats/items.rs, used by the module and the
+# tools) is generated from it: `make items` rewrites it, `make check` fails on any drift, also of
+# README.md's list of the files (tests/host/items.sh).
+ITEMS_ENV = RUSTFMT_CONFIG=$(KDIR)/source/.rustfmt.toml
+
+items: check-kdir
+	$(ITEMS_ENV) bash scripts/gen-items.sh
+
+items-check: check-kdir
+	$(ITEMS_ENV) bash tests/host/items.sh
+
 # ps-tierd's systemd unit (packaging/ps-tierd.service) as systemd-analyze verify sees it.
 unit-check: tools
 	bash tests/host/unit.sh
+
+# The module's layers: src/ imports only downward, as ARCHITECTURE.md lists (tests/host/layers.sh).
+layers-check:
+	bash tests/host/layers.sh
 
 # No assert!/unwrap/expect (or other panics) in the module's code (tests/host/no-panics.sh).
 no-panics:

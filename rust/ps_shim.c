@@ -694,29 +694,8 @@ static ssize_t ps_module_item_show(const struct module_attribute *attr, struct m
 		.attr = __ATTR(_name, 0444, ps_module_item_show, NULL), .item = _item \
 	}
 
-#define PS_STAT_ITEMS(X)                               \
-	X(migrations_to_ram, PS_STAT_MIGRATIONS_TO_RAM)       \
-	X(migrations_to_device, PS_STAT_MIGRATIONS_TO_DEVICE) \
-	X(page_faults, PS_STAT_PAGE_FAULTS)                   \
-	X(bytes_to_ram, PS_STAT_BYTES_TO_RAM)                 \
-	X(bytes_to_device, PS_STAT_BYTES_TO_DEVICE)           \
-	X(alloc_fail, PS_STAT_ALLOC_FAIL)                     \
-	X(dma_fail, PS_STAT_DMA_FAIL)                         \
-	X(evictions, PS_STAT_EVICTIONS)                       \
-	X(thp_to_device, PS_STAT_THP_TO_DEVICE)               \
-	X(thp_to_ram, PS_STAT_THP_TO_RAM)                     \
-	X(thp_fallback, PS_STAT_THP_FALLBACK)                 \
-	X(thp_splits, PS_STAT_THP_SPLITS)                     \
-	X(dma_bytes, PS_STAT_DMA_BYTES)                       \
-	X(cpu_copy_bytes, PS_STAT_CPU_COPY_BYTES)             \
-	X(early_refaults, PS_STAT_EARLY_REFAULTS)
-
-#define PS_POOL_ITEMS(X)                 \
-	X(total_pages, PS_POOL_TOTAL_PAGES) \
-	X(free_pages, PS_POOL_FREE_PAGES)   \
-	X(free_chunks, PS_POOL_FREE_CHUNKS)
-
-#define PS_DEFINE_MODULE_ITEM(name, item) PS_MODULE_ITEM(name, item);
+/* One file per entry of the lists in rust/ps_items.h, X(name, doc). */
+#define PS_DEFINE_MODULE_ITEM(name, doc) PS_MODULE_ITEM(name, PS_ITEM_##name);
 PS_STAT_ITEMS(PS_DEFINE_MODULE_ITEM)
 PS_POOL_ITEMS(PS_DEFINE_MODULE_ITEM)
 
@@ -728,7 +707,7 @@ static ssize_t ps_copy_path_show(const struct module_attribute *attr, struct mod
 
 static struct module_attribute ps_module_attr_copy_path = __ATTR(copy_path, 0444, ps_copy_path_show, NULL);
 
-#define PS_MODULE_ATTR_PTR(name, item) &ps_module_attr_##name.attr.attr,
+#define PS_MODULE_ATTR_PTR(name, doc) &ps_module_attr_##name.attr.attr,
 static struct attribute *ps_module_stat_attrs[] = {
 	PS_STAT_ITEMS(PS_MODULE_ATTR_PTR) &ps_module_attr_copy_path.attr, NULL
 };
@@ -773,13 +752,13 @@ static ssize_t ps_gpu_item_show(struct kobject *kobj, struct kobj_attribute *att
 			    container_of(attr, struct ps_item_attr, attr)->item, buf);
 }
 
-#define PS_DEFINE_GPU_ITEM(_name, _item)                                         \
-	static struct ps_item_attr ps_gpu_attr_##_name = {                       \
-		.attr = __ATTR(_name, 0444, ps_gpu_item_show, NULL), .item = _item \
+#define PS_DEFINE_GPU_ITEM(_name, _doc)                                                 \
+	static struct ps_item_attr ps_gpu_attr_##_name = {                              \
+		.attr = __ATTR(_name, 0444, ps_gpu_item_show, NULL), .item = PS_ITEM_##_name \
 	};
 PS_STAT_ITEMS(PS_DEFINE_GPU_ITEM)
 PS_POOL_ITEMS(PS_DEFINE_GPU_ITEM)
-PS_DEFINE_GPU_ITEM(index, PS_GPU_INDEX)
+PS_GPU_ITEMS(PS_DEFINE_GPU_ITEM)
 
 /* <gpu>/copy_engine: "running LCE1 runlist 1 class 0xc3b5", "failed LCE1 runlist 1" or "none". */
 static ssize_t ps_gpu_copy_engine_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
@@ -803,11 +782,10 @@ static ssize_t ps_gpu_copy_engine_show(struct kobject *kobj, struct kobj_attribu
 
 static struct kobj_attribute ps_gpu_attr_copy_engine = __ATTR(copy_engine, 0444, ps_gpu_copy_engine_show, NULL);
 
-#define PS_GPU_ATTR_PTR(name, item) &ps_gpu_attr_##name.attr.attr,
+#define PS_GPU_ATTR_PTR(name, doc) &ps_gpu_attr_##name.attr.attr,
 static struct attribute *ps_gpu_stat_attrs[] = { PS_STAT_ITEMS(PS_GPU_ATTR_PTR) NULL };
 static struct attribute *ps_gpu_pool_attrs[] = { PS_POOL_ITEMS(PS_GPU_ATTR_PTR) NULL };
-static struct attribute *ps_gpu_top_attrs[] = { &ps_gpu_attr_index.attr.attr, &ps_gpu_attr_copy_engine.attr,
-						NULL };
+static struct attribute *ps_gpu_top_attrs[] = { PS_GPU_ITEMS(PS_GPU_ATTR_PTR) &ps_gpu_attr_copy_engine.attr, NULL };
 
 static const struct attribute_group ps_gpu_stat_group = {
 	.name = "stats",

@@ -7,6 +7,8 @@
 
 #include <linux/types.h>
 
+#include "ps_items.h"
+
 struct dev_pagemap;
 struct dev_pagemap_ops;
 struct folio;
@@ -105,30 +107,10 @@ void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned
 int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
 			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps);
 
-/* sysfs items: the statistics, the pool sizes and the GPU index (Rust: src/stats.rs). */
-enum ps_item {
-	PS_STAT_MIGRATIONS_TO_RAM,
-	PS_STAT_MIGRATIONS_TO_DEVICE,
-	PS_STAT_PAGE_FAULTS,
-	PS_STAT_BYTES_TO_RAM,
-	PS_STAT_BYTES_TO_DEVICE,
-	PS_STAT_ALLOC_FAIL,
-	PS_STAT_DMA_FAIL,
-	PS_STAT_EVICTIONS,
-	PS_STAT_THP_TO_DEVICE,
-	PS_STAT_THP_TO_RAM,
-	PS_STAT_THP_FALLBACK,
-	PS_STAT_THP_SPLITS,
-	PS_STAT_DMA_BYTES,
-	PS_STAT_CPU_COPY_BYTES,
-	PS_STAT_EARLY_REFAULTS,
-	PS_POOL_TOTAL_PAGES,
-	PS_POOL_FREE_PAGES,
-	PS_POOL_FREE_CHUNKS,
-	PS_GPU_INDEX,
-};
-
-/* Implemented in Rust: the value of `item` for `gpu`, or summed over all GPUs when NULL. */
+/*
+ * Implemented in Rust (src/sysfs.rs, as the two below): the value of `item` (enum ps_item of
+ * ps_items.h) for `gpu`, or summed over all GPUs when NULL.
+ */
 u64 ps_rust_stat(const void *gpu, unsigned int item);
 /* A GPU's copy engine, as ps_rust_gpu_copy_engine() reports it. */
 enum ps_ce_state { PS_CE_NONE, PS_CE_RUNNING, PS_CE_FAILED };

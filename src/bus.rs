@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! PCI helpers the `kernel` crate does not offer yet: BAR flags and a balanced device enable.
+//! PCI helpers the `kernel` crate does not offer yet: BAR flags, a balanced device enable and a
+//! BAR mapped write-combined.
+
+mod wc_bar;
+
+pub(crate) use wc_bar::WcBar;
 
 use crate::shim;
 use kernel::{bindings, device::Bound, pci, prelude::*};

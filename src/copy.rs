@@ -11,17 +11,17 @@
 //! never holds the CPU for long. Where the FPU cannot be used (or the CPU lacks SSE4.1) the
 //! kernel's `memcpy_toio`/`memcpy_fromio` do the work.
 //!
-//! A [`Batch`] of at least `migration_threshold` pages goes to the GPU's copy engine instead, when
-//! the board has one running ([`Vram::dma_copy`]); if that fails the CPU copies the batch.
+//! A batch of at least `migration_threshold` pages goes to the GPU's copy engine instead, when
+//! the board has one running (`vram::Batch`); if that fails the CPU copies the batch.
 
 pub(crate) mod simd;
 
-use crate::{shim, stats::Counter, vram::Vram};
+use crate::shim;
 use core::{
     marker::PhantomData,
     sync::atomic::{AtomicU8, Ordering},
 };
-use kernel::{ffi::c_void, page::PAGE_SIZE, prelude::*};
+use kernel::{ffi::c_void, prelude::*};
 
 /// Most bytes copied under one FPU section: 64 KiB keeps preemption off for tens of
 /// microseconds even at the 0.5 GB/s that boards read through BAR1.
@@ -208,56 +208,6 @@ impl<'a> Span<'a> {
     /// `'a`, like the rest of the span.
     pub(crate) fn ram_ptr(&self) -> *mut u8 {
         self.ram
-    }
-}
-
-/// A batch of spans, each with the GPU whose VRAM it touches, copied together by
-/// [`Batch::run`]: by that GPU's copy engine when it has a usable one and the batch holds at least
-/// `migration_threshold` pages, by the CPU otherwise.
-pub(crate) struct Batch<'a> {
-    dir: Direction,
-    spans: KVec<Span<'a>>,
-    gpus: KVec<&'a Vram>,
-}
-
-impl<'a> Batch<'a> {
-    /// A batch with room for `capacity` spans (e.g. one per entry of a migration window); without
-    /// memory for that, each span is copied by the CPU as it is added.
-    pub(crate) fn new(dir: Direction, capacity: usize) -> Self {
-        let spans = KVec::with_capacity(capacity, GFP_KERNEL).unwrap_or_default();
-        let gpus = KVec::with_capacity(capacity, GFP_KERNEL).unwrap_or_default();
-        Self { dir, spans, gpus }
-    }
-
-    /// Adds `span` of `gpu`; a span beyond the capacity is copied at once by the CPU.
-    pub(crate) fn push(&mut self, gpu: &'a Vram, span: Span<'a>) {
-        if self.spans.len() == self.spans.capacity() || self.gpus.len() == self.gpus.capacity() {
-            gpu.count(Counter::CpuCopyBytes, span.len as u64);
-            copy(self.dir, core::slice::from_ref(&span));
-            return;
-        }
-        // Capacity was checked above.
-        let _ = self.spans.push_within_capacity(span);
-        let _ = self.gpus.push_within_capacity(gpu);
-    }
-
-    /// Copies every span. The data has reached its destination when this returns.
-    pub(crate) fn run(self) {
-        let mut start = 0;
-        while start < self.spans.len() {
-            let gpu = self.gpus[start];
-            let end = self.gpus[start..]
-                .iter()
-                .position(|g| !core::ptr::eq(*g, gpu))
-                .map_or(self.spans.len(), |n| start + n);
-            let group = &self.spans[start..end];
-            let bytes: usize = group.iter().map(Span::len).sum();
-            if !gpu.dma_copy(self.dir, group, bytes / PAGE_SIZE) {
-                copy(self.dir, group);
-                gpu.count(Counter::CpuCopyBytes, bytes as u64);
-            }
-            start = end;
-        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::{
     nvidia,
     params::Params,
     registry,
+    sysfs::GpuDir,
     vram::Vram,
 };
 use core::ops::Range;
@@ -75,6 +76,9 @@ supported_boards![
 /// Everything pseudoscopic holds for one bound device, dropped in reverse dependency order.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Gpu<'bound> {
+    /// `<pci device>/pseudoscopic/`, made once the GPU is whole; dropped first (after unbind's
+    /// shutdown), so no sysfs reader sees `vram` go.
+    sysfs: Option<GpuDir>,
     pdev: &'bound pci::Device<Bound>,
     vram: Arc<Vram>,
     _enabled: EnabledDevice<'bound>,
@@ -132,6 +136,7 @@ impl pci::Driver for PseudoscopicDriver {
             let dma = plan.nvidia.as_mut().and_then(|layout| layout.dma.take());
 
             Ok(try_pin_init!(Gpu {
+                sysfs: None,
                 pdev,
                 _enabled: enabled,
                 vram: registry::add(|index| {
@@ -145,7 +150,10 @@ impl pci::Driver for PseudoscopicDriver {
                     );
                 })?,
             })
-            .pin_chain(move |gpu| {
+            .pin_chain(move |mut gpu| {
+                // A failure here drops the whole GPU, unbind's steps included.
+                let dir = GpuDir::new(&gpu.vram)?;
+                *gpu.as_mut().project().sysfs = Some(dir);
                 crate::power::hook_errors(gpu.pdev);
                 match &plan.nvidia {
                     Some(layout) => log_nvidia_probe(gpu.pdev, layout, &gpu.vram),

@@ -4,20 +4,20 @@
 //!
 //! Work goes in windows of at most [`WINDOW_PAGES`] pages inside one VMA and one aligned 2 MiB,
 //! each one pass: collect, choose and allocate every destination, copy the whole batch
-//! ([`copy::Batch`]: the copy engine or the CPU), commit. A window that is a whole aligned 2 MiB moves a transparent huge page
+//! ([`crate::vram::Batch`]: the copy engine or the CPU), commit. A window that is a whole aligned 2 MiB moves a transparent huge page
 //! as one 2 MiB folio, falling back to single pages when the other side has no huge page free.
 //! This module decides what moves where and counts the outcome; the mechanics are in
 //! [`crate::mm`] and the copies in [`crate::copy`].
 
 use crate::{
-    copy::{Batch, Direction},
+    copy::Direction,
     mm::{
         Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MemStall,
         MigratePfn, Select, VmaMigration, HUGE_PAGES,
     },
     shim,
     stats::{Counter, Stats},
-    vram::{vram_of, ActiveVram, Vram},
+    vram::{vram_of, ActiveVram, Batch, Vram},
 };
 use kernel::{
     alloc::Allocator,

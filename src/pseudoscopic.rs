@@ -25,28 +25,11 @@ mod power;
 mod registry;
 mod shim;
 mod stats;
+mod sysfs;
 mod uapi;
 mod vram;
 
 pub(crate) const MODULE_NAME: &core::ffi::CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
-
-/// `/sys/module/pseudoscopic/{stats,pool}/`, removed on drop.
-struct ModuleSysfs;
-
-impl ModuleSysfs {
-    fn new() -> Result<Self> {
-        // SAFETY: Called once at module init; the files read module-wide state only.
-        kernel::error::to_result(unsafe { shim::ps_sysfs_module_create() })?;
-        Ok(Self)
-    }
-}
-
-impl Drop for ModuleSysfs {
-    fn drop(&mut self) {
-        // SAFETY: Created in `new`; removal waits for readers.
-        unsafe { shim::ps_sysfs_module_remove() };
-    }
-}
 
 /// The module: fields are dropped in order, so every GPU is unbound (its pages back in RAM)
 /// before the device node and the module-wide sysfs files go.
@@ -56,7 +39,7 @@ struct PseudoscopicModule {
     _driver: Registration<pci::Adapter<driver::PseudoscopicDriver>>,
     #[pin]
     _control: MiscDeviceRegistration<chardev::Control>,
-    _sysfs: ModuleSysfs,
+    _sysfs: sysfs::ModuleDir,
     /// Last: its unbind work may run until the driver is gone.
     _power: power::PowerHooks,
 }
@@ -70,7 +53,7 @@ impl InPlaceModule for PseudoscopicModule {
             registry::init();
             Ok(try_pin_init!(Self {
                 _power: power::PowerHooks::new()?,
-                _sysfs: ModuleSysfs::new()?,
+                _sysfs: sysfs::ModuleDir::new()?,
                 _control <- MiscDeviceRegistration::register(MiscDeviceOptions {
                     name: c"pseudoscopic",
                 }),

@@ -1,57 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Statistics: lock-free counters per GPU and for the whole module, read through sysfs.
+//! Statistics: lock-free counters per GPU and for the whole module, read through sysfs
+//! ([`crate::sysfs`]).
 //!
 //! Every event is counted twice, in its GPU's [`Stats`] and in [`MODULE_STATS`], so that the
 //! module-wide numbers keep counting across unbinds.
 
-use crate::{registry, vram::Vram};
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{ffi::c_void, page::PAGE_SIZE, prelude::*};
+use kernel::page::PAGE_SIZE;
 
-/// The counters, in the order of `enum ps_item` in `rust/ps_shim.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Counter {
-    /// Pages moved from VRAM to RAM (CPU faults and requests; not evictions).
-    MigrationsToRam = 0,
-    /// Pages moved from RAM to VRAM.
-    MigrationsToDevice = 1,
-    /// CPU faults on pages in VRAM (`migrate_to_ram` calls).
-    PageFaults = 2,
-    /// Bytes moved from VRAM to RAM, evictions included.
-    BytesToRam = 3,
-    /// Bytes moved from RAM to VRAM.
-    BytesToDevice = 4,
-    /// Pages that could not move because the VRAM pool (or, towards RAM, memory) was exhausted.
-    AllocFail = 5,
-    /// Copy-engine transfers that failed (and were redone by the CPU).
-    DmaFail = 6,
-    /// Pages moved back to RAM because their GPU was unbound.
-    Evictions = 7,
-    /// 2 MiB huge pages moved to VRAM whole (their pages also count in `MigrationsToDevice`).
-    ThpToDevice = 8,
-    /// 2 MiB huge pages moved back to RAM whole (their pages also count in `MigrationsToRam`).
-    ThpToRam = 9,
-    /// 2 MiB huge pages moved as single pages because no huge page was free on the other side.
-    ThpFallback = 10,
-    /// Huge device pages the kernel split into single pages (partial unmap, `mremap`, fallback).
-    ThpSplits = 11,
-    /// Bytes the GPU's copy engine copied between RAM and VRAM.
-    DmaBytes = 12,
-    /// Bytes the CPU copied between RAM and VRAM.
-    CpuCopyBytes = 13,
-    /// Pages a CPU fault brought back within `early_refault_secs` of the last park into their
-    /// 2 MiB pool chunk: the signal that too much was parked.
-    EarlyRefaults = 14,
-}
+// The counters and sysfs items, generated from their one list, `rust/ps_items.h`
+// (`scripts/gen-items.sh`); the tools use the same file.
+#[allow(unreachable_pub, dead_code)]
+mod items;
 
-const COUNTERS: usize = 15;
-/// sysfs item numbers past the counters (`enum ps_item`).
-const ITEM_TOTAL_PAGES: u32 = 15;
-const ITEM_FREE_PAGES: u32 = 16;
-const ITEM_FREE_CHUNKS: u32 = 17;
-const ITEM_INDEX: u32 = 18;
+pub(crate) use items::Counter;
+use items::COUNTERS;
+pub(crate) use items::{ITEM_FREE_CHUNKS, ITEM_FREE_PAGES, ITEM_INDEX, ITEM_TOTAL_PAGES};
 
 /// One set of counters.
 pub(crate) struct Stats {
@@ -68,7 +33,7 @@ impl Stats {
         }
     }
 
-    fn get(&self, counter: Counter) -> u64 {
+    pub(crate) fn get(&self, counter: Counter) -> u64 {
         self.counters[counter as usize].load(Ordering::Relaxed)
     }
 
@@ -115,104 +80,4 @@ impl Stats {
         self.add(Counter::Evictions, pages);
         self.add(Counter::BytesToRam, pages * PAGE_SIZE as u64);
     }
-}
-
-fn counter_of(item: u32) -> Option<Counter> {
-    Some(match item {
-        0 => Counter::MigrationsToRam,
-        1 => Counter::MigrationsToDevice,
-        2 => Counter::PageFaults,
-        3 => Counter::BytesToRam,
-        4 => Counter::BytesToDevice,
-        5 => Counter::AllocFail,
-        6 => Counter::DmaFail,
-        7 => Counter::Evictions,
-        8 => Counter::ThpToDevice,
-        9 => Counter::ThpToRam,
-        10 => Counter::ThpFallback,
-        11 => Counter::ThpSplits,
-        12 => Counter::DmaBytes,
-        13 => Counter::CpuCopyBytes,
-        14 => Counter::EarlyRefaults,
-        _ => return None,
-    })
-}
-
-/// What one sysfs file shows: `item` (an `enum ps_item`) of `gpu`, or module-wide when null.
-///
-/// # Safety
-///
-/// `gpu` is null or the `Vram` that created the sysfs directory, which outlives its files.
-#[no_mangle]
-unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
-    // SAFETY: By the function's contract `gpu` is null or a live `Vram`.
-    let gpu = unsafe { gpu.cast::<Vram>().as_ref() };
-    match (gpu, counter_of(item)) {
-        (Some(gpu), Some(counter)) => gpu.stats.get(counter),
-        (None, Some(counter)) => MODULE_STATS.get(counter),
-        (Some(gpu), None) => match item {
-            ITEM_TOTAL_PAGES => gpu.total_pages() as u64,
-            ITEM_FREE_PAGES => gpu.free_pages() as u64,
-            ITEM_FREE_CHUNKS => gpu.free_chunks() as u64,
-            ITEM_INDEX => u64::from(gpu.index),
-            _ => 0,
-        },
-        (None, None) => match item {
-            ITEM_TOTAL_PAGES => registry::sum(|gpu| gpu.total_pages() as u64),
-            ITEM_FREE_PAGES => registry::sum(|gpu| gpu.free_pages() as u64),
-            ITEM_FREE_CHUNKS => registry::sum(|gpu| gpu.free_chunks() as u64),
-            _ => 0,
-        },
-    }
-}
-
-/// What `<gpu>/copy_engine` shows: `PS_CE_NONE`, `PS_CE_RUNNING` or `PS_CE_FAILED`, and the
-/// engine in `out` unless none.
-///
-/// # Safety
-///
-/// `gpu` is the `Vram` that created the sysfs directory, which outlives its files; `out` is valid
-/// for writes.
-#[no_mangle]
-unsafe extern "C" fn ps_rust_gpu_copy_engine(gpu: *const c_void, out: *mut CopyEngineRaw) -> i32 {
-    // SAFETY: By the function's contract.
-    let Some(gpu) = (unsafe { gpu.cast::<Vram>().as_ref() }) else {
-        return CE_NONE;
-    };
-    let Some((engine, class, failed)) = gpu.copy_engine() else {
-        return CE_NONE;
-    };
-    let raw = CopyEngineRaw {
-        lce: engine.is_lce(),
-        instance: engine.number(),
-        runlist: engine.runlist,
-        class_id: class,
-    };
-    // SAFETY: By the function's contract `out` is valid for writes.
-    unsafe { out.write(raw) };
-    if failed {
-        CE_FAILED
-    } else {
-        CE_RUNNING
-    }
-}
-
-/// `enum ps_ce_state`.
-const CE_NONE: i32 = 0;
-const CE_RUNNING: i32 = 1;
-const CE_FAILED: i32 = 2;
-
-/// `struct ps_copy_engine`.
-#[repr(C)]
-struct CopyEngineRaw {
-    lce: bool,
-    instance: u32,
-    runlist: u32,
-    class_id: u32,
-}
-
-/// What `stats/copy_path` shows: the CPU copy routine in use.
-#[no_mangle]
-extern "C" fn ps_rust_copy_path() -> *const kernel::ffi::c_char {
-    crate::copy::routine().c_name().as_char_ptr()
 }

@@ -8,15 +8,15 @@
 //! page back to RAM, and only then does the drop, in the unbind, unregister the pagemap and unmap
 //! the BAR.
 
-mod bar;
+mod batch;
 mod pagemap;
 mod pool;
 
-pub(crate) use bar::WcBar;
+pub(crate) use batch::Batch;
 pub(crate) use pagemap::vram_of;
 
 use crate::{
-    bus,
+    bus::{self, WcBar},
     copy::{Direction, RamPages, Span},
     migrate,
     mm::{DevicePage, HUGE_ORDER},
@@ -43,44 +43,10 @@ use kernel::{
 use pagemap::Pagemap;
 use pool::Pool;
 
-/// The per-GPU sysfs directory (`<pci device>/pseudoscopic/`), removed on drop.
-struct SysfsDir(NonNull<c_void>);
-
-// SAFETY: The kobject is only removed, once, from whichever thread drops this.
-unsafe impl Send for SysfsDir {}
-// SAFETY: Shared references give no access to the kobject.
-unsafe impl Sync for SysfsDir {}
-
-impl SysfsDir {
-    /// Creates `<pci device>/pseudoscopic/` for `vram`, which must hold the result (so that the
-    /// directory, drained of readers on drop, goes before the rest of `vram`).
-    fn new(vram: &Vram) -> Result<Self> {
-        let dev: &kernel::device::Device = vram.pdev.as_ref();
-        // SAFETY: `dev` is a live device; `vram` outlives the directory (see above).
-        let kobj = unsafe {
-            shim::ps_sysfs_gpu_create(
-                core::ptr::from_ref(dev).cast_mut().cast(),
-                core::ptr::from_ref(vram).cast(),
-            )
-        };
-        kernel::error::from_err_ptr(kobj)?;
-        Ok(Self(NonNull::new(kobj).ok_or(ENOMEM)?))
-    }
-}
-
-impl Drop for SysfsDir {
-    fn drop(&mut self) {
-        // SAFETY: The kobject came from `ps_sysfs_gpu_create`; removal waits for readers.
-        unsafe { shim::ps_sysfs_gpu_remove(self.0.as_ptr()) };
-    }
-}
-
 /// One GPU's lendable VRAM.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Vram {
-    /// Dropped first: no sysfs reader may see the rest go.
-    sysfs: Option<SysfsDir>,
-    /// Dropped next: waits until every device page is free.
+    /// Dropped first: waits until every device page is free.
     #[pin]
     pagemap: Pagemap,
     #[pin]
@@ -165,7 +131,6 @@ impl Vram {
         let dma_threshold = dma.as_ref().map_or(usize::MAX, |d| d.threshold);
         Arc::pin_init(
             try_pin_init!(Self {
-                sysfs: None,
                 bar: WcBar::new(pdev, bar, c"pseudoscopic")?,
                 pool <- Pool::new(span, &pages)?,
                 engine <- new_mutex!(None),
@@ -203,15 +168,13 @@ impl Vram {
                         ),
                     }
                 }
-                // SAFETY: `engine_info` and `sysfs` are not structurally pinned; assigning them
-                // moves nothing pinned.
+                // SAFETY: `engine_info` is not structurally pinned; assigning it moves nothing
+                // pinned.
                 let this = unsafe { this.get_unchecked_mut() };
-                // Before the directory: its readers look at `engine_info` and `engine_failed`.
+                // Before the sysfs directory (`crate::sysfs::GpuDir`, made once this returns): its
+                // readers look at `engine_info` and `engine_failed`.
                 this.engine_info = info;
                 this.engine_failed.store(failed, Ordering::Relaxed);
-                // Last: sysfs readers may look at everything above from now on.
-                let dir = SysfsDir::new(this)?;
-                this.sysfs = Some(dir);
                 Ok(())
             }),
             GFP_KERNEL,
@@ -426,7 +389,11 @@ impl Vram {
     /// A copy between `ram` and the device pages from frame `pfn` of this GPU, which the caller's
     /// migration holds; `None` (a bug, warned about) if they are not pages of its BAR.
     pub(crate) fn span<'a>(&self, pfn: usize, ram: RamPages<'a>) -> Option<Span<'a>> {
-        self.bar.span(self.offset_of(pfn)?, ram)
+        let offset = self.offset_of(pfn)?;
+        let io = self.bar.pages(offset, ram.len())?;
+        // SAFETY: `io` maps the `ram.len()` bytes of VRAM at `offset` (checked by `pages`), whose
+        // device folio the caller's migration holds for `'a`.
+        Some(unsafe { Span::new(io, offset, ram) })
     }
 
     /// The kernel freed the device folio of `1 << order` pages at frame `pfn`. Atomic context.

@@ -12,7 +12,7 @@ use super::{
     push::{Push, Run, Target},
     regs, Bar0, Chipset, BAR0_SIZE,
 };
-use crate::{bus, vram::WcBar};
+use crate::bus::{self, WcBar};
 use core::{mem::ManuallyDrop, ptr};
 use kernel::{
     device::Bound,
@@ -204,7 +204,9 @@ pub(crate) struct Channel {
     pub(crate) class: u32,
     /// `NV_PMC_ENABLE` as probe found it.
     pmc_before: u32,
-    /// The BAR1 mapping, for Pascal's USERD in VRAM.
+    /// The BAR1 mapping, for Pascal's USERD in VRAM. A raw pointer, not a borrowed window of the
+    /// `WcBar`: the `Vram` owns both, and a borrow would make it self-referential; the `Vram`
+    /// takes the channel out before its BAR goes (issue 17).
     userd_vram: Option<*mut u8>,
     /// The next GPFIFO entry.
     put: u32,

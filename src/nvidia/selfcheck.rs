@@ -6,7 +6,7 @@
 //! exactly where it is told.
 
 use super::{channel::Channel, regs, Bar0, Run, Target};
-use crate::{bus::BarWindow, vram::WcBar};
+use crate::bus::{BarWindow, WcBar};
 use core::ops::Range;
 use kernel::{device::Bound, io::Io, pci, prelude::*};
 

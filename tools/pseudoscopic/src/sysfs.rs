@@ -41,24 +41,14 @@ pub struct Pool {
     pub free_chunks: u64,
 }
 
+// The sysfs items, generated from their one list in the module, `rust/ps_items.h`
+// (`scripts/gen-items.sh`), shared with the module.
+#[allow(dead_code)]
+#[path = "../../../src/stats/items.rs"]
+mod items;
+
 /// The statistics files, by name, in directory order of the kernel.
-pub const STAT_NAMES: [&str; 15] = [
-    "migrations_to_ram",
-    "migrations_to_device",
-    "page_faults",
-    "bytes_to_ram",
-    "bytes_to_device",
-    "alloc_fail",
-    "dma_fail",
-    "evictions",
-    "thp_to_device",
-    "thp_to_ram",
-    "thp_fallback",
-    "thp_splits",
-    "dma_bytes",
-    "cpu_copy_bytes",
-    "early_refaults",
-];
+pub const STAT_NAMES: [&str; items::COUNTERS] = items::COUNTER_NAMES;
 
 /// One reading of the statistics counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

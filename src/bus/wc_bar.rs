@@ -5,10 +5,8 @@
 //! `kernel::pci::Bar` maps with `pci_iomap` (uncached); VRAM wants write-combining so that CPU
 //! stores stream over PCIe in bursts.
 
-use crate::{
-    bus::{self, BarInfo},
-    copy::{RamPages, Span},
-};
+use super::BarInfo;
+use crate::bus;
 use core::ptr::NonNull;
 use kernel::{bindings, device::Bound, page::PAGE_SIZE, pci, prelude::*, sync::aref::ARef};
 
@@ -65,38 +63,28 @@ impl WcBar {
         &self.info
     }
 
-    /// A copy between `ram` and the VRAM pages at byte `offset`, which must lie wholly inside the
-    /// BAR (`None`, with a warning, if a bug put them elsewhere). The caller owns those VRAM pages
-    /// for `'a` (a migration holds their device folio).
-    pub(crate) fn span<'a>(&self, offset: u64, ram: RamPages<'a>) -> Option<Span<'a>> {
-        let len = ram.len() as u64;
-        let inside = offset % PAGE_SIZE as u64 == 0
-            && offset
-                .checked_add(len)
-                .is_some_and(|end| end <= self.info.len);
-        if kernel::warn_on!(!inside) {
-            return None;
-        }
-        // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
-        let io = self.addr.as_ptr().wrapping_add(offset as usize);
-        // SAFETY: `io` maps `len` bytes inside the BAR (checked above), page-aligned, and the
-        // caller's migration holds those pages.
-        Some(unsafe { Span::new(io, offset, ram) })
-    }
-
-    /// Zeroes `len` bytes at BAR offset `offset` (page-aligned, inside the BAR) and makes the
-    /// stores visible. The caller owns those VRAM pages (free pages of a closed pool).
-    pub(crate) fn zero(&self, offset: u64, len: usize) {
+    /// The mapping of the whole pages `offset..offset + len` of the BAR (`None`, with a warning,
+    /// if a bug put them elsewhere or unaligned). Valid while `self` lives.
+    pub(crate) fn pages(&self, offset: u64, len: usize) -> Option<*mut u8> {
         let inside = offset % PAGE_SIZE as u64 == 0
             && offset
                 .checked_add(len as u64)
                 .is_some_and(|end| end <= self.info.len);
         if kernel::warn_on!(!inside) {
-            return;
+            return None;
         }
         // CAST: `offset` is below the BAR length, which the mapping covers, so it fits `usize`.
-        let io = self.addr.as_ptr().wrapping_add(offset as usize);
-        // SAFETY: `io` maps `len` bytes inside the BAR (checked above) that nothing else uses.
+        Some(self.addr.as_ptr().wrapping_add(offset as usize))
+    }
+
+    /// Zeroes `len` bytes at BAR offset `offset` (page-aligned, inside the BAR) and makes the
+    /// stores visible. The caller owns those VRAM pages (free pages of a closed pool).
+    pub(crate) fn zero(&self, offset: u64, len: usize) {
+        let Some(io) = self.pages(offset, len) else {
+            return;
+        };
+        // SAFETY: `io` maps `len` bytes inside the BAR (checked by `pages`) that nothing else
+        // uses.
         unsafe {
             crate::shim::ps_memset_io(io.cast(), 0, len);
             crate::shim::ps_wmb();
