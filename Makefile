@@ -148,6 +148,12 @@ else
 	@$(call against_kdir,clippy)
 endif
 
+# The KUnit suites under CLIPPY=1 as well (in out/kunit-module/, against the test kernel).
+clippy-kunit: out
+	$(MAKE) --no-print-directory modules-kunit KUNIT_CLIPPY=1 >out/clippy-kunit.log 2>&1; rc=$$?; \
+	  cat out/clippy-kunit.log; \
+	  test $$rc -eq 0 && ! grep -qE '^(warning|error)|: (warning|error):' out/clippy-kunit.log
+
 tools:
 	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked --target $(TOOLS_TARGET)
 	mkdir -p out/tools/release

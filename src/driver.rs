@@ -397,6 +397,8 @@ impl kernel::fmt::Display for BoardName<'_> {
 
 #[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
 #[kunit_tests(pseudoscopic_driver)]
+// A list of one range is what these cases pass, not a mistaken `vec![x; n]`.
+#[expect(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
 

@@ -339,6 +339,8 @@ fn usable_ranges(
 
 #[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
 #[kunit_tests(pseudoscopic_nvidia)]
+// A list of one range is what these cases pass, not a mistaken `vec![x; n]`.
+#[expect(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
 

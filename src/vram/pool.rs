@@ -285,6 +285,8 @@ impl Pool {
 
 #[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
 #[kunit_tests(pseudoscopic_pool)]
+// A list of one range is what these cases pass, not a mistaken `vec![x; n]`.
+#[expect(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
     use kernel::time::delay::fsleep;
