@@ -299,9 +299,7 @@ mod tests {
         // Bits 31:8 hold the address >> 16 in 128 KiB steps (nouveau `(v & 0xffffff00) << 8`);
         // the low byte is the index the value was read at, not part of the address.
         assert!(granules(0x0000_2002, 0x0000_2203) == Some(0x20_0000..0x22_0000 + (128 << 10)));
-        assert!(
-            granules(0x00ff_ff04, 0x00ff_ff05) == Some(0xffff_0000..0xffff_0000 + (128 << 10))
-        );
+        assert!(granules(0x00ff_ff04, 0x00ff_ff05) == Some(0xffff_0000..0xffff_0000 + (128 << 10)));
         // Nothing set.
         assert!(granules(0x02, 0x03).is_none());
         // The last granule below the first: no region.
