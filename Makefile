@@ -5,6 +5,8 @@
 #   make setup            install toolchain, Linux 7.3 source, test and debug kernels, QEMU chroot (root,
 #                         cached, idempotent); `make run` prepares only what the demo needs
 #   make                  build pseudoscopic.ko against KDIR
+#   make KUNIT_TESTS=1    the same with the KUnit suites of its pure logic built in (they run at
+#                         load on a kernel with CONFIG_KUNIT; a production module leaves them out)
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
@@ -40,8 +42,13 @@ endif
 KCLIPPY ?= /usr/bin/clippy-driver
 KRUSTFMT ?= /usr/bin/rustfmt
 KBUILD_ENV := PATH=/usr/bin:$(PATH) LIBCLANG_PATH=$(or $(PS_LIBCLANG_PATH),/usr/lib/llvm-19/lib)
+# KUNIT_TESTS=1: the module with its KUnit suites (Kbuild's CONFIG_PSEUDOSCOPIC_KUNIT_TEST, the
+# Kconfig option of an in-tree build). Off by default: KUnit runs a module's suites whenever it
+# loads on a kernel with KUnit enabled, and a production module has no business doing that.
+KUNIT_TESTS ?= 0
+KUNIT_FLAG = $(if $(filter 1,$(KUNIT_TESTS)),CONFIG_PSEUDOSCOPIC_KUNIT_TEST=y)
 KMAKE = $(KBUILD_ENV) $(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) \
-	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN)) $(if $(KCC),CC=$(KCC))
+	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN)) $(if $(KCC),CC=$(KCC)) $(KUNIT_FLAG)
 
 # A tree without Rust artifacts (a distribution's headers): scripts/kernel-rust.sh finds the rustc
 # and bindgen that built the kernel, rebuilds the kernel's rust/ from its source into a cache (once)
@@ -59,6 +66,14 @@ DEBUG_MO := $(CURDIR)/out/debug-module
 KMAKE_DEBUG = $(KBUILD_ENV) $(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_MO) CC=$(DEBUG_CC) \
 	CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) $(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
 
+# The module with its KUnit suites, built against the test kernel (CONFIG_KUNIT=y) in
+# out/kunit-module/ (a copy of the sources, as for the debug module) for the VM group kunit,
+# which loads it and counts every case.
+KUNIT_MO := $(CURDIR)/out/kunit-module
+KMAKE_KUNIT = $(KBUILD_ENV) $(MAKE) -C $(TEST_KDIR) M=$(KUNIT_MO) CONFIG_PSEUDOSCOPIC=m \
+	CONFIG_PSEUDOSCOPIC_KUNIT_TEST=y RUSTC=$(KRUSTC) $(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN)) \
+	$(if $(KUNIT_CLIPPY),CLIPPY=1 CLIPPY_DRIVER=$(KCLIPPY))
+
 # User-space tools: a Cargo workspace, built with the same Debian toolchain.
 CARGO ?= /usr/bin/cargo
 CARGO_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/tools
@@ -70,7 +85,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
-.PHONY: modules-debug
+.PHONY: modules-debug modules-kunit clippy-kunit
 .PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check unit-check no-panics vm-test install uninstall bench copy-bench
 
 all: modules
@@ -105,6 +120,15 @@ modules-debug:
 	rsync -a Kbuild Kconfig $(DEBUG_MO)/
 	$(KMAKE_DEBUG) modules
 
+modules-kunit:
+	@grep -q '^CONFIG_KUNIT=y' $(TEST_KDIR)/.config || { \
+	  echo "pseudoscopic: the test kernel at $(TEST_KDIR) has no CONFIG_KUNIT; run 'make setup'."; exit 1; }
+	mkdir -p $(KUNIT_MO)
+	rsync -a --delete --include='*/' --include='*.rs' --include='*.c' --include='*.h' --exclude='*' \
+	  src rust include $(KUNIT_MO)/
+	rsync -a Kbuild Kconfig $(KUNIT_MO)/
+	$(KMAKE_KUNIT) modules
+
 # Format of the module's Rust code, with the kernel's own rustfmt configuration.
 fmt: check-kdir
 	$(KRUSTFMT) --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs
@@ -123,6 +147,12 @@ ifneq ($(HAS_RUST_ARTIFACTS),)
 else
 	@$(call against_kdir,clippy)
 endif
+
+# The KUnit suites under CLIPPY=1 as well (in out/kunit-module/, against the test kernel).
+clippy-kunit: out
+	$(MAKE) --no-print-directory modules-kunit KUNIT_CLIPPY=1 >out/clippy-kunit.log 2>&1; rc=$$?; \
+	  cat out/clippy-kunit.log; \
+	  test $$rc -eq 0 && ! grep -qE '^(warning|error)|: (warning|error):' out/clippy-kunit.log
 
 tools:
 	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked --target $(TOOLS_TARGET)
@@ -147,7 +177,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy tools-check gpu-model-check docs-check abi-check items-check layers-check unit-check no-panics
+check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check abi-check items-check layers-check unit-check no-panics
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -196,6 +226,7 @@ out:
 # chroot of `make setup`: tests/host/distro-install.sh runs that install first.
 vm-test:
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
+	$(if $(filter kunit,$(or $(VM_GROUPS),kunit)),$(MAKE) modules-kunit)
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
 	$(if $(filter debian-%,$(or $(VM_GROUPS),debian-)),bash tests/host/distro-install.sh)
 	$(if $(wildcard $(DEBUG_KDIR)/rust/libkernel.rmeta),$(MAKE) modules-debug)

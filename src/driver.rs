@@ -402,3 +402,75 @@ impl kernel::fmt::Display for BoardName<'_> {
         }
     }
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_driver)]
+// A list of one range is what these cases pass, not a mistaken `vec![x; n]`.
+#[expect(clippy::single_range_in_vec_init)]
+mod tests {
+    use super::*;
+
+    const PAGE: u64 = PAGE_SIZE as u64;
+
+    fn ranges(list: &[Range<u64>]) -> Result<KVec<Range<u64>>> {
+        let mut v = KVec::new();
+        for r in list {
+            v.push(r.clone(), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    fn bar(len: u64) -> BarInfo {
+        BarInfo {
+            index: 1,
+            kind: BarKind::Memory {
+                is_64bit: true,
+                prefetchable: true,
+            },
+            start: 0xe000_0000,
+            len,
+        }
+    }
+
+    #[test]
+    fn no_limit_keeps_every_range() -> Result {
+        let all = [PAGE..10 * PAGE, 20 * PAGE..30 * PAGE];
+        let capped = cap_ranges(ranges(&all)?, None)?;
+        assert!(capped[..] == all[..]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_limit_takes_the_first_bytes_across_ranges() -> Result {
+        let all = [PAGE..10 * PAGE, 20 * PAGE..30 * PAGE, 40 * PAGE..50 * PAGE];
+        // 9 pages from the first range, 3 from the second, none from the third.
+        let capped = cap_ranges(ranges(&all)?, Some(12 * PAGE))?;
+        assert!(capped[..] == [PAGE..10 * PAGE, 20 * PAGE..23 * PAGE][..]);
+        // A limit that is not whole pages is rounded down to whole pages.
+        let capped = cap_ranges(ranges(&all)?, Some(12 * PAGE + PAGE - 1))?;
+        assert!(capped[..] == [PAGE..10 * PAGE, 20 * PAGE..23 * PAGE][..]);
+        // Exactly the first range.
+        let capped = cap_ranges(ranges(&all)?, Some(9 * PAGE))?;
+        assert!(capped[..] == [PAGE..10 * PAGE][..]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_limit_beyond_the_ranges_or_below_a_page() -> Result {
+        let all = [PAGE..10 * PAGE, 20 * PAGE..30 * PAGE];
+        let capped = cap_ranges(ranges(&all)?, Some(1 << 40))?;
+        assert!(capped[..] == all[..]);
+        assert_eq!(cap_ranges(ranges(&all)?, Some(PAGE - 1))?.len(), 0);
+        assert_eq!(cap_ranges(ranges(&all)?, Some(0))?.len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn pool_bytes_is_the_smaller_in_whole_pages() {
+        assert_eq!(pool_bytes(&bar(256 << 20), None), 256 << 20);
+        assert_eq!(pool_bytes(&bar(256 << 20), Some(64 << 20)), 64 << 20);
+        assert_eq!(pool_bytes(&bar(256 << 20), Some(1 << 40)), 256 << 20);
+        assert_eq!(pool_bytes(&bar(256 << 20), Some(64 << 20 | 123)), 64 << 20);
+        assert_eq!(pool_bytes(&bar(10 * PAGE + 5), None), 10 * PAGE);
+    }
+}

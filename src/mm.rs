@@ -672,3 +672,63 @@ impl Drop for MemStall {
         unsafe { shim::ps_memstall_leave(&mut self.0) };
     }
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_mm)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_folio_is_the_kernels_pmd_folio() {
+        assert_eq!(HUGE_PAGES, bindings::HPAGE_PMD_NR as usize);
+        assert_eq!(HUGE_ORDER, bindings::HPAGE_PMD_ORDER);
+        assert_eq!(1usize << HUGE_ORDER, HUGE_PAGES);
+    }
+
+    #[test]
+    fn a_destination_names_its_page_frame() {
+        // A page frame with its top bit set still round-trips: the shift leaves it room.
+        for pfn in [
+            0,
+            1,
+            0x12_3456,
+            (1usize << (usize::BITS - MIGRATE_PFN_SHIFT)) - 1,
+        ] {
+            let entry = MigratePfn::destination(pfn, 0, true);
+            assert!(entry.pfn() == Some(pfn));
+            assert!(entry.writable());
+            assert!(!entry.huge());
+            assert!(!entry.migrates());
+        }
+    }
+
+    #[test]
+    fn a_destination_says_writable_and_huge() {
+        let entry = MigratePfn::destination(0x4_0000, HUGE_ORDER, false);
+        assert!(entry.pfn() == Some(0x4_0000));
+        assert!(!entry.writable());
+        assert!(entry.huge());
+        // The layout `migrate_pfn()` (include/linux/migrate.h) gives, plus the flags.
+        assert_eq!(entry.0, (0x4_0000 << 6) | 1 | (1 << 4));
+        assert_eq!(
+            MigratePfn::destination(3, 0, true).0,
+            (3 << 6) | 1 | (1 << 3)
+        );
+    }
+
+    #[test]
+    fn a_source_entry_decodes_its_flags() {
+        // What `migrate_vma_setup` leaves: no page (a hole or a refused page) has no frame.
+        assert!(MigratePfn(0).pfn().is_none());
+        assert!(!MigratePfn(0).migrates());
+        let hole = MigratePfn(MIGRATE_PFN_MIGRATE | MIGRATE_PFN_COMPOUND);
+        assert!(hole.pfn().is_none());
+        assert!(hole.migrates());
+        assert!(hole.huge());
+        let page = MigratePfn((77 << 6) | 1 | (1 << 1) | (1 << 3));
+        assert!(page.pfn() == Some(77));
+        assert!(page.migrates());
+        assert!(page.writable());
+        assert!(!page.huge());
+    }
+}

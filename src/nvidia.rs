@@ -336,3 +336,42 @@ fn usable_ranges(
     }
     Ok(usable)
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_nvidia)]
+// A list of one range is what these cases pass, not a mistaken `vec![x; n]`.
+#[expect(clippy::single_range_in_vec_init)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn usable_ranges_leave_out_the_reserved_ends() -> Result {
+        // 16 GiB of VRAM behind a 256 MiB BAR1: the BAR is the limit.
+        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &[])?;
+        assert!(usable[..] == [RESERVED_LOW..256 * MIB][..]);
+        // A BAR1 as large as VRAM: the top MiB stays the firmware's.
+        let usable = usable_ranges(RESERVED_LOW, 512 * MIB, 512 * MIB, &[])?;
+        assert!(usable[..] == [RESERVED_LOW..511 * MIB][..]);
+        Ok(())
+    }
+
+    #[test]
+    fn usable_ranges_cut_out_locked_regions() -> Result {
+        // One region inside, one across the end, one wholly outside the BAR.
+        let locked = [
+            100 * MIB..110 * MIB,
+            250 * MIB..300 * MIB,
+            400 * MIB..410 * MIB,
+        ];
+        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &locked)?;
+        assert!(usable[..] == [RESERVED_LOW..100 * MIB, 110 * MIB..250 * MIB][..]);
+        // A region over the low reserve and one that covers everything.
+        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &[0..MIB])?;
+        assert!(usable[..] == [MIB..256 * MIB][..]);
+        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &[0..1 << 40])?;
+        assert_eq!(usable.len(), 0);
+        Ok(())
+    }
+}

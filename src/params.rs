@@ -54,6 +54,62 @@ impl Params {
         // Not UTF-8 cannot name a routine: `select` refuses it like any other unknown name.
         let cpu_copy = copy::select(cpu_copy.to_str().unwrap_or("?"))?;
 
+        let Numbers {
+            bar_index,
+            pool_size,
+            migration_threshold,
+        } = Numbers::check(
+            bar_index,
+            pool_size_mb,
+            migration_threshold,
+            early_refault_secs,
+        )?;
+
+        Ok(Self {
+            bar_index,
+            pool_size,
+            migration_threshold,
+            enable_dma,
+            scrub,
+            cpu_copy,
+        })
+    }
+
+    /// One `dmesg` line with the settings in force.
+    pub(crate) fn log(&self) {
+        pr_info!(
+            "VRAM BAR: {}; pool: {}; CPU copies: {}; copy engine: {} (batches of {}+ pages); VRAM zeroed on release: {}\n",
+            BarChoice(self.bar_index),
+            PoolSize(self.pool_size),
+            self.cpu_copy.name(),
+            if self.enable_dma {
+                "allowed"
+            } else {
+                "disabled"
+            },
+            self.migration_threshold,
+            if self.scrub { "yes" } else { "no" }
+        );
+    }
+}
+
+/// The numeric parameters, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Numbers {
+    bar_index: Option<u32>,
+    pool_size: Option<u64>,
+    migration_threshold: u32,
+}
+
+impl Numbers {
+    /// Checks the numeric parameters as the loader set them, logging one clear line for the first
+    /// bad value. `early_refault_secs` is only checked: [`early_refault_window`] reads it.
+    fn check(
+        bar_index: i32,
+        pool_size_mb: u32,
+        migration_threshold: u32,
+        early_refault_secs: u32,
+    ) -> Result<Self> {
         let bar_index = match bar_index {
             -1 => None,
             0..=5 => Some(bar_index.unsigned_abs()),
@@ -86,27 +142,7 @@ impl Params {
             bar_index,
             pool_size,
             migration_threshold,
-            enable_dma,
-            scrub,
-            cpu_copy,
         })
-    }
-
-    /// One `dmesg` line with the settings in force.
-    pub(crate) fn log(&self) {
-        pr_info!(
-            "VRAM BAR: {}; pool: {}; CPU copies: {}; copy engine: {} (batches of {}+ pages); VRAM zeroed on release: {}\n",
-            BarChoice(self.bar_index),
-            PoolSize(self.pool_size),
-            self.cpu_copy.name(),
-            if self.enable_dma {
-                "allowed"
-            } else {
-                "disabled"
-            },
-            self.migration_threshold,
-            if self.scrub { "yes" } else { "no" }
-        );
     }
 }
 
@@ -139,5 +175,55 @@ impl kernel::fmt::Display for PoolSize {
             None => f.write_str("all usable VRAM"),
             Some(bytes) => write!(f, "up to {} MiB per GPU", bytes >> 20),
         }
+    }
+}
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_params)]
+mod tests {
+    use super::*;
+
+    /// `Numbers::check` of the defaults but for the values given.
+    fn check(bar_index: i32, pool_size_mb: u32, threshold: u32, refault: u32) -> Result<Numbers> {
+        Numbers::check(bar_index, pool_size_mb, threshold, refault)
+    }
+
+    #[test]
+    fn defaults_and_limits_are_accepted() {
+        let defaults = check(-1, 0, 16, 60);
+        assert!(
+            defaults
+                == Ok(Numbers {
+                    bar_index: None,
+                    pool_size: None,
+                    migration_threshold: 16,
+                })
+        );
+        assert!(check(0, 0, 1, 1).map(|n| n.bar_index) == Ok(Some(0)));
+        assert!(
+            check(5, 0, MAX_BATCH_PAGES, MAX_EARLY_REFAULT_SECS).map(|n| n.bar_index)
+                == Ok(Some(5))
+        );
+    }
+
+    #[test]
+    fn pool_size_is_in_mib() {
+        assert!(check(-1, 1, 64, 60).map(|n| n.pool_size) == Ok(Some(1 << 20)));
+        assert!(check(-1, 4096, 64, 60).map(|n| n.pool_size) == Ok(Some(4 << 30)));
+        // The largest value does not overflow.
+        assert!(
+            check(-1, u32::MAX, 64, 60).map(|n| n.pool_size) == Ok(Some(u64::from(u32::MAX) << 20))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(check(-2, 0, 64, 60) == Err(EINVAL));
+        assert!(check(6, 0, 64, 60) == Err(EINVAL));
+        assert!(check(i32::MIN, 0, 64, 60) == Err(EINVAL));
+        assert!(check(-1, 0, 0, 60) == Err(EINVAL));
+        assert!(check(-1, 0, MAX_BATCH_PAGES + 1, 60) == Err(EINVAL));
+        assert!(check(-1, 0, 64, 0) == Err(EINVAL));
+        assert!(check(-1, 0, 64, MAX_EARLY_REFAULT_SECS + 1) == Err(EINVAL));
     }
 }

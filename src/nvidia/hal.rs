@@ -264,3 +264,45 @@ impl Hal for Turing {
         &[Bar1Block::VirtualFunction, Bar1Block::Pbus]
     }
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_nvidia_hal)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_reads_are_recognised() {
+        assert!(is_pri_error(0xbadf_1100));
+        assert!(is_pri_error(0xbadf_0000));
+        assert!(is_pri_error(0xbadf_ffff));
+        assert!(is_pri_error(u32::MAX));
+        assert!(!is_pri_error(0xbade_ffff));
+        assert!(!is_pri_error(0xbae0_0000));
+        assert!(!is_pri_error(0x1300_00a1));
+        assert!(!is_pri_error(0));
+    }
+
+    #[test]
+    fn checked_passes_values_and_names_failed_reads() {
+        assert!(matches!(checked("R", 0x1234), Ok(0x1234)));
+        assert!(matches!(
+            checked("NV_PMC_BOOT_0", 0xbadf_5040),
+            Err(ReadError::Pri {
+                register: "NV_PMC_BOOT_0",
+                value: 0xbadf_5040
+            })
+        ));
+    }
+
+    #[test]
+    fn granules_decode_wpr_bounds() {
+        // Bits 31:8 hold the address >> 16 in 128 KiB steps (nouveau `(v & 0xffffff00) << 8`);
+        // the low byte is the index the value was read at, not part of the address.
+        assert!(granules(0x0000_2002, 0x0000_2203) == Some(0x20_0000..0x22_0000 + (128 << 10)));
+        assert!(granules(0x00ff_ff04, 0x00ff_ff05) == Some(0xffff_0000..0xffff_0000 + (128 << 10)));
+        // Nothing set.
+        assert!(granules(0x02, 0x03).is_none());
+        // The last granule below the first: no region.
+        assert!(granules(0x0000_2202, 0x0000_2003).is_none());
+    }
+}

@@ -162,3 +162,124 @@ fn upper(addr: u64) -> u32 {
     // CAST: Masked to 17 bits.
     ((addr >> 32) & 0x1_ffff) as u32
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kernel::macros::kunit_tests(pseudoscopic_nvidia_push)]
+mod tests {
+    use super::*;
+    use kernel::prelude::*;
+
+    /// Pascal's copy-engine class (`PASCAL_DMA_COPY_A`).
+    const CLASS: u32 = 0xc0b5;
+
+    #[test]
+    fn method_headers_follow_the_host_class() {
+        let mut words = [0u32; 5];
+        let mut push = Push::new(&mut words);
+        assert!(push
+            .begin(CLASS, Target::LocalFb, Target::CoherentSysmem)
+            .is_some());
+        assert_eq!(push.len(), 5);
+        // clc36f.h: SEC_OP 31:29 = INC_METHOD (1), COUNT 28:16, SUBCHANNEL 15:13, ADDRESS 11:0
+        // in words: SET_OBJECT (0x0000) with one word, SET_SRC_PHYS_MODE (0x0260) with two.
+        assert!(words == [0x2001_8000, CLASS, 0x2002_8098, 0, 1]);
+    }
+
+    #[test]
+    fn a_copy_launches_a_physical_multi_line_pitch_copy() {
+        let mut words = [0u32; 11];
+        let mut push = Push::new(&mut words);
+        let run = Run {
+            src: 0x1_2345_6000,
+            dst: 0x0002_0000_0000_8000,
+            pages: 3,
+        };
+        assert!(push.copy(run, None).is_some());
+        assert_eq!(push.len(), 11);
+        // OFFSET_IN_UPPER (0x0400) and the seven methods after it; UPPER is 16:0.
+        assert!(
+            words[..9]
+                == [
+                    0x2008_8100,
+                    0x1,
+                    0x2345_6000,
+                    0x0,
+                    0x8000,
+                    4096,
+                    4096,
+                    4096,
+                    3
+                ]
+        );
+        // LAUNCH_DMA (0x0300): NON_PIPELINED, FLUSH_ENABLE, both layouts PITCH, MULTI_LINE,
+        // both types PHYSICAL (clc3b5.h), no semaphore.
+        assert!(words[9..] == [0x2001_80c0, 0x3386]);
+    }
+
+    #[test]
+    fn the_last_launch_releases_the_semaphore() {
+        let mut words = [0u32; 15];
+        let mut push = Push::new(&mut words);
+        assert!(push
+            .copy(
+                Run {
+                    src: 0,
+                    dst: 0,
+                    pages: 1
+                },
+                Some((0x1_0000_0040, 7))
+            )
+            .is_some());
+        assert_eq!(push.len(), 15);
+        // SET_SEMAPHORE_A (0x0240): address upper, lower, payload; then LAUNCH_DMA with
+        // SEMAPHORE_TYPE RELEASE_ONE_WORD_SEMAPHORE (4:3 = 1).
+        assert!(words[9..] == [0x2003_8090, 0x1, 0x40, 7, 0x2001_80c0, 0x338e]);
+    }
+
+    #[test]
+    fn words_for_holds_a_batch_of_clears() -> Result {
+        for runs in [1usize, 2, 7, 64] {
+            let mut words = KVec::new();
+            words.resize(Push::words_for(runs), 0u32, GFP_KERNEL)?;
+            let mut push = Push::new(&mut words);
+            assert!(push
+                .begin(CLASS, Target::LocalFb, Target::LocalFb)
+                .is_some());
+            for i in 0..runs {
+                let release = (i + 1 == runs).then_some((0x1000, 1));
+                assert!(push.clear(0x10_0000, 512, release).is_some());
+            }
+            // A clear, the largest launch, fills the bound exactly.
+            assert_eq!(push.len(), Push::words_for(runs));
+            assert!(push
+                .copy(
+                    Run {
+                        src: 0,
+                        dst: 0,
+                        pages: 1
+                    },
+                    None
+                )
+                .is_none());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_buffer_takes_nothing_more() {
+        let mut words = [0u32; 10];
+        let mut push = Push::new(&mut words);
+        // A copy needs 11 words: nothing is written past the end, and it says so.
+        assert!(push
+            .copy(
+                Run {
+                    src: 0,
+                    dst: 0,
+                    pages: 1
+                },
+                None
+            )
+            .is_none());
+        assert_eq!(push.len(), 9);
+    }
+}

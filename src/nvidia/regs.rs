@@ -337,3 +337,45 @@ register! {
         31:31 pending_enable => bool;
     }
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kernel::macros::kunit_tests(pseudoscopic_nvidia_regs)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_0_names_a_pascal_chip() {
+        // A GP100 (Tesla P100) revision A1.
+        let boot0 = NV_PMC_BOOT_0::from(0x1300_00a1);
+        assert_eq!(boot0.architecture().get(), 0x13);
+        assert_eq!(boot0.implementation().get(), 0x0);
+        assert_eq!(boot0.major_revision().get(), 0xa);
+        assert_eq!(boot0.minor_revision().get(), 0x1);
+        // A GV100 (Tesla V100).
+        let boot0 = NV_PMC_BOOT_0::from(0x1400_00a1);
+        assert_eq!(boot0.architecture().get(), 0x14);
+        // A GP102 (Tesla P40): implementation 2.
+        assert_eq!(NV_PMC_BOOT_0::from(0x1320_00a1).implementation().get(), 0x2);
+    }
+
+    #[test]
+    fn boot_42_names_a_turing_chip() {
+        // A TU102 (Quadro RTX 8000) revision A1.
+        let boot42 = NV_PMC_BOOT_42::from(0x162a_1000);
+        assert_eq!(boot42.chip_id().get(), 0x162);
+        assert_eq!(boot42.major_revision().get(), 0xa);
+        assert_eq!(boot42.minor_revision().get(), 0x1);
+    }
+
+    #[test]
+    fn bar1_block_decodes_mode_target_and_pointer() {
+        let block = NV_PBUS_BAR1_BLOCK::from(0xa012_3456);
+        assert!(block.mode_virtual());
+        assert_eq!(block.target().get(), 2);
+        assert_eq!(block.ptr().get(), 0x012_3456);
+        let block = NV_PBUS_BAR1_BLOCK::from(0x0000_0001);
+        assert!(!block.mode_virtual());
+        assert_eq!(block.target().get(), 0);
+        assert_eq!(block.ptr().get(), 1);
+    }
+}

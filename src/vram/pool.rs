@@ -282,3 +282,190 @@ impl Pool {
         self.free.lock().free_chunks
     }
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_pool)]
+// A list of one range is what these cases pass, not a mistaken `vec![x; n]`.
+#[expect(clippy::single_range_in_vec_init)]
+mod tests {
+    use super::*;
+    use kernel::time::delay::fsleep;
+
+    /// A pool of `total` pages with the `usable` ones free.
+    fn pool(total: usize, usable: &[Range<u32>]) -> Result<Pin<KBox<Pool>>> {
+        KBox::pin_init(Pool::new(total, usable)?, GFP_KERNEL)
+    }
+
+    /// Takes every free page one by one, in the order `alloc` hands them out.
+    fn drain(pool: &Pool) -> Result<KVec<u32>> {
+        let mut pages = KVec::new();
+        while let Some(page) = pool.alloc() {
+            pages.push(page, GFP_KERNEL)?;
+        }
+        Ok(pages)
+    }
+
+    fn chunk_of(page: u32) -> usize {
+        page as usize / CHUNK_PAGES
+    }
+
+    #[test]
+    fn hands_out_only_usable_pages() -> Result {
+        let pool = pool(1024, &[10..20, 600..605])?;
+        assert_eq!(pool.total(), 15);
+        assert_eq!(pool.span(), 1024);
+        assert_eq!(pool.free_count(), 15);
+        assert_eq!(pool.free_chunks(), 0);
+        let mut pages = drain(&pool)?;
+        assert_eq!(pages.len(), 15);
+        pages.sort_unstable();
+        let mut expected = KVec::new();
+        for page in Iterator::chain(10..20, 600..605) {
+            expected.push(page, GFP_KERNEL)?;
+        }
+        assert!(pages[..] == expected[..]);
+        assert_eq!(pool.free_count(), 0);
+        assert!(pool.alloc_chunk().is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_pages_outside_the_span() {
+        assert!(Pool::new(100, &[90..101]).err() == Some(EINVAL));
+        assert!(Pool::new(1 << 33, &[]).err() == Some(EINVAL));
+    }
+
+    #[test]
+    fn single_pages_leave_whole_chunks_whole() -> Result {
+        let pool = pool(3 * CHUNK_PAGES, &[0..3 * CHUNK_PAGES as u32])?;
+        assert_eq!(pool.free_chunks(), 3);
+        let first = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(pool.free_chunks(), 2);
+        // The chunk the first page broke serves every single page until it is full.
+        for _ in 1..CHUNK_PAGES {
+            let page = pool.alloc().ok_or(ENOSPC)?;
+            assert_eq!(chunk_of(page), chunk_of(first));
+        }
+        assert_eq!(pool.free_chunks(), 2);
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(huge as usize % CHUNK_PAGES, 0);
+        assert!(chunk_of(huge) != chunk_of(first));
+        assert_eq!(pool.free_chunks(), 1);
+        assert_eq!(pool.free_count(), CHUNK_PAGES);
+        Ok(())
+    }
+
+    #[test]
+    fn single_pages_come_from_a_short_chunk_first() -> Result {
+        // Chunk 0 is whole, chunk 1 has only 100 lendable pages: it can never hold a huge page,
+        // so single pages come from it while it lasts.
+        let pool = pool(2 * CHUNK_PAGES, &[0..CHUNK_PAGES as u32 + 100])?;
+        assert_eq!(pool.free_chunks(), 1);
+        for _ in 0..100 {
+            let page = pool.alloc().ok_or(ENOSPC)?;
+            assert_eq!(chunk_of(page), 1);
+        }
+        assert_eq!(pool.free_chunks(), 1);
+        // Only then is the whole chunk broken.
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(page), 0);
+        assert_eq!(pool.free_chunks(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_chunk_freed_page_by_page_is_whole_again() -> Result {
+        let pool = pool(2 * CHUNK_PAGES, &[0..2 * CHUNK_PAGES as u32])?;
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(pool.free_chunks(), 1);
+        assert_eq!(pool.free_count(), CHUNK_PAGES);
+        for page in huge..huge + CHUNK_PAGES as u32 - 1 {
+            pool.free(page, 0);
+        }
+        // One page short: not whole yet.
+        assert_eq!(pool.free_chunks(), 1);
+        pool.free(huge + CHUNK_PAGES as u32 - 1, 0);
+        assert_eq!(pool.free_chunks(), 2);
+        assert_eq!(pool.free_count(), 2 * CHUNK_PAGES);
+        // Freed as one folio of order 9 too.
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert_eq!(pool.free_chunks(), 2);
+        assert_eq!(pool.free_count(), 2 * CHUNK_PAGES);
+        Ok(())
+    }
+
+    #[test]
+    fn a_page_freed_twice_is_counted_once() -> Result {
+        let pool = pool(CHUNK_PAGES, &[0..CHUNK_PAGES as u32])?;
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        let other = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(pool.free_count(), CHUNK_PAGES - 2);
+        pool.free(page, 0);
+        pool.free(page, 0);
+        assert_eq!(pool.free_count(), CHUNK_PAGES - 1);
+        assert_eq!(pool.free_chunks(), 0);
+        pool.free(other, 0);
+        assert_eq!(pool.free_chunks(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_closed_pool_hands_out_nothing() -> Result {
+        let pool = pool(CHUNK_PAGES, &[0..CHUNK_PAGES as u32])?;
+        pool.close();
+        assert!(!pool.is_open());
+        assert!(pool.alloc().is_none());
+        assert!(pool.alloc_chunk().is_none());
+        assert_eq!(pool.free_count(), CHUNK_PAGES);
+        pool.reopen();
+        assert!(pool.is_open());
+        assert!(pool.alloc_chunk() == Some(0));
+        Ok(())
+    }
+
+    #[test]
+    fn used_free_runs_cover_free_pages_of_used_chunks() -> Result {
+        let pool = pool(3 * CHUNK_PAGES, &[0..3 * CHUNK_PAGES as u32])?;
+        assert_eq!(pool.used_free_runs()?.len(), 0);
+        // Chunk 0: page 0 handed out and kept; chunk 1: handed out whole, then all but page 5
+        // of it given back; chunk 2: never used.
+        assert!(pool.alloc() == Some(0));
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(huge as usize, CHUNK_PAGES);
+        for page in huge..huge + CHUNK_PAGES as u32 {
+            if page != huge + 5 {
+                pool.free(page, 0);
+            }
+        }
+        let chunk = CHUNK_PAGES as u32;
+        let runs = pool.used_free_runs()?;
+        assert_eq!(runs.len(), 3);
+        assert!(runs[0] == (1..chunk));
+        assert!(runs[1] == (chunk..chunk + 5));
+        assert!(runs[2] == (chunk + 6..2 * chunk));
+        Ok(())
+    }
+
+    #[test]
+    fn early_refault_window_is_per_chunk() -> Result {
+        let pool = pool(2 * CHUNK_PAGES, &[0..2 * CHUNK_PAGES as u32])?;
+        let window = Delta::from_millis(500);
+        let old = pool.alloc().ok_or(ENOSPC)?;
+        assert!(pool.parked_within(old as usize, Delta::from_secs(60)));
+        assert!(!pool.parked_within(old as usize, Delta::ZERO));
+        fsleep(Delta::from_millis(600));
+        // Handing out a page of another chunk leaves the first chunk's park time alone.
+        let new = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert!(chunk_of(new) != chunk_of(old));
+        assert!(!pool.parked_within(old as usize, window));
+        assert!(pool.parked_within(new as usize + 7, window));
+        // Handing out another page of the first chunk renews it.
+        let again = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(again), chunk_of(old));
+        assert!(pool.parked_within(old as usize, window));
+        // No chunk beyond the span.
+        assert!(!pool.parked_within(2 * CHUNK_PAGES, Delta::from_secs(60)));
+        Ok(())
+    }
+}

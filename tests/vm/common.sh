@@ -123,6 +123,13 @@ build_initramfs() {
 		mkdir -p "$stage/dkms"
 		cp "$dkms_ko" "$stage/dkms/"
 	fi
+	# The module with its KUnit suites (make modules-kunit), for the group kunit: built against the
+	# test kernel, so only that kernel's guests get it.
+	local kunit_ko=$REPO/out/kunit-module/pseudoscopic.ko
+	if [ -f "$kunit_ko" ] && [ "$(/sbin/modinfo -F vermagic "$kunit_ko" | cut -d' ' -f1)" = "$KVER" ]; then
+		mkdir -p "$stage/kunit"
+		cp "$kunit_ko" "$stage/kunit/"
+	fi
 	cp -r "$REPO/tests/guest" "$stage/tests"
 	install -m 0755 "$REPO/tests/guest/init" "$stage/init"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$INITRAMFS"

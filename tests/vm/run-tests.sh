@@ -84,13 +84,21 @@ host_check() {
 }
 
 # The cases a group runs, in order: those of the groups it includes (a line
-# ". /tests/groups/NAME.sh"), then its own.
+# ". /tests/groups/NAME.sh"), then its own, then those its host_cases (run here) names: results a
+# guest case reports for each of them (e.g. the kunit group, one per KUnit case the sources
+# declare), so that one missing from the guest's report fails.
 group_cases() {
 	local inc
 	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9-]*\)\.sh$|\1|p' "$1"); do
 		group_cases "$GROUP_DIR/$inc.sh"
 	done
 	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
+	grep -q '^host_cases() *{' "$1" || return 0
+	(
+		. "$REPO/tests/vm/host-lib.sh"
+		. "$1"
+		host_cases
+	)
 }
 
 # Requests the guest of a group with "# vm: qmp" makes of the host, as lines on the results port:
@@ -243,6 +251,8 @@ run_group() {
 		if [ -z "$status" ]; then
 			if grep -q "^PSTEST BEGIN $case\$" "$dir/results.log"; then
 				reason="guest died or hung in this case"
+			elif [ $finished -eq 1 ]; then
+				reason="the guest finished without reporting it"
 			else
 				reason="never ran (guest died or hung earlier)"
 			fi
