@@ -546,6 +546,34 @@ fn child_status(status: std::process::ExitStatus) -> u8 {
     }
 }
 
+/// The line `run` prints once it parked the command. The command keeps running meanwhile, so a
+/// range of its `/proc/PID/maps` snapshot it unmapped before the request reached it (`EFAULT`:
+/// not wholly mapped any more) is counted apart from the ranges that failed.
+fn run_report(pid: i32, outcomes: &[Outcome]) -> String {
+    let moved: u64 = outcomes.iter().map(|x| x.counters.moved).sum();
+    let errno = |x: &Outcome| x.error.as_ref().and_then(io::Error::raw_os_error);
+    let unmapped = outcomes
+        .iter()
+        .filter(|x| errno(x) == Some(libc::EFAULT))
+        .count();
+    let failed = outcomes
+        .iter()
+        .filter(|x| x.error.is_some() && errno(x) != Some(libc::EFAULT))
+        .count();
+    let mut line = format!(
+        "ps-migrate: parked {moved} pages ({}) of pid {pid} in {} ranges",
+        cli::human_bytes(moved * pseudoscopic::page_size()),
+        outcomes.len() - unmapped
+    );
+    if unmapped > 0 {
+        line += &format!(", {unmapped} ranges unmapped meanwhile");
+    }
+    if failed > 0 {
+        line += &format!(", {failed} ranges failed");
+    }
+    line
+}
+
 fn run_command(o: &RunOptions) -> Result<ExitCode, Failure> {
     let dev = cli::open_device(&o.dev_path)?;
     let mut child = Command::new(&o.command[0])
@@ -567,20 +595,7 @@ fn run_command(o: &RunOptions) -> Result<ExitCode, Failure> {
     let action = Action::Move(Direction::ToDevice);
     match all_ranges(pid).and_then(|r| migrate(&dev, pid, action, o.device, &r, Progress::Off)) {
         Ok(outcomes) if o.json => eprintln!("{}", json(pid, &outcomes, action)),
-        Ok(outcomes) => {
-            let moved: u64 = outcomes.iter().map(|x| x.counters.moved).sum();
-            let failed = outcomes.iter().filter(|x| x.error.is_some()).count();
-            eprintln!(
-                "ps-migrate: parked {moved} pages ({}) of pid {pid} in {} ranges{}",
-                cli::human_bytes(moved * pseudoscopic::page_size()),
-                outcomes.len(),
-                if failed > 0 {
-                    format!(", {failed} ranges failed")
-                } else {
-                    String::new()
-                }
-            );
-        }
+        Ok(outcomes) => eprintln!("{}", run_report(pid, &outcomes)),
         Err(f) => eprintln!("ps-migrate: parking pid {pid}: {f}"),
     }
     let status = child
@@ -746,6 +761,26 @@ mod tests {
             residency: None,
             error: error.map(io::Error::from_raw_os_error),
         }
+    }
+
+    #[test]
+    fn run_report_counts_unmapped_ranges_apart() {
+        let mb = |n: u64| n * 1024 * 1024 / pseudoscopic::page_size();
+        let all_parked = [outcome(mb(4), 0, None), outcome(mb(4), 0, None)];
+        assert_eq!(
+            run_report(7, &all_parked),
+            "ps-migrate: parked 2048 pages (8.0 MiB) of pid 7 in 2 ranges"
+        );
+        let changing = [
+            outcome(mb(4), 0, None),
+            outcome(0, 0, Some(libc::EFAULT)),
+            outcome(0, 0, Some(libc::EFAULT)),
+            outcome(0, 0, Some(libc::EPERM)),
+        ];
+        assert_eq!(
+            run_report(7, &changing),
+            "ps-migrate: parked 1024 pages (4.0 MiB) of pid 7 in 2 ranges, 2 ranges unmapped meanwhile, 1 ranges failed"
+        );
     }
 
     #[test]
