@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # `make bench`, tiering part (issue 14), in the guest: the workload `ps-bench tier` under each
-# configuration of ps.tier_configs in turn (ram, pseudoscopic, phram, zram, virtio, none), on random
+# configuration of ps.tier_configs in turn (ram, pseudoscopic, zram, virtio, none, phram), on random
 # then compressible data. An OOM kill of the workload is a result (a JSON line saying so); a wrong
 # byte, or a configuration that cannot be set up, fails the run. The results' text and JSON lines
 # go to the second serial port for the host (tests/vm/run-bench.sh) to keep.
@@ -35,17 +35,23 @@ damon_max_regions = 200"
 # workload LABEL DATA: one run of the workload, its result line kept. An OOM kill of it is
 # recorded as its result; any other failure (a wrong byte) fails.
 workload() {
-	local label=$1 data=$2 rc filled
+	local label=$1 data=$2 rc filled limit
 	dmesg_mark
-	sh -c "echo 0 >/proc/self/oom_score_adj; exec ps-bench tier --label $label --data $data --mib $MIB \
-		--hot-mib $HOT --fill-rate $FILL --warmup $WARMUP --seconds $SECS --json $JSONL" >/tmp/work.out 2>&1
+	# A run may take three times its pace to write, then its measured time, and no more.
+	limit=$((MIB / FILL * 3 + WARMUP + SECS + 180))
+	sh -c "echo 0 >/proc/self/oom_score_adj; exec timeout -s KILL $limit ps-bench tier --label $label \
+		--data $data --mib $MIB --hot-mib $HOT --fill-rate $FILL --warmup $WARMUP --seconds $SECS \
+		--json $JSONL" >/tmp/work.out 2>&1
 	rc=$?
 	if dmesg_since | grep -qE 'Out of memory: Killed process [0-9]+ \(ps-bench\)'; then
 		filled=$(sed -n 's/^filled \([0-9]*\) MiB$/\1/p' /tmp/work.out | tail -n 1)
 		echo "{\"label\":\"$label\",\"data\":\"$data\",\"oom_killed\":true,\"mib\":$MIB,\"filled_mib\":${filled:-0}}" >>$JSONL
 		echo "tier $label $data: OOM-killed after writing ${filled:-0} of $MIB MiB" | tee -a $TEXT
+		# What ps-tierd was doing then, for the console log.
+		[ -n "$TIERD_PID" ] && tail -n 5 $TIERD_LOG
 		return 0
 	fi
+	[ $rc -ne 137 ] || fail "$label, $data data: ps-bench tier did not finish in $limit s: $(tail -n 1 /tmp/work.out)"
 	[ $rc -eq 0 ] || fail "$label, $data data: ps-bench tier failed (status $rc): $(tail -n 3 /tmp/work.out)"
 	tail -n 1 /tmp/work.out | tee -a $TEXT
 }
@@ -128,10 +134,8 @@ grep MemTotal /proc/meminfo
 for c in $(guest_arg tier_configs ram | tr ',' ' '); do
 	echo "== $c"
 	# In a subshell, so a failed check ends this configuration only; its reason goes in the table.
-	(config_$c) >/tmp/config.out 2>&1
-	r=$?
-	cat /tmp/config.out
-	if [ $r -ne 0 ]; then
+	( (config_$c); echo $? >/tmp/config.rc) 2>&1 | tee /tmp/config.out
+	if [ "$(cat /tmp/config.rc)" != 0 ]; then
 		echo "configuration $c failed: $(grep PSFAIL /tmp/config.out)" >>$TEXT
 		rc=1
 	fi

@@ -15,7 +15,7 @@
 # parameter), BENCH_DMA_SECONDS (default 20); for the tiering part BENCH_TIER_RAM (the small
 # guest's RAM, MiB, default 512; the workload is 2.5 times it, its hot set a quarter),
 # BENCH_TIER_SECONDS (measured seconds per run, default 20), BENCH_TIER_FILL (MiB/s the workload
-# writes at, default 16), BENCH_TIER_CONFIGS (default all: ram,pseudoscopic,phram,zram,virtio,none;
+# writes at, default 16), BENCH_TIER_CONFIGS (default all: ram,pseudoscopic,zram,virtio,none,phram;
 # the table needs all of them).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -98,7 +98,7 @@ tier_guest() {
 	keep_results "$dir" "$name"
 	cat "$bench/$name.txt"
 }
-configs=${BENCH_TIER_CONFIGS:-ram,pseudoscopic,phram,zram,virtio,none}
+configs=${BENCH_TIER_CONFIGS:-ram,pseudoscopic,zram,virtio,none,phram}
 small=$(tr ',' '\n' <<<"$configs" | grep -vx ram | paste -sd, -)
 # (1): enough RAM for all of it.
 if grep -qx ram <<<"${configs//,/$'\n'}"; then

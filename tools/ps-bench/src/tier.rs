@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The pages are filled in chunks of this many MiB, each its own mapping.
+/// The buffer is written (and its size given) in chunks of this many MiB.
 pub const CHUNK_MIB: usize = 16;
 const SEED: u64 = 41;
 /// Bytes an operation reads (and, one in `WRITE_EVERY`, writes back): one cache line.
@@ -77,20 +77,22 @@ pub struct Options {
     pub json: Option<String>,
 }
 
-pub const USAGE: &str = "       ps-bench tier --label NAME --mib N --hot-mib H [--data random|compressible]
+pub const USAGE: &str =
+    "       ps-bench tier --label NAME --mib N --hot-mib H [--data random|compressible]
                      [--fill-rate MIB_PER_S] [--warmup SECS] [--seconds SECS]
                      [--cold-every N] [--json FILE]
        ps-bench tier-report [--json FILE] RESULTS...";
 
 pub const HELP: &str = "\
-tier: the tiering workload. Writes N MiB of anonymous memory (16 MiB mappings,
-at MIB_PER_S, default 16), then for WARMUP (default 5) and SECS (default 20)
-seconds reads a 64-byte line per operation: one operation in N (default 10000)
-a uniformly random page of the whole buffer, the others a page of the first H
-MiB (the hot set) with a Zipf-like skew; one in four writes the line back. Every
-word read is checked. Prints 'filled N MiB' per chunk, then one line of results
-(operations per second, p50 and p99 latency, RAM freed, pages moved each way,
-early refaults, over the measured SECS) and appends it as a JSON object to FILE.
+tier: the tiering workload. Writes N MiB of anonymous memory (one mapping, 16 MiB
+at a time at MIB_PER_S, default 16), then for WARMUP (default 5) and SECS
+(default 20) seconds reads a 64-byte line per operation: one operation in N
+(default 10000) a uniformly random page of the whole buffer, the others a page
+of the first H MiB (the hot set) with a Zipf-like skew; one in four writes the
+line back. Every word read is checked. Prints 'filled N MiB' per chunk, then one
+line of results over the measured SECS (operations per second, p50 and p99
+latency, RAM freed, pages moved each way, early refaults) and appends it as a
+JSON object to FILE.
 tier-report: the table of the JSON lines in RESULTS (every configuration, both
 kinds of data) with ratios to pseudoscopic; --json writes them as one document.";
 
@@ -334,17 +336,18 @@ fn zram_usage() -> (u64, u64, u64) {
     sum
 }
 
-/// Bytes of the chunks in VRAM, by the module's residency ioctl (0 without the module).
-fn vram_resident(chunks: &[Buf]) -> u64 {
+/// Bytes of the buffer in VRAM, by the module's residency ioctl, a chunk at a time (0 without
+/// the module).
+fn vram_resident(buf: &Buf) -> u64 {
     let Ok(dev) = Device::open(abi::DEVICE_PATH) else {
         return 0;
     };
-    chunks
-        .iter()
-        .map(|c| {
+    let chunk = (CHUNK_MIB << 20) as u64;
+    (0..buf.size() / chunk)
+        .map(|i| {
             let mut res = Residency {
-                addr: c.addr(),
-                length: c.size(),
+                addr: buf.addr() + i * chunk,
+                length: chunk,
                 pidfd: abi::PIDFD_SELF,
                 device: abi::DEVICE_ANY,
                 ..Residency::default()
@@ -370,9 +373,11 @@ fn mem_total() -> u64 {
         .map_or(0, |kb| kb << 10)
 }
 
-/// The buffer: `CHUNK_MIB` MiB mappings, written in order.
+/// The buffer: one mapping, as a program's heap would be, written in address order. (One
+/// mapping made before it is written is also what DAMON watches best: it splits the regions it
+/// started with, where mappings made later join the lowest region until ps-tierd restarts it.)
 struct Memory {
-    chunks: Vec<Buf>,
+    buf: Buf,
     data: Data,
 }
 
@@ -381,14 +386,12 @@ const PAGE_WORDS: usize = PAGE / 8;
 
 impl Memory {
     fn fill(opts: &Options) -> Result<Self, String> {
-        let mut chunks = Vec::new();
+        let buf = Buf::anon((opts.mib << 20) / PAGE)?;
         let start = Instant::now();
         for i in 0..opts.mib / CHUNK_MIB {
-            let buf = Buf::anon((CHUNK_MIB << 20) / PAGE)?;
-            for w in 0..CHUNK_WORDS {
-                buf.write_word(w, opts.data.value(i * CHUNK_WORDS + w));
+            for w in i * CHUNK_WORDS..(i + 1) * CHUNK_WORDS {
+                buf.write_word(w, opts.data.value(w));
             }
-            chunks.push(buf);
             println!("filled {} MiB", (i + 1) * CHUNK_MIB);
             let _ = std::io::stdout().flush();
             // Paced by the clock, not by pauses: a slow write does not slow the pace further.
@@ -399,7 +402,7 @@ impl Memory {
             }
         }
         Ok(Self {
-            chunks,
+            buf,
             data: opts.data,
         })
     }
@@ -407,11 +410,9 @@ impl Memory {
     /// One operation on page `page`: reads a line and checks it; with `write`, writes it back.
     fn op(&self, page: usize, line: usize, write: bool) -> Result<(), String> {
         let first = page * PAGE_WORDS + line * LINE_WORDS;
-        let chunk = &self.chunks[first / CHUNK_WORDS];
-        let base = first % CHUNK_WORDS;
         for k in 0..LINE_WORDS {
             let want = self.data.value(first + k);
-            let got = chunk.read_word(base + k);
+            let got = self.buf.read_word(first + k);
             if got != want {
                 return Err(format!(
                     "byte {:#x} of the buffer (page {page}): read {got:#018x}, wrote {want:#018x}",
@@ -419,7 +420,7 @@ impl Memory {
                 ));
             }
             if write {
-                chunk.write_word(base + k, got);
+                self.buf.write_word(first + k, got);
             }
         }
         Ok(())
@@ -479,7 +480,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let out = work(&mem, opts, &mut rng, opts.seconds)?;
     let after = Counters::read();
     let swapped = status_bytes("VmSwap");
-    let vram = vram_resident(&mem.chunks);
+    let vram = vram_resident(&mem.buf);
     let (zram_orig, zram_compr, zram_used) = zram_usage();
     let freed = (swapped + vram).saturating_sub(zram_used);
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
