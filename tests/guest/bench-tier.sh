@@ -127,6 +127,10 @@ config_none() {
 	both none
 }
 
+# The workload is one mapping of 2.5 times RAM: the kernel's default overcommit heuristic refuses a
+# mapping larger than RAM plus swap (VRAM lent to processes is not counted), so without swap it
+# would fail at mmap, not at the OOM killer. Every configuration runs with overcommit allowed.
+echo 1 >/proc/sys/vm/overcommit_memory
 rc=0
 : >$JSONL
 : >$TEXT
