@@ -57,8 +57,9 @@ fn find<'a>(records: &'a [Json], label: &str, data: Data) -> &'a Json {
         .unwrap_or(&Json::Null)
 }
 
+/// Operations per second; None for a run OOM-killed or stopped at its time limit.
 fn ops(r: &Json) -> Option<f64> {
-    match field_bool(r, "oom_killed") {
+    match field_bool(r, "oom_killed") || jsonl::field(r, "timed_out").is_some() {
         true => None,
         false => field_f64(r, "ops_per_s"),
     }
@@ -103,12 +104,17 @@ pub fn table(records: &[Json]) -> String {
             let _ = write!(out, "{name:<27}");
             match ops(r) {
                 None => {
+                    let what = match field_u64(r, "timed_out") {
+                        0 => "OOM-killed".to_string(),
+                        s => format!("did not finish in {s} s"),
+                    };
                     let _ = write!(
                         out,
                         "{:<82}",
                         format!(
-                            "   OOM-killed while writing (after {} MiB)",
-                            field_u64(r, "filled_mib")
+                            "   {what} after writing {} of {} MiB",
+                            field_u64(r, "filled_mib"),
+                            field_u64(r, "mib")
                         )
                     );
                 }
@@ -163,7 +169,7 @@ pub fn claims_text(claims: &[(String, Option<bool>)]) -> String {
         let v = match verdict {
             Some(true) => "holds",
             Some(false) => "DOES NOT HOLD",
-            None => "not measured ((2) was OOM-killed)",
+            None => "not measured ((2) did not finish)",
         };
         let _ = writeln!(out, "  {text:<60} {v}");
     }
@@ -225,7 +231,7 @@ mod tests {
                 text.push('\n');
             }
             text += &format!(
-                "{{\"label\": \"none\", \"data\": \"{data}\", \"oom_killed\": true, \"filled_mib\": 480}}\n"
+                "{{\"label\": \"none\", \"data\": \"{data}\", \"oom_killed\": true, \"mib\": 1280, \"filled_mib\": 480}}\n"
             );
         }
         text
@@ -236,7 +242,7 @@ mod tests {
         let records = load(&[all()]).unwrap();
         let t = table(&records);
         assert!(t.contains("(2) pseudoscopic+ps-tierd"));
-        assert!(t.contains("OOM-killed while writing (after 480 MiB)"));
+        assert!(t.contains("OOM-killed after writing 480 of 1280 MiB"));
         // 900 / 450 and 900 / 1000.
         assert!(t.contains("2.00"));
         assert!(t.contains("0.90"));
@@ -258,6 +264,18 @@ mod tests {
         );
         let e = load(&[all(), line("zram", "random", 1.0)]).unwrap_err();
         assert!(e.contains("(3) zram swap on random data: 2 results"), "{e}");
+    }
+
+    #[test]
+    fn a_run_stopped_at_its_time_limit_is_a_result() {
+        let text = all().replace(
+            &line("zram", "random", 300.0),
+            r#"{"label":"zram","data":"random","timed_out":445,"mib":1280,"filled_mib":1104}"#,
+        );
+        let records = load(&[text]).unwrap();
+        assert!(table(&records).contains("did not finish in 445 s after writing 1104 of 1280 MiB"));
+        assert_eq!(ratio(&records, "zram", Data::Random), None);
+        assert_eq!(claims(&records)[1].1, Some(true));
     }
 
     #[test]
