@@ -9,7 +9,7 @@
 #                         load on a kernel with CONFIG_KUNIT; a production module leaves them out)
 #   make run              boot the test kernel with emulated VRAM and show the module at work
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
-#   make bench            pseudoscopic against test_hmm and zram in the VM; copy routines natively
+#   make bench            pseudoscopic against test_hmm and zram, and ps-tierd against swap, in the VM; copy routines natively
 #   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule,
 #                         the tools in /usr/local/bin (PREFIX=...), ps-tierd's systemd unit, enabled
 #   make uninstall        DKMS removal, those files, the tools and the unit
@@ -242,7 +242,7 @@ run: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-demo.sh
 
-# Benchmarks: pseudoscopic against test_hmm and zram swap in the VM, and the copy routines natively.
+# Benchmarks: pseudoscopic against test_hmm and zram swap, and ps-tierd against swap, in the VM; the copy routines natively.
 bench: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-bench.sh

@@ -4,11 +4,19 @@
 # `make bench`: in one guest, park and fault back buffers with pseudoscopic (1 GiB of emulated VRAM),
 # test_hmm and zram swap (tests/guest/bench.sh runs ps-bench).  Prints the table and the claims;
 # writes out/bench/bench.json and out/bench/bench.txt.  Then the copy-engine part: one ps-stress run
-# on an emulated V100 with enable_dma=1 and 0 and the bytes the CPU copied (tests/guest/bench-dma.sh), in out/bench/dma.{txt,json}.  Exits
-# non-zero, saying which part, if a run failed or a part could not run.
+# on an emulated V100 with enable_dma=1 and 0 and the bytes the CPU copied (tests/guest/bench-dma.sh), in out/bench/dma.{txt,json}.
+# Then the tiering part (issue 14): the workload `ps-bench tier` in a guest with enough RAM, and in
+# a small guest under pseudoscopic with ps-tierd, zram, phram+mtdblock over the emulated VRAM, a
+# virtio swap disk and nothing (tests/guest/bench-tier.sh); the table in out/bench/tier.{txt,json}.
+# Exits non-zero, saying which part (and configuration), if a run failed or a part could not run.
 #
-# Environment: BENCH_SIZES (MiB, default 16,64), BENCH_REPEAT (default 3), BENCH_CPU_COPY (default
-# auto: the module's cpu_copy= parameter), BENCH_DMA_SECONDS (default 20).
+# Environment: BENCH_PARTS (default "park dma tier": which parts run), BENCH_SIZES (MiB, default
+# 16,64), BENCH_REPEAT (default 3), BENCH_CPU_COPY (default auto: the module's cpu_copy=
+# parameter), BENCH_DMA_SECONDS (default 20); for the tiering part BENCH_TIER_RAM (the small
+# guest's RAM, MiB, default 512; the workload is 2.5 times it, its hot set a quarter),
+# BENCH_TIER_SECONDS (measured seconds per run, default 20), BENCH_TIER_FILL (MiB/s the workload
+# writes at, default 16), BENCH_TIER_CONFIGS (default all: ram,pseudoscopic,zram,virtio,none,phram;
+# the table needs all of them).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -28,7 +36,11 @@ keep_results() {
 	sed -n '/^BENCH-JSON$/,/^BENCH-END/p' <<<"$results" | sed '1d;$d' >"$bench/$2.json"
 }
 
+# part NAME: the part is in BENCH_PARTS.
+part() { [[ " ${BENCH_PARTS:-park dma tier} " == *" $1 "* ]]; }
+
 build_initramfs
+if part park; then
 mapfile -t vram < <(ivshmem_args vram0 1G)
 export PS_VM_MEMORY=4G
 qemu_cmd "$bench/console.log" "$bench/results.log" \
@@ -40,7 +52,9 @@ timeout -k 10 "${BENCH_TIMEOUT:-3600}" "${QEMU_CMD[@]}" </dev/null >"$bench/qemu
 keep_results "$bench" bench
 cat "$bench/bench.txt"
 echo "results: $bench/bench.json"
+fi
 
+if part dma; then
 # `make bench` builds the model; the chroot whose QEMU serves it comes from `make setup`.
 [ -x "$GPU_MODEL" ] || die "copy-engine part not run: no gpu-model at $GPU_MODEL (run 'make gpu-model')"
 [ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] ||
@@ -63,3 +77,45 @@ echo
 echo "Copy engine (emulated Tesla V100; bytes, not time, are the measure in the model):"
 cat "$bench/dma.txt"
 echo "results: $bench/dma.json"
+fi
+
+part tier || exit 0
+# The tiering part. Each guest gets its own name, so its output survives the other's.
+ram=${BENCH_TIER_RAM:-512}
+mib=$((ram * 5 / 2 / 16 * 16))
+hot=$((ram / 4))
+tier_args="ps.mode=bench-tier ps.tier_mib=$mib ps.tier_hot=$hot ps.tier_seconds=${BENCH_TIER_SECONDS:-20} ps.tier_fill=${BENCH_TIER_FILL:-16}"
+# tier_guest NAME MEMORY CONFIGS [QEMU args...]: one guest running the configurations; its
+# results in $bench/NAME.{txt,json} (JSON lines).
+tier_guest() {
+	local name=$1 memory=$2 configs=$3 dir=$OUT/bench-$1
+	shift 3
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	PS_VM_MEMORY=$memory qemu_cmd "$dir/console.log" "$dir/results.log" "$tier_args ps.tier_configs=$configs" "$@"
+	timeout -k 10 "${BENCH_TIER_TIMEOUT:-2400}" "${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 ||
+		die "tiering part ($configs): the guest did not finish (status $?); console log in $dir/console.log"
+	keep_results "$dir" "$name"
+	cat "$bench/$name.txt"
+}
+configs=${BENCH_TIER_CONFIGS:-ram,pseudoscopic,zram,virtio,none,phram}
+small=$(tr ',' '\n' <<<"$configs" | grep -vx ram | paste -sd, -)
+# (1): enough RAM for all of it.
+if grep -qx ram <<<"${configs//,/$'\n'}"; then
+	tier_guest tier-ram "$((mib + 1024))M" ram
+fi
+# (2)-(6): the small guest, with 2 GiB of emulated VRAM (pseudoscopic, then phram over the same
+# BAR) and a 2 GiB swap disk, a sparse raw image.
+img=$bench/tier-swap.img
+rm -f "$img"
+truncate -s 2G "$img"
+mapfile -t vram < <(ivshmem_args vram0 2G)
+[ -z "$small" ] || tier_guest tier-small "${ram}M" "$small" "${vram[@]}" \
+	-drive "file=$img,format=raw,if=virtio"
+rm -f "$img"
+echo
+echo "Tiering (ops/s of the workload; pseudoscopic x: its ops/s over each configuration's):"
+"$TOOLS_BIN/ps-bench" tier-report --json "$bench/tier.json" "$bench/tier-ram.json" "$bench/tier-small.json" \
+	>"$bench/tier.txt" || die "tiering part: the results are incomplete (above)"
+cat "$bench/tier.txt"
+echo "results: $bench/tier.json"

@@ -8,9 +8,15 @@
 //! order (`fault-seq`) and in a random order (`fault-rand`). Every byte is checked after each
 //! fault-back. It prints a table (pages/s, MiB/s, and pseudoscopic's speed as a multiple of each
 //! peer's), the claims the table supports, and, with `--json`, the results as JSON.
+//!
+//! `ps-bench tier` is the workload of the tiering benchmark, `ps-bench tier-report` its table
+//! ([`tier`], [`tier_report`]).
 
+mod jsonl;
 mod peers;
 mod report;
+mod tier;
+mod tier_report;
 
 use peers::{Peer, Pseudoscopic, TestHmm, Zram};
 use pseudoscopic::{
@@ -21,8 +27,9 @@ use report::{Op, Sample};
 use std::{process::ExitCode, time::Instant};
 
 const USAGE: &str = "\
-Usage: ps-bench [--sizes MIB,MIB...] [--repeat N] [--json FILE]
+Usage: ps-bench [--sizes MIB,MIB...] [--repeat N] [--json FILE]";
 
+const HELP: &str = "\
 Parks buffers of each size (default 16,64 MiB) with pseudoscopic (/dev/pseudoscopic),
 test_hmm (/dev/hmm_dmirror0) and zram swap (an active /dev/zram swap device), as 4 KiB
 pages and as transparent huge pages, then faults them back in address order and in a
@@ -180,13 +187,43 @@ fn run(opts: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// `ps-bench tier-report [--json FILE] RESULTS...`.
+fn tier_report(args: &[String]) -> Result<(), String> {
+    let (json, files) = match args {
+        [flag, path, files @ ..] if flag == "--json" => (Some(path), files),
+        files => (None, files),
+    };
+    if files.is_empty() {
+        return Err("tier-report needs result files".into());
+    }
+    let texts = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let records = tier_report::load(&texts)?;
+    print!("{}", tier_report::table(&records));
+    println!(
+        "Claims:\n{}",
+        tier_report::claims_text(&tier_report::claims(&records))
+    );
+    if let Some(path) = json {
+        std::fs::write(path, tier_report::json(&records)).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+        println!("{USAGE}\n{}\n\n{HELP}\n\n{}", tier::USAGE, tier::HELP);
         return ExitCode::SUCCESS;
     }
-    match parse(&args).and_then(|opts| run(&opts)) {
+    let result = match args.first().map(String::as_str) {
+        Some("tier") => tier::parse(&args[1..]).and_then(|opts| tier::run(&opts)),
+        Some("tier-report") => tier_report(&args[1..]),
+        _ => parse(&args).and_then(|opts| run(&opts)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ps-bench: {e}");

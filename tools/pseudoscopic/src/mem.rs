@@ -183,6 +183,26 @@ impl Buf {
         Ok(())
     }
 
+    /// Word `i` (8 bytes, from the start of the buffer).
+    pub fn read_word(&self, i: usize) -> u64 {
+        assert!(i < self.len / 8);
+        // SAFETY: In bounds (checked above) of our readable mapping.
+        unsafe { self.base.as_ptr().cast::<u64>().add(i).read_volatile() }
+    }
+
+    /// Writes word `i` (8 bytes, from the start of the buffer).
+    pub fn write_word(&self, i: usize, value: u64) {
+        assert!(i < self.len / 8);
+        // SAFETY: In bounds (checked above) of our writable mapping.
+        unsafe {
+            self.base
+                .as_ptr()
+                .cast::<u64>()
+                .add(i)
+                .write_volatile(value)
+        }
+    }
+
     /// Reads one byte of page `page` (to map the zero page, or fault a page in).
     pub fn touch_read(&self, page: usize) -> u8 {
         // SAFETY: Inside the mapping.
