@@ -12,7 +12,7 @@ use super::{
     push::{Push, Run, Target},
     regs, Bar0, Chipset, BAR0_SIZE,
 };
-use crate::{bus, vram::WcBar};
+use crate::{bus, compat, vram::WcBar};
 use core::{mem::ManuallyDrop, ptr};
 use kernel::{
     device::Bound,
@@ -25,7 +25,7 @@ use kernel::{
 };
 
 /// The BAR0 mapping, revoked when the device is unbound.
-pub(crate) type Bar0Devres = pci::DevresBar<BAR0_SIZE>;
+pub(crate) type Bar0Devres = compat::DevresBar<BAR0_SIZE>;
 
 /// The channel this driver uses.
 const CHID: u32 = 0;
