@@ -356,7 +356,7 @@ impl Channel {
 
     /// The bus address of page `index` of the coherent buffer.
     fn bus(&self, index: usize) -> u64 {
-        self.mem.dma_address() + (index * PAGE) as u64
+        compat::dma_address(&self.mem) + (index * PAGE) as u64
     }
 
     /// The GPU virtual address of page `index` of the coherent buffer.
