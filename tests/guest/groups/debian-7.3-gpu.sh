@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Debian's own 7.3 kernel (see debian-7.3) with the DKMS-built module driving an emulated Tesla
 # V100 (512 MiB of its VRAM emulated): every migration scenario through its copy engine.
-# vm: kernel debian
+# vm: kernel debian-7.3
 # vm: gpu v100 512
 
 case_debian_v100_copy_engine() {
-	expect_match "$(uname -r)" '\+deb13-amd64$' "uname -r of Debian's kernel"
+	expect_match "$(uname -r)" '^7\.3\..*\+deb13-amd64$' "uname -r of Debian's 7.3 kernel"
 	migration_suite "$(nvidia_bdf 1db4)" 1 pool_size_mb=256
 	info "kernel $(uname -r); copy engine: $(cat /sys/bus/pci/devices/$(nvidia_bdf 1db4)/pseudoscopic/copy_engine)," \
 		"$(gpu_stat "$(nvidia_bdf 1db4)" dma_bytes) bytes copied by it"
