@@ -13,6 +13,7 @@ use pseudoscopic::{
     abi::{self, Device, Residency},
     json::Json,
     mem::{pattern, Buf, PAGE},
+    rng::Rng,
 };
 use std::{
     fs,
@@ -146,27 +147,6 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         return Err("--fill-rate, --seconds and --cold-every must be positive".into());
     }
     Ok(opts)
-}
-
-/// xorshift64*: fast, and the same sequence in every configuration.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Hot pages with a Zipf-like skew (exponent 1): rank r has a probability about proportional to

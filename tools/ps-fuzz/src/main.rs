@@ -14,7 +14,9 @@ mod sandbox;
 use oracle::{ArgPlace, Cmd, Region, Request, Target, World, PAGE};
 use pseudoscopic::{
     abi::{self, Device, Migrate, Residency},
-    cli, System,
+    cli,
+    rng::Rng,
+    System,
 };
 use sandbox::{Sandbox, REF_PAGES, SANDBOX_PAGES};
 use std::{
@@ -44,35 +46,6 @@ Exit status: 0 when every answer and every byte was right, 1 when one was not,
 2 on a usage error, 3 when the module is not loaded, 4 without permission.";
 
 const DRIVER_DIR: &str = "/sys/bus/pci/drivers/pseudoscopic";
-
-/// xorshift64*: reproducible from `--seed`.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True with probability `percent`/100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 struct Options {
     seed: u64,
@@ -343,7 +316,7 @@ fn gen_addr(rng: &mut Rng, base: u64, pages: u64) -> u64 {
             u64::MAX - PAGE + 1,
             u64::MAX,
         ]),
-        _ => rng.next() >> rng.below(64),
+        _ => rng.next_u64() >> rng.below(64),
     }
 }
 
@@ -353,7 +326,7 @@ fn gen_length(rng: &mut Rng, pages: u64) -> u64 {
         75..=79 => 0,
         80..=84 => 1 + rng.below(pages * PAGE),
         85..=94 => rng.pick(&[u64::MAX, u64::MAX - PAGE + 1, 1 << 47, PAGE << 20]),
-        _ => rng.next() >> rng.below(64),
+        _ => rng.next_u64() >> rng.below(64),
     }
 }
 
@@ -423,7 +396,7 @@ impl Worker<'_> {
                     0..=69 => abi::DEVICE_ANY,
                     70..=84 => 0,
                     85..=94 => 1 + rng.below(8) as u32,
-                    _ => rng.next() as u32,
+                    _ => rng.next_u64() as u32,
                 },
                 flags: if rng.chance(6) { 1 << rng.below(32) } else { 0 },
                 reserved: if rng.chance(6) {
@@ -774,6 +747,6 @@ mod tests {
     #[test]
     fn rng_is_reproducible() {
         let (mut a, mut b) = (Rng::new(42), Rng::new(42));
-        assert!((0..100).all(|_| a.next() == b.next()));
+        assert!((0..100).all(|_| a.next_u64() == b.next_u64()));
     }
 }

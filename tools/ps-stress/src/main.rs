@@ -14,6 +14,7 @@ use pseudoscopic::{
     json::Json,
     mem::{Buf, PAGE},
     parse_size,
+    rng::Rng,
     sysfs::Stats,
     System,
 };
@@ -49,25 +50,6 @@ Prints a summary (steps, operations, bytes moved, the module's counters over the
 run) and 'ok', or 'FAIL: reason'.
 Exit status: 0 when every byte was intact, 1 on a data or request failure, 2 on a
 usage error, 3 when the module is not loaded, 4 without permission.";
-
-/// xorshift64*: reproducible from `--seed`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A random `[first, first + len)` inside `pages` pages, at least one page long.
-    fn span(&mut self, pages: usize) -> (usize, usize) {
-        let first = (self.next() % pages as u64) as usize;
-        let len = 1 + (self.next() % (pages - first) as u64) as usize;
-        (first, len)
-    }
-}
 
 #[derive(Default)]
 struct Totals {
@@ -272,7 +254,7 @@ fn worker(
     let mut step = 0;
     while o.go_on(step, deadline) {
         let (first, len) = rng.span(o.pages);
-        match rng.next() % 7 {
+        match rng.next_u64() % 7 {
             0 => {
                 totals.rewrites.fetch_add(1, Ordering::Relaxed);
                 next_seed += 1;
@@ -588,6 +570,6 @@ mod tests {
     #[test]
     fn rng_is_reproducible() {
         let (mut a, mut b) = (Rng(42), Rng(42));
-        assert!((0..100).all(|_| a.next() == b.next()));
+        assert!((0..100).all(|_| a.next_u64() == b.next_u64()));
     }
 }

@@ -10,6 +10,7 @@ pub mod iomem;
 pub mod json;
 pub mod maps;
 pub mod mem;
+pub mod rng;
 pub mod smaps;
 pub mod sysfs;
 pub mod thp;
