@@ -136,6 +136,8 @@ struct Parked {
     requests: u64,
     /// Cold memory DAMON reported inside parkable mappings, parked already or not.
     cold: u64,
+    /// Of it, the pages in RAM the step looked at (pagemap), the only ones a request can move.
+    cold_in_ram: u64,
     /// Time spent asking DAMON, and in park requests, milliseconds.
     damon_ms: u64,
     park_ms: u64,
@@ -177,6 +179,7 @@ impl Daemon {
         let attrs = Attrs {
             sample_us: config.damon_sample_ms * 1000,
             aggr_us: config.damon_aggr_ms * 1000,
+            update_us: (config.interval_secs * 1e6) as u64,
             min_age: aggr_intervals(&config, config.cold_age_secs),
             min_regions: config.damon_min_regions,
             max_regions: config.damon_max_regions,
@@ -246,6 +249,7 @@ impl Daemon {
             };
             let pieces = plan::pieces(&regions, &maps::parse(&text), self.page);
             done.cold += pieces.iter().map(plan::Piece::len).sum::<u64>();
+            let pagemap = self.procfs.pagemap(proc.pid);
             for piece in pieces {
                 // Whole requests within the budget (and so within the VRAM reserve).
                 if piece.len() > budget - done.bytes {
@@ -255,6 +259,25 @@ impl Daemon {
                 if !self.ledger.may_park(block, now, age) {
                     continue;
                 }
+                // Only its pages in RAM: a request for memory never written, or parked already,
+                // moves nothing and costs as much as one that moves 2 MiB.
+                let entries = pagemap
+                    .as_ref()
+                    .map(|f| procs::pagemap_entries(f, piece.start, piece.end, self.page));
+                let piece = match entries {
+                    Some(Ok(entries)) => match plan::in_ram(piece, &entries, self.page) {
+                        Some((piece, pages)) => {
+                            done.cold_in_ram += pages * self.page;
+                            piece
+                        }
+                        None => continue,
+                    },
+                    // Unmapped meanwhile: nothing there to park.
+                    Some(Err(_)) => continue,
+                    // No pagemap to read: the whole piece, unless the module says it is all in
+                    // VRAM already (DAMON sees parked ranges as cold for ever).
+                    None => piece,
+                };
                 let Some(dev) = dev else {
                     println!(
                         "would park pid {} ({}) {:#x}+{}",
@@ -296,8 +319,7 @@ impl Daemon {
                     self.ledger.came_back(block, now);
                     continue;
                 }
-                // DAMON sees parked ranges as cold for ever: never ask again for what is parked.
-                if resident(piece.start, piece.end) == Some(true) {
+                if pagemap.is_none() && resident(piece.start, piece.end) == Some(true) {
                     continue;
                 }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
@@ -485,6 +507,7 @@ impl Daemon {
                 .with("parked", parked.bytes)
                 .with("requests", parked.requests)
                 .with("cold", parked.cold)
+                .with("cold_in_ram", parked.cold_in_ram)
                 .with("damon_ms", parked.damon_ms)
                 .with("park_ms", parked.park_ms)
                 .with(
