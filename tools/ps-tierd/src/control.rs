@@ -111,14 +111,6 @@ impl Pressure {
     }
 }
 
-/// Whether to start DAMON afresh on a process that had `start_rss` resident pages when its
-/// kdamond started `running` seconds ago and has `rss` now: it grew by a quarter (and at least
-/// 16 MiB of 4 KiB pages), and the kdamond ran for three cold ages, so that what it found cold
-/// had time to show and be parked.
-pub fn restart_damon(start_rss: u64, rss: u64, running: f64, cold_age: f64) -> bool {
-    rss >= start_rss + (start_rss / 4).max(4096) && running >= 3.0 * cold_age
-}
-
 /// The quality loop's state: the cold age and the measurement window under way.
 #[derive(Clone, Debug)]
 pub struct Quality {
@@ -270,22 +262,6 @@ mod tests {
         // Steady: the level and the rate alone again.
         let b = p.step(&c, 4 * GIB, 140 * MIB, 0, 1.0);
         assert_eq!((b.need, b.rate, b.bytes), (Need::Short, 45 * MIB, 45 * MIB));
-    }
-
-    #[test]
-    fn damon_restarts_on_growth_not_too_often() {
-        assert!(!restart_damon(100_000, 110_000, 100.0, 2.0), "grew by 10%");
-        assert!(restart_damon(100_000, 125_000, 6.0, 2.0));
-        assert!(
-            !restart_damon(100_000, 125_000, 5.9, 2.0),
-            "ran less than three cold ages"
-        );
-        assert!(
-            !restart_damon(1000, 4000, 10.0, 2.0),
-            "grew by less than 16 MiB"
-        );
-        assert!(restart_damon(1000, 5096, 10.0, 2.0));
-        assert!(!restart_damon(100_000, 90_000, 10.0, 2.0), "shrank");
     }
 
     #[test]

@@ -202,19 +202,6 @@ impl Damon {
         failed
     }
 
-    /// Starts the kdamond of `pid` afresh, so that its regions span the process's memory as it
-    /// is now: DAMON grows its lowest region over memory mapped after it started, and that
-    /// region, which also holds the newest writes, stays young.
-    pub fn restart(&mut self, pid: i32) -> io::Result<()> {
-        let Some(slot) = self.slots.iter().position(|&p| p == Some(pid)) else {
-            return Ok(());
-        };
-        write(&self.state(slot), "off")?;
-        write(&self.state(slot), "on")?;
-        self.starts += 1;
-        Ok(())
-    }
-
     /// How many kdamonds were started (one per process it began to watch).
     pub fn starts(&self) -> u64 {
         self.starts
@@ -370,11 +357,6 @@ mod tests {
         assert_eq!(read(&t, "kdamonds/1/state"), "off");
         assert_eq!(d.monitored(), vec![(0, 300)]);
         assert_eq!(d.starts(), 3);
-        d.restart(300).unwrap();
-        assert_eq!(read(&t, "kdamonds/0/state"), "on");
-        assert_eq!(d.starts(), 4);
-        d.restart(12345).unwrap();
-        assert_eq!(d.starts(), 4, "not monitored: nothing to restart");
         d.shutdown();
         assert_eq!(read(&t, "kdamonds/nr_kdamonds"), "0");
         assert_eq!(read(&t, "kdamonds/0/state"), "off");

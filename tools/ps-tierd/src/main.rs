@@ -160,8 +160,6 @@ struct Daemon {
     last_step: Option<Instant>,
     /// Processes DAMON refused to monitor (gone, or not a process it can watch).
     refused: HashSet<i32>,
-    /// Per watched process: when its kdamond (re)started, and its resident pages then.
-    watched_since: HashMap<i32, (f64, u64)>,
     ledger: Ledger,
     parked_total: u64,
     requests_total: u64,
@@ -200,7 +198,6 @@ impl Daemon {
             started: Instant::now(),
             last_step: None,
             refused: HashSet::new(),
-            watched_since: HashMap::new(),
             ledger: Ledger::default(),
             parked_total: 0,
             requests_total: 0,
@@ -377,23 +374,6 @@ impl Daemon {
             self.config.max_cold_age_secs,
         );
         let slots = self.damon.monitored();
-        self.watched_since
-            .retain(|pid, _| slots.iter().any(|(_, p)| p == pid));
-        for p in &procs {
-            if !slots.iter().any(|(_, pid)| *pid == p.pid) {
-                continue;
-            }
-            let &mut (since, rss) = self
-                .watched_since
-                .entry(p.pid)
-                .or_insert((elapsed, p.rss_pages));
-            let age = self.quality.age_secs();
-            if control::restart_damon(rss, p.rss_pages, elapsed - since, age)
-                && self.damon.restart(p.pid).is_ok()
-            {
-                self.watched_since.insert(p.pid, (elapsed, p.rss_pages));
-            }
-        }
         let monitored: Vec<(usize, &Process)> = procs
             .iter()
             .filter_map(|p| {
