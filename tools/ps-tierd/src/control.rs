@@ -111,6 +111,16 @@ impl Pressure {
     }
 }
 
+/// Seconds to wait after a step that began `took` seconds ago, so that steps begin every
+/// `interval` seconds; none after a step that ran out of time with parking left to do (parking is
+/// slower than the memory it should free grows: the next step measures afresh and goes on).
+pub fn pause(interval: f64, took: f64, out_of_time: bool) -> f64 {
+    match out_of_time {
+        true => 0.0,
+        false => (interval - took).max(0.0),
+    }
+}
+
 /// The quality loop's state: the cold age and the measurement window under way.
 #[derive(Clone, Debug)]
 pub struct Quality {
@@ -262,6 +272,14 @@ mod tests {
         // Steady: the level and the rate alone again.
         let b = p.step(&c, 4 * GIB, 140 * MIB, 0, 1.0);
         assert_eq!((b.need, b.rate, b.bytes), (Need::Short, 45 * MIB, 45 * MIB));
+    }
+
+    #[test]
+    fn steps_keep_their_cadence_and_slow_parking_goes_on_at_once() {
+        assert_eq!(pause(5.0, 0.5, false), 4.5);
+        assert_eq!(pause(1.0, 3.0, false), 0.0, "a long step: the next at once");
+        assert_eq!(pause(5.0, 5.1, true), 0.0);
+        assert_eq!(pause(5.0, 0.0, true), 0.0);
     }
 
     #[test]

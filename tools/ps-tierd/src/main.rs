@@ -38,7 +38,7 @@ use std::{
     path::PathBuf,
     process::ExitCode,
     sync::atomic::{AtomicBool, Ordering},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 const TOOL: &str = "ps-tierd";
@@ -143,6 +143,8 @@ struct Parked {
     park_ms: u64,
     /// Why parking stopped early: VRAM full, no GPU.
     stopped: Option<&'static str>,
+    /// The step's time was up with budget left: parking is slower than the step's interval.
+    out_of_time: bool,
 }
 
 struct Daemon {
@@ -217,19 +219,21 @@ impl Daemon {
         }
     }
 
-    /// Parks up to `budget` bytes of the cold ranges of the monitored processes, largest first.
+    /// Parks up to `budget` bytes of the cold ranges of the monitored processes, largest first,
+    /// sending no request after `deadline`.
     fn park(
         &mut self,
         dev: Option<&Device>,
         monitored: &[(usize, &Process)],
         budget: u64,
+        deadline: Instant,
     ) -> Parked {
         let mut done = Parked::default();
         let mut pidfds: HashMap<i32, OwnedFd> = HashMap::new();
         let now = self.started.elapsed().as_secs_f64();
         let age = self.quality.age_secs();
         for &(slot, proc) in monitored {
-            if done.bytes + self.page > budget || done.stopped.is_some() {
+            if done.bytes + self.page > budget || done.stopped.is_some() || done.out_of_time {
                 break;
             }
             let asked = Instant::now();
@@ -319,6 +323,12 @@ impl Daemon {
                 if pagemap.is_none() && resident(piece.start, piece.end) == Some(true) {
                     continue;
                 }
+                // A step that takes longer than its interval would act on a MemAvailable that is
+                // long out of date: the next step measures again and goes on at once.
+                if Instant::now() >= deadline {
+                    done.out_of_time = true;
+                    break;
+                }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
                 let sent = Instant::now();
                 let result = dev.migrate(Direction::ToDevice, &mut req);
@@ -348,7 +358,8 @@ impl Daemon {
         done
     }
 
-    fn step(&mut self) -> Result<(), Failure> {
+    /// One control step; returns the seconds to wait before the next.
+    fn step(&mut self) -> Result<f64, Failure> {
         let now = Instant::now();
         let dt = self
             .last_step
@@ -435,7 +446,8 @@ impl Daemon {
                 self.open_device()?
             };
             if dev.is_some() || self.dry_run {
-                parked = self.park(dev.as_ref(), &monitored, bytes);
+                let deadline = now + Duration::from_secs_f64(self.config.interval_secs);
+                parked = self.park(dev.as_ref(), &monitored, bytes, deadline);
                 if let Some(why) = parked.stopped {
                     state = why;
                 }
@@ -455,7 +467,11 @@ impl Daemon {
             vram_free,
         );
         self.last_state = state.to_string();
-        Ok(())
+        Ok(control::pause(
+            self.config.interval_secs,
+            now.elapsed().as_secs_f64(),
+            parked.out_of_time,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -532,14 +548,15 @@ fn run(args: &Args) -> Result<(), Failure> {
     let trigger = psi_trigger(&daemon.procfs.psi_path());
     let mut steps = 0u64;
     let result = loop {
-        if let Err(e) = daemon.step() {
-            break Err(e);
-        }
+        let pause = match daemon.step() {
+            Ok(pause) => pause,
+            Err(e) => break Err(e),
+        };
         steps += 1;
         if args.steps.is_some_and(|n| steps >= n) || STOP.load(Ordering::SeqCst) {
             break Ok(());
         }
-        wait(trigger.as_ref(), daemon.config.interval_secs);
+        wait(trigger.as_ref(), pause);
         if STOP.load(Ordering::SeqCst) {
             break Ok(());
         }
