@@ -112,13 +112,9 @@ impl Pressure {
 }
 
 /// Seconds to wait after a step that began `took` seconds ago, so that steps begin every
-/// `interval` seconds; none after a step that ran out of time with parking left to do (parking is
-/// slower than the memory it should free grows: the next step measures afresh and goes on).
-pub fn pause(interval: f64, took: f64, out_of_time: bool) -> f64 {
-    match out_of_time {
-        true => 0.0,
-        false => (interval - took).max(0.0),
-    }
+/// `interval` seconds (at once after a step that parked for longer).
+pub fn pause(interval: f64, took: f64) -> f64 {
+    (interval - took).max(0.0)
 }
 
 /// The quality loop's state: the cold age and the measurement window under way.
@@ -275,11 +271,9 @@ mod tests {
     }
 
     #[test]
-    fn steps_keep_their_cadence_and_slow_parking_goes_on_at_once() {
-        assert_eq!(pause(5.0, 0.5, false), 4.5);
-        assert_eq!(pause(1.0, 3.0, false), 0.0, "a long step: the next at once");
-        assert_eq!(pause(5.0, 5.1, true), 0.0);
-        assert_eq!(pause(5.0, 0.0, true), 0.0);
+    fn steps_keep_their_cadence() {
+        assert_eq!(pause(5.0, 0.5), 4.5);
+        assert_eq!(pause(1.0, 3.0), 0.0, "a long step: the next at once");
     }
 
     #[test]

@@ -143,8 +143,6 @@ struct Parked {
     park_ms: u64,
     /// Why parking stopped early: VRAM full, no GPU.
     stopped: Option<&'static str>,
-    /// The step's time was up with budget left: parking is slower than the step's interval.
-    out_of_time: bool,
 }
 
 struct Daemon {
@@ -219,21 +217,39 @@ impl Daemon {
         }
     }
 
-    /// Parks up to `budget` bytes of the cold ranges of the monitored processes, largest first,
-    /// sending no request after `deadline`.
+    /// The pressure loop again, in a step still parking after its interval (parking slower than
+    /// memory fills): bytes to park from now on, at most `room` (of VRAM above its reserve).
+    fn more_budget(&mut self, room: u64) -> u64 {
+        let Ok(mem) = self.procfs.memory() else {
+            return 0;
+        };
+        let budget = self.pressure.step(
+            &self.config,
+            mem.total,
+            mem.available,
+            mem.some_stall_us,
+            self.config.interval_secs,
+        );
+        budget.bytes.min(room)
+    }
+
+    /// Parks up to `budget` bytes of the cold ranges of the monitored processes, oldest first,
+    /// and, while memory is still short after each `interval_secs`, more (never over `room`).
     fn park(
         &mut self,
         dev: Option<&Device>,
         monitored: &[(usize, &Process)],
-        budget: u64,
-        deadline: Instant,
+        mut budget: u64,
+        room: u64,
     ) -> Parked {
+        let interval = Duration::from_secs_f64(self.config.interval_secs);
+        let mut deadline = Instant::now() + interval;
         let mut done = Parked::default();
         let mut pidfds: HashMap<i32, OwnedFd> = HashMap::new();
         let now = self.started.elapsed().as_secs_f64();
         let age = self.quality.age_secs();
         for &(slot, proc) in monitored {
-            if done.bytes + self.page > budget || done.stopped.is_some() || done.out_of_time {
+            if done.bytes + self.page > budget || done.stopped.is_some() {
                 break;
             }
             let asked = Instant::now();
@@ -323,11 +339,15 @@ impl Daemon {
                 if pagemap.is_none() && resident(piece.start, piece.end) == Some(true) {
                     continue;
                 }
-                // A step that takes longer than its interval would act on a MemAvailable that is
-                // long out of date: the next step measures again and goes on at once.
+                // A step parking longer than its interval measures MemAvailable again and goes
+                // on with the cold ranges it has (DAMON's answer is still good; asking again costs
+                // an aggregation interval), or stops once memory is no longer short.
                 if Instant::now() >= deadline {
-                    done.out_of_time = true;
-                    break;
+                    budget = done.bytes + self.more_budget(room.saturating_sub(done.bytes));
+                    deadline = Instant::now() + interval;
+                    if piece.len() > budget - done.bytes {
+                        break;
+                    }
                 }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
                 let sent = Instant::now();
@@ -446,8 +466,7 @@ impl Daemon {
                 self.open_device()?
             };
             if dev.is_some() || self.dry_run {
-                let deadline = now + Duration::from_secs_f64(self.config.interval_secs);
-                parked = self.park(dev.as_ref(), &monitored, bytes, deadline);
+                parked = self.park(dev.as_ref(), &monitored, bytes, room);
                 if let Some(why) = parked.stopped {
                     state = why;
                 }
@@ -470,7 +489,6 @@ impl Daemon {
         Ok(control::pause(
             self.config.interval_secs,
             now.elapsed().as_secs_f64(),
-            parked.out_of_time,
         ))
     }
 
