@@ -222,13 +222,15 @@ out:
 
 # The VM boots the test kernel, so everything it loads is built against that tree.
 # The group dkms loads what `make install` builds through DKMS: tests/host/dkms.sh builds it first.
-# The groups debian-* boot Debian's own kernel with the module `make install` built in the Debian
-# chroot of `make setup`: tests/host/distro-install.sh runs that install first.
+# The groups debian-SERIES* boot Debian's own kernel of SERIES with the module `make install` built
+# in the Debian chroot of `make setup`: tests/host/distro-install.sh runs that install first, for
+# the series of the groups asked for (every series when no group is named).
+DISTRO_SERIES = $(sort $(foreach g,$(filter debian-%,$(VM_GROUPS)),$(word 2,$(subst -, ,$(g)))))
 vm-test:
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	$(if $(filter kunit,$(or $(VM_GROUPS),kunit)),$(MAKE) modules-kunit)
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
-	$(if $(filter debian-%,$(or $(VM_GROUPS),debian-)),bash tests/host/distro-install.sh)
+	$(if $(filter debian-%,$(or $(VM_GROUPS),debian-)),bash tests/host/distro-install.sh $(DISTRO_SERIES))
 	$(if $(wildcard $(DEBUG_KDIR)/rust/libkernel.rmeta),$(MAKE) modules-debug)
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 

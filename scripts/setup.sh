@@ -13,10 +13,11 @@
 #      bookworm's QEMU;
 #   6. a debug kernel: the same plus tests/kernel-debug.config (KASAN, kmemleak, fault injection),
 #      compiled by clang-19, because the kernel allows Rust with KASAN only under clang;
-#   7. a Debian trixie chroot with Debian's own newest 7.3 kernel (trixie-backports) and the
-#      toolchain that built it, and that kernel's Rust artifacts (scripts/kernel-rust.sh), for the
-#      tests of `make install` on a distribution kernel (tests/host/distro-install.sh, VM groups
-#      debian-*).
+#   7. for each supported series (7.3, 7.2), a Debian trixie chroot with Debian's own newest kernel
+#      of the series (trixie-backports) and the toolchain that built it, and that kernel's Rust
+#      artifacts (scripts/kernel-rust.sh), for the tests of `make install` on a distribution kernel
+#      (tests/host/distro-install.sh, VM groups debian-SERIES*); a series trixie-backports no
+#      longer has is skipped with a SKIP line.
 #
 # Usage: scripts/setup.sh [PART...]. Steps 1-4 always run; the parts add the rest: `chroot` (5),
 # `debug` (6), `distro` (7), `all` (every part, the default).
@@ -28,6 +29,7 @@
 #   $PS_CACHE/env.mk       -> the toolchain variables the Makefile includes
 #   $PS_CACHE/qemu-chroot  -> the trixie chroot whose qemu-system-x86_64 has vfio-user-pci
 #   $PS_CACHE/distro-7.3   -> the trixie chroot with Debian's 7.3 kernel (or a file: why not)
+#   $PS_CACHE/distro-7.2   -> the same for Debian's 7.2 kernel
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -262,20 +264,58 @@ build_qemu_chroot() {
 	mv -T "$PS_CACHE/qemu-chroot.tmp" "$PS_CACHE/qemu-chroot"
 }
 
-# Debian's own kernel of SERIES (7.3) and the exact toolchain that built it, in a trixie chroot of
-# its own, for the tests that install the module the way a Debian 13 user does (`make install`:
-# DKMS, scripts/kernel-rust.sh) and boot Debian's vmlinuz (VM groups with "# vm: kernel debian").
-# The kernel is the newest of SERIES in trixie-backports; when there is none, $PS_CACHE/distro-SERIES
-# is a file saying why, and those groups are skipped. Keyed by the kernel version and this recipe.
-# Also builds the kernel's Rust artifacts there once (the cold step of `make install`).
+# Debian's newest kernel of SERIES in trixie-backports whose headers and linux-source are there
+# in the same version, as "KVER VERSION" (7.2.12+deb13-amd64 7.2.12-1~bpo13+1); nothing when there
+# is none. Only trixie-backports: its kernels are built by trixie's own toolchain (rustc 1.85.1,
+# bindgen 0.71.1), which the chroot can hold; sid's are built by sid's newer rustc.
+newest_distro_kernel() {
+	local series=$1 conf=$2 images kver version best= best_version=
+	images=$(APT_CONFIG=$conf apt-cache pkgnames "linux-image-$series." 2>/dev/null |
+		grep -E "^linux-image-${series//./\\.}\.[0-9]+\+deb[0-9]+-amd64\$") || return 0
+	# One look-up for every image, its headers and the source: "KVER VERSION" of each image whose
+	# headers and source have its version in the suite.
+	while read -r kver version; do
+		if [ -z "$best" ] || dpkg --compare-versions "$version" gt "$best_version"; then
+			best=$kver
+			best_version=$version
+		fi
+	done < <(
+		# shellcheck disable=SC2086 # one package name a word
+		APT_CONFIG=$conf apt-cache madison $images ${images//linux-image-/linux-headers-} "linux-source-$series" 2>/dev/null |
+			awk -F'|' -v suite=" $CHROOT_SUITE-backports/" -v source="linux-source-$series" '
+				index($3, suite) {
+					gsub(/ /, "", $1)
+					gsub(/ /, "", $2)
+					have[$1 "=" $2] = 1
+					if ($1 ~ /^linux-image-/) image[substr($1, 13) "=" $2] = 1
+				}
+				END {
+					for (i in image) {
+						split(i, kv, "=")
+						if (("linux-headers-" i) in have && (source "=" kv[2]) in have) print kv[1], kv[2]
+					}
+				}'
+	)
+	[ -z "$best" ] || echo "$best $best_version"
+}
+
+# Debian's own kernel of SERIES (7.3, 7.2) and the exact toolchain that built it, in a trixie chroot
+# of its own, for the tests that install the module the way a Debian 13 user does (`make install`:
+# DKMS, scripts/kernel-rust.sh) and boot Debian's vmlinuz (VM groups with "# vm: kernel
+# debian-SERIES"). The kernel is the newest of SERIES in trixie-backports (newest_distro_kernel); when
+# there is none, $PS_CACHE/distro-SERIES is a file saying why, and those groups are skipped. Keyed
+# by the kernel version and this recipe. Also builds the kernel's Rust artifacts there once (the
+# cold step of `make install`).
 # As README.md tells Debian 13 users: the kernel and the build tools from trixie-backports (whose
 # kernel packages pull newer libraries, libelf among them, that trixie's -dev packages would
 # conflict with), the Rust toolchain from trixie (backports' rustc is not the kernel's).
 DISTRO_BUILD_PACKAGES=(gcc-14 make dkms bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
 	python3 libc6-dev ca-certificates rsync cpio)
 DISTRO_RUST_PACKAGES=(rustc rust-src rust-clippy bindgen cargo)
+# The series pseudoscopic supports (src/compat/), newest first.
+DISTRO_SERIES=(7.3 7.2)
 build_distro_chroot() {
-	local series=$1 conf lists image kver key root tmp link
+	local series=$1 conf lists found image kver key root tmp link
 	link=$PS_CACHE/distro-$series
 	conf=$(private_apt)
 	lists=$PS_CACHE/apt/lists
@@ -284,18 +324,12 @@ build_distro_chroot() {
 		APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
 			say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest"
 	fi
-	image=$(APT_CONFIG=$conf apt-cache madison linux-image-amd64 2>/dev/null |
-		awk -F'|' '/trixie-backports/ {gsub(/ /, "", $2); print $2}' | sort -V | tail -n 1)
-	kver=
-	case "$image" in
-	"$series".*)
-		kver=$(APT_CONFIG=$conf apt-cache depends "linux-image-amd64=$image" 2>/dev/null |
-			sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n 1)
-		;;
-	esac
-	if [ -z "$kver" ]; then
+	found=$(newest_distro_kernel "$series" "$conf")
+	kver=${found% *}
+	image=${found#* }
+	if [ -z "$found" ]; then
 		rm -rf "$link"
-		echo "no Linux $series kernel in trixie-backports (linux-image-amd64 there: ${image:-none})" >"$link"
+		echo "no Linux $series kernel with its headers and linux-source-$series in $CHROOT_SUITE-backports" >"$link"
 		say "SKIP Debian's Linux $series: $(cat "$link")"
 		return 0
 	fi
@@ -366,12 +400,16 @@ main() {
 	mkdir -p "$PS_CACHE"
 	install_packages
 	install_bindgen
-	local src
+	local src series
 	src=$(fetch_kernel_source)
 	build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
 	want chroot && build_qemu_chroot
 	want debug && build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
-	want distro && build_distro_chroot "$KERNEL_SERIES"
+	if want distro; then
+		for series in "${DISTRO_SERIES[@]}"; do
+			build_distro_chroot "$series"
+		done
+	fi
 	write_env
 	say "done (${parts[*]}): KDIR=$PS_CACHE/test-kernel$(want debug && echo ", debug kernel $PS_CACHE/debug-kernel")"
 }

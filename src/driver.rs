@@ -4,6 +4,7 @@
 
 use crate::{
     bus::{BarInfo, BarKind, EnabledDevice},
+    compat,
     hw::{self, Board},
     nvidia,
     params::Params,
@@ -32,9 +33,8 @@ macro_rules! supported_boards {
     ($(($device:literal, $board:ident)),* $(,)?) => {
         // No per-ID data: `new_id` only accepts IDs whose driver data matches a table entry's,
         // and a zero entry is what it writes by default.
-        kernel::pci_device_table!(
+        compat::pci_id_table!(
             PCI_TABLE,
-            @none,
             [$(pci::DeviceId::from_id(Vendor::NVIDIA, $device)),*]
         );
 
@@ -92,7 +92,7 @@ impl pci::Driver for PseudoscopicDriver {
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
-        _info: Option<&'bound Self::IdInfo>,
+        _info: compat::ProbeInfo<'bound, Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         let is_nvidia = pdev.vendor_id().as_raw() == Vendor::NVIDIA.as_raw();
         let dma_mask = if is_nvidia {

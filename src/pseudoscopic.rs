@@ -14,6 +14,7 @@ use kernel::{
 
 mod bus;
 mod chardev;
+mod compat;
 mod copy;
 mod driver;
 mod hw;

@@ -12,7 +12,10 @@ use super::{
     push::{Push, Run, Target},
     regs, Bar0, Chipset, BAR0_SIZE,
 };
-use crate::bus::{self, WcBar};
+use crate::{
+    bus::{self, WcBar},
+    compat,
+};
 use core::{mem::ManuallyDrop, ptr};
 use kernel::{
     device::Bound,
@@ -25,7 +28,7 @@ use kernel::{
 };
 
 /// The BAR0 mapping, revoked when the device is unbound.
-pub(crate) type Bar0Devres = pci::DevresBar<BAR0_SIZE>;
+pub(crate) type Bar0Devres = compat::DevresBar<BAR0_SIZE>;
 
 /// The channel this driver uses.
 const CHID: u32 = 0;
@@ -358,7 +361,7 @@ impl Channel {
 
     /// The bus address of page `index` of the coherent buffer.
     fn bus(&self, index: usize) -> u64 {
-        self.mem.dma_address() + (index * PAGE) as u64
+        compat::dma_address(&self.mem) + (index * PAGE) as u64
     }
 
     /// The GPU virtual address of page `index` of the coherent buffer.

@@ -20,7 +20,7 @@ report() { echo "$*" >$RESULTS; echo "$*"; }
 # A group's cases: those of the groups it includes (". /tests/groups/NAME.sh"), then its own.
 group_cases() {
 	local inc
-	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9-]*\)\.sh$|\1|p' "$1"); do
+	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9.-]*\)\.sh$|\1|p' "$1"); do
 		group_cases "/tests/groups/$inc.sh"
 	done
 	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"

@@ -29,16 +29,14 @@ TEST_KDIR=$KDIR
 MODULE_KO=$REPO/pseudoscopic.ko
 INITRAMFS=$OUT/initramfs.cpio
 
-# The Debian chroot of `make setup` (part distro) with Debian's own kernel, or a file saying why
-# there is none.
-DISTRO=${PS_DISTRO:-$PS_CACHE/distro-7.3}
-
-# use_kernel test|debug|debian: the kernel the next guests boot (KERNEL_IMAGE, KVER), the module
-# built for it, its modules directory (MODULES_DIR: modules.order, modules.builtin...) and their
-# initramfs.  The debug kernel (KASAN, kmemleak, fault injection; `make setup`) needs the module
-# built against its own tree (`make modules-debug`, into out/debug-module/). Debian's kernel gets
-# the module `make install` built through DKMS in the Debian chroot (tests/host/distro-install.sh).
-# Returns 3 with SKIP_REASON set when Debian's kernel of the series is not available.
+# use_kernel test|debug|debian-SERIES: the kernel the next guests boot (KERNEL_IMAGE, KVER), the
+# module built for it, its modules directory (MODULES_DIR: modules.order, modules.builtin...) and
+# their initramfs.  The debug kernel (KASAN, kmemleak, fault injection; `make setup`) needs the
+# module built against its own tree (`make modules-debug`, into out/debug-module/). Debian's kernel
+# of SERIES (7.3, 7.2) is the one in the Debian chroot of `make setup` (part distro),
+# $PS_CACHE/distro-SERIES, with the module `make install` built there through DKMS
+# (tests/host/distro-install.sh). Returns 3 with SKIP_REASON set when setup found no Debian kernel
+# of the series (that path is then a file saying why).
 use_kernel() {
 	TEST_HMM_KO=
 	case "$1" in
@@ -60,20 +58,21 @@ use_kernel() {
 		TEST_HMM_KO=$KDIR/lib/test_hmm.ko
 		MODULE_DEST=extra
 		;;
-	debian)
-		if [ ! -d "$DISTRO" ]; then
-			SKIP_REASON="Debian's kernel: $(cat "$DISTRO" 2>/dev/null || echo "no Debian chroot at $DISTRO (make setup)")"
+	debian-7.*)
+		local distro=$PS_CACHE/distro-${1#debian-}
+		if [ ! -d "$distro" ]; then
+			SKIP_REASON="Debian's kernel: $(cat "$distro" 2>/dev/null || echo "no Debian chroot at $distro (make setup)")"
 			return 3
 		fi
-		KVER=$(cat "$DISTRO/.ps-kernel")
-		KERNEL_IMAGE=$DISTRO/boot/vmlinuz-$KVER
-		MODULES_DIR=$DISTRO/lib/modules/$KVER
+		KVER=$(cat "$distro/.ps-kernel")
+		KERNEL_IMAGE=$distro/boot/vmlinuz-$KVER
+		MODULES_DIR=$distro/lib/modules/$KVER
 		MODULE_DEST=updates/dkms
 		MODULE_KO=$(ls "$MODULES_DIR/updates/dkms/pseudoscopic.ko"* 2>/dev/null | head -n 1)
 		[ -n "$MODULE_KO" ] || die "no DKMS-built module in $MODULES_DIR/updates/dkms (tests/host/distro-install.sh)"
-		INITRAMFS=$OUT/initramfs-debian.cpio
+		INITRAMFS=$OUT/initramfs-$1.cpio
 		;;
-	*) die "unknown kernel '$1' (test, debug or debian)" ;;
+	*) die "unknown kernel '$1' (test, debug, debian-7.3 or debian-7.2)" ;;
 	esac
 }
 

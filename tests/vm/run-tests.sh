@@ -89,7 +89,7 @@ host_check() {
 # declare), so that one missing from the guest's report fails.
 group_cases() {
 	local inc
-	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9-]*\)\.sh$|\1|p' "$1"); do
+	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9.-]*\)\.sh$|\1|p' "$1"); do
 		group_cases "$GROUP_DIR/$inc.sh"
 	done
 	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
@@ -233,8 +233,15 @@ run_group() {
 	sed -i 's/\r$//' "$dir/results.log"
 	grep -q '^PSTEST DONE' "$dir/results.log" && finished=1
 
-	local case status reason group_failed=0 line
-	for case in $(group_cases "$file"); do
+	local case status reason group_failed=0 line cases
+	cases=$(group_cases "$file")
+	# A group that runs no case proves nothing (an include the pattern above does not see).
+	if [ -z "$cases" ]; then
+		printf 'FAIL  %s: no cases (no case_* function in it or in the groups it includes)\n' "$group"
+		FAILED=$((FAILED + 1))
+		group_failed=1
+	fi
+	for case in $cases; do
 		line=$(grep -m1 "^PSTEST \(PASS\|FAIL\) $case\( \|\$\)" "$dir/results.log")
 		status=$(awk '{print $2}' <<<"$line")
 		reason=$(cut -d' ' -f4- <<<"$line")

@@ -5,12 +5,12 @@
 # preemption model at boot (PREEMPT_DYNAMIC), our test kernel and Debian's default are `lazy`, so
 # this group is the one that runs the module under full preemption (x86 on 7.3 offers only these
 # two: `none` and `voluntary` went with lazy preemption).
-# vm: kernel debian
+# vm: kernel debian-7.3
 # vm: gpu v100 512
 # vm: cmdline preempt=full
 
 case_debian_full_preemption() {
-	expect_match "$(uname -r)" '\+deb13-amd64$' "uname -r of Debian's kernel"
+	expect_match "$(uname -r)" '^7\.3\..*\+deb13-amd64$' "uname -r of Debian's 7.3 kernel"
 	dmesg | grep -q 'Dynamic Preempt: full' || fail "the kernel did not say it runs with full preemption"
 }
 
