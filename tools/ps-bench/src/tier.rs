@@ -353,9 +353,8 @@ fn mem_total() -> u64 {
         .map_or(0, |kb| kb << 10)
 }
 
-/// The buffer: one mapping, as a program's heap would be, written in address order. (One
-/// mapping made before it is written is also what DAMON watches best: it splits the regions it
-/// started with, where mappings made later join the lowest region until ps-tierd restarts it.)
+/// The buffer: one mapping, as a program's heap would be, written in address order: DAMON finds
+/// the part not yet written cold too, which ps-tierd must not spend its requests on.
 struct Memory {
     buf: Buf,
     data: Data,

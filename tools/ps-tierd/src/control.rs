@@ -6,7 +6,9 @@
 //!   MemAvailable is above the reserve plus the headroom; while it is below, a rate that starts at
 //!   `min_rate_mib` and grows by half each step (doubles while MemAvailable is under the reserve
 //!   itself or the "some" memory stall is above `stall_us_per_sec`) up to `max_rate_mib`, never
-//!   more than the shortfall.
+//!   more than the shortfall. It looks one step ahead: MemAvailable is judged as it will be if it
+//!   falls as much as it fell in the last step, and a step parks at least that fall, so that a
+//!   workload growing faster than the rate is met before it is short rather than after.
 //! - The quality loop (after Google's far memory) tunes the cold age: over each
 //!   `quality_window_secs` it compares early refaults (pages the module saw faulted back soon
 //!   after they were parked) with the working set; above `refault_target` per minute it doubles
@@ -46,6 +48,7 @@ pub struct Pressure {
     /// Bytes per second.
     rate: u64,
     last_stall_us: Option<u64>,
+    last_available: Option<u64>,
 }
 
 /// What one pressure step decided.
@@ -60,7 +63,8 @@ pub struct Budget {
 
 impl Pressure {
     /// One step of `dt` seconds with MemAvailable `available` on a machine with `total` bytes of
-    /// RAM and a total "some" memory stall of `stall_us` so far.
+    /// RAM and a total "some" memory stall of `stall_us` so far. MemAvailable counts as what it
+    /// will be after one more step falling as fast as in the last one.
     pub fn step(
         &mut self,
         config: &Config,
@@ -74,6 +78,12 @@ impl Pressure {
             _ => 0.0,
         };
         self.last_stall_us = Some(stall_us);
+        // How far MemAvailable fell since the last step, and so may fall again by the next.
+        let fall = self
+            .last_available
+            .map_or(0, |last| last.saturating_sub(available));
+        self.last_available = Some(available);
+        let available = available.saturating_sub(fall);
         let reserve = config.reserve(total);
         let high = reserve + config.headroom(total);
         if available >= high {
@@ -95,18 +105,16 @@ impl Pressure {
         let shortfall = (high - available).div_ceil(PARK_UNIT) * PARK_UNIT;
         Budget {
             need: if urgent { Need::Urgent } else { Need::Short },
-            bytes: ((self.rate as f64 * dt) as u64).min(shortfall),
+            bytes: ((self.rate as f64 * dt) as u64).max(fall).min(shortfall),
             rate: self.rate,
         }
     }
 }
 
-/// Whether to start DAMON afresh on a process that had `start_rss` resident pages when its
-/// kdamond started `running` seconds ago and has `rss` now: it grew by a quarter (and at least
-/// 16 MiB of 4 KiB pages), and the kdamond ran for three cold ages, so that what it found cold
-/// had time to show and be parked.
-pub fn restart_damon(start_rss: u64, rss: u64, running: f64, cold_age: f64) -> bool {
-    rss >= start_rss + (start_rss / 4).max(4096) && running >= 3.0 * cold_age
+/// Seconds to wait after a step that began `took` seconds ago, so that steps begin every
+/// `interval` seconds (at once after a step that parked for longer).
+pub fn pause(interval: f64, took: f64) -> f64 {
+    (interval - took).max(0.0)
 }
 
 /// The quality loop's state: the cold age and the measurement window under way.
@@ -238,19 +246,34 @@ mod tests {
     }
 
     #[test]
-    fn damon_restarts_on_growth_not_too_often() {
-        assert!(!restart_damon(100_000, 110_000, 100.0, 2.0), "grew by 10%");
-        assert!(restart_damon(100_000, 125_000, 6.0, 2.0));
-        assert!(
-            !restart_damon(100_000, 125_000, 5.9, 2.0),
-            "ran less than three cold ages"
+    fn a_falling_mem_available_is_met_a_step_ahead() {
+        let c = config();
+        let mut p = Pressure::default();
+        // Above reserve + headroom (200 MiB), and 300 after another fall of 100: nothing yet.
+        assert_eq!(p.step(&c, 4 * GIB, 500 * MIB, 0, 1.0).need, Need::Headroom);
+        assert_eq!(p.step(&c, 4 * GIB, 400 * MIB, 0, 1.0).need, Need::Headroom);
+        // 280 now, 160 after the next fall of 120: short already, by the 40 MiB it foresees
+        // (more than the 10 MiB/s rate).
+        let b = p.step(&c, 4 * GIB, 280 * MIB, 0, 1.0);
+        assert_eq!((b.need, b.rate, b.bytes), (Need::Short, 10 * MIB, 40 * MIB));
+        // 200 now, 120 after a fall of 80: the whole fall, not the 15 MiB/s rate.
+        let b = p.step(&c, 4 * GIB, 200 * MIB, 0, 1.0);
+        assert_eq!((b.need, b.rate, b.bytes), (Need::Short, 15 * MIB, 80 * MIB));
+        // Heading under the 100 MiB reserve: urgent before it is there.
+        let b = p.step(&c, 4 * GIB, 140 * MIB, 0, 1.0);
+        assert_eq!(
+            (b.need, b.rate, b.bytes),
+            (Need::Urgent, 30 * MIB, 60 * MIB)
         );
-        assert!(
-            !restart_damon(1000, 4000, 10.0, 2.0),
-            "grew by less than 16 MiB"
-        );
-        assert!(restart_damon(1000, 5096, 10.0, 2.0));
-        assert!(!restart_damon(100_000, 90_000, 10.0, 2.0), "shrank");
+        // Steady: the level and the rate alone again.
+        let b = p.step(&c, 4 * GIB, 140 * MIB, 0, 1.0);
+        assert_eq!((b.need, b.rate, b.bytes), (Need::Short, 45 * MIB, 45 * MIB));
+    }
+
+    #[test]
+    fn steps_keep_their_cadence() {
+        assert_eq!(pause(5.0, 0.5), 4.5);
+        assert_eq!(pause(1.0, 3.0), 0.0, "a long step: the next at once");
     }
 
     #[test]

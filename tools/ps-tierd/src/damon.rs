@@ -35,6 +35,9 @@ pub struct Damon {
 pub struct Attrs {
     pub sample_us: u64,
     pub aggr_us: u64,
+    /// How often DAMON fits its regions to the process's mappings as they are now (its "ops
+    /// update" interval, 60 s unless set): memory mapped since is not monitored before that.
+    pub update_us: u64,
     /// Cold age, in aggregation intervals.
     pub min_age: u64,
     pub min_regions: u64,
@@ -124,6 +127,7 @@ impl Damon {
             let intervals = ctx.join("monitoring_attrs/intervals");
             write(&intervals.join("sample_us"), attrs.sample_us)?;
             write(&intervals.join("aggr_us"), attrs.aggr_us)?;
+            write(&intervals.join("update_us"), attrs.update_us)?;
             let regions = ctx.join("monitoring_attrs/nr_regions");
             write(&regions.join("min"), attrs.min_regions)?;
             write(&regions.join("max"), attrs.max_regions)?;
@@ -196,19 +200,6 @@ impl Damon {
             }
         }
         failed
-    }
-
-    /// Starts the kdamond of `pid` afresh, so that its regions span the process's memory as it
-    /// is now: DAMON grows its lowest region over memory mapped after it started, and that
-    /// region, which also holds the newest writes, stays young.
-    pub fn restart(&mut self, pid: i32) -> io::Result<()> {
-        let Some(slot) = self.slots.iter().position(|&p| p == Some(pid)) else {
-            return Ok(());
-        };
-        write(&self.state(slot), "off")?;
-        write(&self.state(slot), "on")?;
-        self.starts += 1;
-        Ok(())
     }
 
     /// How many kdamonds were started (one per process it began to watch).
@@ -289,6 +280,7 @@ mod tests {
         let attrs = Attrs {
             sample_us: 5000,
             aggr_us: 100_000,
+            update_us: 1_000_000,
             min_age: 30,
             min_regions: 100,
             max_regions: 1000,
@@ -302,6 +294,10 @@ mod tests {
             assert_eq!(
                 read(&t, &format!("{ctx}/monitoring_attrs/intervals/aggr_us")),
                 "100000"
+            );
+            assert_eq!(
+                read(&t, &format!("{ctx}/monitoring_attrs/intervals/update_us")),
+                "1000000"
             );
             assert_eq!(
                 read(&t, &format!("{ctx}/monitoring_attrs/nr_regions/min")),
@@ -335,6 +331,7 @@ mod tests {
             Attrs {
                 sample_us: 1,
                 aggr_us: 1,
+                update_us: 1,
                 min_age: 1,
                 min_regions: 10,
                 max_regions: 20,
@@ -360,11 +357,6 @@ mod tests {
         assert_eq!(read(&t, "kdamonds/1/state"), "off");
         assert_eq!(d.monitored(), vec![(0, 300)]);
         assert_eq!(d.starts(), 3);
-        d.restart(300).unwrap();
-        assert_eq!(read(&t, "kdamonds/0/state"), "on");
-        assert_eq!(d.starts(), 4);
-        d.restart(12345).unwrap();
-        assert_eq!(d.starts(), 4, "not monitored: nothing to restart");
         d.shutdown();
         assert_eq!(read(&t, "kdamonds/nr_kdamonds"), "0");
         assert_eq!(read(&t, "kdamonds/0/state"), "off");
@@ -391,6 +383,7 @@ mod tests {
             Attrs {
                 sample_us: 1,
                 aggr_us: 1,
+                update_us: 1,
                 min_age: 1,
                 min_regions: 10,
                 max_regions: 20,

@@ -38,7 +38,7 @@ use std::{
     path::PathBuf,
     process::ExitCode,
     sync::atomic::{AtomicBool, Ordering},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 const TOOL: &str = "ps-tierd";
@@ -136,6 +136,8 @@ struct Parked {
     requests: u64,
     /// Cold memory DAMON reported inside parkable mappings, parked already or not.
     cold: u64,
+    /// Of it, the pages in RAM the step looked at (pagemap), the only ones a request can move.
+    cold_in_ram: u64,
     /// Time spent asking DAMON, and in park requests, milliseconds.
     damon_ms: u64,
     park_ms: u64,
@@ -158,8 +160,6 @@ struct Daemon {
     last_step: Option<Instant>,
     /// Processes DAMON refused to monitor (gone, or not a process it can watch).
     refused: HashSet<i32>,
-    /// Per watched process: when its kdamond (re)started, and its resident pages then.
-    watched_since: HashMap<i32, (f64, u64)>,
     ledger: Ledger,
     parked_total: u64,
     requests_total: u64,
@@ -177,6 +177,7 @@ impl Daemon {
         let attrs = Attrs {
             sample_us: config.damon_sample_ms * 1000,
             aggr_us: config.damon_aggr_ms * 1000,
+            update_us: (config.interval_secs * 1e6) as u64,
             min_age: aggr_intervals(&config, config.cold_age_secs),
             min_regions: config.damon_min_regions,
             max_regions: config.damon_max_regions,
@@ -197,7 +198,6 @@ impl Daemon {
             started: Instant::now(),
             last_step: None,
             refused: HashSet::new(),
-            watched_since: HashMap::new(),
             ledger: Ledger::default(),
             parked_total: 0,
             requests_total: 0,
@@ -217,13 +217,33 @@ impl Daemon {
         }
     }
 
-    /// Parks up to `budget` bytes of the cold ranges of the monitored processes, largest first.
+    /// The pressure loop again, in a step still parking after its interval (parking slower than
+    /// memory fills): bytes to park from now on, at most `room` (of VRAM above its reserve).
+    fn more_budget(&mut self, room: u64) -> u64 {
+        let Ok(mem) = self.procfs.memory() else {
+            return 0;
+        };
+        let budget = self.pressure.step(
+            &self.config,
+            mem.total,
+            mem.available,
+            mem.some_stall_us,
+            self.config.interval_secs,
+        );
+        budget.bytes.min(room)
+    }
+
+    /// Parks up to `budget` bytes of the cold ranges of the monitored processes, oldest first,
+    /// and, while memory is still short after each `interval_secs`, more (never over `room`).
     fn park(
         &mut self,
         dev: Option<&Device>,
         monitored: &[(usize, &Process)],
-        budget: u64,
+        mut budget: u64,
+        room: u64,
     ) -> Parked {
+        let interval = Duration::from_secs_f64(self.config.interval_secs);
+        let mut deadline = Instant::now() + interval;
         let mut done = Parked::default();
         let mut pidfds: HashMap<i32, OwnedFd> = HashMap::new();
         let now = self.started.elapsed().as_secs_f64();
@@ -246,6 +266,7 @@ impl Daemon {
             };
             let pieces = plan::pieces(&regions, &maps::parse(&text), self.page);
             done.cold += pieces.iter().map(plan::Piece::len).sum::<u64>();
+            let pagemap = self.procfs.pagemap(proc.pid);
             for piece in pieces {
                 // Whole requests within the budget (and so within the VRAM reserve).
                 if piece.len() > budget - done.bytes {
@@ -255,6 +276,25 @@ impl Daemon {
                 if !self.ledger.may_park(block, now, age) {
                     continue;
                 }
+                // Only its pages in RAM: a request for memory never written, or parked already,
+                // moves nothing and costs as much as one that moves 2 MiB.
+                let entries = pagemap
+                    .as_ref()
+                    .map(|f| procs::pagemap_entries(f, piece.start, piece.end, self.page));
+                let piece = match entries {
+                    Some(Ok(entries)) => match plan::in_ram(piece, &entries, self.page) {
+                        Some((piece, pages)) => {
+                            done.cold_in_ram += pages * self.page;
+                            piece
+                        }
+                        None => continue,
+                    },
+                    // Unmapped meanwhile: nothing there to park.
+                    Some(Err(_)) => continue,
+                    // No pagemap to read: the whole piece, unless the module says it is all in
+                    // VRAM already (DAMON sees parked ranges as cold for ever).
+                    None => piece,
+                };
                 let Some(dev) = dev else {
                     println!(
                         "would park pid {} ({}) {:#x}+{}",
@@ -296,9 +336,18 @@ impl Daemon {
                     self.ledger.came_back(block, now);
                     continue;
                 }
-                // DAMON sees parked ranges as cold for ever: never ask again for what is parked.
-                if resident(piece.start, piece.end) == Some(true) {
+                if pagemap.is_none() && resident(piece.start, piece.end) == Some(true) {
                     continue;
+                }
+                // A step parking longer than its interval measures MemAvailable again and goes
+                // on with the cold ranges it has (DAMON's answer is still good; asking again costs
+                // an aggregation interval), or stops once memory is no longer short.
+                if Instant::now() >= deadline {
+                    budget = done.bytes + self.more_budget(room.saturating_sub(done.bytes));
+                    deadline = Instant::now() + interval;
+                    if piece.len() > budget - done.bytes {
+                        break;
+                    }
                 }
                 let mut req = Migrate::new(piece.start, piece.len(), pidfd, abi::DEVICE_ANY);
                 let sent = Instant::now();
@@ -329,7 +378,8 @@ impl Daemon {
         done
     }
 
-    fn step(&mut self) -> Result<(), Failure> {
+    /// One control step; returns the seconds to wait before the next.
+    fn step(&mut self) -> Result<f64, Failure> {
         let now = Instant::now();
         let dt = self
             .last_step
@@ -355,23 +405,6 @@ impl Daemon {
             self.config.max_cold_age_secs,
         );
         let slots = self.damon.monitored();
-        self.watched_since
-            .retain(|pid, _| slots.iter().any(|(_, p)| p == pid));
-        for p in &procs {
-            if !slots.iter().any(|(_, pid)| *pid == p.pid) {
-                continue;
-            }
-            let &mut (since, rss) = self
-                .watched_since
-                .entry(p.pid)
-                .or_insert((elapsed, p.rss_pages));
-            let age = self.quality.age_secs();
-            if control::restart_damon(rss, p.rss_pages, elapsed - since, age)
-                && self.damon.restart(p.pid).is_ok()
-            {
-                self.watched_since.insert(p.pid, (elapsed, p.rss_pages));
-            }
-        }
         let monitored: Vec<(usize, &Process)> = procs
             .iter()
             .filter_map(|p| {
@@ -433,7 +466,7 @@ impl Daemon {
                 self.open_device()?
             };
             if dev.is_some() || self.dry_run {
-                parked = self.park(dev.as_ref(), &monitored, bytes);
+                parked = self.park(dev.as_ref(), &monitored, bytes, room);
                 if let Some(why) = parked.stopped {
                     state = why;
                 }
@@ -453,7 +486,10 @@ impl Daemon {
             vram_free,
         );
         self.last_state = state.to_string();
-        Ok(())
+        Ok(control::pause(
+            self.config.interval_secs,
+            now.elapsed().as_secs_f64(),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -485,6 +521,7 @@ impl Daemon {
                 .with("parked", parked.bytes)
                 .with("requests", parked.requests)
                 .with("cold", parked.cold)
+                .with("cold_in_ram", parked.cold_in_ram)
                 .with("damon_ms", parked.damon_ms)
                 .with("park_ms", parked.park_ms)
                 .with(
@@ -529,14 +566,15 @@ fn run(args: &Args) -> Result<(), Failure> {
     let trigger = psi_trigger(&daemon.procfs.psi_path());
     let mut steps = 0u64;
     let result = loop {
-        if let Err(e) = daemon.step() {
-            break Err(e);
-        }
+        let pause = match daemon.step() {
+            Ok(pause) => pause,
+            Err(e) => break Err(e),
+        };
         steps += 1;
         if args.steps.is_some_and(|n| steps >= n) || STOP.load(Ordering::SeqCst) {
             break Ok(());
         }
-        wait(trigger.as_ref(), daemon.config.interval_secs);
+        wait(trigger.as_ref(), pause);
         if STOP.load(Ordering::SeqCst) {
             break Ok(());
         }

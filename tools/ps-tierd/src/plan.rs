@@ -2,7 +2,10 @@
 
 //! From cold regions to park requests: only the parts inside mappings pseudoscopic can park
 //! (DAMON's regions span gaps and file mappings too), cut at 2 MiB boundaries so that each
-//! request is at most 2 MiB and a whole aligned 2 MiB moves a huge page whole.
+//! request is at most 2 MiB and a whole aligned 2 MiB moves a huge page whole; then each piece cut
+//! down to the pages it has in RAM (`/proc/PID/pagemap`), because DAMON reports memory that was
+//! mapped but never written as cold too (it has no page table entry to find accessed), and a park
+//! request for it moves nothing at the cost of a whole request.
 
 use crate::damon::Region;
 use pseudoscopic::maps::Mapping;
@@ -46,6 +49,22 @@ pub fn pieces(regions: &[Region], maps: &[Mapping], page: u64) -> Vec<Piece> {
         }
     }
     out
+}
+
+/// `/proc/PID/pagemap`'s "present" bit: the page is in RAM. A parked page is a device-private
+/// swap entry there and a page never written has no entry: neither can be parked.
+pub const PM_PRESENT: u64 = 1 << 63;
+
+/// `piece` cut down to its pages in RAM, from the first to the last, and how many pages in RAM it
+/// holds; `entries` are the piece's pagemap entries, one per page. `None` when none is in RAM.
+pub fn in_ram(piece: Piece, entries: &[u64], page: u64) -> Option<(Piece, u64)> {
+    let present = |e: &u64| e & PM_PRESENT != 0;
+    let first = entries.iter().position(present)? as u64;
+    let last = entries.iter().rposition(present)? as u64;
+    let count = entries.iter().filter(|e| present(e)).count() as u64;
+    let start = piece.start + first * page;
+    let end = (piece.start + (last + 1) * page).min(piece.end);
+    Some((Piece { start, end }, count))
 }
 
 #[cfg(test)]
@@ -116,5 +135,33 @@ mod tests {
         assert!(pieces(&[region(0, MIB * 10, 1)], &maps, 4096).is_empty());
         assert!(pieces(&[region(MIB * 10, MIB * 10 + 100, 1)], &maps, 4096).is_empty());
         assert!(pieces(&[], &maps, 4096).is_empty());
+    }
+
+    #[test]
+    fn in_ram_trims_to_present_pages_and_drops_empty_pieces() {
+        let piece = Piece {
+            start: MIB * 4,
+            end: MIB * 4 + 8 * 4096,
+        };
+        // Never written (no entry) and parked (a swap entry, bit 62): nothing in RAM.
+        let swapped = 1u64 << 62;
+        assert_eq!(in_ram(piece, &[0; 8], 4096), None);
+        assert_eq!(in_ram(piece, &[swapped; 8], 4096), None);
+        assert_eq!(in_ram(piece, &[], 4096), None);
+        let mut e = [0u64; 8];
+        e[2] = PM_PRESENT | 1234;
+        e[3] = swapped;
+        e[5] = PM_PRESENT;
+        assert_eq!(
+            in_ram(piece, &e, 4096),
+            Some((
+                Piece {
+                    start: MIB * 4 + 2 * 4096,
+                    end: MIB * 4 + 6 * 4096,
+                },
+                2
+            ))
+        );
+        assert_eq!(in_ram(piece, &[PM_PRESENT; 8], 4096), Some((piece, 8)));
     }
 }

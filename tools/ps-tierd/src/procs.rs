@@ -5,7 +5,9 @@
 
 use crate::config::{Config, Identity};
 use std::{
-    fs,
+    fs::{self, File},
+    io,
+    os::unix::fs::FileExt as _,
     path::{Path, PathBuf},
 };
 
@@ -86,6 +88,17 @@ fn psi_some_total(text: &str) -> Option<u64> {
         .ok()
 }
 
+/// The pagemap entries (one `u64` per page) of `[start, end)` from an open `/proc/PID/pagemap`.
+pub fn pagemap_entries(pagemap: &File, start: u64, end: u64, page: u64) -> io::Result<Vec<u64>> {
+    let pages = ((end - start) / page) as usize;
+    let mut bytes = vec![0u8; pages * 8];
+    pagemap.read_exact_at(&mut bytes, start / page * 8)?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .collect())
+}
+
 impl Procfs {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -108,6 +121,11 @@ impl Procfs {
     /// `/proc/PID/maps`.
     pub fn maps(&self, pid: i32) -> Option<String> {
         fs::read_to_string(self.path(&format!("{pid}/maps"))).ok()
+    }
+
+    /// `/proc/PID/pagemap`, opened for [`pagemap_entries`].
+    pub fn pagemap(&self, pid: i32) -> Option<File> {
+        File::open(self.path(&format!("{pid}/pagemap"))).ok()
     }
 
     pub fn memory(&self) -> Result<Memory, String> {
@@ -215,6 +233,31 @@ mod tests {
         assert_eq!(meminfo_field(meminfo, "Mem"), None);
         let psi = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1234\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=99\n";
         assert_eq!(psi_some_total(psi), Some(1234));
+    }
+
+    #[test]
+    fn reads_pagemap_entries_of_a_range() {
+        let t = Tree::new("pagemap");
+        // Pages 0..16 of a fake pagemap: entry i is i, page 10 present.
+        let mut bytes = Vec::new();
+        for i in 0..16u64 {
+            let e = if i == 10 {
+                i | crate::plan::PM_PRESENT
+            } else {
+                i
+            };
+            bytes.extend_from_slice(&e.to_ne_bytes());
+        }
+        t.mkdir("proc/7");
+        fs::write(t.0.join("proc/7/pagemap"), &bytes).unwrap();
+        let f = Procfs::new(&t.0).pagemap(7).unwrap();
+        let got = pagemap_entries(&f, 8 * 4096, 12 * 4096, 4096).unwrap();
+        assert_eq!(got, vec![8, 9, 10 | crate::plan::PM_PRESENT, 11]);
+        assert!(
+            pagemap_entries(&f, 14 * 4096, 18 * 4096, 4096).is_err(),
+            "past the end"
+        );
+        assert!(Procfs::new(&t.0).pagemap(8).is_none());
     }
 
     #[test]
