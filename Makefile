@@ -86,7 +86,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug modules-kunit clippy-kunit
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check unit-check no-panics vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check shim-check unit-check no-panics vm-test install uninstall bench copy-bench
 
 all: modules
 
@@ -177,7 +177,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check abi-check items-check layers-check unit-check no-panics
+check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check abi-check items-check layers-check shim-check unit-check no-panics
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -208,6 +208,10 @@ unit-check: tools
 # The module's layers: src/ imports only downward, as ARCHITECTURE.md lists (tests/host/layers.sh).
 layers-check:
 	bash tests/host/layers.sh
+
+# The C files of rust/ and their declarations in src/shim.rs agree (tests/host/shim.sh).
+shim-check:
+	bash tests/host/shim.sh
 
 # No assert!/unwrap/expect (or other panics) in the module's code (tests/host/no-panics.sh).
 no-panics:

@@ -47,7 +47,7 @@ readme_drift() {
 		grep -q "\`$name\`" <<<"$pool" || echo "README.md's pool/ bullet does not name '$name'"
 	done
 	# Every `snake_case` word there is a counter, a pool file, copy_path or a module parameter.
-	params=$(sed -n 's/^module_param(\([a-z_0-9]*\),.*/\1/p' "$REPO/rust/ps_shim.c")
+	params=$(sed -n 's/^module_param(\([a-z_0-9]*\),.*/\1/p' "$REPO/rust/ps_params.c")
 	for name in $(grep -o '`[a-z0-9]*_[a-z0-9_]*`' <<<"$stats$pool" | tr -d '`' | sort -u); do
 		grep -qx "$name" <(names "$2" PS_STAT_ITEMS; names "$2" PS_POOL_ITEMS; echo copy_path; echo "$params") ||
 			echo "README.md's sysfs section names '$name', which is no sysfs file of rust/ps_items.h"
