@@ -391,3 +391,23 @@ resident_pages() {
 
 # mem_available_mib: MemAvailable, MiB.
 mem_available_mib() { echo $(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) / 1024)); }
+
+# Transparent huge page modes (groups thp-modes, debian-7.2).
+THP_ENABLED=/sys/kernel/mm/transparent_hugepage/enabled
+THP_PMD_ENABLED=/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/enabled
+
+# thp_mode MODE: the system-wide mode from now on; 2 MiB pages follow it.
+thp_mode() {
+	check sh -c "echo $1 > $THP_ENABLED"
+	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "$THP_ENABLED"
+	expect_match "$(cat $THP_PMD_ENABLED)" "\[inherit\]" "$THP_PMD_ENABLED"
+}
+
+# self_test_under MODE: `ps-test` as users run it, then every scenario that needs huge pages.
+self_test_under() {
+	thp_mode "$1"
+	ps_ready
+	ps-test || fail "ps-test (the self-test) under THP $1"
+	ps-test thp thp_unaligned thp_fork thp_partial_unmap thp_mremap || fail "ps-test thp scenarios under THP $1"
+	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "THP mode after ps-test"
+}
