@@ -359,6 +359,23 @@ faults_injected() { dmesg_since | grep -c 'FAULT_INJECTION: forcing a failure'; 
 
 # ---- Transparent tiering: ps-tierd ----
 
+# ps-tierd's settings for runs of a few minutes (tiering-pressure, the tiering benchmark): its
+# defaults (cold after 120 s) are meant for hours.
+TIERD_RESERVE_MIB=48
+TIERD_SHORT="interval_secs = 1
+reserve_mib = $TIERD_RESERVE_MIB
+headroom_mib = 192
+min_rate_mib = 128
+max_rate_mib = 512
+cold_age_secs = 2
+max_cold_age_secs = 30
+vram_reserve_mib = 8
+max_processes = 4
+min_rss_mib = 4
+damon_sample_ms = 20
+damon_aggr_ms = 200
+damon_max_regions = 200"
+
 TIERD_LOG=/tmp/tierd.log
 TIERD_ERR=/tmp/tierd.err
 
