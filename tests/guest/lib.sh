@@ -258,6 +258,18 @@ held_across() {
 	check ps-test migrate
 }
 
+# engine_back_after WHAT BDF: after WHAT (a suspend, a reset), the copy engine of the GPU at BDF
+# runs again and carries a migration's pages, with no copy failed.
+engine_back_after() {
+	local before
+	expect_match "$(cat "/sys/bus/pci/devices/$2/pseudoscopic/copy_engine")" '^running ' \
+		"copy engine after the $1"
+	before=$(gpu_stat "$2" dma_bytes)
+	check ps-test migrate
+	[ "$(gpu_stat "$2" dma_bytes)" -gt "$before" ] || fail "the copy engine copied nothing after the $1"
+	expect_eq "$(gpu_stat "$2" dma_fail)" 0 "copy-engine failures"
+}
+
 # nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
 nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
 
