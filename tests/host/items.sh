@@ -59,19 +59,7 @@ while read -r line; do
 	[ -z "$line" ] || fail "$line"
 done < <(readme_drift "$README" "$HEADER")
 
-# drifted NAME SED-SCRIPT: the list changed by SED-SCRIPT must fail the check.
-drifted() {
-	sed "$2" "$HEADER" >"$tmp/$1.h"
-	cmp -s "$HEADER" "$tmp/$1.h" && {
-		fail "drift '$1' did not change the list (the test is stale)"
-		return
-	}
-	if "$GEN" --check --header "$tmp/$1.h" >"$tmp/$1.out" 2>&1; then
-		fail "drift '$1' passed the check"
-	elif ! grep -q 'does not match' "$tmp/$1.out"; then
-		fail "drift '$1' failed for another reason: $(tail -n 1 "$tmp/$1.out")"
-	fi
-}
+. "$REPO/tests/host/drift.sh"
 
 drifted counter-renamed 's/X(dma_fail,/X(dma_failures,/'
 drifted counter-inserted 's/^\(\tX(page_faults,.*\)$/\tX(page_refaults, "Faults again.") \\\n\1/'
