@@ -128,22 +128,9 @@ problems=$(check "$REPO/src" "$REPO/ARCHITECTURE.md")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# violated NAME EXPECTED FILE SED-SCRIPT: a copy of src/ and ARCHITECTURE.md with FILE changed by
-# SED-SCRIPT must fail with EXPECTED in the message.
-violated() {
-	rm -rf "$tmp/tree" && mkdir -p "$tmp/tree" && cp -r "$REPO/src" "$REPO/ARCHITECTURE.md" "$tmp/tree/"
-	sed -i "$4" "$tmp/tree/$3"
-	cmp -s "$REPO/$3" "$tmp/tree/$3" && {
-		fail "violation '$1' did not change $3 (the test is stale)"
-		return
-	}
-	out=$(check "$tmp/tree/src" "$tmp/tree/ARCHITECTURE.md")
-	if [ -z "$out" ]; then
-		fail "violation '$1' passed the check"
-	elif ! grep -qF "$2" <<<"$out"; then
-		fail "violation '$1' failed for another reason: $out"
-	fi
-}
+. "$REPO/tests/host/drift.sh"
+# violated NAME EXPECTED FILE SED-SCRIPT: the copy of src and ARCHITECTURE.md with FILE changed must fail.
+violated() { tree_drifted "$@" src ARCHITECTURE.md; }
 
 violated copy-uses-vram "src/copy: uses crate::vram, which is not in a lower layer" src/copy.rs \
 	's/^use crate::shim;$/use crate::{shim, vram::Vram};/'

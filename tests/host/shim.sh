@@ -114,22 +114,9 @@ problems=$(check "$REPO/rust" "$REPO/src")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# drifted NAME EXPECTED FILE SED-SCRIPT: a copy of rust/ and src/ with FILE changed by SED-SCRIPT
-# must fail with EXPECTED in the message.
-drifted() {
-	rm -rf "$tmp/tree" && mkdir -p "$tmp/tree" && cp -r "$REPO/rust" "$REPO/src" "$tmp/tree/"
-	sed -i "$4" "$tmp/tree/$3"
-	cmp -s "$REPO/$3" "$tmp/tree/$3" && {
-		fail "drift '$1' did not change $3 (the test is stale)"
-		return
-	}
-	out=$(check "$tmp/tree/rust" "$tmp/tree/src")
-	if [ -z "$out" ]; then
-		fail "drift '$1' passed the check"
-	elif ! grep -qF "$2" <<<"$out"; then
-		fail "drift '$1' failed for another reason: $out"
-	fi
-}
+. "$REPO/tests/host/drift.sh"
+# drifted NAME EXPECTED FILE SED-SCRIPT: the copy of rust and src with FILE changed must fail.
+drifted() { tree_drifted "$@" rust src; }
 
 drifted declaration-dropped "rust/ps_shim.h declares ps_wmb, which src/shim.rs does not" src/shim.rs \
 	'/pub(crate) fn ps_wmb();/d'
