@@ -146,6 +146,13 @@ extern "C" {
     pub(crate) fn ps_sysfs_gpu_create(dev: *mut c_void, gpu: *const c_void) -> *mut c_void;
     pub(crate) fn ps_sysfs_gpu_remove(kobj: *mut c_void);
 
+    pub(crate) fn ps_next_process_mm(nr: *mut c_int) -> *mut bindings::mm_struct;
+    pub(crate) fn ps_vma_anon_pgoff(
+        vma: *mut bindings::vm_area_struct,
+        pgoff: *mut c_ulong,
+    ) -> bool;
+    pub(crate) fn ps_folio_index(page: *mut bindings::page) -> c_ulong;
+
     pub(crate) fn ps_pm_register() -> c_int;
     pub(crate) fn ps_pm_unregister();
     pub(crate) fn ps_pm_set_error_handlers(pdev: *mut bindings::pci_dev);

@@ -6,6 +6,7 @@
 //! `FAIL: <reason>` and exits 1. The VM suite (tests/guest/groups/) runs them; they expect to be
 //! alone on the machine, so statistics deltas are exact.
 
+mod fragment;
 mod proc;
 mod tier;
 
@@ -1571,6 +1572,7 @@ Usage: ps-test [--json] [SCENARIO...]
        ps-test grow TOTAL_MIB CHUNK_MIB PAUSE_MS
        ps-test hot MIB SECS
        ps-test pingpong MIB ROUNDS
+       ps-test fragment
        ps-test list
 
 Runs end-to-end scenarios against /dev/pseudoscopic and the real module; every
@@ -1595,6 +1597,12 @@ while nothing else uses pseudoscopic: statistics are compared exactly).
               wait, then the check)
   pingpong    fills MIB MiB, then ROUNDS times waits (up to 120 s) until
               something parked half of it and reads it all back at once
+  fragment    leaves no 2 MiB block of RAM free (as root, with
+              vm.compact_unevictable_allowed=0): locks single pages until no
+              2 MiB block above zone DMA is free, keeps one of them in each 2 MiB
+              block of physical memory, lets go of the rest, and again after
+              compaction until it frees no block; prints 'fragmented: N MiB
+              free, ...', waits for SIGUSR1, then lets go of everything
   -h, --help  show this help
 
 Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then
@@ -1608,6 +1616,7 @@ enum Job {
     /// `hold` or `hold-huge`: MiB, and whether huge pages.
     Hold(usize, bool),
     Tier(TierJob),
+    Fragment,
 }
 
 /// A workload for the ps-tierd tests ([`tier`]).
@@ -1623,6 +1632,7 @@ enum Invocation {
     List,
     Hold(usize, bool),
     Tier(TierJob),
+    Fragment,
     Run { json: bool, names: Vec<String> },
 }
 
@@ -1635,6 +1645,7 @@ fn parse_args(args: &[String]) -> Result<Invocation, Failure> {
     {
         ["-h" | "--help"] => Ok(Invocation::Help),
         ["list"] => Ok(Invocation::List),
+        ["fragment"] => Ok(Invocation::Fragment),
         ["hold", mib] => match mib.parse() {
             Ok(mib) if mib > 0 => Ok(Invocation::Hold(mib, false)),
             _ => Err(Failure::usage(format!("bad size {mib:?}"))),
@@ -1708,6 +1719,7 @@ fn main() -> ExitCode {
             };
             (false, vec![(name, Job::Tier(job))])
         }
+        Ok(Invocation::Fragment) => (false, vec![("fragment".to_string(), Job::Fragment)]),
         Ok(Invocation::Run { json, names }) => (
             json,
             names
@@ -1720,12 +1732,12 @@ fn main() -> ExitCode {
         ),
         Err(f) => return f.report("ps-test", USAGE),
     };
-    // One clear error up front when the module is missing or closed to us; `grow` and `hot` do
-    // not need it (they run without the module too).
+    // One clear error up front when the module is missing or closed to us; `grow`, `hot` and
+    // `fragment` do not need it (they run without the module too).
     let needs_device = !jobs.iter().any(|(_, j)| {
         matches!(
             j,
-            Job::Tier(TierJob::Grow(..)) | Job::Tier(TierJob::Hot(..))
+            Job::Tier(TierJob::Grow(..)) | Job::Tier(TierJob::Hot(..)) | Job::Fragment
         )
     });
     if needs_device {
@@ -1747,6 +1759,7 @@ fn main() -> ExitCode {
             Job::Tier(TierJob::Grow(total, chunk, pause)) => tier::grow(*total, *chunk, *pause),
             Job::Tier(TierJob::Hot(mib, secs)) => tier::hot(*mib, *secs),
             Job::Tier(TierJob::Pingpong(mib, rounds)) => tier::pingpong(*mib, *rounds, 120),
+            Job::Fragment => fragment::fragment(),
         });
         if !json {
             match &result {
@@ -1831,6 +1844,7 @@ mod tests {
             args(&["pingpong", "32", "3"]),
             Ok(Invocation::Tier(TierJob::Pingpong(32, 3)))
         ));
+        assert!(matches!(args(&["fragment"]), Ok(Invocation::Fragment)));
         assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
         for bad in [
             &["hold", "x"][..],
@@ -1843,6 +1857,7 @@ mod tests {
             &["grow", "128", "16"],
             &["hot", "0", "5"],
             &["pingpong", "32", "0"],
+            &["fragment", "1"],
         ] {
             assert_eq!(
                 args(bad).err().map(|f| f.status),
