@@ -12,6 +12,10 @@ case_unbind_with_huge_pages_parked_and_ram_fragmented() {
 	local bdf pages=16384 pid frag unbind ev0 fb0 fallback i
 	ps_ready
 	bdf=$(ivshmem_bdf)
+	# Per-CPU free lists kept small from the start: the huge pages parking frees, and what
+	# fragmenting takes, would otherwise sit there, out of the buddy lists' sight (and an order-9
+	# list there gives 2 MiB without any block free).
+	echo 100000 >/proc/sys/vm/percpu_pagelist_high_fraction
 	ps-test hold-huge 64 >/tmp/hold.out 2>&1 &
 	pid=$!
 	wait_for_line /tmp/hold.out "^parked $pages pages"
@@ -28,6 +32,7 @@ case_unbind_with_huge_pages_parked_and_ram_fragmented() {
 	frag=$!
 	i=0
 	until grep -qE "^fragmented: |FAIL" /tmp/frag.out; do
+		kill -0 $frag 2>/dev/null || fail "ps-test fragment ended: $(cat /tmp/frag.out) $(dmesg | grep -m1 'Killed process')"
 		i=$((i + 1))
 		[ $i -lt 3000 ] || fail "ps-test fragment did not finish in 300 s: $(cat /tmp/frag.out)"
 		sleep 0.1

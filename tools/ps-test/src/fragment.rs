@@ -2,7 +2,8 @@
 
 //! `fragment`: leaves the machine's free RAM with no free 2 MiB block, for the test of eviction
 //! when a huge page finds no 2 MiB of RAM (tests/guest/groups/evict-fragmented.sh). Needs root
-//! (page frame numbers in /proc/self/pagemap) and `vm.compact_unevictable_allowed=0`.
+//! (page frame numbers in /proc/self/pagemap) and `vm.compact_unevictable_allowed=0`. It keeps the
+//! per-CPU free lists small while it runs, so that free pages are in the lists it reads.
 //!
 //! It locks single pages (never huge ones: `MADV_NOHUGEPAGE`) until no block of order 9 or more
 //! is free in the zones above DMA, then lets go of all but one page in every 2 MiB of physical
@@ -162,6 +163,7 @@ fn thin(
 /// Fragments the free RAM (see the module's description), says so in one line ('fragmented: ...'),
 /// waits for SIGUSR1, and lets everything go.
 pub fn fragment() -> Result<(), String> {
+    let _pcp = proc::SmallPcpLists::set()?;
     let pagemap =
         File::open("/proc/self/pagemap").map_err(|e| format!("/proc/self/pagemap: {e}"))?;
     let total_pages = (proc::mem_total_kb()? as usize * 1024) / PAGE;
