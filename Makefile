@@ -11,8 +11,12 @@
 #   make test             host checks (format, clippy, tools, README), DKMS, the VM test suite and the demo
 #   make bench            pseudoscopic against test_hmm and zram, and ps-tierd against swap, in the VM; copy routines natively
 #   make install          DKMS install (root): rebuilt for every kernel; modprobe.d softdep, udev rule,
-#                         the tools in /usr/local/bin (PREFIX=...), ps-tierd's systemd unit, enabled
-#   make uninstall        DKMS removal, those files, the tools and the unit
+#                         the tools in /usr/local/bin with their man pages and bash, zsh and fish
+#                         completions in /usr/local/share (PREFIX=...), ps-tierd's systemd unit, enabled
+#   make uninstall        DKMS removal, those files, the tools, their man pages and completions and
+#                         the unit
+#   make install-tools    only the tools, man pages and completions (PREFIX=..., no root needed
+#                         for a PREFIX of one's own); make uninstall-tools removes them
 #   make KDIR=/path ...   build against another kernel tree with Rust enabled
 #
 # The kernel's Kbuild reads ./Kbuild when it descends here with M=.
@@ -86,7 +90,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug modules-kunit clippy-kunit
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check unit-check no-panics vm-test install uninstall bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check tools-install-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check shim-check unit-check no-panics vm-test install uninstall install-tools uninstall-tools bench copy-bench
 
 all: modules
 
@@ -158,6 +162,7 @@ tools:
 	cd tools && $(CARGO_ENV) $(TOOLS_STATIC) $(CARGO) build --release --locked --target $(TOOLS_TARGET)
 	mkdir -p out/tools/release
 	cp $$(find out/tools/$(TOOLS_TARGET)/release -maxdepth 1 -type f -perm -u+x -name 'ps-*') out/tools/release/
+	bash scripts/tools-install.sh generate
 
 tools-check:
 	cd tools && $(CARGO_ENV) $(CARGO) fmt --check
@@ -177,7 +182,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check abi-check items-check layers-check unit-check no-panics
+check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check tools-install-check abi-check items-check layers-check shim-check unit-check no-panics
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -209,9 +214,18 @@ unit-check: tools
 layers-check:
 	bash tests/host/layers.sh
 
+# The C files of rust/ and their declarations in src/shim.rs agree (tests/host/shim.sh).
+shim-check:
+	bash tests/host/shim.sh
+
 # No assert!/unwrap/expect (or other panics) in the module's code (tests/host/no-panics.sh).
 no-panics:
 	bash tests/host/no-panics.sh
+
+# The tools, their man pages and completions installed into a scratch root and removed again
+# (tests/host/tools-install.sh).
+tools-install-check: tools
+	bash tests/host/tools-install.sh
 
 # README.md against the tools' --help and the module's parameters (tests/host/docs.sh).
 docs-check: clippy tools
@@ -268,6 +282,12 @@ install: tools
 
 uninstall:
 	bash scripts/dkms.sh uninstall
+
+install-tools: tools
+	bash scripts/tools-install.sh install
+
+uninstall-tools:
+	bash scripts/tools-install.sh uninstall
 
 clean:
 	-$(KMAKE) clean

@@ -2,7 +2,7 @@
 /*
  * The sysfs items, listed once: the counters (stats/), the pool sizes (pool/) and a GPU's index.
  *
- * rust/ps_shim.c builds the sysfs files from these lists. scripts/gen-items.sh generates the
+ * rust/ps_sysfs.c builds the sysfs files from these lists. scripts/gen-items.sh generates the
  * Rust side from them, src/stats/items.rs, which the module (src/stats.rs) and the tools
  * (tools/pseudoscopic/src/sysfs.rs) both use: `make items` rewrites it, `make check` fails when
  * it drifts (tests/host/items.sh). Each entry is X(file name, what it counts); the numbers of

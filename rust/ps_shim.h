@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The C shim's functions, as src/shim.rs declares them to Rust.
+ * The C side of pseudoscopic, one section per file of rust/: what Rust calls (declared again in
+ * src/shim.rs, which tests/host/shim.sh checks against this header) and what C calls in Rust
+ * (ps_rust_*(), defined with #[no_mangle] in src/).
  */
 #ifndef PS_SHIM_H
 #define PS_SHIM_H
@@ -11,40 +13,16 @@
 
 struct dev_pagemap;
 struct dev_pagemap_ops;
+struct device;
 struct folio;
+struct kobject;
 struct mm_struct;
 struct page;
 struct pci_dev;
 struct resource;
 struct vm_area_struct;
-struct vm_fault;
 
-/* Mirrors of migrate.h's constants, checked against it in ps_shim.c. */
-#define PS_MIGRATE_PFN_VALID (1UL << 0)
-#define PS_MIGRATE_PFN_MIGRATE (1UL << 1)
-#define PS_MIGRATE_PFN_WRITE (1UL << 3)
-#define PS_MIGRATE_PFN_COMPOUND (1UL << 4)
-#define PS_MIGRATE_PFN_SHIFT 6
-#define PS_SELECT_SYSTEM (1UL << 0)
-#define PS_SELECT_DEVICE_PRIVATE (1UL << 1)
-#define PS_SELECT_COMPOUND (1UL << 3)
-
-#define PS_PIDFD_SELF (-1)
-
-/* struct migrate_vma, field for field (checked in ps_shim.c); Rust mirrors this one. */
-struct ps_migrate_vma {
-	struct vm_area_struct *vma;
-	unsigned long *dst;
-	unsigned long *src;
-	unsigned long cpages;
-	unsigned long npages;
-	unsigned long start;
-	unsigned long end;
-	void *pgmap_owner;
-	unsigned long flags;
-	struct page *fault_page;
-};
-
+/* rust/ps_params.c: the module parameters (validated by src/params.rs). */
 int ps_param_bar_index(void);
 unsigned int ps_param_pool_size_mb(void);
 unsigned int ps_param_migration_threshold(void);
@@ -52,9 +30,10 @@ bool ps_param_enable_dma(void);
 bool ps_param_scrub(void);
 unsigned int ps_param_early_refault_secs(void);
 const char *ps_param_cpu_copy(void);
+/* Read by rust/ps_residency.c only. */
+unsigned int ps_param_test_residency_delay_ms(void);
 
-unsigned long ps_pci_resource_flags(struct pci_dev *pdev, int bar);
-
+/* rust/ps_page.c: pages and folios. */
 unsigned long ps_page_to_pfn(struct page *page);
 struct page *ps_pfn_to_page(unsigned long pfn);
 unsigned long ps_folio_pfn(struct folio *folio);
@@ -72,30 +51,45 @@ struct page *ps_alloc_huge_page_retry(void);
 void ps_lock_page(struct page *page);
 void ps_unlock_and_put_page(struct page *page);
 unsigned int ps_folio_order(struct folio *folio);
-void ps_folio_split_copy(struct folio *head, struct folio *tail);
 
-int ps_dma_map(struct pci_dev *pdev, void *cpu, size_t len, bool to_device, dma_addr_t *out);
-void ps_dma_unmap(struct pci_dev *pdev, dma_addr_t addr, size_t len, bool to_device);
-
-void ps_cond_resched(void);
-void ps_memset_io(void __iomem *dst, int value, size_t len);
-void ps_memcpy_toio(void __iomem *dst, const void *src, size_t len);
-void ps_memcpy_fromio(void *dst, const void __iomem *src, size_t len);
-void ps_wmb(void);
-bool ps_cpu_has_sse41(void);
-bool ps_cpu_has_avx2(void);
-bool ps_fpu_begin(void);
-void ps_fpu_end(void);
-
+/* rust/ps_pagemap.c: a GPU's device-private pagemap. */
 int ps_pagemap_create(struct dev_pagemap *pgmap, const struct dev_pagemap_ops *ops, void *owner,
 		      u64 size, const char *name, struct resource **res_out);
 void ps_pagemap_remove(struct dev_pagemap *pgmap, struct resource *res);
 unsigned long ps_pagemap_first_pfn(const struct dev_pagemap *pgmap);
+void ps_folio_split_copy(struct folio *head, struct folio *tail);
 
-struct vm_area_struct *ps_vmf_vma(const struct vm_fault *vmf);
-unsigned long ps_vmf_address(const struct vm_fault *vmf);
-struct page *ps_vmf_page(const struct vm_fault *vmf);
-bool ps_vmf_on_pmd(const struct vm_fault *vmf);
+/* rust/ps_copy.c: what copies between RAM and VRAM need. */
+int ps_dma_map(struct pci_dev *pdev, void *cpu, size_t len, bool to_device, dma_addr_t *out);
+void ps_dma_unmap(struct pci_dev *pdev, dma_addr_t addr, size_t len, bool to_device);
+void ps_cond_resched(void);
+void ps_wmb(void);
+bool ps_cpu_has_sse41(void);
+bool ps_cpu_has_avx2(void);
+
+/* rust/ps_migrate.c: migrate_vma and migrate_device; migrate.h's constants, checked there. */
+#define PS_MIGRATE_PFN_VALID (1UL << 0)
+#define PS_MIGRATE_PFN_MIGRATE (1UL << 1)
+#define PS_MIGRATE_PFN_WRITE (1UL << 3)
+#define PS_MIGRATE_PFN_COMPOUND (1UL << 4)
+#define PS_MIGRATE_PFN_SHIFT 6
+#define PS_SELECT_SYSTEM (1UL << 0)
+#define PS_SELECT_DEVICE_PRIVATE (1UL << 1)
+#define PS_SELECT_COMPOUND (1UL << 3)
+
+/* struct migrate_vma, field for field (checked in ps_migrate.c); Rust mirrors this one. */
+struct ps_migrate_vma {
+	struct vm_area_struct *vma;
+	unsigned long *dst;
+	unsigned long *src;
+	unsigned long cpages;
+	unsigned long npages;
+	unsigned long start;
+	unsigned long end;
+	void *pgmap_owner;
+	unsigned long flags;
+	struct page *fault_page;
+};
 
 int ps_migrate_vma_setup(struct ps_migrate_vma *args);
 void ps_migrate_vma_pages(struct ps_migrate_vma *args);
@@ -104,9 +98,22 @@ int ps_migrate_device_range(unsigned long *src, unsigned long start_pfn, unsigne
 void ps_migrate_device_pages(unsigned long *src, unsigned long *dst, unsigned long npages);
 void ps_migrate_device_finalize(unsigned long *src, unsigned long *dst, unsigned long npages);
 
+/* rust/ps_residency.c: the RESIDENCY snapshot. */
 int ps_snapshot_device_pages(struct mm_struct *mm, unsigned long start, unsigned long end,
 			     void *owner, unsigned long *pfns, struct dev_pagemap **pgmaps);
 
+/* rust/ps_request.c: the process a request acts on. */
+#define PS_PIDFD_SELF (-1)
+int ps_target_mm(int pidfd, struct mm_struct **mm_out);
+unsigned long ps_mm_task_size(struct mm_struct *mm);
+bool ps_fatal_signal_pending(void);
+bool ps_refusal_ratelimit(void);
+
+/* rust/ps_sysfs.c: the sysfs files (Rust side: src/sysfs.rs). */
+int ps_sysfs_module_create(void);
+void ps_sysfs_module_remove(void);
+struct kobject *ps_sysfs_gpu_create(struct device *dev, const void *gpu);
+void ps_sysfs_gpu_remove(struct kobject *kobj);
 /*
  * Implemented in Rust (src/sysfs.rs, as the two below): the value of `item` (enum ps_item of
  * ps_items.h) for `gpu`, or summed over all GPUs when NULL.
@@ -125,21 +132,9 @@ int ps_rust_gpu_copy_engine(const void *gpu, struct ps_copy_engine *out);
 /* Implemented in Rust: the name of the CPU copy routine in use. */
 const char *ps_rust_copy_path(void);
 
-struct device;
-struct kobject;
-int ps_sysfs_module_create(void);
-void ps_sysfs_module_remove(void);
-struct kobject *ps_sysfs_gpu_create(struct device *dev, const void *gpu);
-void ps_sysfs_gpu_remove(struct kobject *kobj);
-
-/* rust/ps_psi.c */
+/* rust/ps_psi.c: PSI accounting of fault-back copies. */
 void ps_memstall_enter(unsigned long *flags);
 void ps_memstall_leave(unsigned long *flags);
-
-unsigned long ps_mm_task_size(struct mm_struct *mm);
-int ps_target_mm(int pidfd, struct mm_struct **mm_out);
-bool ps_fatal_signal_pending(void);
-bool ps_refusal_ratelimit(void);
 
 /* rust/ps_mms.c: where a huge device folio is mapped, for eviction. */
 struct mm_struct *ps_next_process_mm(int *nr);

@@ -7,12 +7,14 @@
 #                              dkms add, build and install for KVER; install the modprobe.d file
 #                              (nouveau/nvidia load pseudoscopic first), the udev rule for
 #                              /dev/pseudoscopic and the tools (built by `make tools`) in
-#                              PREFIX/bin; create the pseudoscopic group; install ps-tierd
-#                              (out/tools/release), its systemd unit and, unless one is there,
-#                              its configuration, and enable the unit
-#   scripts/dkms.sh uninstall  dkms remove (every kernel), delete the sources, both files and the
-#                              tools; stop, disable and delete ps-tierd and its unit, and its
-#                              configuration unless edited; the group stays (files may belong to it)
+#                              PREFIX/bin with their man pages and completions in PREFIX/share
+#                              (scripts/tools-install.sh); create the pseudoscopic group;
+#                              install ps-tierd (out/tools/release), its systemd unit and,
+#                              unless one is there, its configuration, and enable the unit
+#   scripts/dkms.sh uninstall  dkms remove (every kernel), delete the sources, both files, the
+#                              tools, their man pages and completions; stop, disable and delete
+#                              ps-tierd and its unit, and its configuration unless edited; the
+#                              group stays (files may belong to it)
 #
 # A kernel tree without Rust artifacts (Debian's headers) is fine: the module's Makefile has
 # scripts/kernel-rust.sh rebuild them, for this kernel and every later one DKMS builds for; its
@@ -21,7 +23,7 @@
 # Environment:
 #   KVER     kernel to build for (default: the running one)
 #   KDIR     its build tree (default DKMS's: /lib/modules/KVER/build)
-#   PREFIX   where the tools go (default /usr/local: PREFIX/bin)
+#   PREFIX   where the tools go (default /usr/local: PREFIX/bin, PREFIX/share)
 #   PS_ROOT  install under this directory instead of / (tests): private DKMS trees, depmod -b,
 #            no group, no udev reload; nothing outside PS_ROOT is touched
 set -euo pipefail
@@ -37,9 +39,7 @@ ROOT=${ROOT%/}
 
 SRC_DIR=$ROOT/usr/src/$NAME-$VERSION
 PREFIX=${PREFIX:-/usr/local}
-BIN_DIR=$ROOT$PREFIX/bin
-TOOLS_BIN=$REPO/out/tools/release
-TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz)
+export PREFIX PS_ROOT
 MODPROBE_CONF=$ROOT/etc/modprobe.d/$NAME.conf
 UDEV_RULE=$ROOT/etc/udev/rules.d/70-$NAME.rules
 TIERD_BIN=$ROOT/usr/local/sbin/ps-tierd
@@ -122,10 +122,7 @@ do_install() {
 	[ -n "$PS_ROOT" ] || [ "$(id -u)" -eq 0 ] || die "make install needs root (sudo make install)"
 	command -v dkms >/dev/null || die "dkms is not installed (Debian: apt-get install dkms)"
 	[ -n "$VERSION" ] || die "no PACKAGE_VERSION in $REPO/dkms.conf"
-	local tool
-	for tool in "${TOOLS[@]}"; do
-		[ -x "$TOOLS_BIN/$tool" ] || die "$TOOLS_BIN/$tool is not built (make install builds the tools first)"
-	done
+	[ -d "$REPO/out/tools/share" ] || die "$REPO/out/tools/share is not there (make install builds the tools first)"
 	local kdir=${KDIR:-$ROOT/lib/modules/$KVER/build}
 	# Its one message says what is missing.
 	if [ ! -f "$kdir/rust/libkernel.rmeta" ]; then
@@ -156,10 +153,7 @@ do_install() {
 	install -D -m 0644 "$REPO/packaging/$NAME-modprobe.conf" "$MODPROBE_CONF"
 	install -D -m 0644 "$REPO/packaging/70-$NAME.rules" "$UDEV_RULE"
 	say "installed $MODPROBE_CONF and $UDEV_RULE"
-	for tool in "${TOOLS[@]}"; do
-		install -D -m 0755 "$TOOLS_BIN/$tool" "$BIN_DIR/$tool"
-	done
-	say "installed ${TOOLS[*]} in $BIN_DIR"
+	bash "$REPO/scripts/tools-install.sh" install
 	install_tierd
 	if [ -z "$PS_ROOT" ]; then
 		getent group "$NAME" >/dev/null || groupadd --system "$NAME"
@@ -182,14 +176,11 @@ do_uninstall() {
 	uninstall_tierd
 	rm -rf "$SRC_DIR"
 	rm -f "$MODPROBE_CONF" "$UDEV_RULE"
-	local tool
-	for tool in "${TOOLS[@]}"; do
-		rm -f "$BIN_DIR/$tool"
-	done
+	bash "$REPO/scripts/tools-install.sh" uninstall
 	if [ -z "$PS_ROOT" ] && command -v udevadm >/dev/null; then
 		udevadm control --reload-rules 2>/dev/null || true
 	fi
-	say "removed $SRC_DIR, $MODPROBE_CONF, $UDEV_RULE, the tools in $BIN_DIR and ps-tierd (the group $NAME stays)"
+	say "removed $SRC_DIR, $MODPROBE_CONF, $UDEV_RULE, the tools and ps-tierd (the group $NAME stays)"
 }
 
 case "${1:-}" in

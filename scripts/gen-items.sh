@@ -15,41 +15,11 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
-CC=${CC:-gcc}
-RUSTFMT=${RUSTFMT:-/usr/bin/rustfmt}
-RUSTFMT_CONFIG=${RUSTFMT_CONFIG:-$PS_CACHE/test-kernel/source/.rustfmt.toml}
 HEADER=$REPO/rust/ps_items.h
 OUTPUT=$REPO/src/stats/items.rs
-check=0
-
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--check) check=1 ;;
-	--header)
-		HEADER=$2
-		shift
-		;;
-	--output)
-		OUTPUT=$2
-		shift
-		;;
-	*)
-		echo "usage: $0 [--check] [--header FILE] [--output FILE]" >&2
-		exit 2
-		;;
-	esac
-	shift
-done
-
-die() {
-	echo "gen-items: $*" >&2
-	exit 2
-}
-[ -f "$RUSTFMT_CONFIG" ] || die "no rustfmt configuration at $RUSTFMT_CONFIG (set RUSTFMT_CONFIG)"
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+GEN_NAME=gen-items
+GEN_HINT="scripts/gen-items.sh (make items)"
+. "$REPO/scripts/gen-common.sh"
 
 cat >"$tmp/items.c" <<EOF
 #include <ctype.h>
@@ -117,14 +87,4 @@ EOF
 	EOF
 	"$tmp/items"
 } >"$tmp/items.rs"
-"$RUSTFMT" --edition 2021 --config-path "$RUSTFMT_CONFIG" "$tmp/items.rs"
-
-if [ $check -eq 1 ]; then
-	if ! diff -u "$OUTPUT" "$tmp/items.rs"; then
-		echo "gen-items: ${OUTPUT#"$REPO"/} does not match ${HEADER#"$REPO"/}; run scripts/gen-items.sh (make items)" >&2
-		exit 1
-	fi
-	exit 0
-fi
-mkdir -p "$(dirname "$OUTPUT")"
-cp "$tmp/items.rs" "$OUTPUT"
+gen_finish "$tmp/items.rs"

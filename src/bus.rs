@@ -73,9 +73,11 @@ impl BarInfo {
     pub(crate) fn read(pdev: &pci::Device<Bound>, index: u32) -> Result<Self> {
         let start = pdev.resource_start(index)?;
         let len = pdev.resource_len(index)?;
-        // SAFETY: `raw(pdev)` is a valid `struct pci_dev` for as long as `pdev` is borrowed, and
-        // `resource_len` above has checked that `index` is a valid BAR number.
-        let flags = unsafe { shim::ps_pci_resource_flags(raw(pdev).cast(), index as i32) };
+        // SAFETY: `raw(pdev)` is a valid `struct pci_dev` for as long as `pdev` is borrowed; the
+        // PCI core set its resources up before probe and does not change them while bound.
+        let resources = unsafe { &(*raw(pdev)).resource };
+        // `pci_resource_flags()`; `resource_len` above has checked that `index` is a BAR number.
+        let flags = resources.get(index as usize).ok_or(EINVAL)?.flags;
         // CAST: `c_ulong` is never wider than 64 bits.
         let flags = flags as u64;
         let kind = if len == 0 {

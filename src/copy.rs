@@ -21,7 +21,7 @@ use core::{
     marker::PhantomData,
     sync::atomic::{AtomicU8, Ordering},
 };
-use kernel::{ffi::c_void, prelude::*};
+use kernel::{bindings, ffi::c_void, prelude::*};
 
 /// Most bytes copied under one FPU section: 64 KiB keeps preemption off for tens of
 /// microseconds even at the 0.5 GB/s that boards read through BAR1.
@@ -123,8 +123,15 @@ struct FpuSection {
 impl FpuSection {
     /// Begins a section, or `None` where the FPU may not be used (e.g. in some interrupt contexts).
     fn begin() -> Option<Self> {
-        // SAFETY: No precondition; on `true` the section is ended by `drop`.
-        unsafe { shim::ps_fpu_begin() }.then_some(Self {
+        // SAFETY: No precondition.
+        if !unsafe { bindings::irq_fpu_usable() } {
+            return None;
+        }
+        // The copy loops need neither the x87 control word nor MXCSR, so neither is reset (mask
+        // 0, where `kernel_fpu_begin()` resets both).
+        // SAFETY: The FPU is usable here; the section is ended by `drop`.
+        unsafe { bindings::kernel_fpu_begin_mask(0) };
+        Some(Self {
             _cpu_bound: PhantomData,
         })
     }
@@ -133,7 +140,7 @@ impl FpuSection {
 impl Drop for FpuSection {
     fn drop(&mut self) {
         // SAFETY: A section began in `begin` on this CPU (the type is not `Send`).
-        unsafe { shim::ps_fpu_end() };
+        unsafe { bindings::kernel_fpu_end() };
     }
 }
 
@@ -293,8 +300,8 @@ unsafe fn io_copy(dir: Direction, span: &Span<'_>, offset: usize, len: usize) {
     // SAFETY: By the function's contract.
     unsafe {
         match dir {
-            Direction::ToVram => shim::ps_memcpy_toio(io, ram, len),
-            Direction::ToRam => shim::ps_memcpy_fromio(ram, io, len),
+            Direction::ToVram => bindings::memcpy_toio(io, ram, len),
+            Direction::ToRam => bindings::memcpy_fromio(ram, io, len),
         }
     }
 }

@@ -687,27 +687,29 @@ impl<'a> Fault<'a> {
 
     /// The VMA the fault is in; the core keeps it locked while the fault is handled.
     pub(crate) fn vma(&self) -> &'a VmaRef {
-        // SAFETY: The core holds the mmap lock (or the VMA lock) during `migrate_to_ram`.
-        unsafe { VmaRef::from_raw(shim::ps_vmf_vma(self.vmf.as_ptr())) }
+        // SAFETY: `vmf` is valid for `'a`, and the core holds the mmap lock (or the VMA lock)
+        // during `migrate_to_ram`.
+        unsafe { VmaRef::from_raw((*self.vmf.as_ptr()).__bindgen_anon_1.vma) }
     }
 
     /// The faulting user address.
     pub(crate) fn address(&self) -> usize {
         // SAFETY: `vmf` is valid for `'a`.
-        unsafe { shim::ps_vmf_address(self.vmf.as_ptr()) as usize }
+        unsafe { (*self.vmf.as_ptr()).__bindgen_anon_1.address }
     }
 
     /// Whether the fault is on a device-private PMD: one entry mapping a whole 2 MiB folio. (A
-    /// huge folio mapped by PTEs, after a partial unmap, faults as single pages.)
+    /// huge folio mapped by PTEs, after a partial unmap, faults as single pages.) Such a fault
+    /// leaves no PTE (`do_huge_pmd_device_private`).
     pub(crate) fn on_huge_entry(&self) -> bool {
         // SAFETY: `vmf` is valid for `'a`.
-        unsafe { shim::ps_vmf_on_pmd(self.vmf.as_ptr()) }
+        unsafe { (*self.vmf.as_ptr()).pte.is_null() }
     }
 
     /// The device page the fault is on (the core always passes one).
     pub(crate) fn page(&self) -> Option<FaultPage<'a>> {
         // SAFETY: `vmf` is valid for `'a`; the core passes a device-private page.
-        let page = unsafe { shim::ps_vmf_page(self.vmf.as_ptr()) };
+        let page = unsafe { (*self.vmf.as_ptr()).page };
         Some(FaultPage {
             page: NonNull::new(page)?,
             _fault: PhantomData,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Declarations of the C shim in `rust/ps_shim.c` (prototypes in `rust/ps_shim.h`).
+//! Declarations of the C files in `rust/`, one job each, as `rust/ps_shim.h` declares them (in the
+//! same order, one section per file; `tests/host/shim.sh` checks the two against each other).
 //!
 //! Only the thin wrappers (`params`, `bus`, `vram`, `mm`, `sysfs`, `chardev`) call these; the
 //! migration logic above them is safe Rust.
@@ -38,17 +39,16 @@ pub(crate) struct MigrateVmaRaw {
 // modelling some of their fields as zero-sized types (which the lint objects to) is harmless.
 #[allow(improper_ctypes)]
 extern "C" {
+    // rust/ps_params.c
     pub(crate) fn ps_param_bar_index() -> c_int;
     pub(crate) fn ps_param_pool_size_mb() -> c_uint;
     pub(crate) fn ps_param_migration_threshold() -> c_uint;
     pub(crate) fn ps_param_enable_dma() -> bool;
     pub(crate) fn ps_param_scrub() -> bool;
     pub(crate) fn ps_param_early_refault_secs() -> c_uint;
-    pub(crate) fn ps_memstall_enter(flags: *mut c_ulong);
-    pub(crate) fn ps_memstall_leave(flags: *mut c_ulong);
     pub(crate) fn ps_param_cpu_copy() -> *const kernel::ffi::c_char;
-    pub(crate) fn ps_pci_resource_flags(pdev: *mut c_void, bar: c_int) -> c_ulong;
 
+    // rust/ps_page.c
     pub(crate) fn ps_page_to_pfn(page: *mut bindings::page) -> c_ulong;
     pub(crate) fn ps_pfn_to_page(pfn: c_ulong) -> *mut bindings::page;
     pub(crate) fn ps_folio_pfn(folio: *mut bindings::folio) -> c_ulong;
@@ -75,8 +75,21 @@ extern "C" {
     pub(crate) fn ps_lock_page(page: *mut bindings::page);
     pub(crate) fn ps_unlock_and_put_page(page: *mut bindings::page);
     pub(crate) fn ps_folio_order(folio: *mut bindings::folio) -> u32;
+
+    // rust/ps_pagemap.c
+    pub(crate) fn ps_pagemap_create(
+        pgmap: *mut c_void,
+        ops: *const bindings::dev_pagemap_ops,
+        owner: *mut c_void,
+        size: u64,
+        name: *const kernel::ffi::c_char,
+        res_out: *mut *mut c_void,
+    ) -> c_int;
+    pub(crate) fn ps_pagemap_remove(pgmap: *mut c_void, res: *mut c_void);
+    pub(crate) fn ps_pagemap_first_pfn(pgmap: *const c_void) -> c_ulong;
     pub(crate) fn ps_folio_split_copy(head: *mut bindings::folio, tail: *mut bindings::folio);
 
+    // rust/ps_copy.c
     pub(crate) fn ps_dma_map(
         pdev: *mut bindings::pci_dev,
         cpu: *mut c_void,
@@ -91,31 +104,11 @@ extern "C" {
         to_device: bool,
     );
     pub(crate) fn ps_cond_resched();
-    pub(crate) fn ps_memset_io(dst: *mut c_void, value: c_int, len: usize);
-    pub(crate) fn ps_memcpy_toio(dst: *mut c_void, src: *const c_void, len: usize);
-    pub(crate) fn ps_memcpy_fromio(dst: *mut c_void, src: *const c_void, len: usize);
     pub(crate) fn ps_wmb();
     pub(crate) fn ps_cpu_has_sse41() -> bool;
     pub(crate) fn ps_cpu_has_avx2() -> bool;
-    pub(crate) fn ps_fpu_begin() -> bool;
-    pub(crate) fn ps_fpu_end();
 
-    pub(crate) fn ps_pagemap_create(
-        pgmap: *mut c_void,
-        ops: *const bindings::dev_pagemap_ops,
-        owner: *mut c_void,
-        size: u64,
-        name: *const kernel::ffi::c_char,
-        res_out: *mut *mut c_void,
-    ) -> c_int;
-    pub(crate) fn ps_pagemap_remove(pgmap: *mut c_void, res: *mut c_void);
-    pub(crate) fn ps_pagemap_first_pfn(pgmap: *const c_void) -> c_ulong;
-
-    pub(crate) fn ps_vmf_vma(vmf: *const bindings::vm_fault) -> *mut bindings::vm_area_struct;
-    pub(crate) fn ps_vmf_address(vmf: *const bindings::vm_fault) -> c_ulong;
-    pub(crate) fn ps_vmf_page(vmf: *const bindings::vm_fault) -> *mut bindings::page;
-    pub(crate) fn ps_vmf_on_pmd(vmf: *const bindings::vm_fault) -> bool;
-
+    // rust/ps_migrate.c
     pub(crate) fn ps_migrate_vma_setup(args: *mut MigrateVmaRaw) -> c_int;
     pub(crate) fn ps_migrate_vma_pages(args: *mut MigrateVmaRaw);
     pub(crate) fn ps_migrate_vma_finalize(args: *mut MigrateVmaRaw);
@@ -127,6 +120,7 @@ extern "C" {
     pub(crate) fn ps_migrate_device_pages(src: *mut c_ulong, dst: *mut c_ulong, npages: c_ulong);
     pub(crate) fn ps_migrate_device_finalize(src: *mut c_ulong, dst: *mut c_ulong, npages: c_ulong);
 
+    // rust/ps_residency.c
     pub(crate) fn ps_snapshot_device_pages(
         mm: *mut bindings::mm_struct,
         start: c_ulong,
@@ -136,16 +130,23 @@ extern "C" {
         pgmaps: *mut *mut c_void,
     ) -> c_int;
 
-    pub(crate) fn ps_mm_task_size(mm: *mut bindings::mm_struct) -> c_ulong;
+    // rust/ps_request.c
     pub(crate) fn ps_target_mm(pidfd: c_int, mm_out: *mut *mut bindings::mm_struct) -> c_int;
+    pub(crate) fn ps_mm_task_size(mm: *mut bindings::mm_struct) -> c_ulong;
     pub(crate) fn ps_fatal_signal_pending() -> bool;
     pub(crate) fn ps_refusal_ratelimit() -> bool;
 
+    // rust/ps_sysfs.c
     pub(crate) fn ps_sysfs_module_create() -> c_int;
     pub(crate) fn ps_sysfs_module_remove();
     pub(crate) fn ps_sysfs_gpu_create(dev: *mut c_void, gpu: *const c_void) -> *mut c_void;
     pub(crate) fn ps_sysfs_gpu_remove(kobj: *mut c_void);
 
+    // rust/ps_psi.c
+    pub(crate) fn ps_memstall_enter(flags: *mut c_ulong);
+    pub(crate) fn ps_memstall_leave(flags: *mut c_ulong);
+
+    // rust/ps_mms.c
     pub(crate) fn ps_next_process_mm(nr: *mut c_int) -> *mut bindings::mm_struct;
     pub(crate) fn ps_vma_anon_pgoff(
         vma: *mut bindings::vm_area_struct,
@@ -153,6 +154,7 @@ extern "C" {
     ) -> bool;
     pub(crate) fn ps_folio_index(page: *mut bindings::page) -> c_ulong;
 
+    // rust/ps_pm.c
     pub(crate) fn ps_pm_register() -> c_int;
     pub(crate) fn ps_pm_unregister();
     pub(crate) fn ps_pm_set_error_handlers(pdev: *mut bindings::pci_dev);
@@ -161,5 +163,5 @@ extern "C" {
     pub(crate) fn ps_ram_available_pages() -> c_ulong;
 }
 
-/// `enum ps_pm_event` of `rust/ps_shim.h`: what a reset hook runs for.
+/// `enum ps_pm_event` of `rust/ps_shim.h` (`rust/ps_pm.c`): what a reset hook runs for.
 pub(crate) const PS_EVENT_FUNCTION_RESET: c_uint = 0;

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The module's sysfs files: `/sys/module/pseudoscopic/{stats,pool}/` (module-wide) and
-//! `<pci device>/pseudoscopic/` (per GPU, owned by the driver's GPU object). The C shim
-//! (`rust/ps_shim.c`) builds them from the list in `rust/ps_items.h`; what they show comes from
-//! the callbacks here.
+//! `<pci device>/pseudoscopic/` (per GPU, owned by the driver's GPU object). `rust/ps_sysfs.c`
+//! builds them from the list in `rust/ps_items.h`; what they show comes from the callbacks here.
 
 use crate::{
     copy, registry, shim,

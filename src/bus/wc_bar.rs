@@ -86,7 +86,7 @@ impl WcBar {
         // SAFETY: `io` maps `len` bytes inside the BAR (checked by `pages`) that nothing else
         // uses.
         unsafe {
-            crate::shim::ps_memset_io(io.cast(), 0, len);
+            kernel::bindings::memset_io(io.cast(), 0, len);
             crate::shim::ps_wmb();
         }
     }

@@ -259,7 +259,11 @@ pub(crate) fn copy_engine(
     let vram_fill = |page: usize, value: u8| {
         // SAFETY: As above; the pages are free lendable VRAM nothing else uses yet.
         unsafe {
-            crate::shim::ps_memset_io(vram_ptr.wrapping_add(page * len).cast(), value.into(), len);
+            kernel::bindings::memset_io(
+                vram_ptr.wrapping_add(page * len).cast(),
+                value.into(),
+                len,
+            );
             crate::shim::ps_wmb();
         }
     };

@@ -258,6 +258,18 @@ held_across() {
 	check ps-test migrate
 }
 
+# engine_back_after WHAT BDF: after WHAT (a suspend, a reset), the copy engine of the GPU at BDF
+# runs again and carries a migration's pages, with no copy failed.
+engine_back_after() {
+	local before
+	expect_match "$(cat "/sys/bus/pci/devices/$2/pseudoscopic/copy_engine")" '^running ' \
+		"copy engine after the $1"
+	before=$(gpu_stat "$2" dma_bytes)
+	check ps-test migrate
+	[ "$(gpu_stat "$2" dma_bytes)" -gt "$before" ] || fail "the copy engine copied nothing after the $1"
+	expect_eq "$(gpu_stat "$2" dma_fail)" 0 "copy-engine failures"
+}
+
 # nvidia_bdf DEVICE_ID: the PCI address of the emulated NVIDIA board with that device ID (e.g. 15f8).
 nvidia_bdf() { pci_devices "10de $1" | head -n 1; }
 
@@ -359,6 +371,23 @@ faults_injected() { dmesg_since | grep -c 'FAULT_INJECTION: forcing a failure'; 
 
 # ---- Transparent tiering: ps-tierd ----
 
+# ps-tierd's settings for runs of a few minutes (tiering-pressure, the tiering benchmark): its
+# defaults (cold after 120 s) are meant for hours.
+TIERD_RESERVE_MIB=48
+TIERD_SHORT="interval_secs = 1
+reserve_mib = $TIERD_RESERVE_MIB
+headroom_mib = 192
+min_rate_mib = 128
+max_rate_mib = 512
+cold_age_secs = 2
+max_cold_age_secs = 30
+vram_reserve_mib = 8
+max_processes = 4
+min_rss_mib = 4
+damon_sample_ms = 20
+damon_aggr_ms = 200
+damon_max_regions = 200"
+
 TIERD_LOG=/tmp/tierd.log
 TIERD_ERR=/tmp/tierd.err
 
@@ -391,3 +420,23 @@ resident_pages() {
 
 # mem_available_mib: MemAvailable, MiB.
 mem_available_mib() { echo $(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) / 1024)); }
+
+# Transparent huge page modes (groups thp-modes, debian-7.2).
+THP_ENABLED=/sys/kernel/mm/transparent_hugepage/enabled
+THP_PMD_ENABLED=/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/enabled
+
+# thp_mode MODE: the system-wide mode from now on; 2 MiB pages follow it.
+thp_mode() {
+	check sh -c "echo $1 > $THP_ENABLED"
+	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "$THP_ENABLED"
+	expect_match "$(cat $THP_PMD_ENABLED)" "\[inherit\]" "$THP_PMD_ENABLED"
+}
+
+# self_test_under MODE: `ps-test` as users run it, then every scenario that needs huge pages.
+self_test_under() {
+	thp_mode "$1"
+	ps_ready
+	ps-test || fail "ps-test (the self-test) under THP $1"
+	ps-test thp thp_unaligned thp_fork thp_partial_unmap thp_mremap || fail "ps-test thp scenarios under THP $1"
+	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "THP mode after ps-test"
+}

@@ -21,19 +21,7 @@ fail() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# drifted NAME SED-SCRIPT: the header changed by SED-SCRIPT must fail the check.
-drifted() {
-	sed "$2" "$HEADER" >"$tmp/$1.h"
-	cmp -s "$HEADER" "$tmp/$1.h" && {
-		fail "drift '$1' did not change the header (the test is stale)"
-		return
-	}
-	if "$GEN" --check --header "$tmp/$1.h" >"$tmp/$1.out" 2>&1; then
-		fail "drift '$1' passed the check"
-	elif ! grep -q 'does not match' "$tmp/$1.out"; then
-		fail "drift '$1' failed for another reason: $(tail -n 1 "$tmp/$1.out")"
-	fi
-}
+. "$REPO/tests/host/drift.sh"
 
 drifted field-added 's/^\t__u64 resident;.*/&\n\t__u64 extra;/'
 drifted ioctl-renumbered 's/^\(#define PS_IOC_RESIDENCY.*PS_IOC_MAGIC, \)3,/\14,/'

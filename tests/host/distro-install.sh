@@ -47,6 +47,11 @@ install_on() {
 		echo "SKIP  distro-install-$SERIES: $(cat "$DISTRO" 2>/dev/null || echo "no Debian chroot at $DISTRO (make setup)")"
 		return 0
 	fi
+	# One install at a time in a chroot: two checkouts testing at once would build in the same
+	# DKMS tree. (Its lock ends with this function, or with the script on a failure.)
+	local lock
+	exec {lock}>"$DISTRO.install-lock"
+	flock "$lock"
 	KVER=$(cat "$DISTRO/.ps-kernel")
 	rm -rf "$OUT"
 	mkdir -p "$OUT"
@@ -98,6 +103,7 @@ install_on() {
 		fail "refusal does not name rustc, bindgen and the packages: $(cat "$OUT/refuse.log")"
 	[ ! -e "$refuse/usr/src" ] || fail "a refused install left sources in $refuse/usr/src"
 	pass "refused on a host with $(/usr/bin/rustc --version | cut -d' ' -f1-2): $(grep 'error:' "$OUT/refuse.log" | cut -c1-100)..."
+	exec {lock}>&-
 }
 
 [ $# -gt 0 ] || set -- 7.3 7.2

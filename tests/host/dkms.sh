@@ -56,7 +56,12 @@ cmp -s "$REPO/packaging/70-pseudoscopic.rules" "$ROOT/etc/udev/rules.d/70-pseudo
 for tool in ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz; do
 	cmp -s "$REPO/out/tools/release/$tool" "$ROOT/usr/local/bin/$tool" || fail "$tool not installed in /usr/local/bin"
 done
-pass "install: built for $KVER, installed, indexed, modprobe.d and udev files and the tools in place"
+# Their man pages and completions (tests/host/tools-install.sh checks every one).
+for f in man/man1/ps-status.1 man/man1/ps-tierd.1 bash-completion/completions/ps-migrate zsh/site-functions/_ps-test \
+	fish/vendor_completions.d/ps-stress.fish; do
+	cmp -s "$REPO/out/tools/share/$f" "$ROOT/usr/local/share/$f" || fail "$f not installed in /usr/local/share"
+done
+pass "install: built for $KVER, installed, indexed, modprobe.d and udev files, the tools, their man pages and completions in place"
 
 # ps-tierd: the binary, its unit enabled for multi-user.target, the default configuration.
 cmp -s "$REPO/out/tools/release/ps-tierd" "$ROOT/usr/local/sbin/ps-tierd" || fail "ps-tierd not installed"
@@ -90,12 +95,13 @@ grep -q pseudoscopic "$MODDIR/modules.dep" && fail "modules.dep still lists pseu
 [ -z "$(dkms_status)" ] || fail "dkms still knows pseudoscopic: $(dkms_status)"
 for f in "$ROOT/usr/src/pseudoscopic-$VERSION" "$ROOT/etc/modprobe.d/pseudoscopic.conf" "$ROOT/etc/udev/rules.d/70-pseudoscopic.rules" \
 	"$ROOT/usr/local/bin/ps-status" "$ROOT/usr/local/bin/ps-test" \
+	"$ROOT/usr/local/share/man/man1/ps-status.1" "$ROOT/usr/local/share/bash-completion/completions/ps-migrate" \
 	"$ROOT/usr/local/sbin/ps-tierd" "$ROOT/etc/systemd/system/ps-tierd.service" \
 	"$ROOT/etc/systemd/system/multi-user.target.wants/ps-tierd.service" "$ROOT/etc/pseudoscopic/tierd.toml"; do
 	[ -e "$f" ] && fail "$f still there after uninstall"
 done
 [ -f "$MODDIR/kernel/lib/test_hmm.ko" ] || fail "uninstall removed another module"
-pass "uninstall: module, DKMS entry, sources, both files, the tools, ps-tierd and its unit gone"
+pass "uninstall: module, DKMS entry, sources, both files, the tools, their man pages and completions, ps-tierd and its unit gone"
 
 # Twice in a row: the second install replaces the first.
 dkms_sh install

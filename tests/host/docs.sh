@@ -4,7 +4,7 @@
 # README.md cannot drift from what it documents:
 #   - each tool's `--help` (every member of tools/Cargo.toml but the library) is quoted in
 #     README.md, verbatim, in the ```text block that follows the line "<!-- TOOL --help -->";
-#   - every module parameter (module_param in rust/ps_shim.c) has a description in modinfo and a
+#   - every module parameter (module_param in rust/ps_params.c) has a description in modinfo and a
 #     row in README.md's parameter table, and the table has no other rows.
 # Needs the tools (make tools) and pseudoscopic.ko (make).
 set -uo pipefail
@@ -50,10 +50,10 @@ done
 	fail "$KO is not built (make)"
 	exit 1
 }
-declared=$(sed -n 's/^module_param(\([a-z_0-9]*\),.*/\1/p' "$REPO/rust/ps_shim.c" | sort)
+declared=$(sed -n 's/^module_param(\([a-z_0-9]*\),.*/\1/p' "$REPO/rust/ps_params.c" | sort)
 described=$(/sbin/modinfo -F parm "$KO" | sed -n 's/^\([a-z_0-9]*\):\(.\{10,\}\) ([a-z]*)$/\1/p' | sort)
 [ "$declared" = "$described" ] ||
-	fail "parameters declared in rust/ps_shim.c ($(echo $declared)) and described by modinfo ($(echo $described)) differ: every module_param needs a MODULE_PARM_DESC"
+	fail "parameters declared in rust/ps_params.c ($(echo $declared)) and described by modinfo ($(echo $described)) differ: every module_param needs a MODULE_PARM_DESC"
 # The rows of the table under "### Module parameters": | `name` | ...
 tabled=$(awk '/^### Module parameters/ { on = 1; next } on && /^#/ { exit } on' "$README" |
 	sed -n 's/^| `\([a-z_0-9]*\)` |.*/\1/p' | sort)

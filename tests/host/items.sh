@@ -47,7 +47,7 @@ readme_drift() {
 		grep -q "\`$name\`" <<<"$pool" || echo "README.md's pool/ bullet does not name '$name'"
 	done
 	# Every `snake_case` word there is a counter, a pool file, copy_path or a module parameter.
-	params=$(sed -n 's/^module_param(\([a-z_0-9]*\),.*/\1/p' "$REPO/rust/ps_shim.c")
+	params=$(sed -n 's/^module_param(\([a-z_0-9]*\),.*/\1/p' "$REPO/rust/ps_params.c")
 	for name in $(grep -o '`[a-z0-9]*_[a-z0-9_]*`' <<<"$stats$pool" | tr -d '`' | sort -u); do
 		grep -qx "$name" <(names "$2" PS_STAT_ITEMS; names "$2" PS_POOL_ITEMS; echo copy_path; echo "$params") ||
 			echo "README.md's sysfs section names '$name', which is no sysfs file of rust/ps_items.h"
@@ -59,19 +59,7 @@ while read -r line; do
 	[ -z "$line" ] || fail "$line"
 done < <(readme_drift "$README" "$HEADER")
 
-# drifted NAME SED-SCRIPT: the list changed by SED-SCRIPT must fail the check.
-drifted() {
-	sed "$2" "$HEADER" >"$tmp/$1.h"
-	cmp -s "$HEADER" "$tmp/$1.h" && {
-		fail "drift '$1' did not change the list (the test is stale)"
-		return
-	}
-	if "$GEN" --check --header "$tmp/$1.h" >"$tmp/$1.out" 2>&1; then
-		fail "drift '$1' passed the check"
-	elif ! grep -q 'does not match' "$tmp/$1.out"; then
-		fail "drift '$1' failed for another reason: $(tail -n 1 "$tmp/$1.out")"
-	fi
-}
+. "$REPO/tests/host/drift.sh"
 
 drifted counter-renamed 's/X(dma_fail,/X(dma_failures,/'
 drifted counter-inserted 's/^\(\tX(page_faults,.*\)$/\tX(page_refaults, "Faults again.") \\\n\1/'

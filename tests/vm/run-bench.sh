@@ -15,7 +15,7 @@
 # parameter), BENCH_DMA_SECONDS (default 20); for the tiering part BENCH_TIER_RAM (the small
 # guest's RAM, MiB, default 512; the workload is 2.5 times it, its hot set a quarter),
 # BENCH_TIER_SECONDS (measured seconds per run, default 20), BENCH_TIER_FILL (MiB/s the workload
-# writes at, default 16), BENCH_TIER_CONFIGS (default all: ram,pseudoscopic,zram,virtio,none,phram;
+# writes at, default 8), BENCH_TIER_CONFIGS (default all: ram,pseudoscopic,zram,virtio,none,phram;
 # the table needs all of them).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -84,7 +84,7 @@ part tier || exit 0
 ram=${BENCH_TIER_RAM:-512}
 mib=$((ram * 5 / 2 / 16 * 16))
 hot=$((ram / 4))
-tier_args="ps.mode=bench-tier ps.tier_mib=$mib ps.tier_hot=$hot ps.tier_seconds=${BENCH_TIER_SECONDS:-20} ps.tier_fill=${BENCH_TIER_FILL:-16}"
+tier_args="ps.mode=bench-tier ps.tier_mib=$mib ps.tier_hot=$hot ps.tier_seconds=${BENCH_TIER_SECONDS:-20} ps.tier_fill=${BENCH_TIER_FILL:-8}"
 # tier_guest NAME MEMORY CONFIGS [QEMU args...]: one guest running the configurations; its
 # results in $bench/NAME.{txt,json} (JSON lines).
 tier_guest() {

@@ -13,12 +13,7 @@ case_function_reset_v100() {
 	[ -e "/sys/bus/pci/devices/$bdf/reset" ] || fail "$bdf offers no reset"
 	info "reset methods: $(cat "/sys/bus/pci/devices/$bdf/reset_method")"
 	held_across "function reset" check sh -c "echo 1 > /sys/bus/pci/devices/$bdf/reset"
-	expect_match "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/copy_engine")" '^running ' \
-		"copy engine after the reset"
-	local before
-	before=$(gpu_stat "$bdf" dma_bytes)
-	check ps-test migrate
-	[ "$(gpu_stat "$bdf" dma_bytes)" -gt "$before" ] || fail "the copy engine copied nothing after the reset"
+	engine_back_after reset "$bdf"
 }
 
 host_function_reset_v100() {

@@ -11,13 +11,7 @@ case_suspend_to_ram_v100() {
 	bdf=$(nvidia_bdf 1db4)
 	load_module pool_size_mb=256
 	held_across suspend suspend_to_ram
-	expect_match "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/copy_engine")" '^running ' \
-		"copy engine after resume"
-	local before
-	before=$(gpu_stat "$bdf" dma_bytes)
-	check ps-test migrate
-	[ "$(gpu_stat "$bdf" dma_bytes)" -gt "$before" ] || fail "the copy engine copied nothing after resume"
-	expect_eq "$(gpu_stat "$bdf" dma_fail)" 0 "copy-engine failures"
+	engine_back_after suspend "$bdf"
 }
 
 host_suspend_to_ram_v100() {

@@ -7,16 +7,6 @@
 # vm: ivshmem 256M
 # vm: timeout 1800
 
-THP_ENABLED=/sys/kernel/mm/transparent_hugepage/enabled
-THP_PMD_ENABLED=/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/enabled
-
-# thp_mode MODE: the system-wide mode from now on; 2 MiB pages follow it.
-thp_mode() {
-	check sh -c "echo $1 > $THP_ENABLED"
-	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "$THP_ENABLED"
-	expect_match "$(cat $THP_PMD_ENABLED)" "\[inherit\]" "$THP_PMD_ENABLED"
-}
-
 # migrate_group_under MODE: every case of the migrate group, in its order, each in a subshell as
 # the runner does; afterwards the mode is still MODE (ps-test set back what it changed).
 migrate_group_under() {
@@ -35,15 +25,6 @@ migrate_group_under() {
 		expect_match "$(cat $THP_ENABLED)" "\[$mode\]" "THP mode after migrate/$c"
 		expect_match "$(cat $THP_PMD_ENABLED)" "\[inherit\]" "2 MiB THP mode after migrate/$c"
 	done
-}
-
-# self_test_under MODE: `ps-test` as users run it, then every scenario that needs huge pages.
-self_test_under() {
-	thp_mode "$1"
-	ps_ready
-	ps-test || fail "ps-test (the self-test) under THP $1"
-	ps-test thp thp_unaligned thp_fork thp_partial_unmap thp_mremap || fail "ps-test thp scenarios under THP $1"
-	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "THP mode after ps-test"
 }
 
 case_self_test_thp_always() { self_test_under always; }

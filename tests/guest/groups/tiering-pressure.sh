@@ -10,21 +10,6 @@
 # The OOM killer's report (a stack dump) is what the case without ps-tierd expects.
 EXPECT_OOM=1
 
-TIERD_RESERVE_MIB=48
-TIERD_PRESSURE="interval_secs = 1
-reserve_mib = $TIERD_RESERVE_MIB
-headroom_mib = 192
-min_rate_mib = 128
-max_rate_mib = 512
-cold_age_secs = 2
-max_cold_age_secs = 30
-vram_reserve_mib = 8
-max_processes = 4
-min_rss_mib = 4
-damon_sample_ms = 20
-damon_aggr_ms = 200
-damon_max_regions = 200"
-
 # About twice MemTotal, in whole 16 MiB chunks.
 workload_mib() { echo $(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 * 2 / 16 * 16)); }
 
@@ -45,7 +30,7 @@ case_tierd_keeps_workload_alive() {
 	local total rc min moved
 	ps_ready
 	dmesg_mark
-	tierd_start "$TIERD_PRESSURE"
+	tierd_start "$TIERD_SHORT"
 	total=$(workload_mib)
 	# The lowest MemAvailable while the workload runs, sampled every 0.2 s.
 	rm -f /tmp/grow.done

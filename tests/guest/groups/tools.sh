@@ -39,7 +39,7 @@ case_help_matches_usage_errors() {
 		expect_match "$out" "^Usage: $t " "$t --help"
 		expect_match "$out" "^Exit status: 0 " "$t --help documents exit statuses"
 		expect_eq "$(exit_status $t --no-such-option)" 2 "$t with a bad option"
-		grep -q "^$t: unknown" /tmp/out || fail "$t names the bad option: $(cat /tmp/out)"
+		grep -q "^$t: unexpected argument '--no-such-option'" /tmp/out || fail "$t names the bad option: $(cat /tmp/out)"
 	done
 	expect_eq "$(exit_status ps-migrate --pid 1)" 2 "ps-migrate without --range/--all"
 	expect_eq "$(exit_status ps-migrate --pid 1 --range 0x2000-0x1000)" 2 "ps-migrate with a backwards range"

@@ -18,60 +18,68 @@ mod report;
 mod tier;
 mod tier_report;
 
+use clap::{Parser, Subcommand};
 use peers::{Peer, Pseudoscopic, TestHmm, Zram};
 use pseudoscopic::{
+    cli,
     mem::{Buf, PAGE},
     smaps,
 };
 use report::{Op, Sample};
 use std::{process::ExitCode, time::Instant};
 
-const USAGE: &str = "\
-Usage: ps-bench [--sizes MIB,MIB...] [--repeat N] [--json FILE]";
-
-const HELP: &str = "\
-Parks buffers of each size (default 16,64 MiB) with pseudoscopic (/dev/pseudoscopic),
-test_hmm (/dev/hmm_dmirror0) and zram swap (an active /dev/zram swap device), as 4 KiB
-pages and as transparent huge pages, then faults them back in address order and in a
-random order; best of N runs (default 3). Every byte is checked. Prints the table, the
-claims it supports and, with --json, writes the results to FILE. Exits 1 on any error.";
-
-struct Options {
+#[derive(Parser, Debug)]
+#[command(
+    name = "ps-bench",
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
+    about = "Parks buffers of each size with pseudoscopic (/dev/pseudoscopic), test_hmm
+(/dev/hmm_dmirror0) and zram swap (an active /dev/zram swap device), as 4 KiB
+pages and as transparent huge pages, then faults them back in address order and
+in a random order; best of N runs. Every byte is checked. Prints the table, the
+claims it supports and, with --json, writes the results to FILE.",
+    after_help = "Exit status: 0 when every byte was right, 1 on any error (a wrong byte, a
+result missing from tier-report's table), 2 on a usage error."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// Buffer sizes in MiB, even numbers
+    #[arg(long, value_name = "MIB,MIB...", value_delimiter = ',', default_value = "16,64", value_parser = even_mib)]
     sizes: Vec<usize>,
+    /// Runs of each measurement; the best counts
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = cli::positive_arg::<usize>)]
     repeat: usize,
+    /// Write the results as JSON to FILE
+    #[arg(long, value_name = "FILE")]
     json: Option<String>,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut opts = Options {
-        sizes: vec![16, 64],
-        repeat: 3,
-        json: None,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--sizes" => {
-                opts.sizes = value()?
-                    .split(',')
-                    .map(|s| match s.parse::<usize>() {
-                        Ok(n) if n >= 2 && n % 2 == 0 => Ok(n),
-                        _ => Err(format!("bad size {s:?}: an even number of MiB, 2 or more")),
-                    })
-                    .collect::<Result<_, _>>()?;
-            }
-            "--repeat" => {
-                opts.repeat = match value()?.parse() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err("--repeat needs a positive number".into()),
-                }
-            }
-            "--json" => opts.json = Some(value()?.clone()),
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// The tiering benchmark's workload: a hot set in a buffer larger than RAM
+    #[command(after_help = tier::HELP)]
+    Tier(tier::Options),
+    /// The table of tier's JSON lines (every configuration, both kinds of data)
+    #[command(
+        after_help = "Ratios are to pseudoscopic's results; --json writes the table as one document."
+    )]
+    TierReport {
+        /// Write the table as JSON to FILE
+        #[arg(long, value_name = "FILE")]
+        json: Option<String>,
+        /// Files of JSON lines from tier
+        #[arg(required = true)]
+        results: Vec<String>,
+    },
+}
+
+/// A buffer size in MiB: even (whole huge pages), 2 or more.
+fn even_mib(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 2 && n % 2 == 0 => Ok(n),
+        _ => Err("an even number of MiB, 2 or more".into()),
     }
-    Ok(opts)
 }
 
 /// A page order that visits every page once, shuffled (xorshift, fixed seed: runs compare).
@@ -137,7 +145,7 @@ fn measure(peer: &dyn Peer, huge: bool, mib: usize, repeat: usize) -> Result<[f6
     Ok(best)
 }
 
-fn run(opts: &Options) -> Result<(), String> {
+fn run(opts: &Args) -> Result<(), String> {
     let peers: Vec<Box<dyn Peer>> = vec![
         Box::new(Pseudoscopic::open()?),
         Box::new(TestHmm::open()?),
@@ -188,14 +196,7 @@ fn run(opts: &Options) -> Result<(), String> {
 }
 
 /// `ps-bench tier-report [--json FILE] RESULTS...`.
-fn tier_report(args: &[String]) -> Result<(), String> {
-    let (json, files) = match args {
-        [flag, path, files @ ..] if flag == "--json" => (Some(path), files),
-        files => (None, files),
-    };
-    if files.is_empty() {
-        return Err("tier-report needs result files".into());
-    }
+fn tier_report(json: Option<&str>, files: &[String]) -> Result<(), String> {
     let texts = files
         .iter()
         .map(|f| std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}")))
@@ -213,15 +214,16 @@ fn tier_report(args: &[String]) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}\n{}\n\n{HELP}\n\n{}", tier::USAGE, tier::HELP);
-        return ExitCode::SUCCESS;
-    }
-    let result = match args.first().map(String::as_str) {
-        Some("tier") => tier::parse(&args[1..]).and_then(|opts| tier::run(&opts)),
-        Some("tier-report") => tier_report(&args[1..]),
-        _ => parse(&args).and_then(|opts| run(&opts)),
+    let args = cli::parse::<Args>();
+    let result = match &args.command {
+        Some(Sub::Tier(opts)) => {
+            if let Err(message) = opts.check() {
+                cli::usage_error::<Args>(message);
+            }
+            tier::run(opts)
+        }
+        Some(Sub::TierReport { json, results }) => tier_report(json.as_deref(), results),
+        None => run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -244,18 +246,53 @@ mod tests {
         assert_eq!(order, (0..1000).collect::<Vec<_>>());
     }
 
+    fn args(list: &[&str]) -> Result<Args, clap::Error> {
+        match cli::try_parse_from::<Args, _, _>(
+            std::iter::once("ps-bench").chain(list.iter().copied()),
+        )? {
+            cli::Invocation::Run(a) => Ok(a),
+            other => panic!("{list:?}: {other:?}"),
+        }
+    }
+
     #[test]
     fn parses_options() {
-        let args: Vec<String> = ["--sizes", "8,32", "--repeat", "2", "--json", "/tmp/x"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let o = parse(&args).unwrap();
+        cli::command::<Args>().debug_assert();
+        let o = args(&["--sizes", "8,32", "--repeat", "2", "--json", "/tmp/x"]).unwrap();
         assert_eq!(o.sizes, vec![8, 32]);
         assert_eq!(o.repeat, 2);
         assert_eq!(o.json.as_deref(), Some("/tmp/x"));
-        assert!(parse(&["--sizes".into(), "3".into()]).is_err());
-        assert!(parse(&["--repeat".into(), "0".into()]).is_err());
-        assert!(parse(&["--bogus".into()]).is_err());
+        assert!(o.command.is_none());
+        let o = args(&[]).unwrap();
+        assert_eq!((o.sizes, o.repeat), (vec![16, 64], 3));
+        match args(&["tier-report", "--json", "/tmp/t.json", "a.jsonl", "b.jsonl"])
+            .unwrap()
+            .command
+        {
+            Some(Sub::TierReport { json, results }) => {
+                assert_eq!(json.as_deref(), Some("/tmp/t.json"));
+                assert_eq!(results, ["a.jsonl", "b.jsonl"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match args(&["tier", "--label", "a", "--mib", "128", "--hot-mib", "8"])
+            .unwrap()
+            .command
+        {
+            Some(Sub::Tier(t)) => assert_eq!((t.label.as_str(), t.mib, t.hot_mib), ("a", 128, 8)),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            &["--sizes", "3"][..],
+            &["--sizes", "8,0"],
+            &["--repeat", "0"],
+            &["--bogus"],
+            &["tier-report"],
+            &["tier", "--mib", "128"],
+            &["--repeat", "2", "tier"],
+        ] {
+            let e = args(bad).unwrap_err();
+            assert_eq!(e.exit_code(), cli::Status::Usage as i32, "{bad:?}");
+        }
     }
 }

@@ -9,8 +9,10 @@
 //! checked.
 
 use crate::jsonl;
+use clap::ValueEnum;
 use pseudoscopic::{
     abi::{self, Device, Residency},
+    cli,
     json::Json,
     mem::{pattern, Buf, PAGE},
     rng::Rng,
@@ -29,7 +31,7 @@ const LINE_WORDS: usize = 8;
 const WRITE_EVERY: u64 = 4;
 
 /// What the pages hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Data {
     /// Every 8-byte word pseudo-random: nothing compresses it.
     Random,
@@ -46,14 +48,6 @@ impl Data {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "random" => Some(Data::Random),
-            "compressible" => Some(Data::Compressible),
-            _ => None,
-        }
-    }
-
     /// The value of word `word` of the buffer.
     pub fn value(self, word: usize) -> u64 {
         match self {
@@ -63,90 +57,65 @@ impl Data {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// `ps-bench tier`'s command line.
+#[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct Options {
-    /// Name of the configuration, as the report knows it (e.g. `zram`).
+    /// Name of the configuration, as the report knows it (e.g. zram)
+    #[arg(long, value_name = "NAME")]
     pub label: String,
+    /// What the pages hold
+    #[arg(long, value_enum, default_value_t = Data::Random)]
     pub data: Data,
+    /// MiB of anonymous memory to write, a multiple of 16
+    #[arg(long, value_name = "N", value_parser = chunked_mib)]
     pub mib: usize,
+    /// MiB of the hot set (the first H MiB), less than --mib
+    #[arg(long, value_name = "H", value_parser = cli::positive_arg::<usize>)]
     pub hot_mib: usize,
-    /// MiB per second the buffer is written at (each chunk, then a pause).
+    /// MiB per second the buffer is written at (each chunk, then a pause)
+    #[arg(long = "fill-rate", value_name = "MIB_PER_S", default_value_t = 16, value_parser = cli::positive_arg::<usize>)]
     pub fill_mib_per_s: usize,
+    /// Seconds of work before the measured ones
+    #[arg(long = "warmup", value_name = "SECS", default_value_t = 5)]
     pub warmup_secs: u64,
+    /// Seconds measured
+    #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = cli::positive_arg::<u64>)]
     pub seconds: u64,
+    /// One operation in N goes to a uniformly random page of the whole buffer
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = cli::positive_arg::<u64>)]
     pub cold_every: u64,
+    /// Append the results as one JSON line to FILE
+    #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
 }
 
-pub const USAGE: &str =
-    "       ps-bench tier --label NAME --mib N --hot-mib H [--data random|compressible]
-                     [--fill-rate MIB_PER_S] [--warmup SECS] [--seconds SECS]
-                     [--cold-every N] [--json FILE]
-       ps-bench tier-report [--json FILE] RESULTS...";
-
+/// What `ps-bench tier --help` says after its options.
 pub const HELP: &str = "\
-tier: the tiering workload. Writes N MiB of anonymous memory (one mapping, 16 MiB
-at a time at MIB_PER_S, default 16), then for WARMUP (default 5) and SECS
-(default 20) seconds reads a 64-byte line per operation: one operation in N
-(default 10000) a uniformly random page of the whole buffer, the others a page
+Writes N MiB of anonymous memory (one mapping, 16 MiB at a time at MIB_PER_S),
+then for WARMUP and SECS seconds reads a 64-byte line per operation: one
+operation in N a uniformly random page of the whole buffer, the others a page
 of the first H MiB (the hot set) with a Zipf-like skew; one in four writes the
 line back. Every word read is checked. Prints 'filled N MiB' per chunk, then one
 line of results over the measured SECS (operations per second, p50 and p99
 latency, RAM freed, pages moved each way, early refaults) and appends it as a
-JSON object to FILE.
-tier-report: the table of the JSON lines in RESULTS (every configuration, both
-kinds of data) with ratios to pseudoscopic; --json writes them as one document.";
+JSON object to FILE.";
 
-fn number<T: std::str::FromStr>(arg: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{arg}: bad number {value:?}"))
+/// A positive multiple of [`CHUNK_MIB`].
+fn chunked_mib(text: &str) -> Result<usize, String> {
+    match cli::positive_arg::<usize>(text)? {
+        mib if mib % CHUNK_MIB == 0 => Ok(mib),
+        _ => Err(format!("give a multiple of {CHUNK_MIB}")),
+    }
 }
 
-pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut opts = Options {
-        label: String::new(),
-        data: Data::Random,
-        mib: 0,
-        hot_mib: 0,
-        fill_mib_per_s: 16,
-        warmup_secs: 5,
-        seconds: 20,
-        cold_every: 10_000,
-        json: None,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
-        match arg.as_str() {
-            "--label" => opts.label = value.clone(),
-            "--data" => {
-                opts.data = Data::parse(value)
-                    .ok_or_else(|| format!("--data: {value:?} is not random or compressible"))?
-            }
-            "--mib" => opts.mib = number(arg, value)?,
-            "--hot-mib" => opts.hot_mib = number(arg, value)?,
-            "--fill-rate" => opts.fill_mib_per_s = number(arg, value)?,
-            "--warmup" => opts.warmup_secs = number(arg, value)?,
-            "--seconds" => opts.seconds = number(arg, value)?,
-            "--cold-every" => opts.cold_every = number(arg, value)?,
-            "--json" => opts.json = Some(value.clone()),
-            _ => return Err(format!("unknown argument {arg:?}")),
+impl Options {
+    /// What clap's definitions cannot say: the hot set is part of the buffer.
+    pub fn check(&self) -> Result<(), String> {
+        match self.hot_mib < self.mib {
+            true => Ok(()),
+            false => Err("--hot-mib must be less than --mib".into()),
         }
     }
-    if opts.label.is_empty() {
-        return Err("tier needs --label".into());
-    }
-    if opts.mib == 0 || opts.mib % CHUNK_MIB != 0 {
-        return Err(format!("--mib must be a positive multiple of {CHUNK_MIB}"));
-    }
-    if opts.hot_mib == 0 || opts.hot_mib >= opts.mib {
-        return Err("--hot-mib must be positive and less than --mib".into());
-    }
-    if opts.fill_mib_per_s == 0 || opts.seconds == 0 || opts.cold_every == 0 {
-        return Err("--fill-rate, --seconds and --cold-every must be positive".into());
-    }
-    Ok(opts)
 }
 
 /// Hot pages with a Zipf-like skew (exponent 1): rank r has a probability about proportional to
@@ -531,13 +500,23 @@ pub fn run(opts: &Options) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    /// `ps-bench tier` with `a`, checked.
+    fn parse(a: &[&str]) -> Result<Options, String> {
+        #[derive(clap::Parser)]
+        struct Tier {
+            #[command(flatten)]
+            options: Options,
+        }
+        let tier = <Tier as clap::Parser>::try_parse_from(
+            std::iter::once("tier").chain(a.iter().copied()),
+        )
+        .map_err(|e| e.to_string())?;
+        tier.options.check().map(|()| tier.options)
     }
 
     #[test]
     fn parses_options() {
-        let o = parse(&args(&[
+        let o = parse(&[
             "--label",
             "zram",
             "--mib",
@@ -550,16 +529,35 @@ mod tests {
             "9",
             "--json",
             "/tmp/x",
-        ]))
+        ])
         .unwrap();
         assert_eq!(o.label, "zram");
         assert_eq!((o.mib, o.hot_mib, o.seconds), (1280, 128, 9));
         assert_eq!(o.data, Data::Compressible);
         assert_eq!(o.json.as_deref(), Some("/tmp/x"));
-        assert!(parse(&args(&["--mib", "1280", "--hot-mib", "128"])).is_err());
-        assert!(parse(&args(&["--label", "a", "--mib", "100", "--hot-mib", "8"])).is_err());
-        assert!(parse(&args(&["--label", "a", "--mib", "128", "--hot-mib", "128"])).is_err());
-        assert!(parse(&args(&[
+        assert_eq!(
+            (o.fill_mib_per_s, o.warmup_secs, o.cold_every),
+            (16, 5, 10_000)
+        );
+        for data in [Data::Random, Data::Compressible] {
+            assert_eq!(data.to_possible_value().unwrap().get_name(), data.name());
+        }
+        assert!(parse(&["--mib", "1280", "--hot-mib", "128"]).is_err());
+        assert!(parse(&["--label", "a", "--mib", "100", "--hot-mib", "8"]).is_err());
+        assert!(parse(&["--label", "a", "--mib", "128", "--hot-mib", "128"]).is_err());
+        assert!(parse(&["--label", "a", "--mib", "128", "--hot-mib", "0"]).is_err());
+        assert!(parse(&[
+            "--label",
+            "a",
+            "--mib",
+            "128",
+            "--hot-mib",
+            "8",
+            "--seconds",
+            "0"
+        ])
+        .is_err());
+        assert!(parse(&[
             "--label",
             "a",
             "--mib",
@@ -568,9 +566,9 @@ mod tests {
             "8",
             "--data",
             "x"
-        ]))
+        ])
         .is_err());
-        assert!(parse(&args(&["--label"])).is_err());
+        assert!(parse(&["--label"]).is_err());
     }
 
     #[test]

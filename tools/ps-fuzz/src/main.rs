@@ -11,6 +11,7 @@
 mod oracle;
 mod sandbox;
 
+use clap::Parser;
 use oracle::{ArgPlace, Cmd, Region, Request, Target, World, PAGE};
 use pseudoscopic::{
     abi::{self, Device, Migrate, Residency},
@@ -31,22 +32,41 @@ use std::{
     time::{Duration, Instant},
 };
 
-const USAGE: &str = "\
-Usage: ps-fuzz [--seed N] [--duration SECONDS] [--threads N] [--unbind PCI-ADDRESS]
-               [--allow-enomem] [--dev PATH]
-
-Sends random and boundary ioctl arguments (ranges, flags, pidfds, devices, sizes,
+#[derive(Parser, Debug)]
+#[command(
+    name = "ps-fuzz",
+    about = "Sends random and boundary ioctl arguments (ranges, flags, pidfds, devices, sizes,
 misaligned, overlapping, unreadable and read-only arguments, unknown commands) from
-N threads (default 2) for SECONDS (default 10). Each answer must be one the README
-documents for that request, and each thread's reference region must keep its data.
---unbind unbinds and rebinds that GPU over and over meanwhile; --allow-enomem
-accepts ENOMEM, and EFAULT when the argument's page finds no RAM (for runs under
-fault injection). Prints a summary and 'ok', or 'FAIL: reason'.
-Exit status: 0 when every answer and every byte was right, 1 when one was not,
-2 on a usage error, 3 when the module is not loaded, 4 without permission.";
+N threads for SECONDS. Each answer must be one the README documents for that
+request, and each thread's reference region must keep its data. Prints a summary
+and 'ok', or 'FAIL: reason'.",
+    after_help = "Exit status: 0 when every answer and every byte was right, 1 when one was not,
+2 on a usage error, 3 when the module is not loaded, 4 without permission."
+)]
+struct Args {
+    /// Random seed; a run is reproducible from it (but for thread timing)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// How long to send requests
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = cli::positive_arg::<u64>)]
+    duration: u64,
+    /// Threads sending requests
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = cli::positive_arg::<usize>)]
+    threads: usize,
+    /// Unbind and rebind this GPU over and over meanwhile
+    #[arg(long, value_name = "PCI-ADDRESS")]
+    unbind: Option<String>,
+    /// Accept ENOMEM, and EFAULT for an argument in no RAM (fault injection)
+    #[arg(long)]
+    allow_enomem: bool,
+    /// Device node
+    #[arg(long, value_name = "PATH", default_value = abi::DEVICE_PATH)]
+    dev: String,
+}
 
 const DRIVER_DIR: &str = "/sys/bus/pci/drivers/pseudoscopic";
 
+#[derive(Debug)]
 struct Options {
     seed: u64,
     duration: Duration,
@@ -56,36 +76,17 @@ struct Options {
     dev: String,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
-    let mut o = Options {
-        seed: 1,
-        duration: Duration::from_secs(10),
-        threads: 2,
-        unbind: None,
-        enomem: false,
-        dev: abi::DEVICE_PATH.to_string(),
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--seed" => o.seed = value()?.parse().map_err(|_| "bad --seed")?,
-            "--duration" => {
-                let secs: u64 = value()?.parse().map_err(|_| "bad --duration")?;
-                o.duration = Duration::from_secs(secs);
-            }
-            "--threads" => o.threads = value()?.parse().map_err(|_| "bad --threads")?,
-            "--unbind" => o.unbind = Some(value()?),
-            "--allow-enomem" => o.enomem = true,
-            "--dev" => o.dev = value()?,
-            _ => return Err(format!("unknown argument {arg}")),
+impl Args {
+    fn options(self) -> Options {
+        Options {
+            seed: self.seed,
+            duration: Duration::from_secs(self.duration),
+            threads: self.threads,
+            unbind: self.unbind,
+            enomem: self.allow_enomem,
+            dev: self.dev,
         }
     }
-    if o.threads == 0 || o.duration.is_zero() {
-        return Err("--threads and --duration must be positive".into());
-    }
-    Ok(o)
 }
 
 /// What all threads count.
@@ -659,20 +660,10 @@ fn run(o: &Options) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args(std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(msg) if msg.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("ps-fuzz: {msg}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let o = cli::parse::<Args>().options();
     // The module missing or the node closed to us: the tools' exit statuses, before any work.
     if let Err(failure) = cli::open_device(&o.dev).map(drop) {
-        return failure.report("ps-fuzz", USAGE);
+        return failure.report("ps-fuzz");
     }
     match run(&o) {
         Ok(summary) => {
@@ -690,12 +681,18 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Result<Options, String> {
-        parse_args(s.split_whitespace().map(String::from))
+    fn args(s: &str) -> Result<Options, clap::Error> {
+        match cli::try_parse_from::<Args, _, _>(
+            std::iter::once("ps-fuzz").chain(s.split_whitespace()),
+        )? {
+            cli::Invocation::Run(a) => Ok(a.options()),
+            other => panic!("{s}: {other:?}"),
+        }
     }
 
     #[test]
     fn options_parse() {
+        cli::command::<Args>().debug_assert();
         let o = args("--seed 9 --duration 60 --threads 3 --unbind 0000:00:03.0 --allow-enomem")
             .unwrap();
         assert_eq!(o.seed, 9);
@@ -703,9 +700,23 @@ mod tests {
         assert_eq!(o.threads, 3);
         assert_eq!(o.unbind.as_deref(), Some("0000:00:03.0"));
         assert!(o.enomem);
-        assert!(args("--threads 0").is_err());
-        assert!(args("--duration").is_err());
-        assert!(args("--bogus").is_err());
+        let o = args("").unwrap();
+        assert_eq!(
+            (o.seed, o.duration, o.threads),
+            (1, Duration::from_secs(10), 2)
+        );
+        assert!(o.unbind.is_none() && !o.enomem);
+        assert_eq!(o.dev, abi::DEVICE_PATH);
+        for bad in [
+            "--threads 0",
+            "--duration 0",
+            "--duration",
+            "--seed x",
+            "--bogus",
+        ] {
+            let e = args(bad).unwrap_err();
+            assert_eq!(e.exit_code(), cli::Status::Usage as i32, "{bad}");
+        }
     }
 
     #[test]

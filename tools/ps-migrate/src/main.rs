@@ -3,6 +3,7 @@
 //! ps-migrate: move a process's memory into VRAM and back, or ask how much of it is there; or
 //! start a command and park its memory once it has started up.
 
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     cli::{self, Failure, Status},
@@ -16,36 +17,103 @@ use std::{
     time::{Duration, Instant},
 };
 
-const USAGE: &str = "\
-Usage: ps-migrate --pid PID [OPTIONS] (--range RANGE... | --all)
-       ps-migrate run [--after SECS] [--device N] [--json] [--dev PATH] -- CMD [ARG...]
+#[derive(Parser, Debug)]
+#[command(
+    name = "ps-migrate",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true,
+    group(ArgGroup::new("target").args(["ranges", "all"])),
+    about = "Moves the memory of process PID in each RANGE into VRAM (or back to RAM), or
+with --all every private, writable mapping of it (from /proc/PID/maps).",
+    after_help = "RANGE is START-END or START+LENGTH, decimal or 0x-hex, page aligned; LENGTH
+takes K, M, G (e.g. 0x7f0000000000+64M).
 
-Moves the memory of process PID in each RANGE into VRAM (or back to RAM), or
-with --all every private, writable mapping of it (from /proc/PID/maps).
+PROGRESS: moves of 64 MiB or more show a progress bar when stderr is a terminal,
+unless --no-progress; with a bar the move is sent in 16 MiB requests, and an
+error keeps what moved before it.
 
-  --pid PID         the process
-  --range RANGE     START-END or START+LENGTH; decimal or 0x-hex, page aligned;
-                    LENGTH takes K, M, G (e.g. 0x7f0000000000+64M); repeatable
-  --all             every private, writable mapping of the process
-  --to vram|ram     where the pages go (default vram)
-  --residency       only report how many pages are in VRAM now
-  --device N        GPU index (see ps-status); default: any GPU
-  --progress        show a progress bar (default: for moves of 64 MiB or more
-                    when stderr is a terminal); the move is then sent in
-                    16 MiB requests, and an error keeps what moved before it
-  --no-progress     never show one
-  --json            print one JSON object instead of text
-  --dev PATH        device node (default /dev/pseudoscopic)
-  -h, --help        show this help
-
-'run' starts CMD, waits --after seconds (default 1) for it to start up, parks
-every private, writable mapping of it in VRAM, reports that on stderr, and waits
-for CMD; its exit status is CMD's (128+N when a signal N ended it).
+'run' starts CMD, waits --after seconds for it to start up, parks every
+private, writable mapping of it in VRAM, reports that on stderr, and waits for
+CMD; its exit status is CMD's (128+N when a signal N ended it).
 
 Prints one line per range with the kernel's counters, and a total.
 Exit status: 0 when every range succeeded, 1 when one failed, 2 on a usage
 error, 3 when the module is not loaded, 4 without permission (for the device
-node or the process), 5 when the process does not exist.";
+node or the process), 5 when the process does not exist."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// The process
+    #[arg(long, value_name = "PID", required = true, allow_negative_numbers = true, value_parser = cli::parse_pid)]
+    pid: Option<i32>,
+    /// A range of the process (RANGE below); repeatable
+    // Required unless --all, rather than a required group: clap lets --generate (exclusive) go
+    // without a required argument, not without a required group.
+    #[arg(long = "range", value_name = "RANGE", required_unless_present = "all", value_parser = parse_range)]
+    ranges: Vec<(u64, u64)>,
+    /// Every private, writable mapping of the process
+    #[arg(long)]
+    all: bool,
+    /// Where the pages go
+    #[arg(long, value_name = "WHERE", value_enum, default_value_t = To::Vram, overrides_with = "residency")]
+    to: To,
+    /// Only report how many pages are in VRAM now
+    #[arg(long, overrides_with = "to")]
+    residency: bool,
+    /// GPU index (see ps-status); default: any GPU
+    #[arg(long, value_name = "N", value_parser = parse_device)]
+    device: Option<u32>,
+    /// Show a progress bar (PROGRESS below)
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show a progress bar
+    #[arg(long, overrides_with = "progress")]
+    no_progress: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+    /// Device node
+    #[arg(long, value_name = "PATH", default_value = abi::DEVICE_PATH)]
+    dev: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Start CMD, park its memory in VRAM once it has started up, wait for CMD
+    #[command(after_help = "Reports what it parked on stderr; stdout stays CMD's.
+Exit status: CMD's (128+N when a signal N ended it), 1 when CMD cannot be
+started, 2 on a usage error, 3 when the module is not loaded, 4 without
+permission for the device node.")]
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Seconds CMD gets to start up before it is parked
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = cli::duration_arg)]
+    after: Duration,
+    /// GPU index (see ps-status); default: any GPU
+    #[arg(long, value_name = "N", value_parser = parse_device)]
+    device: Option<u32>,
+    /// Report on stderr as one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+    /// Device node
+    #[arg(long, value_name = "PATH", default_value = abi::DEVICE_PATH)]
+    dev: String,
+    /// The command to run and its arguments, after --
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// Where `--to` sends the pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum To {
+    Vram,
+    Ram,
+}
 
 /// The bytes above which a move gets a progress bar on a terminal.
 const PROGRESS_THRESHOLD: u64 = 64 << 20;
@@ -93,143 +161,76 @@ struct RunOptions {
 
 #[derive(Debug)]
 enum Invocation {
-    Help,
     Migrate(Options),
     Run(RunOptions),
 }
 
+impl Args {
+    /// What the command line asks for.
+    fn invocation(self) -> Invocation {
+        if let Some(Sub::Run(r)) = self.command {
+            return Invocation::Run(RunOptions {
+                after: r.after,
+                device: r.device.unwrap_or(abi::DEVICE_ANY),
+                dev_path: r.dev,
+                json: r.json,
+                command: r.command,
+            });
+        }
+        let action = match (self.residency, self.to) {
+            (true, _) => Action::Residency,
+            (false, To::Vram) => Action::Move(Direction::ToDevice),
+            (false, To::Ram) => Action::Move(Direction::ToRam),
+        };
+        let progress = match (self.progress, self.no_progress) {
+            (true, _) => Progress::On,
+            (false, true) => Progress::Off,
+            (false, false) => Progress::Auto,
+        };
+        Invocation::Migrate(Options {
+            // clap requires --pid without a subcommand; 0 would be refused as a bad pid.
+            pid: self.pid.unwrap_or_default(),
+            action,
+            device: self.device.unwrap_or(abi::DEVICE_ANY),
+            dev_path: self.dev,
+            target: match self.all {
+                true => Target::All,
+                false => Target::Ranges(self.ranges),
+            },
+            progress,
+            json: self.json,
+        })
+    }
+}
+
 /// Parses `START-END` or `START+LENGTH` into `(start, length)`.
-fn parse_range(text: &str) -> Result<(u64, u64), Failure> {
-    let bad = |why: &str| Failure::usage(format!("bad --range {text:?}: {why}"));
+fn parse_range(text: &str) -> Result<(u64, u64), String> {
     let (start, length) = if let Some((start, end)) = text.split_once('-') {
-        let start = parse_size(start).ok_or_else(|| bad("START is not a number"))?;
-        let end = parse_size(end).ok_or_else(|| bad("END is not a number"))?;
+        let start = parse_size(start).ok_or("START is not a number")?;
+        let end = parse_size(end).ok_or("END is not a number")?;
         if end <= start {
-            return Err(bad("END is not above START"));
+            return Err("END is not above START".into());
         }
         (start, end - start)
     } else if let Some((start, length)) = text.split_once('+') {
-        let start = parse_size(start).ok_or_else(|| bad("START is not a number"))?;
-        let length = parse_size(length).ok_or_else(|| bad("LENGTH is not a size"))?;
+        let start = parse_size(start).ok_or("START is not a number")?;
+        let length = parse_size(length).ok_or("LENGTH is not a size")?;
         (start, length)
     } else {
-        return Err(bad("give START-END or START+LENGTH"));
+        return Err("give START-END or START+LENGTH".into());
     };
     if length == 0 {
-        return Err(bad("empty"));
+        return Err("empty".into());
     }
     Ok((start, length))
 }
 
-fn parse_device(text: &str) -> Result<u32, Failure> {
+/// Parses a GPU index: any number but the ABI's "any GPU".
+fn parse_device(text: &str) -> Result<u32, String> {
     text.parse()
         .ok()
         .filter(|&d| d != abi::DEVICE_ANY)
-        .ok_or_else(|| Failure::usage(format!("bad --device {text:?}")))
-}
-
-fn parse_run(mut args: impl Iterator<Item = String>) -> Result<RunOptions, Failure> {
-    let mut o = RunOptions {
-        after: Duration::from_secs(1),
-        device: abi::DEVICE_ANY,
-        dev_path: abi::DEVICE_PATH.to_string(),
-        json: false,
-        command: Vec::new(),
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--after" => {
-                let text = value()?;
-                o.after = cli::parse_duration(&text)
-                    .ok_or_else(|| Failure::usage(format!("bad --after {text:?}")))?;
-            }
-            "--device" => o.device = parse_device(&value()?)?,
-            "--dev" => o.dev_path = value()?,
-            "--json" => o.json = true,
-            "--" => {
-                o.command = args.by_ref().collect();
-                break;
-            }
-            other => {
-                return Err(Failure::usage(format!(
-                    "unknown run option {other:?} (the command goes after --)"
-                )))
-            }
-        }
-    }
-    if o.command.is_empty() {
-        return Err(Failure::usage("run needs a command after --"));
-    }
-    Ok(o)
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, Failure> {
-    let mut args = args.into_iter().peekable();
-    if args.peek().map(String::as_str) == Some("run") {
-        args.next();
-        if matches!(args.peek().map(String::as_str), Some("-h" | "--help")) {
-            return Ok(Invocation::Help);
-        }
-        return parse_run(args).map(Invocation::Run);
-    }
-    let mut pid = None;
-    let mut action = Action::Move(Direction::ToDevice);
-    let mut device = abi::DEVICE_ANY;
-    let mut dev_path = abi::DEVICE_PATH.to_string();
-    let mut all = false;
-    let mut ranges = Vec::new();
-    let mut progress = Progress::Auto;
-    let mut json = false;
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Invocation::Help),
-            "--pid" => pid = Some(cli::parse_pid(&value()?)?),
-            "--range" => ranges.push(parse_range(&value()?)?),
-            "--all" => all = true,
-            "--to" => {
-                action = match value()?.as_str() {
-                    "vram" => Action::Move(Direction::ToDevice),
-                    "ram" => Action::Move(Direction::ToRam),
-                    other => {
-                        return Err(Failure::usage(format!(
-                            "bad --to {other:?}: give vram or ram"
-                        )))
-                    }
-                }
-            }
-            "--residency" => action = Action::Residency,
-            "--device" => device = parse_device(&value()?)?,
-            "--dev" => dev_path = value()?,
-            "--progress" => progress = Progress::On,
-            "--no-progress" => progress = Progress::Off,
-            "--json" => json = true,
-            other => return Err(Failure::usage(format!("unknown argument {other:?}"))),
-        }
-    }
-    let pid = pid.ok_or_else(|| Failure::usage("--pid is required"))?;
-    let target = match (all, ranges.is_empty()) {
-        (true, true) => Target::All,
-        (false, false) => Target::Ranges(ranges),
-        (true, false) => return Err(Failure::usage("give --range or --all, not both")),
-        (false, true) => return Err(Failure::usage("give --range or --all")),
-    };
-    Ok(Invocation::Migrate(Options {
-        pid,
-        action,
-        device,
-        dev_path,
-        target,
-        progress,
-        json,
-    }))
+        .ok_or_else(|| format!("a GPU index is a number below {}", abi::DEVICE_ANY))
 }
 
 /// The exit status an ioctl error stands for.
@@ -605,24 +606,24 @@ fn run_command(o: &RunOptions) -> Result<ExitCode, Failure> {
 }
 
 fn main() -> ExitCode {
-    let result = match parse_args(std::env::args().skip(1)) {
-        Ok(Invocation::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Invocation::Migrate(o)) => run_migrate(&o).map(ExitCode::from),
-        Ok(Invocation::Run(o)) => run_command(&o),
-        Err(f) => Err(f),
+    let result = match cli::parse::<Args>().invocation() {
+        Invocation::Migrate(o) => run_migrate(&o).map(ExitCode::from),
+        Invocation::Run(o) => run_command(&o),
     };
-    result.unwrap_or_else(|f| f.report("ps-migrate", USAGE))
+    result.unwrap_or_else(|f| f.report("ps-migrate"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Result<Invocation, Failure> {
-        parse_args(list.iter().map(|s| s.to_string()))
+    fn args(list: &[&str]) -> Result<Invocation, clap::Error> {
+        match cli::try_parse_from::<Args, _, _>(
+            std::iter::once("ps-migrate").chain(list.iter().copied()),
+        )? {
+            cli::Invocation::Run(a) => Ok(a.invocation()),
+            other => panic!("{list:?}: {other:?}"),
+        }
     }
 
     fn options(list: &[&str]) -> Options {
@@ -648,12 +649,13 @@ mod tests {
             "0x1000+0",
             "0x1000+z",
         ] {
-            assert_eq!(parse_range(bad).unwrap_err().status, Status::Usage, "{bad}");
+            assert!(parse_range(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn migrate_options() {
+        cli::command::<Args>().debug_assert();
         let o = options(&[
             "--pid",
             "42",
@@ -677,6 +679,7 @@ mod tests {
         );
         assert_eq!(o.progress, Progress::On);
         assert!(o.json);
+        assert_eq!(o.dev_path, abi::DEVICE_PATH);
         let o = options(&["--pid", "1", "--all", "--residency", "--no-progress"]);
         assert_eq!(o.action, Action::Residency);
         assert_eq!(o.target, Target::All);
@@ -686,8 +689,22 @@ mod tests {
             options(&["--pid", "1", "--all", "--to", "vram"]).action,
             Action::Move(Direction::ToDevice)
         );
-        assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
-        assert!(matches!(args(&["run", "--help"]), Ok(Invocation::Help)));
+        // The last of --to and --residency counts, and of --progress and --no-progress.
+        assert_eq!(
+            options(&["--pid", "1", "--all", "--residency", "--to", "ram"]).action,
+            Action::Move(Direction::ToRam)
+        );
+        assert_eq!(
+            options(&["--pid", "1", "--all", "--to", "ram", "--residency"]).action,
+            Action::Residency
+        );
+        assert_eq!(
+            options(&["--pid", "1", "--all", "--no-progress", "--progress"]).progress,
+            Progress::On
+        );
+        assert_eq!(options(&["--pid", "1", "--all"]).progress, Progress::Auto);
+        assert_eq!(args(&["--help"]).unwrap_err().exit_code(), 0);
+        assert_eq!(args(&["run", "--help"]).unwrap_err().exit_code(), 0);
     }
 
     #[test]
@@ -697,18 +714,22 @@ mod tests {
             &["--pid", "1"],
             &["--pid", "1", "--all", "--range", "0+4K"],
             &["--pid", "0", "--all"],
+            &["--pid", "-5", "--all"],
             &["--pid", "abc", "--all"],
             &["--pid", "1", "--all", "--to", "disk"],
             &["--pid", "1", "--all", "--device", "x"],
             &["--pid", "1", "--all", "--device", "4294967295"],
             &["--pid", "1", "--all", "0x1000", "4096"],
+            &["--pid", "1", "--range", "0x2000-0x1000"],
             &["--pid"],
+            &["--pid", "1", "--all", "run", "--", "true"],
             &["run"],
             &["run", "--"],
             &["run", "sleep", "1"],
             &["run", "--after", "soon", "--", "true"],
         ] {
-            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad:?}");
+            let e = args(bad).unwrap_err();
+            assert_eq!(e.exit_code(), Status::Usage as i32, "{bad:?}");
         }
     }
 
@@ -731,6 +752,14 @@ mod tests {
                 assert_eq!(o.device, 0);
                 assert!(o.json);
                 assert_eq!(o.command, ["sh", "-c", "echo --all"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match args(&["run", "--", "true"]) {
+            Ok(Invocation::Run(o)) => {
+                assert_eq!(o.after, Duration::from_secs(1));
+                assert_eq!(o.device, abi::DEVICE_ANY);
+                assert_eq!(o.dev_path, abi::DEVICE_PATH);
             }
             other => panic!("{other:?}"),
         }

@@ -2,6 +2,7 @@
 
 //! ps-status: what pseudoscopic is doing, in one screen.
 
+use clap::Parser;
 use pseudoscopic::{
     cli::{self, Failure, Status},
     json::Json,
@@ -10,74 +11,32 @@ use pseudoscopic::{
 };
 use std::{fmt::Write as _, io::IsTerminal, process::ExitCode, time::Duration};
 
-const USAGE: &str = "\
-Usage: ps-status [--json] [--watch] [--interval SECS] [--count N] [--root DIR]
-
-Shows whether the pseudoscopic module is loaded, its parameters, how it copies
+#[derive(Parser, Debug)]
+#[command(
+    name = "ps-status",
+    about = "Shows whether the pseudoscopic module is loaded, its parameters, how it copies
 pages (copy path), the VRAM it lends (DeviceTotal/DeviceFree, in kB like
 /proc/meminfo), each GPU it drives with the VRAM BAR it claimed, its pool and
-its counters, and the module-wide counters.
-
-  --json           print one JSON object per report instead of text
-  --watch          print a new report every --interval seconds until interrupted
-  --interval SECS  seconds between reports with --watch (default 2)
-  --count N        with --watch, stop after N reports
-  --root DIR       read sysfs and procfs under DIR instead of / (for testing)
-  -h, --help       show this help
-
-Exit status: 0 when the module is loaded, 3 when it is not, 2 on a usage error,
-1 when its files cannot be read.";
-
-#[derive(Debug)]
-struct Options {
+its counters, and the module-wide counters.",
+    after_help = "Exit status: 0 when the module is loaded, 3 when it is not, 2 on a usage error,
+1 when its files cannot be read."
+)]
+struct Args {
+    /// Print one JSON object per report instead of text
+    #[arg(long)]
     json: bool,
+    /// Print a new report every --interval seconds until interrupted
+    #[arg(long)]
     watch: bool,
+    /// Seconds between reports with --watch
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = cli::positive_duration_arg)]
     interval: Duration,
+    /// With --watch, stop after N reports
+    #[arg(long, value_name = "N", requires = "watch", value_parser = cli::positive_arg::<u64>)]
     count: Option<u64>,
+    /// Read sysfs and procfs under DIR instead of / (for testing)
+    #[arg(long, value_name = "DIR", default_value = "/")]
     root: String,
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Failure> {
-    let mut o = Options {
-        json: false,
-        watch: false,
-        interval: Duration::from_secs(2),
-        count: None,
-        root: String::from("/"),
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--json" => o.json = true,
-            "--watch" => o.watch = true,
-            "--interval" => {
-                let text = value()?;
-                o.interval = cli::parse_duration(&text)
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| Failure::usage(format!("bad --interval {text:?}")))?;
-            }
-            "--count" => {
-                let text = value()?;
-                o.count = Some(
-                    text.parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| Failure::usage(format!("bad --count {text:?}")))?,
-                );
-            }
-            "--root" => o.root = value()?,
-            other => return Err(Failure::usage(format!("unknown argument {other:?}"))),
-        }
-    }
-    if o.count.is_some() && !o.watch {
-        return Err(Failure::usage("--count needs --watch"));
-    }
-    Ok(Some(o))
 }
 
 /// A GPU and its own counters.
@@ -256,7 +215,7 @@ fn json(snap: Option<&Snapshot>, page_size: u64) -> Json {
 }
 
 /// Prints one report; the exit status it stands for.
-fn report(sys: &System, o: &Options, clear: bool) -> Result<Status, Failure> {
+fn report(sys: &System, o: &Args, clear: bool) -> Result<Status, Failure> {
     let snap = snapshot(sys).map_err(|e| Failure::failed(e.to_string()))?;
     let page_size = pseudoscopic::page_size();
     if o.json {
@@ -279,21 +238,14 @@ fn report(sys: &System, o: &Options, clear: bool) -> Result<Status, Failure> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(f) => return f.report("ps-status", USAGE),
-    };
+    let o: Args = cli::parse();
     let sys = System::new(&o.root);
     let clear = o.watch && !o.json && std::io::stdout().is_terminal();
     let mut reports = 0u64;
     loop {
         let status = match report(&sys, &o, clear) {
             Ok(status) => status,
-            Err(f) => return f.report("ps-status", USAGE),
+            Err(f) => return f.report("ps-status"),
         };
         reports += 1;
         if !o.watch || o.count.is_some_and(|n| reports >= n) {
@@ -307,19 +259,28 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Result<Option<Options>, Failure> {
-        parse_args(list.iter().map(|s| s.to_string()))
+    fn args(list: &[&str]) -> Result<cli::Invocation<Args>, clap::Error> {
+        cli::try_parse_from(std::iter::once("ps-status").chain(list.iter().copied()))
     }
 
     #[test]
     fn options_parse() {
-        let o = args(&["--json", "--watch", "--interval", "0.5", "--count", "3"])
-            .unwrap()
-            .unwrap();
+        cli::command::<Args>().debug_assert();
+        let o = match args(&["--json", "--watch", "--interval", "0.5", "--count", "3"]) {
+            Ok(cli::Invocation::Run(o)) => o,
+            other => panic!("{other:?}"),
+        };
         assert!(o.json && o.watch);
         assert_eq!(o.interval, Duration::from_millis(500));
         assert_eq!(o.count, Some(3));
-        assert!(args(&["--help"]).unwrap().is_none());
+        match args(&[]) {
+            Ok(cli::Invocation::Run(o)) => {
+                assert_eq!((o.interval, o.count), (Duration::from_secs(2), None));
+                assert_eq!(o.root, "/");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(args(&["--help"]).unwrap_err().exit_code(), 0);
         for bad in [
             &["--count", "2"][..],
             &["--watch", "--count", "0"],
@@ -327,7 +288,8 @@ mod tests {
             &["--interval"],
             &["--bogus"],
         ] {
-            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad:?}");
+            let e = args(bad).unwrap_err();
+            assert_eq!(e.exit_code(), Status::Usage as i32, "{bad:?}");
         }
     }
 

@@ -8,12 +8,12 @@
 //! few steps a thread forks a child that checks both regions. The GPU may be unbound during a run:
 //! requests then fail with ENODEV and the data must still be intact.
 
+use clap::Parser;
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate},
     cli::{self, Failure, Status},
     json::Json,
     mem::{Buf, PAGE},
-    parse_size,
     rng::Rng,
     sysfs::Stats,
     System,
@@ -25,31 +25,51 @@ use std::{
     time::{Duration, Instant},
 };
 
-const USAGE: &str = "\
-Usage: ps-stress [--duration SECS] [--threads N] [--size SIZE] [--steps N]
-                 [--seed N] [--json] [--dev PATH]
-
-Runs N threads, each over its own region of SIZE bytes and all over one common
+#[derive(Parser, Debug)]
+#[command(
+    name = "ps-stress",
+    about = "Runs N threads, each over its own region of SIZE bytes and all over one common
 region of the same size, taking random steps: rewrite part of the region, park
 part of it, bring part back, munmap part of it (parked pages too) and map it
 again, re-park part of the common region, fork a child that checks both
 regions. Every byte is checked after every step. ENODEV (no GPU, e.g. unbound
-during the run) is tolerated.
-
-  --duration SECS  stop after this long (e.g. 30, 2m); then --steps is a limit
-                   only when given too
-  --threads N      threads (default 4)
-  --size SIZE      bytes per region, K/M/G suffixes (default 2M)
-  --steps N        steps per thread (default 200 without --duration)
-  --seed N         random seed; a run is reproducible from it (default 1)
-  --json           print the summary as one JSON object
-  --dev PATH       device node (default /dev/pseudoscopic)
-  -h, --help       show this help
-
-Prints a summary (steps, operations, bytes moved, the module's counters over the
+during the run) is tolerated.",
+    after_help = "Prints a summary (steps, operations, bytes moved, the module's counters over the
 run) and 'ok', or 'FAIL: reason'.
 Exit status: 0 when every byte was intact, 1 on a data or request failure, 2 on a
-usage error, 3 when the module is not loaded, 4 without permission.";
+usage error, 3 when the module is not loaded, 4 without permission."
+)]
+struct Args {
+    /// Stop after this long (e.g. 30, 2m); --steps then limits only when given
+    #[arg(long, value_name = "SECS", value_parser = cli::positive_duration_arg)]
+    duration: Option<Duration>,
+    /// Threads
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = cli::positive_arg::<usize>)]
+    threads: usize,
+    /// Bytes per region, K/M/G suffixes, at least a page
+    #[arg(long, value_name = "SIZE", default_value = "2M", value_parser = region_size)]
+    size: u64,
+    /// Steps per thread [default: 200 without --duration]
+    #[arg(long, value_name = "N", value_parser = cli::positive_arg::<u64>)]
+    steps: Option<u64>,
+    /// Random seed; a run is reproducible from it
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Print the summary as one JSON object
+    #[arg(long)]
+    json: bool,
+    /// Device node
+    #[arg(long, value_name = "PATH", default_value = abi::DEVICE_PATH)]
+    dev: String,
+}
+
+/// A region's size: at least a page.
+fn region_size(text: &str) -> Result<u64, String> {
+    match cli::size_arg(text)? {
+        bytes if bytes < PAGE as u64 => Err(format!("a region is at least a page ({PAGE} bytes)")),
+        bytes => Ok(bytes),
+    }
+}
 
 #[derive(Default)]
 struct Totals {
@@ -78,70 +98,22 @@ struct Options {
     dev: String,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Failure> {
-    let mut o = Options {
-        threads: 4,
-        pages: (2 << 20) / PAGE,
-        steps: None,
-        duration: None,
-        seed: 1,
-        json: false,
-        dev: abi::DEVICE_PATH.to_string(),
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| Failure::usage(format!("{arg} needs a value")))
-        };
-        let bad = |what: &str, text: &str| Failure::usage(format!("bad {what} {text:?}"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--threads" => {
-                let text = value()?;
-                o.threads = text
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| bad("--threads", &text))?;
-            }
-            "--size" => {
-                let text = value()?;
-                let bytes = parse_size(&text)
-                    .filter(|&b| b >= PAGE as u64)
-                    .ok_or_else(|| bad("--size", &text))?;
-                o.pages = bytes as usize / PAGE;
-            }
-            "--steps" => {
-                let text = value()?;
-                o.steps = Some(
-                    text.parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| bad("--steps", &text))?,
-                );
-            }
-            "--duration" => {
-                let text = value()?;
-                o.duration = Some(
-                    cli::parse_duration(&text)
-                        .filter(|d| !d.is_zero())
-                        .ok_or_else(|| bad("--duration", &text))?,
-                );
-            }
-            "--seed" => {
-                let text = value()?;
-                o.seed = text.parse().map_err(|_| bad("--seed", &text))?;
-            }
-            "--json" => o.json = true,
-            "--dev" => o.dev = value()?,
-            other => return Err(Failure::usage(format!("unknown argument {other:?}"))),
+impl Args {
+    /// The run's options: --steps defaults to 200 without --duration.
+    fn options(self) -> Options {
+        Options {
+            threads: self.threads,
+            pages: (self.size / PAGE as u64) as usize,
+            steps: match self.duration {
+                None => Some(self.steps.unwrap_or(200)),
+                Some(_) => self.steps,
+            },
+            duration: self.duration,
+            seed: self.seed,
+            json: self.json,
+            dev: self.dev,
         }
     }
-    if o.steps.is_none() && o.duration.is_none() {
-        o.steps = Some(200);
-    }
-    Ok(Some(o))
 }
 
 impl Options {
@@ -438,14 +410,7 @@ fn run(o: &Options) -> Result<Summary, Failure> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(f) => return f.report("ps-stress", USAGE),
-    };
+    let o = cli::parse::<Args>().options();
     match run(&o) {
         Ok(summary) if o.json => {
             println!("{}", summary.json().with("ok", true));
@@ -469,7 +434,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(Status::Failed)
         }
-        Err(f) => f.report("ps-stress", USAGE),
+        Err(f) => f.report("ps-stress"),
     }
 }
 
@@ -486,17 +451,25 @@ mod tests {
         }
     }
 
-    fn args(list: &[&str]) -> Result<Option<Options>, Failure> {
-        parse_args(list.iter().map(|s| s.to_string()))
+    fn args(list: &[&str]) -> Result<Options, clap::Error> {
+        match cli::try_parse_from::<Args, _, _>(
+            std::iter::once("ps-stress").chain(list.iter().copied()),
+        )? {
+            cli::Invocation::Run(a) => Ok(a.options()),
+            other => panic!("{list:?}: {other:?}"),
+        }
     }
 
     #[test]
     fn options_parse() {
-        let o = args(&[]).unwrap().unwrap();
+        cli::command::<Args>().debug_assert();
+        let o = args(&[]).unwrap();
         assert_eq!(
             (o.threads, o.pages, o.steps, o.duration),
             (4, 512, Some(200), None)
         );
+        assert_eq!((o.seed, o.json), (1, false));
+        assert_eq!(o.dev, abi::DEVICE_PATH);
         let o = args(&[
             "--duration",
             "2m",
@@ -506,14 +479,13 @@ mod tests {
             "1M",
             "--json",
         ])
-        .unwrap()
         .unwrap();
         assert_eq!(o.duration, Some(Duration::from_secs(120)));
         assert_eq!((o.threads, o.pages, o.steps), (8, 256, None));
         assert!(o.json);
-        let o = args(&["--duration", "1", "--steps", "5"]).unwrap().unwrap();
+        let o = args(&["--duration", "1", "--steps", "5"]).unwrap();
         assert_eq!(o.steps, Some(5));
-        assert!(args(&["-h"]).unwrap().is_none());
+        assert_eq!(args(&["-h"]).unwrap_err().exit_code(), 0);
         for bad in [
             &["--threads", "0"][..],
             &["--size", "100"],
@@ -524,16 +496,17 @@ mod tests {
             &["--region", "1M"],
             &["--threads"],
         ] {
-            assert_eq!(args(bad).unwrap_err().status, Status::Usage, "{bad:?}");
+            let e = args(bad).unwrap_err();
+            assert_eq!(e.exit_code(), Status::Usage as i32, "{bad:?}");
         }
     }
 
     #[test]
     fn stops_at_steps_or_deadline() {
-        let o = args(&["--steps", "3"]).unwrap().unwrap();
+        let o = args(&["--steps", "3"]).unwrap();
         assert!(o.go_on(2, None) && !o.go_on(3, None));
         let past = Some(Instant::now() - Duration::from_millis(1));
-        let o = args(&["--duration", "10"]).unwrap().unwrap();
+        let o = args(&["--duration", "10"]).unwrap();
         assert!(o.go_on(1_000_000, Some(Instant::now() + Duration::from_secs(60))));
         assert!(!o.go_on(0, past));
     }

@@ -10,10 +10,11 @@ mod fragment;
 mod proc;
 mod tier;
 
+use clap::{Parser, Subcommand};
 use proc::{fork_child, Pipe};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
-    cli::{self, Failure, Status},
+    cli::{self, Status},
     json::Json,
     mem::{Buf, PAGE},
     smaps,
@@ -1565,50 +1566,118 @@ const SELF_TEST: &[&str] = &[
     "permission",
 ];
 
-const USAGE: &str = "\
-Usage: ps-test [--json] [SCENARIO...]
-       ps-test hold MIB
-       ps-test hold-huge MIB
-       ps-test grow TOTAL_MIB CHUNK_MIB PAUSE_MS
-       ps-test hot MIB SECS
-       ps-test pingpong MIB ROUNDS
-       ps-test fragment
-       ps-test list
-
-Runs end-to-end scenarios against /dev/pseudoscopic and the real module; every
+#[derive(Parser, Debug)]
+#[command(
+    name = "ps-test",
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
+    about = "Runs end-to-end scenarios against /dev/pseudoscopic and the real module; every
 byte of test memory is checked. Without a SCENARIO it runs the self-test: every
 ioctl, with data checks, on any loaded module with a GPU bound (run it as root
-while nothing else uses pseudoscopic: statistics are compared exactly).
-
-  --json      print one JSON object with every result instead of text
-  list        print every scenario's name, self-test ones marked with *
-  hold MIB    park MIB MiB, print 'parked N pages at ADDR+LENGTH', wait for
-              SIGUSR1, then check every byte (used to test unbinding under a
-              live process)
-  hold-huge MIB
-              the same with transparent huge pages, parked whole (MIB even)
-  grow        for ps-tierd and `make run`: writes TOTAL_MIB MiB in
-              CHUNK_MIB MiB chunks, PAUSE_MS apart, keeping all of it ('wrote
-              N MiB' after each); then checks every byte ('checked N MiB');
-              parks nothing itself
-  hot         fills MIB MiB ('filled ADDR+LENGTH'), waits for SIGUSR1, reads
-              all of it over and over for SECS seconds ('hot N passes'),
-              waits for SIGUSR1 again, then checks every byte (SECS 0: one
-              wait, then the check)
-  pingpong    fills MIB MiB, then ROUNDS times waits (up to 120 s) until
-              something parked half of it and reads it all back at once
-  fragment    leaves no 2 MiB block of RAM free (as root, with
-              vm.compact_unevictable_allowed=0): locks single pages until no
-              2 MiB block above zone DMA is free, keeps one of them in each 2 MiB
-              block of physical memory, lets go of the rest, and again after
-              compaction until it frees no block; prints 'fragmented: N MiB
-              free, ...', waits for SIGUSR1, then lets go of everything
-  -h, --help  show this help
-
-Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then
+while nothing else uses pseudoscopic: statistics are compared exactly).",
+    after_help = "Prints one line per scenario, 'NAME: ok' or 'NAME: FAIL: reason', then
 'N passed, M failed'.
 Exit status: 0 when every scenario passed, 1 when one failed, 2 on a usage
-error, 3 when the module is not loaded, 4 without permission for the device.";
+error, 3 when the module is not loaded, 4 without permission for the device."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// Print one JSON object with every result instead of text
+    #[arg(long)]
+    json: bool,
+    /// Scenarios to run (ps-test list); none: the self-test
+    #[arg(value_name = "SCENARIO", value_parser = scenario_name)]
+    scenarios: Vec<String>,
+}
+
+/// The workloads other tests drive (they print what they did and wait for signals).
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Print every scenario's name, self-test ones marked with *
+    List,
+    /// Park MIB MiB, wait for SIGUSR1, then check every byte
+    #[command(
+        after_help = "Prints 'parked N pages at ADDR+LENGTH' once parked. Used to test unbinding
+under a live process."
+    )]
+    Hold {
+        #[arg(value_parser = parse_mib)]
+        mib: usize,
+    },
+    /// The same with transparent huge pages, parked whole (MIB even)
+    HoldHuge {
+        #[arg(value_parser = parse_even_mib)]
+        mib: usize,
+    },
+    /// Write TOTAL_MIB MiB in CHUNK_MIB MiB chunks PAUSE_MS apart, then check it
+    #[command(
+        after_help = "For ps-tierd and `make run`: prints 'wrote N MiB' after each chunk, then
+'checked N MiB'; parks nothing itself. TOTAL_MIB is a multiple of CHUNK_MIB."
+    )]
+    Grow {
+        #[arg(value_parser = parse_mib)]
+        total_mib: usize,
+        #[arg(value_parser = parse_mib)]
+        chunk_mib: usize,
+        pause_ms: u64,
+    },
+    /// Fill MIB MiB, read it for SECS seconds between SIGUSR1s, then check it
+    #[command(
+        after_help = "Prints 'filled ADDR+LENGTH', waits for SIGUSR1, reads all of it over and over
+for SECS seconds ('hot N passes'), waits for SIGUSR1 again, then checks every
+byte (SECS 0: one wait, then the check)."
+    )]
+    Hot {
+        #[arg(value_parser = parse_mib)]
+        mib: usize,
+        secs: u64,
+    },
+    /// Fill MIB MiB; ROUNDS times, wait until half is parked, read it all back
+    #[command(
+        after_help = "Each round waits up to 120 s for something (ps-tierd) to park half of the
+memory, then reads all of it back at once."
+    )]
+    Pingpong {
+        #[arg(value_parser = parse_mib)]
+        mib: usize,
+        #[arg(value_parser = cli::positive_arg::<u32>)]
+        rounds: u32,
+    },
+    /// Leave no 2 MiB block of RAM free until SIGUSR1 (root)
+    #[command(
+        after_help = "With vm.compact_unevictable_allowed=0: locks single pages until no 2 MiB block
+above zone DMA is free, keeps one of them in each 2 MiB block of physical
+memory, lets go of the rest, and again after compaction until it frees no
+block; prints 'fragmented: N MiB free, ...', waits for SIGUSR1, then lets go
+of everything."
+    )]
+    Fragment,
+}
+
+/// A number of MiB: one or more.
+fn parse_mib(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(mib) if mib > 0 => Ok(mib),
+        _ => Err("give a number of MiB, 1 or more".into()),
+    }
+}
+
+/// An even number of MiB: whole 2 MiB huge pages.
+fn parse_even_mib(text: &str) -> Result<usize, String> {
+    match parse_mib(text)? {
+        mib if mib % 2 == 0 => Ok(mib),
+        _ => Err("give a multiple of 2 MiB".into()),
+    }
+}
+
+/// The name of a scenario.
+fn scenario_name(text: &str) -> Result<String, String> {
+    match SCENARIOS.iter().any(|(name, _)| *name == text) {
+        true => Ok(text.to_string()),
+        false => Err("no such scenario ('ps-test list' lists them)".into()),
+    }
+}
 
 /// One thing `main` runs.
 enum Job {
@@ -1627,8 +1696,8 @@ enum TierJob {
     Pingpong(usize, u32),
 }
 
+#[derive(Debug)]
 enum Invocation {
-    Help,
     List,
     Hold(usize, bool),
     Tier(TierJob),
@@ -1636,82 +1705,56 @@ enum Invocation {
     Run { json: bool, names: Vec<String> },
 }
 
-fn parse_args(args: &[String]) -> Result<Invocation, Failure> {
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["-h" | "--help"] => Ok(Invocation::Help),
-        ["list"] => Ok(Invocation::List),
-        ["fragment"] => Ok(Invocation::Fragment),
-        ["hold", mib] => match mib.parse() {
-            Ok(mib) if mib > 0 => Ok(Invocation::Hold(mib, false)),
-            _ => Err(Failure::usage(format!("bad size {mib:?}"))),
-        },
-        ["hold-huge", mib] => match mib.parse::<usize>() {
-            Ok(mib) if mib > 0 && mib % 2 == 0 => Ok(Invocation::Hold(mib, true)),
-            _ => Err(Failure::usage(format!(
-                "bad size {mib:?}: a multiple of 2 MiB"
-            ))),
-        },
-        ["grow", total, chunk, pause] => match (total.parse(), chunk.parse(), pause.parse()) {
-            (Ok(total), Ok(chunk), Ok(pause)) if chunk > 0 && total > 0 && total % chunk == 0 => {
-                Ok(Invocation::Tier(TierJob::Grow(total, chunk, pause)))
+impl Args {
+    /// What the command line asks for, or what is wrong with it.
+    fn invocation(self) -> Result<Invocation, String> {
+        Ok(match self.command {
+            Some(Sub::List) => Invocation::List,
+            Some(Sub::Hold { mib }) => Invocation::Hold(mib, false),
+            Some(Sub::HoldHuge { mib }) => Invocation::Hold(mib, true),
+            Some(Sub::Grow {
+                total_mib,
+                chunk_mib,
+                pause_ms,
+            }) => {
+                if total_mib % chunk_mib != 0 {
+                    return Err(format!(
+                        "grow: TOTAL_MIB {total_mib} is not a multiple of CHUNK_MIB {chunk_mib}"
+                    ));
+                }
+                Invocation::Tier(TierJob::Grow(total_mib, chunk_mib, pause_ms))
             }
-            _ => Err(Failure::usage(
-                "grow needs TOTAL_MIB, a multiple of CHUNK_MIB > 0, and PAUSE_MS",
-            )),
-        },
-        ["hot", mib, secs] => match (mib.parse(), secs.parse()) {
-            (Ok(mib), Ok(secs)) if mib > 0 => Ok(Invocation::Tier(TierJob::Hot(mib, secs))),
-            _ => Err(Failure::usage("hot needs MIB > 0 and SECS")),
-        },
-        ["pingpong", mib, rounds] => match (mib.parse(), rounds.parse()) {
-            (Ok(mib), Ok(rounds)) if mib > 0 && rounds > 0 => {
-                Ok(Invocation::Tier(TierJob::Pingpong(mib, rounds)))
-            }
-            _ => Err(Failure::usage("pingpong needs MIB > 0 and ROUNDS > 0")),
-        },
-        list => {
-            let json = list.first() == Some(&"--json");
-            let names = &list[usize::from(json)..];
-            if let Some(bad) = names
-                .iter()
-                .find(|n| !SCENARIOS.iter().any(|(name, _)| name == *n))
-            {
-                return Err(Failure::usage(format!("unknown scenario {bad:?}")));
-            }
-            let names = if names.is_empty() {
-                SELF_TEST.iter().map(|n| n.to_string()).collect()
-            } else {
-                names.iter().map(|n| n.to_string()).collect()
-            };
-            Ok(Invocation::Run { json, names })
-        }
+            Some(Sub::Hot { mib, secs }) => Invocation::Tier(TierJob::Hot(mib, secs)),
+            Some(Sub::Pingpong { mib, rounds }) => Invocation::Tier(TierJob::Pingpong(mib, rounds)),
+            Some(Sub::Fragment) => Invocation::Fragment,
+            None => Invocation::Run {
+                json: self.json,
+                names: match self.scenarios.is_empty() {
+                    true => SELF_TEST.iter().map(|n| n.to_string()).collect(),
+                    false => self.scenarios,
+                },
+            },
+        })
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (json, jobs) = match parse_args(&args) {
-        Ok(Invocation::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Invocation::List) => {
+    let invocation = cli::parse::<Args>()
+        .invocation()
+        .unwrap_or_else(|message| cli::usage_error::<Args>(message));
+    let (json, jobs) = match invocation {
+        Invocation::List => {
             for (name, _) in SCENARIOS {
                 let mark = if SELF_TEST.contains(name) { " *" } else { "" };
                 println!("{name}{mark}");
             }
             return ExitCode::SUCCESS;
         }
-        Ok(Invocation::Hold(mib, huge)) => {
+        Invocation::Hold(mib, huge) => {
             let name = if huge { "hold-huge" } else { "hold" };
             (false, vec![(format!("{name} {mib}"), Job::Hold(mib, huge))])
         }
-        Ok(Invocation::Tier(job)) => {
+        Invocation::Tier(job) => {
             let name = match job {
                 TierJob::Grow(total, chunk, pause) => format!("grow {total} {chunk} {pause}"),
                 TierJob::Hot(mib, secs) => format!("hot {mib} {secs}"),
@@ -1719,8 +1762,8 @@ fn main() -> ExitCode {
             };
             (false, vec![(name, Job::Tier(job))])
         }
-        Ok(Invocation::Fragment) => (false, vec![("fragment".to_string(), Job::Fragment)]),
-        Ok(Invocation::Run { json, names }) => (
+        Invocation::Fragment => (false, vec![("fragment".to_string(), Job::Fragment)]),
+        Invocation::Run { json, names } => (
             json,
             names
                 .into_iter()
@@ -1730,7 +1773,6 @@ fn main() -> ExitCode {
                 })
                 .collect(),
         ),
-        Err(f) => return f.report("ps-test", USAGE),
     };
     // One clear error up front when the module is missing or closed to us; `grow`, `hot` and
     // `fragment` do not need it (they run without the module too).
@@ -1742,7 +1784,7 @@ fn main() -> ExitCode {
     });
     if needs_device {
         if let Err(f) = cli::open_device(abi::DEVICE_PATH) {
-            return f.report("ps-test", USAGE);
+            return f.report("ps-test");
         }
     }
     let mut results = Vec::new();
@@ -1802,8 +1844,14 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Result<Invocation, Failure> {
-        parse_args(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    /// The invocation, or the exit status of a usage error (clap's, or the check after it).
+    fn args(list: &[&str]) -> Result<Invocation, i32> {
+        let args = std::iter::once("ps-test").chain(list.iter().copied());
+        match cli::try_parse_from::<Args, _, _>(args) {
+            Ok(cli::Invocation::Run(a)) => a.invocation().map_err(|_| Status::Usage as i32),
+            Ok(other) => panic!("{list:?}: {other:?}"),
+            Err(e) => Err(e.exit_code()),
+        }
     }
 
     #[test]
@@ -1815,6 +1863,7 @@ mod tests {
 
     #[test]
     fn command_lines() {
+        cli::command::<Args>().debug_assert();
         match args(&[]) {
             Ok(Invocation::Run { json: false, names }) => assert_eq!(names, SELF_TEST),
             _ => panic!("no arguments is not the self-test"),
@@ -1845,25 +1894,23 @@ mod tests {
             Ok(Invocation::Tier(TierJob::Pingpong(32, 3)))
         ));
         assert!(matches!(args(&["fragment"]), Ok(Invocation::Fragment)));
-        assert!(matches!(args(&["--help"]), Ok(Invocation::Help)));
+        assert_eq!(args(&["--help"]).err(), Some(0));
         for bad in [
             &["hold", "x"][..],
             &["hold", "0"],
             &["hold-huge", "3"],
             &["nope"],
-            &["fork", "--json"],
+            &["fork", "nope"],
+            &["fork", "--bogus"],
             &["grow", "100", "16", "0"],
             &["grow", "128", "0", "0"],
             &["grow", "128", "16"],
             &["hot", "0", "5"],
             &["pingpong", "32", "0"],
             &["fragment", "1"],
+            &["list", "fork"],
         ] {
-            assert_eq!(
-                args(bad).err().map(|f| f.status),
-                Some(Status::Usage),
-                "{bad:?}"
-            );
+            assert_eq!(args(bad).err(), Some(Status::Usage as i32), "{bad:?}");
         }
     }
 }

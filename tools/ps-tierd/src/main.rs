@@ -48,8 +48,6 @@ const PSI_TRIGGER: &str = "some 100000 1000000";
 #[derive(Parser, Debug)]
 #[command(
     name = "ps-tierd",
-    disable_version_flag = true,
-    help_template = "{usage-heading} {usage}\n\n{about}\n\n{all-args}{after-help}",
     about = "Parks the cold anonymous memory of the machine's processes in VRAM while
 memory is short, so that the VRAM pseudoscopic lends serves as memory without
 anybody asking. DAMON (sysfs, one kdamond per process) finds ranges not accessed
@@ -73,7 +71,7 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Stop after N control steps
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = cli::positive_arg::<u64>)]
     steps: Option<u64>,
     /// Device node
     #[arg(long, value_name = "PATH", default_value = abi::DEVICE_PATH)]
@@ -584,16 +582,7 @@ fn run(args: &Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            return match e.use_stderr() {
-                true => Status::Usage.into(),
-                false => Status::Ok.into(),
-            };
-        }
-    };
+    let args = cli::parse::<Args>();
     match run(&args) {
         Ok(()) => Status::Ok.into(),
         Err(f) => {
@@ -606,11 +595,10 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn command_line() {
-        Args::command().debug_assert();
+        cli::command::<Args>().debug_assert();
         let a = Args::try_parse_from(["ps-tierd", "--dry-run", "--json", "--steps", "2"]).unwrap();
         assert!(a.dry_run && a.json);
         assert_eq!(a.steps, Some(2));

@@ -1,10 +1,137 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What every tool shares on its command line: exit statuses, the errors users meet most (module
-//! not loaded, no permission, no such process) spelled out, and small parsers.
+//! What every tool shares on its command line: parsing with clap (help, usage errors, and the man
+//! page and shell completions made from the same definitions), exit statuses, the errors users
+//! meet most (module not loaded, no permission, no such process) spelled out, and small parsers.
 
 use crate::abi::{self, Device};
-use std::{fmt, io, os::fd::OwnedFd, process::ExitCode, time::Duration};
+use clap::{error::ErrorKind, Arg, Command, CommandFactory, Parser, ValueEnum};
+use clap_complete::Shell;
+use std::{
+    ffi::OsString,
+    fmt,
+    io::{self, Write as _},
+    os::fd::OwnedFd,
+    process::{self, ExitCode},
+    time::Duration,
+};
+
+/// Every tool's `--help`: the usage, what the tool does (`about`), the options and subcommands,
+/// then the exit statuses (`after_help`).
+pub const HELP_TEMPLATE: &str = "{usage-heading} {usage}\n\n{about}\n\n{all-args}{after-help}";
+
+/// What `TOOL --generate KIND` prints, made from the tool's clap definitions: its man page or a
+/// shell's completion script (`make tools` writes them to `out/tools/share`, `make install`
+/// installs them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The id and long name of the hidden `--generate` option every tool has.
+const GENERATE: &str = "generate";
+
+/// Tool `T`'s command: its clap definitions with the shared help layout and `--generate`.
+pub fn command<T: CommandFactory>() -> Command {
+    T::command().help_template(HELP_TEMPLATE).arg(
+        Arg::new(GENERATE)
+            .long(GENERATE)
+            .value_name("KIND")
+            .value_parser(clap::value_parser!(Generated))
+            .help("Print the man page or a shell's completion script")
+            .hide(true)
+            .exclusive(true),
+    )
+}
+
+/// What a command line asks of a tool.
+#[derive(Debug)]
+pub enum Invocation<T> {
+    /// Its work, with these arguments.
+    Run(T),
+    /// `--generate KIND`.
+    Generate(Generated),
+}
+
+/// Parses `args` (the tool's name first) for tool `T`.
+pub fn try_parse_from<T, I, S>(args: I) -> Result<Invocation<T>, clap::Error>
+where
+    T: Parser,
+    I: IntoIterator<Item = S>,
+    S: Into<OsString> + Clone,
+{
+    let mut cmd = command::<T>();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    if let Some(kind) = matches.get_one::<Generated>(GENERATE) {
+        return Ok(Invocation::Generate(*kind));
+    }
+    T::from_arg_matches(&matches)
+        .map(Invocation::Run)
+        .map_err(|e| e.format(&mut cmd))
+}
+
+/// Writes `kind` for command `cmd` to `out`.
+pub fn generate(kind: Generated, mut cmd: Command, out: &mut dyn io::Write) -> io::Result<()> {
+    let name = cmd.get_name().to_string();
+    let shell = match kind {
+        Generated::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generated::Bash => Shell::Bash,
+        Generated::Zsh => Shell::Zsh,
+        Generated::Fish => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, name, out);
+    Ok(())
+}
+
+/// Tool `T`'s arguments from the process's command line. `--help` prints the help and exits 0,
+/// `--generate KIND` prints KIND and exits 0, a bad command line exits with [`Status::Usage`]
+/// after one line `TOOL: what is wrong`, the usage and a pointer to `--help`.
+pub fn parse<T: Parser>() -> T {
+    match try_parse_from::<T, _, _>(std::env::args_os()) {
+        Ok(Invocation::Run(args)) => args,
+        Ok(Invocation::Generate(kind)) => {
+            let tool = command::<T>().get_name().to_string();
+            match generate(kind, command::<T>(), &mut io::stdout().lock()) {
+                Ok(()) => exit(Status::Ok as i32),
+                Err(e) => {
+                    eprintln!("{tool}: {e}");
+                    exit(Status::Failed as i32)
+                }
+            }
+        }
+        Err(e) => exit_with::<T>(e),
+    }
+}
+
+/// Exits with a usage error of tool `T`: a check its clap definitions cannot express (such as
+/// one value against another) failed.
+pub fn usage_error<T: CommandFactory>(message: impl fmt::Display) -> ! {
+    exit_with::<T>(command::<T>().error(ErrorKind::ValueValidation, message))
+}
+
+/// Prints what a clap error says (help on stdout; an error on stderr, `TOOL: ` in place of clap's
+/// `error: `) and exits with its status: 0 for help, [`Status::Usage`] for a bad command line.
+fn exit_with<T: CommandFactory>(e: clap::Error) -> ! {
+    let text = e.render().to_string();
+    if e.use_stderr() {
+        let tool = command::<T>().get_name().to_string();
+        let text = text.strip_prefix("error: ").unwrap_or(&text);
+        eprint!("{tool}: {text}");
+    } else {
+        print!("{text}");
+    }
+    exit(e.exit_code())
+}
+
+/// Exits with `status` once what was printed is out (`process::exit` flushes nothing).
+fn exit(status: i32) -> ! {
+    let _ = io::stdout().lock().flush();
+    let _ = io::stderr().lock().flush();
+    process::exit(status)
+}
 
 /// The exit statuses of every tool (README.md, "Tools").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,11 +181,14 @@ impl Failure {
         Self::new(Status::Failed, message)
     }
 
-    /// Prints `tool: message` on stderr (and the usage text after a usage error) and gives the
+    /// Prints `tool: message` on stderr (and where help is after a usage error) and gives the
     /// exit status.
-    pub fn report(&self, tool: &str, usage: &str) -> ExitCode {
+    pub fn report(&self, tool: &str) -> ExitCode {
         if self.status == Status::Usage {
-            eprintln!("{tool}: {}\n\n{usage}", self.message);
+            eprintln!(
+                "{tool}: {}\n\nFor more information, try '--help'.",
+                self.message
+            );
         } else {
             eprintln!("{tool}: {}", self.message);
         }
@@ -115,12 +245,41 @@ pub fn open_pid(pid: i32) -> Result<OwnedFd, Failure> {
     abi::pidfd_open(pid).map_err(|e| pid_failure(pid, &e))
 }
 
-/// Parses a process ID: a positive decimal number.
-pub fn parse_pid(text: &str) -> Result<i32, Failure> {
+/// Parses a process ID: a positive decimal number (a clap value parser, as the `*_arg`
+/// functions below).
+pub fn parse_pid(text: &str) -> Result<i32, String> {
     match text.parse::<i32>() {
         Ok(pid) if pid > 0 => Ok(pid),
-        _ => Err(Failure::usage(format!("bad pid {text:?}"))),
+        _ => Err("a process ID is a positive number".into()),
     }
+}
+
+/// A number above zero.
+pub fn positive_arg<T: std::str::FromStr + Default + PartialOrd>(text: &str) -> Result<T, String> {
+    match text.parse::<T>() {
+        Ok(n) if n > T::default() => Ok(n),
+        _ => Err("give a number above 0".into()),
+    }
+}
+
+/// A duration as [`parse_duration`] reads it.
+pub fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+        .ok_or_else(|| "give seconds (0.5, 10) or a number with s, m or h (90s, 2m, 1h)".into())
+}
+
+/// A duration longer than zero.
+pub fn positive_duration_arg(text: &str) -> Result<Duration, String> {
+    match duration_arg(text)? {
+        d if d.is_zero() => Err("give a duration longer than zero".into()),
+        d => Ok(d),
+    }
+}
+
+/// A number of bytes as [`crate::parse_size`] reads it.
+pub fn size_arg(text: &str) -> Result<u64, String> {
+    crate::parse_size(text)
+        .ok_or_else(|| "give a number, decimal or 0x-hex, with an optional K, M or G".into())
 }
 
 /// Parses a duration: seconds as a decimal number (`0.5`, `10`), or with an `s`, `m` or `h`
@@ -204,9 +363,103 @@ mod tests {
         );
         assert_eq!(open_pid(0).unwrap_err().status, Status::Usage);
         assert_eq!(parse_pid("42"), Ok(42));
-        assert_eq!(parse_pid("0").unwrap_err().status, Status::Usage);
-        assert_eq!(parse_pid("-3").unwrap_err().status, Status::Usage);
-        assert_eq!(parse_pid("12x").unwrap_err().status, Status::Usage);
+        assert!(parse_pid("0").is_err());
+        assert!(parse_pid("-3").is_err());
+        assert!(parse_pid("12x").is_err());
+    }
+
+    #[test]
+    fn argument_parsers() {
+        assert_eq!(positive_arg::<usize>("3"), Ok(3));
+        assert!(positive_arg::<u64>("0").is_err());
+        assert!(positive_arg::<u32>("-1").is_err());
+        assert!(positive_arg::<u32>("x").is_err());
+        assert_eq!(duration_arg("0"), Ok(Duration::ZERO));
+        assert_eq!(positive_duration_arg("2m"), Ok(Duration::from_secs(120)));
+        assert!(positive_duration_arg("0").is_err());
+        assert!(duration_arg("soon").is_err());
+        assert_eq!(size_arg("2M"), Ok(2 << 20));
+        assert!(size_arg("2Q").is_err());
+    }
+
+    /// A tool's command line as the tools define theirs.
+    #[derive(Parser, Debug)]
+    #[command(
+        name = "ps-example",
+        about = "Does an example.",
+        after_help = "Exit status: 0."
+    )]
+    struct Example {
+        /// The process
+        #[arg(long, value_name = "PID", value_parser = parse_pid)]
+        pid: i32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    }
+
+    fn example(args: &[&str]) -> Result<Invocation<Example>, clap::Error> {
+        try_parse_from::<Example, _, _>(std::iter::once("ps-example").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn command_lines_parse_with_clap() {
+        command::<Example>().debug_assert();
+        match example(&["--pid", "7", "--json"]) {
+            Ok(Invocation::Run(e)) => assert!(e.pid == 7 && e.json),
+            other => panic!("{other:?}"),
+        }
+        // Bad command lines are usage errors: exit status 2, the tools' Status::Usage.
+        for bad in [&["--pid", "0"][..], &["--json"], &["--pid", "7", "--bogus"]] {
+            let e = example(bad).unwrap_err();
+            assert!(e.use_stderr(), "{bad:?}");
+            assert_eq!(e.exit_code(), Status::Usage as i32, "{bad:?}");
+        }
+        // Help goes to stdout with status 0, in the shared layout.
+        let e = example(&["--help"]).unwrap_err();
+        assert!(!e.use_stderr());
+        assert_eq!(e.exit_code(), 0);
+        let help = e.render().to_string();
+        assert!(
+            help.starts_with(
+                "Usage: ps-example [OPTIONS] --pid <PID>\n\nDoes an example.\n\nOptions:\n"
+            ),
+            "{help}"
+        );
+        assert!(help.ends_with("\nExit status: 0.\n"), "{help}");
+        assert!(!help.contains("--generate"), "{help}");
+    }
+
+    #[test]
+    fn generates_man_page_and_completions() {
+        // --generate needs none of the tool's required options, and nothing else.
+        for (name, kind) in [
+            ("man", Generated::Man),
+            ("bash", Generated::Bash),
+            ("zsh", Generated::Zsh),
+            ("fish", Generated::Fish),
+        ] {
+            match example(&["--generate", name]) {
+                Ok(Invocation::Generate(k)) => assert_eq!(k, kind),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(example(&["--generate", "man", "--json"]).is_err());
+        assert!(example(&["--generate", "troff"]).is_err());
+        let text = |kind| {
+            let mut out = Vec::new();
+            generate(kind, command::<Example>(), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let man = text(Generated::Man);
+        assert!(man.contains(".TH ps-example 1"), "{man}");
+        assert!(man.contains("Does an example."), "{man}");
+        assert!(man.contains("\\-\\-pid"), "{man}");
+        assert!(!man.contains("generate"), "{man}");
+        let bash = text(Generated::Bash);
+        assert!(bash.contains("-o default ps-example\n"), "{bash}");
+        assert!(text(Generated::Zsh).starts_with("#compdef ps-example"));
+        assert!(text(Generated::Fish).contains("complete -c ps-example -l pid"));
     }
 
     #[test]
