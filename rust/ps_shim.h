@@ -136,6 +136,11 @@ const char *ps_rust_copy_path(void);
 void ps_memstall_enter(unsigned long *flags);
 void ps_memstall_leave(unsigned long *flags);
 
+/* rust/ps_mms.c: where a huge device folio is mapped, for eviction. */
+struct mm_struct *ps_next_process_mm(int *nr);
+bool ps_vma_anon_pgoff(struct vm_area_struct *vma, unsigned long *pgoff);
+unsigned long ps_folio_index(struct page *page);
+
 /* rust/ps_pm.c: suspend, hibernation, resets and PCI errors (Rust side: src/power.rs). */
 enum ps_pm_event { PS_EVENT_FUNCTION_RESET, PS_EVENT_PCI_ERROR };
 int ps_pm_register(void);

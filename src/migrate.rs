@@ -12,8 +12,8 @@
 use crate::{
     copy::Direction,
     mm::{
-        Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedPage, MemStall,
-        MigratePfn, Select, VmaMigration, HUGE_PAGES,
+        anon_pgoff, Committed, Destination, DeviceMigration, DevicePage, Fault, Huge, LockedMm,
+        LockedPage, MemStall, MigratePfn, ProcessMms, Select, VmaMigration, HUGE_PAGES,
     },
     shim,
     stats::{Counter, Stats},
@@ -170,9 +170,22 @@ impl Window {
     }
 }
 
-/// Calls `f(vma, start, pages, huge)` for each window of `range`, under the mmap lock; VMAs that
-/// can never migrate count as unmovable without a call. Windows end at 2 MiB boundaries; `huge`
-/// says whether a window is a whole aligned 2 MiB, where huge pages can move whole.
+/// The window from `addr` to the next 2 MiB boundary or `end`: its end, its pages, and whether it
+/// is a whole aligned 2 MiB, where huge pages can move whole.
+fn window_at(addr: usize, end: usize) -> (usize, usize, Huge) {
+    let boundary = (addr & !(WINDOW_BYTES - 1)) + WINDOW_BYTES;
+    let stop = end.min(boundary);
+    let pages = (stop - addr) / PAGE_SIZE;
+    let huge = if pages == WINDOW_PAGES {
+        Huge::Whole
+    } else {
+        Huge::Split
+    };
+    (stop, pages, huge)
+}
+
+/// Calls `f(vma, start, pages, huge)` for each window of `range` ([`window_at`]), under the mmap
+/// lock; VMAs that can never migrate count as unmovable without a call.
 fn for_each_window(
     mmap: &MmapReadGuard<'_>,
     range: UserRange,
@@ -183,14 +196,7 @@ fn for_each_window(
     while addr < range.end {
         check_signal()?;
         let vma = mmap.vma_lookup(addr).ok_or(EFAULT)?;
-        let boundary = (addr & !(WINDOW_BYTES - 1)) + WINDOW_BYTES;
-        let end = range.end.min(vma.end()).min(boundary);
-        let pages = (end - addr) / PAGE_SIZE;
-        let huge = if pages == WINDOW_PAGES {
-            Huge::Whole
-        } else {
-            Huge::Split
-        };
+        let (end, pages, huge) = window_at(addr, range.end.min(vma.end()));
         if vma_can_migrate(vma.flags()) {
             f(vma, addr, pages, huge, out)?;
         } else {
@@ -457,24 +463,46 @@ pub(crate) fn to_ram(
         let Some(mig) = collect(vma, start, &mut window, pages, Select::Device, huge, out) else {
             return Ok(());
         };
-        bring_back(mig, vma, start, only, None, out, &mut plan)
+        bring_back(mig, vma, start, only, Return::Request, out, &mut plan).map(|_| ())
     });
     drop(mmap);
     Ok((out, res))
 }
 
+/// Why pages come back to RAM.
+#[derive(Clone, Copy)]
+enum Return {
+    /// A request: counted in `migrations_to_ram`.
+    Request,
+    /// A CPU fault on the page at this index of the migration, which must move; counted in
+    /// `migrations_to_ram`, and checked for early refaults.
+    Fault(usize),
+    /// Eviction (the GPU goes away or pauses): counted in `evictions`.
+    Eviction,
+}
+
+/// Counts pages that eviction moved back (whole huge pages or not: eviction counts pages only).
+fn record_eviction(stats: &Stats, pages: u64, _whole: bool) {
+    stats.evicted(pages);
+}
+
 /// Copies the collected device pages of `mig` (those of GPU `only`, if given) into new RAM pages
-/// and commits. `fault` is the index of a faulting page, which must move: without memory for it
-/// the call fails with `ENOMEM`; what a fault brings back is checked for early refaults. `plan` is empty, with room for an item per entry.
+/// and commits. A faulting page must move: without memory for it the call fails with `ENOMEM`.
+/// `plan` is empty, with room for an item per entry. Returns how many huge pages moved as single
+/// pages (split), for want of a huge page of RAM.
 fn bring_back<'v>(
     mut mig: VmaMigration<'_>,
     vma: &VmaRef,
     start: usize,
     only: Option<u32>,
-    fault: Option<usize>,
+    why: Return,
     out: &mut Outcome,
     plan: &mut Plan<'v, LockedPage>,
-) -> Result {
+) -> Result<u64> {
+    let fault = match why {
+        Return::Fault(index) => Some(index),
+        Return::Request | Return::Eviction => None,
+    };
     for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
         if !entry.migrates() {
@@ -554,13 +582,22 @@ fn bring_back<'v>(
     copy_to_ram(plan);
     set_planned(&mut mig, plan, Destination::Ram);
     let done = mig.commit();
-    tally(&done, plan, out, Stats::moved_to_ram_huge);
+    let record: fn(&Stats, u64, bool) = match why {
+        Return::Eviction => record_eviction,
+        Return::Request | Return::Fault(_) => Stats::moved_to_ram_huge,
+    };
+    tally(&done, plan, out, record);
     if fault.is_some() {
         for p in plan.iter().filter(|p| done.moved(p.index())) {
             p.vram.faulted_back(p.device_pfn, p.pages);
         }
     }
-    Ok(())
+    // The first page of a huge page moving as single pages moves only if the core split it.
+    let split = plan
+        .iter()
+        .filter(|p| p.part == Some(0) && done.moved(p.index()))
+        .count();
+    Ok(split as u64)
 }
 
 /// Copies every planned device page into its RAM page, one batch; a page that cannot be copied
@@ -633,7 +670,7 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
     let start = aligned.max(vma.start());
     let end = (aligned + span).min(vma.end());
     let pages = (end - start) / PAGE_SIZE;
-    let fault_index = Some((addr - start) / PAGE_SIZE);
+    let why = Return::Fault((addr - start) / PAGE_SIZE);
 
     // Arrays on the stack for the common small fault; a huge page needs a window's worth.
     let mut small = ([0usize; FAULT_AROUND_PAGES], [0usize; FAULT_AROUND_PAGES]);
@@ -658,8 +695,8 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
     let mut out = Outcome::default();
     // The faulting task waits for its data as for a swap-in: PSI counts it as a memory stall.
     let _stall = MemStall::begin();
-    match bring_back(mig, vma, start, None, fault_index, &mut out, &mut plan) {
-        Ok(()) => 0,
+    match bring_back(mig, vma, start, None, why, &mut out, &mut plan) {
+        Ok(_) => 0,
         Err(_) => bindings::vm_fault_reason_VM_FAULT_OOM,
     }
 }
@@ -674,6 +711,12 @@ fn until_allocated<T>(mut alloc: impl FnMut() -> Result<T>) -> T {
     }
 }
 
+/// Rounds of eviction in which a huge page found no 2 MiB of free RAM before it moves as single
+/// pages through a mapping of it ([`split_through_mappings`]); while some still wait, that is
+/// tried again every [`SPLIT_RETRY_ROUNDS`] such rounds.
+const SPLIT_AFTER_ROUNDS: u32 = 3;
+const SPLIT_RETRY_ROUNDS: u32 = 1_000;
+
 /// Moves every page of `vram` that is in use back to RAM, unmapping it from whatever processes
 /// map it. The pool must be closed. Returns how many pages moved.
 pub(crate) fn evict_all(vram: &Vram) -> u64 {
@@ -682,11 +725,17 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
         until_allocated(|| Ok(KVec::with_capacity(WINDOW_PAGES, GFP_KERNEL)?));
     let total = vram.total_pages();
     let span = vram.span_pages();
+    // The linear page indices of the huge pages that found no 2 MiB of RAM in a round: at most
+    // one per 2 MiB of the pagemap.
+    let mut waiting: KVVec<usize> =
+        until_allocated(|| Ok(KVVec::with_capacity(span / HUGE_PAGES + 1, GFP_KERNEL)?));
     let mut evicted = 0u64;
     let mut rounds = 0u32;
+    let mut waiting_rounds = 0u32;
     while vram.free_pages() < total {
         let mut moved_this_round = 0u64;
-        let mut huge_waiting = 0u64;
+        waiting.clear();
+        let mut ram_short = false;
         // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut.
         let mut first = 0;
         while first < span {
@@ -698,20 +747,32 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
             };
             plan.clear();
             for (i, entry, pages) in entries(n, |i| mig.src(i)) {
-                if entry.migrates() && mig.holds_data(i) {
-                    // A huge page can only move whole here: the kernel splits device pages only
-                    // in a VMA's migration, and eviction has none. Without 2 MiB of RAM now it
-                    // waits for the next round.
-                    let page = match entry.huge() {
-                        true => LockedPage::huge_for_eviction(),
-                        false => LockedPage::nofail(),
-                    };
-                    match page {
-                        Some(page) => {
-                            push(&mut plan, Planned::whole(i, page, vram, base + i, pages));
+                if !entry.migrates() || !mig.holds_data(i) {
+                    continue;
+                }
+                // A huge page can only move whole here: the kernel splits device pages only in a
+                // VMA's migration, and eviction by page frame has none. Without 2 MiB of RAM now
+                // it waits for the next round (and the others of this round do not try: each try
+                // reclaims and compacts), then for `split_through_mappings`.
+                let page = match entry.huge() {
+                    true if ram_short => None,
+                    true => LockedPage::huge_for_eviction(),
+                    false => LockedPage::nofail(),
+                };
+                match page {
+                    Some(page) => push(&mut plan, Planned::whole(i, page, vram, base + i, pages)),
+                    None if entry.huge() => {
+                        ram_short = true;
+                        // Room for one per 2 MiB of the pagemap was reserved.
+                        let full = mig
+                            .linear_index(i)
+                            .is_some_and(|index| waiting.push_within_capacity(index).is_err());
+                        if full {
+                            pr_err!("eviction: huge page list overflow\n");
                         }
-                        None => huge_waiting += 1,
                     }
+                    // `nofail` broke its promise: the next round tries again.
+                    None => {}
                 }
             }
             copy_to_ram(&mut plan);
@@ -732,6 +793,17 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
         }
         evicted += moved_this_round;
         vram.stats.evicted(moved_this_round);
+        waiting_rounds = match waiting.is_empty() {
+            true => 0,
+            false => waiting_rounds + 1,
+        };
+        if waiting_rounds == SPLIT_AFTER_ROUNDS
+            || (waiting_rounds > SPLIT_AFTER_ROUNDS && waiting_rounds % SPLIT_RETRY_ROUNDS == 0)
+        {
+            let moved = split_through_mappings(vram, &waiting, &mut window, waiting_rounds);
+            evicted += moved;
+            moved_this_round += moved;
+        }
         if vram.free_pages() < total && moved_this_round == 0 {
             // Pages locked by a fault in progress, or no 2 MiB of RAM for a huge page yet.
             rounds += 1;
@@ -742,11 +814,118 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                     "{} VRAM pages are still in use after {} s of eviction ({evicted} moved back so far; {} huge pages wait for 2 MiB of free RAM); still trying\n",
                     total - vram.free_pages(),
                     rounds / 1_000,
-                    huge_waiting
+                    waiting.len()
                 );
             }
             fsleep(Delta::from_millis(1));
         }
     }
     evicted
+}
+
+/// Brings back the huge pages of `vram` that wait for 2 MiB of free RAM (`waiting`: their linear
+/// page indices) as single pages, through the processes that map them: a VMA's migration splits a
+/// device folio, eviction's migration by page frame cannot, and modules have no reverse map. So
+/// every process's VMAs are searched, as the reverse map would, for where a folio of such an index
+/// is mapped, and those 2 MiB are brought back (anything of `vram` there, whoever it belongs to).
+/// A huge page mapped by no process (its last one is exiting) is freed meanwhile or waits for the
+/// next try. Returns how many pages moved.
+fn split_through_mappings(vram: &Vram, waiting: &[usize], window: &mut Window, rounds: u32) -> u64 {
+    let Ok(mut plan) = Plan::with_capacity(WINDOW_PAGES, GFP_KERNEL) else {
+        return 0;
+    };
+    let mut out = Outcome::default();
+    let mut split = 0u64;
+    for mm in ProcessMms::new() {
+        let locked = LockedMm::lock(&mm);
+        let mut addr = 0;
+        while let Some(vma) = locked.vma_from(addr) {
+            addr = vma.end();
+            let Some(pgoff) = anon_pgoff(vma) else {
+                continue;
+            };
+            if !vma_can_migrate(vma.flags()) {
+                continue;
+            }
+            let pages = (vma.end() - vma.start()) / PAGE_SIZE;
+            for &index in waiting {
+                let Some(offset) = index.checked_sub(pgoff).filter(|&k| k < pages) else {
+                    continue;
+                };
+                // The huge page's first page is here; it spans two windows if `mremap` moved it
+                // off a 2 MiB boundary.
+                let end = vma
+                    .end()
+                    .min(vma.start() + offset * PAGE_SIZE + WINDOW_BYTES);
+                let mut start = vma.start() + offset * PAGE_SIZE;
+                while start < end {
+                    let (stop, n, huge) = window_at(start, end);
+                    plan.clear();
+                    let mig = collect(vma, start, window, n, Select::Device, huge, &mut out);
+                    if let Some(mig) = mig {
+                        let only = Some(vram.index);
+                        // Only a fault can fail.
+                        split += bring_back(
+                            mig,
+                            vma,
+                            start,
+                            only,
+                            Return::Eviction,
+                            &mut out,
+                            &mut plan,
+                        )
+                        .unwrap_or(0);
+                    }
+                    start = stop;
+                }
+            }
+        }
+    }
+    if split != 0 {
+        dev_info!(
+            vram.pdev().as_ref(),
+            "eviction: {} huge pages found no 2 MiB of free RAM in {rounds} rounds; split {split} into single pages through the processes that map them ({} pages moved back)\n",
+            waiting.len(),
+            out.moved
+        );
+    }
+    out.moved
+}
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_migrate)]
+mod tests {
+    use super::*;
+
+    const BASE: usize = 0x4000_0000;
+
+    #[test]
+    fn a_whole_aligned_2mib_is_one_huge_window() {
+        let (stop, pages, huge) = window_at(BASE, BASE + 3 * WINDOW_BYTES);
+        assert_eq!(stop, BASE + WINDOW_BYTES);
+        assert_eq!(pages, WINDOW_PAGES);
+        assert!(huge == Huge::Whole);
+    }
+
+    #[test]
+    fn an_unaligned_2mib_is_two_split_windows() {
+        // A huge page `mremap` moved 3 pages past a 2 MiB boundary.
+        let (start, end) = (BASE + 3 * PAGE_SIZE, BASE + 3 * PAGE_SIZE + WINDOW_BYTES);
+        let (stop, pages, huge) = window_at(start, end);
+        assert_eq!(stop, BASE + WINDOW_BYTES);
+        assert_eq!(pages, WINDOW_PAGES - 3);
+        assert!(huge == Huge::Split);
+        let (stop, pages, huge) = window_at(stop, end);
+        assert_eq!(stop, end);
+        assert_eq!(pages, 3);
+        assert!(huge == Huge::Split);
+    }
+
+    #[test]
+    fn a_window_stops_at_the_end() {
+        let (stop, pages, huge) = window_at(BASE, BASE + 16 * PAGE_SIZE);
+        assert_eq!(stop, BASE + 16 * PAGE_SIZE);
+        assert_eq!(pages, 16);
+        assert!(huge == Huge::Split);
+    }
 }

@@ -15,10 +15,11 @@ use crate::shim::{
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
-    ffi::{c_ulong, c_void},
-    mm::virt::VmaRef,
+    ffi::{c_int, c_ulong, c_void},
+    mm::{virt::VmaRef, MmWithUser, MmapReadGuard},
     page::PAGE_SIZE,
     prelude::*,
+    sync::aref::ARef,
 };
 
 /// The pagemap owner shared by every GPU: `migrate_vma` collects, and `hmm_range_fault`
@@ -517,6 +518,14 @@ impl<'a> DeviceMigration<'a> {
         })
     }
 
+    /// The linear page index of collected entry `i`'s folio (an anonymous folio's `index`): with
+    /// a VMA's [`anon_pgoff`], where that VMA maps it.
+    pub(crate) fn linear_index(&self, i: usize) -> Option<usize> {
+        let page = self.arrays.source_page(i)?;
+        // SAFETY: A collected entry names a device page the migration holds locked.
+        Some(unsafe { shim::ps_folio_index(page.as_raw()) } as usize)
+    }
+
     pub(crate) fn set_dst(&mut self, i: usize, page: LockedPage) {
         self.arrays.set_dst(i, Destination::Ram(page));
     }
@@ -588,6 +597,69 @@ impl Drop for Committed<'_> {
             },
         }
     }
+}
+
+/// Every process's address space in turn, each with a user reference: how eviction finds the
+/// mappings of a device folio, as modules have no reverse map.
+pub(crate) struct ProcessMms {
+    /// The thread-group id to look from.
+    next: c_int,
+}
+
+impl ProcessMms {
+    pub(crate) fn new() -> Self {
+        Self { next: 1 }
+    }
+}
+
+impl Iterator for ProcessMms {
+    type Item = ARef<MmWithUser>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // SAFETY: `next` is a valid in/out pointer.
+        let raw = unsafe { shim::ps_next_process_mm(&mut self.next) };
+        let mm = NonNull::new(raw.cast::<MmWithUser>())?;
+        // SAFETY: `ps_next_process_mm` returned an mm with an `mm_users` reference, which we now
+        // own; `MmWithUser` is a transparent wrapper of `mm_struct`.
+        Some(unsafe { ARef::from_raw(mm) })
+    }
+}
+
+/// An mm whose mmap lock is held for reading, for going through its VMAs in address order.
+pub(crate) struct LockedMm<'a> {
+    mm: &'a MmWithUser,
+    _guard: MmapReadGuard<'a>,
+}
+
+impl<'a> LockedMm<'a> {
+    pub(crate) fn lock(mm: &'a MmWithUser) -> Self {
+        Self {
+            mm,
+            _guard: mm.mmap_read_lock(),
+        }
+    }
+
+    /// The first VMA that ends above `addr`, if any.
+    pub(crate) fn vma_from(&self, addr: usize) -> Option<&VmaRef> {
+        // SAFETY: `self.mm` is a live mm (a user reference) whose mmap lock `self` holds.
+        let vma = unsafe { bindings::find_vma(self.mm.as_raw(), addr as c_ulong) };
+        if vma.is_null() {
+            return None;
+        }
+        // SAFETY: A VMA of an mm stays valid while its mmap lock is held, here for the borrow of
+        // `self`.
+        Some(unsafe { VmaRef::from_raw(vma) })
+    }
+}
+
+/// The linear page index where `vma`'s anonymous folios start: the one mapped at page `k` of the
+/// VMA has index `anon_pgoff + k`. `None` when the VMA has no anonymous folios.
+pub(crate) fn anon_pgoff(vma: &VmaRef) -> Option<usize> {
+    let mut pgoff: c_ulong = 0;
+    // SAFETY: `vma` is valid while borrowed (its mm's mmap lock is held); `pgoff` is a valid
+    // out-pointer.
+    let anon = unsafe { shim::ps_vma_anon_pgoff(vma.as_ptr(), &mut pgoff) };
+    anon.then_some(pgoff as usize)
 }
 
 /// A CPU fault on a device-private page, as `migrate_to_ram` receives it.

@@ -146,6 +146,14 @@ extern "C" {
     pub(crate) fn ps_memstall_enter(flags: *mut c_ulong);
     pub(crate) fn ps_memstall_leave(flags: *mut c_ulong);
 
+    // rust/ps_mms.c
+    pub(crate) fn ps_next_process_mm(nr: *mut c_int) -> *mut bindings::mm_struct;
+    pub(crate) fn ps_vma_anon_pgoff(
+        vma: *mut bindings::vm_area_struct,
+        pgoff: *mut c_ulong,
+    ) -> bool;
+    pub(crate) fn ps_folio_index(page: *mut bindings::page) -> c_ulong;
+
     // rust/ps_pm.c
     pub(crate) fn ps_pm_register() -> c_int;
     pub(crate) fn ps_pm_unregister();

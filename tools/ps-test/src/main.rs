@@ -6,6 +6,7 @@
 //! `FAIL: <reason>` and exits 1. The VM suite (tests/guest/groups/) runs them; they expect to be
 //! alone on the machine, so statistics deltas are exact.
 
+mod fragment;
 mod proc;
 mod tier;
 
@@ -1643,6 +1644,15 @@ memory, then reads all of it back at once."
         #[arg(value_parser = cli::positive_arg::<u32>)]
         rounds: u32,
     },
+    /// Leave no 2 MiB block of RAM free until SIGUSR1 (root)
+    #[command(
+        after_help = "With vm.compact_unevictable_allowed=0: locks single pages until no 2 MiB block
+above zone DMA is free, keeps one of them in each 2 MiB block of physical
+memory, lets go of the rest, and again after compaction until it frees no
+block; prints 'fragmented: N MiB free, ...', waits for SIGUSR1, then lets go
+of everything."
+    )]
+    Fragment,
 }
 
 /// A number of MiB: one or more.
@@ -1675,6 +1685,7 @@ enum Job {
     /// `hold` or `hold-huge`: MiB, and whether huge pages.
     Hold(usize, bool),
     Tier(TierJob),
+    Fragment,
 }
 
 /// A workload for the ps-tierd tests ([`tier`]).
@@ -1690,6 +1701,7 @@ enum Invocation {
     List,
     Hold(usize, bool),
     Tier(TierJob),
+    Fragment,
     Run { json: bool, names: Vec<String> },
 }
 
@@ -1714,6 +1726,7 @@ impl Args {
             }
             Some(Sub::Hot { mib, secs }) => Invocation::Tier(TierJob::Hot(mib, secs)),
             Some(Sub::Pingpong { mib, rounds }) => Invocation::Tier(TierJob::Pingpong(mib, rounds)),
+            Some(Sub::Fragment) => Invocation::Fragment,
             None => Invocation::Run {
                 json: self.json,
                 names: match self.scenarios.is_empty() {
@@ -1749,6 +1762,7 @@ fn main() -> ExitCode {
             };
             (false, vec![(name, Job::Tier(job))])
         }
+        Invocation::Fragment => (false, vec![("fragment".to_string(), Job::Fragment)]),
         Invocation::Run { json, names } => (
             json,
             names
@@ -1760,12 +1774,12 @@ fn main() -> ExitCode {
                 .collect(),
         ),
     };
-    // One clear error up front when the module is missing or closed to us; `grow` and `hot` do
-    // not need it (they run without the module too).
+    // One clear error up front when the module is missing or closed to us; `grow`, `hot` and
+    // `fragment` do not need it (they run without the module too).
     let needs_device = !jobs.iter().any(|(_, j)| {
         matches!(
             j,
-            Job::Tier(TierJob::Grow(..)) | Job::Tier(TierJob::Hot(..))
+            Job::Tier(TierJob::Grow(..)) | Job::Tier(TierJob::Hot(..)) | Job::Fragment
         )
     });
     if needs_device {
@@ -1787,6 +1801,7 @@ fn main() -> ExitCode {
             Job::Tier(TierJob::Grow(total, chunk, pause)) => tier::grow(*total, *chunk, *pause),
             Job::Tier(TierJob::Hot(mib, secs)) => tier::hot(*mib, *secs),
             Job::Tier(TierJob::Pingpong(mib, rounds)) => tier::pingpong(*mib, *rounds, 120),
+            Job::Fragment => fragment::fragment(),
         });
         if !json {
             match &result {
@@ -1878,6 +1893,7 @@ mod tests {
             args(&["pingpong", "32", "3"]),
             Ok(Invocation::Tier(TierJob::Pingpong(32, 3)))
         ));
+        assert!(matches!(args(&["fragment"]), Ok(Invocation::Fragment)));
         assert_eq!(args(&["--help"]).err(), Some(0));
         for bad in [
             &["hold", "x"][..],
@@ -1891,6 +1907,7 @@ mod tests {
             &["grow", "128", "16"],
             &["hot", "0", "5"],
             &["pingpong", "32", "0"],
+            &["fragment", "1"],
             &["list", "fork"],
         ] {
             assert_eq!(args(bad).err(), Some(Status::Usage as i32), "{bad:?}");

@@ -285,6 +285,11 @@ pub fn mem_free_kb() -> Result<u64, String> {
     meminfo_kb("MemFree")
 }
 
+/// MemTotal, in kB.
+pub fn mem_total_kb() -> Result<u64, String> {
+    meminfo_kb("MemTotal")
+}
+
 /// A pidfd of a process that has exited and been reaped.
 pub fn dead_pidfd() -> Result<OwnedFd, String> {
     let child = fork_child(|| Ok(()))?;
