@@ -8,6 +8,7 @@
 group=$1
 RESULTS=/dev/ttyS1
 . /tests/lib.sh
+. /tests/cases.sh
 [ -f "/tests/groups/$group.sh" ] || {
 	echo "PSTEST FAIL - no such group: $group" >$RESULTS
 	exit 1
@@ -17,14 +18,6 @@ RESULTS=/dev/ttyS1
 stty -F $RESULTS raw -echo 2>/dev/null
 report() { echo "$*" >$RESULTS; echo "$*"; }
 
-# A group's cases: those of the groups it includes (". /tests/groups/NAME.sh"), then its own.
-group_cases() {
-	local inc
-	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9.-]*\)\.sh$|\1|p' "$1"); do
-		group_cases "/tests/groups/$inc.sh"
-	done
-	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
-}
 
 # stuck_report CASE SECS: what a case that still runs after SECS seconds waits for, on the console
 # (kept with a failed group's logs): every task in uninterruptible sleep with its kernel stack,
@@ -49,7 +42,7 @@ stuck_report() {
 }
 
 kmemleak_baseline
-for c in $(group_cases "/tests/groups/$group.sh"); do
+for c in $(group_case_names /tests/groups "/tests/groups/$group.sh"); do
 	report "PSTEST BEGIN $c"
 	before=$(dmesg | wc -l)
 	stuck_report "$c" "${PS_STUCK_SECS:-480}" &

@@ -12,6 +12,9 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
 GROUP_DIR=$REPO/tests/guest/groups
+# The host-side part of a group, if it has one: tests/vm/groups/GROUP.sh (host_* functions).
+HOST_GROUP_DIR=$REPO/tests/vm/groups
+. "$REPO/tests/guest/cases.sh"
 DEFAULT_TIMEOUT=600
 BOOT_TIMEOUT=${PS_BOOT_TIMEOUT:-120}
 
@@ -62,18 +65,19 @@ start_group_gpus() {
 	done
 }
 
-# Host-side checks: a case `case_X` of a group may have a `host_X` that runs on the host after the
-# guest is done (with bash, tests/vm/host-lib.sh and the group file sourced), e.g. to check the
-# gpu-model's register log or VRAM. Prints the reason on failure.
+# Host-side checks: a case `case_X` of a group may have a `host_X` in the group's host part
+# (HOST_FILE, tests/vm/groups/GROUP.sh) that runs on the host after the guest is done (with bash,
+# tests/vm/host-lib.sh and that file sourced), e.g. to check the gpu-model's register log or VRAM.
+# Prints the reason on failure.
 host_check() {
-	local file=$1 case=$2 dir=$3 reason
-	grep -q "^host_$case() *{" "$file" || return 0
+	local host_file=$1 case=$2 dir=$3 reason
+	[ -f "$host_file" ] && grep -q "^host_$case() *{" "$host_file" || return 0
 	# Not "... | grep . && return 1": under pipefail the failed check's own exit status would make
 	# that pipeline fail and the check pass.
 	reason=$(
 		(
 			. "$REPO/tests/vm/host-lib.sh"
-			. "$file"
+			. "$host_file"
 			HOST_DIR=$dir
 			"host_$case"
 		) 2>&1 | sed -n 's/^PSFAIL: //p' | tail -n 1
@@ -83,31 +87,28 @@ host_check() {
 	return 1
 }
 
-# The cases a group runs, in order: those of the groups it includes (a line
-# ". /tests/groups/NAME.sh"), then its own, then those its host_cases (run here) names: results a
-# guest case reports for each of them (e.g. the kunit group, one per KUnit case the sources
-# declare), so that one missing from the guest's report fails.
+# The cases a group (guest FILE, host part HOST_FILE) runs, in order: the guest's (cases.sh), then
+# those the host part's host_cases names: results a guest case reports for each of them (e.g. the
+# kunit group, one per KUnit case the sources declare), so that one missing from the guest's report
+# fails.
 group_cases() {
-	local inc
-	for inc in $(sed -n 's|^\. /tests/groups/\([a-z0-9.-]*\)\.sh$|\1|p' "$1"); do
-		group_cases "$GROUP_DIR/$inc.sh"
-	done
-	sed -n 's/^case_\([a-z0-9_]*\)() *{.*/\1/p' "$1"
-	grep -q '^host_cases() *{' "$1" || return 0
+	local file=$1 host_file=$2
+	group_case_names "$GROUP_DIR" "$file"
+	[ -f "$host_file" ] && grep -q '^host_cases() *{' "$host_file" || return 0
 	(
 		. "$REPO/tests/vm/host-lib.sh"
-		. "$1"
+		. "$host_file"
 		host_cases
 	)
 }
 
 # Requests the guest of a group with "# vm: qmp" makes of the host, as lines on the results port:
 # "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest suspended to RAM, run
-# the group's host_while_suspended if it has one (e.g. to scramble emulated VRAM), then wake the
+# the host part's host_while_suspended if it has one (e.g. to scramble emulated VRAM), then wake the
 # guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST woke N" or "PSHOST error
 # ..."), which host checks read (host-lib.sh host_woke).
 host_requests() {
-	local dir=$1 file=$2 n out
+	local dir=$1 host_file=$2 n out
 	n=$(grep -c '^PSHOST suspend' "$dir/results.log")
 	while [ "$HOST_REQUESTS_DONE" -lt "$n" ]; do
 		HOST_REQUESTS_DONE=$((HOST_REQUESTS_DONE + 1))
@@ -115,9 +116,9 @@ host_requests() {
 			echo "PSHOST error $HOST_REQUESTS_DONE: not suspended: $out" >>"$dir/host.log"
 			continue
 		fi
-		if grep -q '^host_while_suspended() *{' "$file" && ! out=$(
+		if [ -f "$host_file" ] && grep -q '^host_while_suspended() *{' "$host_file" && ! out=$(
 			. "$REPO/tests/vm/host-lib.sh"
-			. "$file"
+			. "$host_file"
 			HOST_DIR=$dir
 			host_while_suspended 2>&1
 		); then
@@ -131,10 +132,10 @@ host_requests() {
 	done
 }
 
-# Runs QEMU_CMD for the group in $1 (file $2); returns QEMU's status, 124 when the group timed
+# Runs QEMU_CMD for the group in $1 (host part $2); returns QEMU's status, 124 when the group timed
 # out, or 125 when the guest did not start its first case within BOOT_TIMEOUT seconds.
 run_guest() {
-	local dir=$1 file=$2 waited=0 done_for=0
+	local dir=$1 host_file=$2 waited=0 done_for=0
 	HOST_REQUESTS_DONE=0
 	: >"$dir/host.log"
 	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
@@ -143,7 +144,7 @@ run_guest() {
 		sleep 1
 		waited=$((waited + 1))
 		if [ "$GROUP_QMP" = 1 ]; then
-			host_requests "$dir" "$file"
+			host_requests "$dir" "$host_file"
 			# After a wake from S3, QEMU (7.2, q35) may ignore the guest's ACPI power-off: once
 			# the guest is done, give it 30 s, then end QEMU through QMP.
 			if grep -q '^PSTEST DONE' "$dir/results.log"; then
@@ -178,8 +179,10 @@ trap stop_gpu_models EXIT
 FAILED_GROUPS=()
 
 run_group() {
-	local group=$1 file=$GROUP_DIR/$1.sh
+	local group=$1 file=$GROUP_DIR/$1.sh host_file=$HOST_GROUP_DIR/$1.sh
 	[ -f "$file" ] || die "no such group: $group"
+	! grep -q '^host_[a-z0-9_]*() *{' "$file" ||
+		die "$file: host_* functions run on the host; they belong in tests/vm/groups/$group.sh"
 	group_qemu_args "$file"
 	local skip=0
 	use_kernel "$GROUP_KERNEL" || skip=$?
@@ -221,7 +224,7 @@ run_group() {
 			"ps.mode=test ps.group=$group${GROUP_CMDLINE} ${PS_GUEST_ARGS:-}" "${GROUP_ARGS[@]}"
 		[ ${#GROUP_GPUS[@]} -ne 0 ] && QEMU_CMD=(in_qemu_chroot "${QEMU_CMD[@]}")
 		printf '%s\n' "${QEMU_CMD[*]}" >"$dir/qemu.cmd"
-		run_guest "$dir" "$file"
+		run_guest "$dir" "$host_file"
 		rc=$?
 		stop_gpu_models
 		[ $rc -ne 125 ] && break
@@ -234,7 +237,7 @@ run_group() {
 	grep -q '^PSTEST DONE' "$dir/results.log" && finished=1
 
 	local case status reason group_failed=0 line cases
-	cases=$(group_cases "$file")
+	cases=$(group_cases "$file" "$host_file")
 	# A group that runs no case proves nothing (an include the pattern above does not see).
 	if [ -z "$cases" ]; then
 		printf 'FAIL  %s: no cases (no case_* function in it or in the groups it includes)\n' "$group"
@@ -245,7 +248,7 @@ run_group() {
 		line=$(grep -m1 "^PSTEST \(PASS\|FAIL\) $case\( \|\$\)" "$dir/results.log")
 		status=$(awk '{print $2}' <<<"$line")
 		reason=$(cut -d' ' -f4- <<<"$line")
-		if [ "$status" = PASS ] && ! reason=$(host_check "$file" "$case" "$dir"); then
+		if [ "$status" = PASS ] && ! reason=$(host_check "$host_file" "$case" "$dir"); then
 			status=FAIL
 			reason="host: $reason"
 		fi

@@ -11,8 +11,3 @@ case_debian_v100_copy_engine() {
 	info "kernel $(uname -r); copy engine: $(cat /sys/bus/pci/devices/$(nvidia_bdf 1db4)/pseudoscopic/copy_engine)," \
 		"$(gpu_stat "$(nvidia_bdf 1db4)" dma_bytes) bytes copied by it"
 }
-
-host_debian_v100_copy_engine() {
-	no_rejected_access 0
-	copy_engine_used 0
-}

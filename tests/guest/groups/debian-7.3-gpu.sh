@@ -28,8 +28,3 @@ case_debian_v100_self_test() {
 	load_module pool_size_mb=256
 	ps-test || fail "ps-test, the self-test, on an emulated V100 under full preemption"
 }
-
-host_debian_v100_copy_engine() {
-	no_rejected_access 0
-	copy_engine_used 0
-}

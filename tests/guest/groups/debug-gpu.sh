@@ -14,8 +14,3 @@ case_unbind_with_parked_pages_debug() {
 }
 
 case_no_kmemleak_reports_gpu() { kmemleak_check; }
-
-host_migrate_with_copy_engine_debug() {
-	no_rejected_access 0
-	gpu_log_has 0 '^CE copy' "copies by the model's copy engine"
-}

@@ -6,9 +6,3 @@
 case_copy_engine_channel_error_p100() {
 	ce_fault_suite "$(nvidia_bdf 15f8)" "channel error" pool_size_mb=256
 }
-
-host_copy_engine_channel_error_p100() {
-	no_rejected_access 0
-	gpu_log_has 0 '^CE copy' "copies by the model's copy engine before the error"
-	gpu_log_has 0 '^FAULT' "the injected channel error"
-}

@@ -7,9 +7,3 @@
 case_copy_engine_bad_semaphore_rtx8000() {
 	ce_fault_suite "$(nvidia_bdf 1e30)" "semaphore corrupted"
 }
-
-host_copy_engine_bad_semaphore_rtx8000() {
-	no_rejected_access 0
-	gpu_log_has 0 '^CE copy' "copies by the model's copy engine before the corruption"
-	gpu_log_has 0 '^FAULT' "the injected corruption"
-}

@@ -46,23 +46,9 @@ case_config_space_p100() {
 	expect_eq "$(od -An -tx1 -j $((0x$cap)) -N1 $dev/config | tr -d ' ')" 05 "capability at 0x$cap is MSI"
 }
 
-host_probe_p100() {
-	no_rejected_access 0
-	gpu_log_has 0 'NV_PTOP_SCAL_NUM_FBPAS' "FBPA count read"
-	gpu_log_has 0 'NV_PFB_FBPA_CSTATUS_RAMAMOUNT' "per-FBPA size read"
-	gpu_log_has 0 'POST scratch' "POST status read"
-}
-
 # Every migration scenario with the copy engine (the default), then with the CPU alone.
 case_migrate_p100() { migration_suite "$(nvidia_bdf 15f8)" 1 $EMULATED_POOL; }
 case_migrate_cpu_p100() { migration_suite "$(nvidia_bdf 15f8)" 0 $EMULATED_POOL; }
-
-host_migrate_p100() {
-	no_rejected_access 0
-	copy_engine_used 0
-	gpu_log_lacks 0 'NV_PBUS_BAR2_BLOCK' "BAR2 on Pascal, whose copy engine needs no method buffer"
-	gpu_log_has 0 '^W4 0x00002254 = 0x00000000 NV_PFIFO_BAR1_BASE' "USERD window invalidated at teardown"
-}
 
 # 64 MiB parked in the P100, checked in the model's VRAM file after the guest is gone
 # (scrub=0: the VRAM keeps what it held).
@@ -71,12 +57,4 @@ case_park_in_p100_vram() {
 	bdf=$(nvidia_bdf 15f8)
 	load_module $EMULATED_POOL scrub=0
 	park_and_unbind "$bdf"
-}
-
-host_park_in_p100_vram() {
-	vram_holds 0 19 16384
-	vram_untouched 0 0 $((256 << 10))
-	# Host treats a write anywhere in the USERD snoop window as some channel's GP_PUT: no pool
-	# page may lie there (past the 512 bytes of channel 0).
-	vram_untouched 0 $(((256 << 10) + 512)) $(((256 << 10) + (2 << 20)))
 }

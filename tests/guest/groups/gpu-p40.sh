@@ -22,14 +22,6 @@ case_probe_p40_clamps_bar1() {
 	expect_dmesg "$bdf: VRAM 0x2000000-0x2ffffff is locked \(write-protected or video-protected region\); not lent" "locked region line"
 }
 
-host_probe_p40_clamps_bar1() {
-	no_rejected_access 0
-	# Pascal reports WPR through NV_PFB_PRI_MMU_WPR_INFO (nouveau gm200_acr_wpr_check); the
-	# Turing registers do not exist here (no_rejected_access above).
-	gpu_log_has 0 '^R4 0x00100cd4 = 0x[0-9a-f]+ NV_PFB_PRI_MMU_WPR_INFO' "WPR read"
-	gpu_log_has 0 '^R4 0x00100cd0 = 0x[0-9a-f]+ NV_PFB_PRI_MMU_VPR_INFO' "VPR status read"
-}
-
 case_pool_size_on_p40() {
 	local bdf
 	bdf=$(nvidia_bdf 1b38)
@@ -44,10 +36,4 @@ case_park_around_wpr2() {
 	bdf=$(nvidia_bdf 1b38)
 	load_module pool_size_mb=128 scrub=0
 	park_and_unbind "$bdf"
-}
-
-host_park_around_wpr2() {
-	vram_holds 0 19 16384
-	vram_untouched 0 $((32 << 20)) $((48 << 20))
-	vram_untouched 0 0 $((256 << 10))
 }

@@ -25,14 +25,6 @@ case_virtual_bar1_recovered() {
 	scenario migrate
 }
 
-host_virtual_bar1_recovered() {
-	no_rejected_access 2
-	gpu_log_has 2 '^W4 0x00001704 = 0x00000000 NV_PBUS_BAR1_BLOCK' "BAR1 put in physical mode"
-	gpu_log_has 2 '^END BAR1 physical' "BAR1 mode at the end"
-	no_rejected_access 3
-	gpu_log_has 3 '^W4 0x00001704 = 0x00000000 NV_PBUS_BAR1_BLOCK' "BAR1 switch attempted on the stuck board"
-}
-
 case_unsupported_chip_refused() {
 	local bdf
 	bdf=$(nvidia_bdf 20f1)
@@ -47,10 +39,6 @@ case_unsupported_chip_refused() {
 	[ -c /dev/$MODULE ] || fail "/dev/$MODULE gone"
 }
 
-host_unsupported_chip_refused() {
-	no_rejected_access 0
-}
-
 case_not_posted_refused() {
 	local bdf
 	bdf=$(nvidia_bdf 15f8)
@@ -61,11 +49,6 @@ case_not_posted_refused() {
 	is_loaded || fail "module unloaded"
 }
 
-host_not_posted_refused() {
-	no_rejected_access 1
-	gpu_log_lacks 1 'NV_PBUS_BAR1_BLOCK' "BAR1 touched on an un-POSTed board"
-}
-
 case_small_bar1_refused() {
 	local bdf
 	bdf=$(nvidia_bdf 1db5)
@@ -74,9 +57,4 @@ case_small_bar1_refused() {
 	expect_dmesg "$bdf: BAR1 is 33554432 bytes, smaller than the 64 MiB minimum" "refusal line"
 	expect_eq "$(bound_driver "$bdf")" "" "driver of $bdf"
 	is_loaded || fail "module unloaded"
-}
-
-host_small_bar1_refused() {
-	no_rejected_access 4
-	gpu_log_lacks 4 'NV_PMC_BOOT_0' "registers read for a BAR1 too small to use"
 }

@@ -26,7 +26,3 @@ case_board_dead_after_reset_is_unbound() {
 	out=$(ps-test migrate 2>&1) && fail "a park succeeded with the only GPU gone: $out"
 	expect_match "$out" "No such device" "park with no GPU left"
 }
-
-host_board_dead_after_reset_is_unbound() {
-	gpu_log_has 0 '^RESET the board does not come back' "the model's reset left the board dead"
-}

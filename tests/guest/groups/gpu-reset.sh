@@ -15,8 +15,3 @@ case_function_reset_v100() {
 	held_across "function reset" check sh -c "echo 1 > /sys/bus/pci/devices/$bdf/reset"
 	engine_back_after reset "$bdf"
 }
-
-host_function_reset_v100() {
-	gpu_resets 0 1
-	no_rejected_access 0
-}

@@ -20,20 +20,6 @@ case_probe_rtx8000() {
 	expect_dmesg "$bdf: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "copy-engine self-check"
 }
 
-host_probe_rtx8000() {
-	no_rejected_access 0
-	gpu_log_has 0 'NV_PMC_BOOT_42' "chip ID from NV_PMC_BOOT_42"
-	gpu_log_has 0 'GFW boot progress' "Turing POST status read"
-	gpu_log_has 0 '^W4 0x00b80f48 = 0xa[0-9a-f]{7} NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK' "BAR2 bound through Turing's own block"
-	gpu_log_lacks 0 '^W4 0x00001714' "BAR2 bound through 0x1714, which does nothing on TU10x"
-}
-
 # Every migration scenario with the copy engine (the default), then with the CPU alone.
 case_migrate_rtx8000() { migration_suite "$(nvidia_bdf 1e30)" 1; }
 case_migrate_cpu_rtx8000() { migration_suite "$(nvidia_bdf 1e30)" 0; }
-
-host_migrate_rtx8000() {
-	no_rejected_access 0
-	copy_engine_used 0
-	method_buffer_used 0
-}

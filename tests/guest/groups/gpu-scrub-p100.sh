@@ -6,9 +6,3 @@
 case_scrub_by_cpu_p100() {
 	scrub_on_unbind "$(nvidia_bdf 15f8)" "the CPU" pool_size_mb=256 enable_dma=0
 }
-
-host_scrub_by_cpu_p100() {
-	no_rejected_access 0
-	gpu_log_lacks 0 '^CE ' "copy-engine work with enable_dma=0"
-	vram_untouched 0 0 $((512 << 20))
-}

@@ -6,9 +6,3 @@
 case_scrub_by_copy_engine_v100() {
 	scrub_on_unbind "$(nvidia_bdf 1db4)" "the copy engine" pool_size_mb=256
 }
-
-host_scrub_by_copy_engine_v100() {
-	no_rejected_access 0
-	gpu_log_has 0 '^CE fill vidmem:' "fills by the model's copy engine"
-	vram_untouched 0 0 $((512 << 20))
-}

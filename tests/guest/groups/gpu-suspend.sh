@@ -13,9 +13,3 @@ case_suspend_to_ram_v100() {
 	held_across suspend suspend_to_ram
 	engine_back_after suspend "$bdf"
 }
-
-host_suspend_to_ram_v100() {
-	host_woke 1
-	gpu_resets 0 1
-	no_rejected_access 0
-}

@@ -22,7 +22,3 @@ case_probe_v100_32g() {
 	load_module pool_size_mb=32
 	scenario migrate
 }
-
-host_probe_v100_32g() {
-	no_rejected_access 0
-}

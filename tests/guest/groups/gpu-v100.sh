@@ -25,21 +25,9 @@ case_probe_v100() {
 	expect_match "$out" "DeviceTotal: +$((V100_PAGES * 4)) kB" "ps-status total"
 }
 
-host_probe_v100() {
-	no_rejected_access 0
-	gpu_log_has 0 'NV_PFB_PRI_MMU_LOCAL_MEMORY_RANGE' "VRAM size read"
-	gpu_log_lacks 0 'FBPA' "GP100's FBPA registers on a GV100"
-}
-
 # Every migration scenario with the copy engine (the default), then with the CPU alone.
 case_migrate_v100() { migration_suite "$(nvidia_bdf 1db4)" 1 $EMULATED_POOL; }
 case_migrate_cpu_v100() { migration_suite "$(nvidia_bdf 1db4)" 0 $EMULATED_POOL; }
-
-host_migrate_v100() {
-	no_rejected_access 0
-	copy_engine_used 0
-	method_buffer_used 0
-}
 
 # 64 MiB parked in the V100, checked in the model's VRAM file after the guest is gone
 # (scrub=0: the VRAM keeps what it held).
@@ -48,8 +36,4 @@ case_park_in_v100_vram() {
 	bdf=$(nvidia_bdf 1db4)
 	load_module $EMULATED_POOL scrub=0
 	park_and_unbind "$bdf"
-}
-
-host_park_in_v100_vram() {
-	vram_holds 0 19 16384
 }

@@ -12,9 +12,6 @@ case_suspend_to_ram_keeps_parked_data() {
 	held_across suspend suspend_to_ram
 }
 
-host_while_suspended() { ivshmem_scramble 0; }
-host_suspend_to_ram_keeps_parked_data() { host_woke 1; }
-
 # Hibernation takes the same path (PM_HIBERNATION_PREPARE, PM_POST_HIBERNATION): pm_test stops it
 # after the devices are frozen and thawed, before an image is written (the guest has no swap).
 case_hibernation_brings_parked_pages_back() {
