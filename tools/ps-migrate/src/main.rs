@@ -7,9 +7,9 @@ use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     cli::{self, Failure, Status},
-    json::Json,
-    maps, parse_size,
+    json, maps, parse_size,
 };
+use serde::Serialize;
 use std::{
     io::{self, IsTerminal, Write as _},
     os::{fd::AsRawFd, unix::process::ExitStatusExt},
@@ -465,54 +465,99 @@ fn text(outcomes: &[Outcome], action: Action) -> String {
     out
 }
 
-fn counters_json(c: &Migrate) -> Json {
-    Json::object()
-        .with("moved", c.moved)
-        .with("skipped_resident", c.skipped_resident)
-        .with("skipped_empty", c.skipped_empty)
-        .with("skipped_unmovable", c.skipped_unmovable)
-        .with("skipped_busy", c.skipped_busy)
-        .with("skipped_no_space", c.skipped_no_space)
+/// A move's counters in `--json`.
+#[derive(Default, Serialize)]
+struct CountersJson {
+    moved: u64,
+    skipped_resident: u64,
+    skipped_empty: u64,
+    skipped_unmovable: u64,
+    skipped_busy: u64,
+    skipped_no_space: u64,
 }
 
-fn json(pid: i32, outcomes: &[Outcome], action: Action) -> Json {
+impl From<&Migrate> for CountersJson {
+    fn from(c: &Migrate) -> Self {
+        Self {
+            moved: c.moved,
+            skipped_resident: c.skipped_resident,
+            skipped_empty: c.skipped_empty,
+            skipped_unmovable: c.skipped_unmovable,
+            skipped_busy: c.skipped_busy,
+            skipped_no_space: c.skipped_no_space,
+        }
+    }
+}
+
+/// One range in `--json`: its residency, or the counters of its move.
+#[derive(Serialize)]
+struct RangeJson {
+    start: u64,
+    end: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resident: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counters: Option<CountersJson>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum TotalJson {
+    Moved(CountersJson),
+    Residency { pages: u64, resident: u64 },
+}
+
+#[derive(Serialize)]
+struct ReportJson {
+    pid: i32,
+    action: &'static str,
+    ranges: Vec<RangeJson>,
+    total: TotalJson,
+}
+
+fn report_json(pid: i32, outcomes: &[Outcome], action: Action) -> String {
     let mut total = Migrate::default();
     let (mut resident, mut pages) = (0, 0);
-    let ranges: Vec<Json> = outcomes
+    let ranges = outcomes
         .iter()
         .map(|o| {
-            let mut j = Json::object()
-                .with("start", o.start)
-                .with("end", o.start + o.length);
+            let mut j = RangeJson {
+                start: o.start,
+                end: o.start + o.length,
+                pages: None,
+                resident: None,
+                counters: None,
+                error: o.error.as_ref().map(ToString::to_string),
+            };
             match &o.residency {
                 Some(r) => {
                     resident += r.resident;
                     pages += r.pages;
-                    j = j.with("pages", r.pages).with("resident", r.resident);
+                    j.pages = Some(r.pages);
+                    j.resident = Some(r.resident);
                 }
                 None => {
                     accumulate(&mut total, &o.counters);
-                    j = j.with("counters", counters_json(&o.counters));
+                    j.counters = Some((&o.counters).into());
                 }
             }
-            j.with("error", o.error.as_ref().map(ToString::to_string))
+            j
         })
         .collect();
-    let (name, total) = match action {
-        Action::Move(Direction::ToDevice) => ("vram", counters_json(&total)),
-        Action::Move(Direction::ToRam) => ("ram", counters_json(&total)),
-        Action::Residency => (
-            "residency",
-            Json::object()
-                .with("pages", pages)
-                .with("resident", resident),
-        ),
+    let (action, total) = match action {
+        Action::Move(Direction::ToDevice) => ("vram", TotalJson::Moved((&total).into())),
+        Action::Move(Direction::ToRam) => ("ram", TotalJson::Moved((&total).into())),
+        Action::Residency => ("residency", TotalJson::Residency { pages, resident }),
     };
-    Json::object()
-        .with("pid", pid)
-        .with("action", name)
-        .with("ranges", ranges)
-        .with("total", total)
+    json::to_string(&ReportJson {
+        pid,
+        action,
+        ranges,
+        total,
+    })
 }
 
 /// The exit status for a set of outcomes: that of the first failed range.
@@ -531,7 +576,7 @@ fn run_migrate(o: &Options) -> Result<Status, Failure> {
     };
     let outcomes = migrate(&dev, o.pid, o.action, o.device, &ranges, o.progress)?;
     if o.json {
-        println!("{}", json(o.pid, &outcomes, o.action));
+        println!("{}", report_json(o.pid, &outcomes, o.action));
     } else {
         print!("{}", text(&outcomes, o.action));
     }
@@ -595,7 +640,7 @@ fn run_command(o: &RunOptions) -> Result<ExitCode, Failure> {
     }
     let action = Action::Move(Direction::ToDevice);
     match all_ranges(pid).and_then(|r| migrate(&dev, pid, action, o.device, &r, Progress::Off)) {
-        Ok(outcomes) if o.json => eprintln!("{}", json(pid, &outcomes, action)),
+        Ok(outcomes) if o.json => eprintln!("{}", report_json(pid, &outcomes, action)),
         Ok(outcomes) => eprintln!("{}", run_report(pid, &outcomes)),
         Err(f) => eprintln!("ps-migrate: parking pid {pid}: {f}"),
     }
@@ -844,7 +889,7 @@ mod tests {
             outcome_status(&[outcome(0, 0, Some(libc::ESRCH))]),
             Status::NoProcess
         );
-        let j = json(7, &outcomes[..1], Action::Move(Direction::ToRam)).to_string();
+        let j = report_json(7, &outcomes[..1], Action::Move(Direction::ToRam)).to_string();
         assert_eq!(
             j,
             r#"{"pid":7,"action":"ram","ranges":[{"start":65536,"end":81920,"counters":{"moved":3,"skipped_resident":0,"skipped_empty":0,"skipped_unmovable":0,"skipped_busy":0,"skipped_no_space":1},"error":null}],"total":{"moved":3,"skipped_resident":0,"skipped_empty":0,"skipped_unmovable":0,"skipped_busy":0,"skipped_no_space":1}}"#

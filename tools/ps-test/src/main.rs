@@ -15,13 +15,14 @@ use proc::{fork_child, Pipe};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     cli::{self, Status},
-    json::Json,
+    json,
     mem::{Buf, PAGE},
     smaps,
     sysfs::{Pool, Stats},
     thp::HugePages,
     System,
 };
+use serde::Serialize;
 use std::{io, os::fd::AsRawFd, process::ExitCode};
 
 type TestResult = Result<(), String>;
@@ -1738,6 +1739,22 @@ impl Args {
     }
 }
 
+/// One scenario's result in `--json`.
+#[derive(Serialize)]
+struct ScenarioJson<'a> {
+    scenario: &'a str,
+    ok: bool,
+    error: Option<&'a str>,
+}
+
+/// A run in `--json`.
+#[derive(Serialize)]
+struct RunJson<'a> {
+    results: Vec<ScenarioJson<'a>>,
+    passed: usize,
+    failed: usize,
+}
+
 fn main() -> ExitCode {
     let invocation = cli::parse::<Args>()
         .invocation()
@@ -1814,21 +1831,22 @@ fn main() -> ExitCode {
     }
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     if json {
-        let list: Vec<Json> = results
+        let passed = results.len() - failed;
+        let results = results
             .iter()
-            .map(|(name, r)| {
-                Json::object()
-                    .with("scenario", *name)
-                    .with("ok", r.is_ok())
-                    .with("error", r.as_ref().err().map(String::as_str))
+            .map(|(name, r)| ScenarioJson {
+                scenario: name,
+                ok: r.is_ok(),
+                error: r.as_ref().err().map(String::as_str),
             })
             .collect();
         println!(
             "{}",
-            Json::object()
-                .with("results", list)
-                .with("passed", results.len() - failed)
-                .with("failed", failed)
+            json::to_string(&RunJson {
+                results,
+                passed,
+                failed,
+            })
         );
     } else {
         println!("{} passed, {failed} failed", results.len() - failed);
