@@ -606,7 +606,8 @@ fn run(args: &Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    let args = cli::parse::<Args>();
+    // A daemon: its man page is in section 8.
+    let args = cli::parse_in::<Args>(cli::ManSection::Admin);
     match run(&args) {
         Ok(()) => Status::Ok.into(),
         Err(f) => {
