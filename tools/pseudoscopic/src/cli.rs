@@ -346,24 +346,6 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// One frame of a progress bar `width` characters wide: `[#####.....]  50% 1.0 GiB/2.0 GiB`.
-pub fn progress_bar(done: u64, total: u64, width: usize) -> String {
-    let fraction = if total == 0 {
-        1.0
-    } else {
-        done.min(total) as f64 / total as f64
-    };
-    let filled = ((fraction * width as f64) as usize).min(width);
-    format!(
-        "[{}{}] {:>3}% {}/{}",
-        "#".repeat(filled),
-        ".".repeat(width - filled),
-        (fraction * 100.0) as u32,
-        human_bytes(done),
-        human_bytes(total)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,23 +522,5 @@ mod tests {
         assert_eq!(human_bytes(4096), "4.0 KiB");
         assert_eq!(human_bytes(3 << 29), "1.5 GiB");
         assert_eq!(human_bytes(u64::MAX), "16384.0 PiB");
-    }
-
-    #[test]
-    fn progress_bars() {
-        assert_eq!(
-            progress_bar(0, 1 << 30, 10),
-            "[..........]   0% 0 B/1.0 GiB"
-        );
-        assert_eq!(
-            progress_bar(1 << 29, 1 << 30, 10),
-            "[#####.....]  50% 512.0 MiB/1.0 GiB"
-        );
-        assert_eq!(
-            progress_bar(1 << 30, 1 << 30, 10),
-            "[##########] 100% 1.0 GiB/1.0 GiB"
-        );
-        assert_eq!(progress_bar(5, 0, 4), "[####] 100% 5 B/0 B");
-        assert_eq!(progress_bar(9, 4, 4), "[####] 100% 9 B/4 B");
     }
 }
