@@ -160,10 +160,14 @@ impl AsRawFd for Device {
     }
 }
 
-/// A pidfd for process `pid` (`pidfd_open(2)`); EINVAL for pid 0, as the kernel says for any
-/// pid that is not a process.
+/// A pidfd for process `pid` (`pidfd_open(2)`); EINVAL for a pid of 0 or below, as the kernel
+/// says (rustix's `Pid` holds only positive ones).
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let pid = match pid {
+        1.. => Pid::from_raw(pid),
+        _ => None,
+    }
+    .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     Ok(process::pidfd_open(pid, PidfdFlags::empty())?)
 }
 
