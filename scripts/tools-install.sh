@@ -11,8 +11,8 @@
 #                                       (`make install` runs it through scripts/dkms.sh)
 #   scripts/tools-install.sh uninstall  removes all of it
 #
-# ps-tierd's man page and completions go with the others; its binary, in /usr/local/sbin where
-# its systemd unit expects it, is scripts/dkms.sh's.
+# ps-tierd's man page (section 8, a daemon's) and completions go with the others; its binary, in
+# /usr/local/sbin where its systemd unit expects it, is scripts/dkms.sh's.
 #
 # Environment:
 #   PREFIX   where the tools go (default /usr/local: PREFIX/bin, PREFIX/share)
@@ -28,6 +28,8 @@ ROOT=${ROOT%/}
 # The tools in PREFIX/bin, and every tool with a man page and completions.
 BIN_TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz)
 DOC_TOOLS=("${BIN_TOOLS[@]}" ps-tierd)
+# The daemons, whose man pages are in section 8 (`cli::ManSection::Admin`); the rest are in 1.
+DAEMONS=(ps-tierd)
 
 say() { printf 'tools-install.sh: %s\n' "$*"; }
 die() {
@@ -35,10 +37,17 @@ die() {
 	exit 1
 }
 
+# man_section TOOL: the section of TOOL's man page.
+man_section() {
+	if [[ " ${DAEMONS[*]} " == *" $1 "* ]]; then echo 8; else echo 1; fi
+}
+
 # doc_files TOOL: TOOL's generated files, relative to share/, one per line, with the kind
 # `TOOL --generate` writes each from: "KIND PATH". Where man, bash-completion, zsh and fish look.
 doc_files() {
-	printf '%s\n' "man man/man1/$1.1" "bash bash-completion/completions/$1" \
+	local section
+	section=$(man_section "$1")
+	printf '%s\n' "man man/man$section/$1.$section" "bash bash-completion/completions/$1" \
 		"zsh zsh/site-functions/_$1" "fish fish/vendor_completions.d/$1.fish"
 }
 

@@ -57,7 +57,7 @@ for tool in ps-status ps-migrate ps-test ps-stress ps-bench ps-fuzz; do
 	cmp -s "$REPO/out/tools/release/$tool" "$ROOT/usr/local/bin/$tool" || fail "$tool not installed in /usr/local/bin"
 done
 # Their man pages and completions (tests/host/tools-install.sh checks every one).
-for f in man/man1/ps-status.1 man/man1/ps-tierd.1 bash-completion/completions/ps-migrate zsh/site-functions/_ps-test \
+for f in man/man1/ps-status.1 man/man8/ps-tierd.8 bash-completion/completions/ps-migrate zsh/site-functions/_ps-test \
 	fish/vendor_completions.d/ps-stress.fish; do
 	cmp -s "$REPO/out/tools/share/$f" "$ROOT/usr/local/share/$f" || fail "$f not installed in /usr/local/share"
 done

@@ -21,9 +21,14 @@ fail() {
 }
 pass() { echo "PASS  tools-install/$*"; }
 
+# man_section TOOL: where TOOL's man page belongs: 8 for the daemon ps-tierd, 1 for the commands.
+man_section() { if [ "$1" = ps-tierd ]; then echo 8; else echo 1; fi; }
+
 # installed TOOL: "KIND FILE" for each generated file of TOOL under the scratch root.
 installed() {
-	printf '%s\n' "man $ROOT$PREFIX/share/man/man1/$1.1" \
+	local section
+	section=$(man_section "$1")
+	printf '%s\n' "man $ROOT$PREFIX/share/man/man$section/$1.$section" \
 		"bash $ROOT$PREFIX/share/bash-completion/completions/$1" \
 		"zsh $ROOT$PREFIX/share/zsh/site-functions/_$1" \
 		"fish $ROOT$PREFIX/share/fish/vendor_completions.d/$1.fish"
@@ -46,8 +51,9 @@ for tool in "${TOOLS[@]}"; do
 		[ -s "$file" ] || fail "no $kind file for $tool: $file"
 		cmp -s <("$BIN/$tool" --generate "$kind") "$file" || fail "$file is not what '$tool --generate $kind' writes"
 	done < <(installed "$tool")
-	man_page=$ROOT$PREFIX/share/man/man1/$tool.1
-	head -n 5 "$man_page" | grep -q "^\.TH $tool 1" || fail "$man_page has no .TH header for $tool"
+	section=$(man_section "$tool")
+	man_page=$ROOT$PREFIX/share/man/man$section/$tool.$section
+	head -n 5 "$man_page" | grep -q "^\.TH $tool $section" || fail "$man_page has no .TH header for $tool in section $section"
 	if command -v man >/dev/null; then
 		rendered=$(MANWIDTH=80 man -l "$man_page" 2>/dev/null | col -b)
 		grep -q "^NAME" <<<"$rendered" || fail "man -l $man_page renders no NAME section"
@@ -63,7 +69,8 @@ for tool in "${TOOLS[@]}"; do
 	grep -q "^complete -c $tool " "$ROOT$PREFIX/share/fish/vendor_completions.d/$tool.fish" ||
 		fail "the fish completion of $tool completes nothing for $tool"
 done
-pass "install: ${#TOOLS[@]} tools, their man pages and bash, zsh and fish completions in $PREFIX"
+[ -e "$ROOT$PREFIX/share/man/man1/ps-tierd.1" ] && fail "ps-tierd's man page in section 1 as well as 8"
+pass "install: ${#TOOLS[@]} tools, their man pages (ps-tierd's in section 8) and bash, zsh and fish completions in $PREFIX"
 
 tools_install uninstall
 left=$(find "$ROOT" -type f)

@@ -12,7 +12,6 @@
 //! `ps-bench tier` is the workload of the tiering benchmark, `ps-bench tier-report` its table
 //! ([`tier`], [`tier_report`]).
 
-mod jsonl;
 mod peers;
 mod report;
 mod tier;

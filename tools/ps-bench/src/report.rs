@@ -2,6 +2,8 @@
 
 //! The benchmark's results: a table with ratios to each peer, the claims they support, and JSON.
 
+use pseudoscopic::json;
+use serde::Serialize;
 use std::fmt::Write;
 
 /// What was measured.
@@ -213,42 +215,59 @@ pub fn claims_text(claims: &[Claim]) -> String {
     out
 }
 
-/// The results as one JSON document.
-pub fn json(samples: &[Sample], claims: &[Claim], copy_path: &str) -> String {
-    let mut out = String::from("{\n  \"copy_path\": ");
-    let _ = write!(out, "\"{}\",\n  \"samples\": [\n", escape(copy_path));
-    for (i, s) in samples.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "    {{\"peer\": \"{}\", \"pages\": \"{}\", \"mib\": {}, \"op\": \"{}\", \"seconds\": {:.6}, \"pages_per_s\": {:.1}, \"mib_per_s\": {:.3}}}{}",
-            s.peer,
-            kind(s.huge),
-            s.mib,
-            s.op.name(),
-            s.seconds,
-            s.pages_per_s(),
-            s.mib_per_s(),
-            if i + 1 < samples.len() { "," } else { "" }
-        );
-    }
-    out.push_str("  ],\n  \"claims\": [\n");
-    for (i, c) in claims.iter().enumerate() {
-        let worst = c.worst.map_or("null".into(), |w| format!("{w:.3}"));
-        let holds = c.holds().map_or("null".into(), |h| h.to_string());
-        let _ = writeln!(
-            out,
-            "    {{\"claim\": \"{}\", \"worst_ratio\": {worst}, \"needed\": {}, \"holds\": {holds}}}{}",
-            escape(c.text),
-            c.needed,
-            if i + 1 < claims.len() { "," } else { "" }
-        );
-    }
-    out.push_str("  ]\n}\n");
-    out
+#[derive(Serialize)]
+struct SampleJson {
+    peer: &'static str,
+    pages: &'static str,
+    mib: usize,
+    op: &'static str,
+    seconds: f64,
+    pages_per_s: f64,
+    mib_per_s: f64,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+#[derive(Serialize)]
+struct ClaimJson {
+    claim: &'static str,
+    worst_ratio: Option<f64>,
+    needed: f64,
+    holds: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    copy_path: &'a str,
+    samples: Vec<SampleJson>,
+    claims: Vec<ClaimJson>,
+}
+
+/// The results as one JSON document.
+pub fn json(samples: &[Sample], claims: &[Claim], copy_path: &str) -> String {
+    let report = ReportJson {
+        copy_path,
+        samples: samples
+            .iter()
+            .map(|s| SampleJson {
+                peer: s.peer,
+                pages: kind(s.huge),
+                mib: s.mib,
+                op: s.op.name(),
+                seconds: s.seconds,
+                pages_per_s: s.pages_per_s(),
+                mib_per_s: s.mib_per_s(),
+            })
+            .collect(),
+        claims: claims
+            .iter()
+            .map(|c| ClaimJson {
+                claim: c.text,
+                worst_ratio: c.worst,
+                needed: c.needed,
+                holds: c.holds(),
+            })
+            .collect(),
+    };
+    json::to_string_pretty(&report) + "\n"
 }
 
 #[cfg(test)]
@@ -317,9 +336,12 @@ mod tests {
         assert!(t.contains("2.00"));
         let j = json(&samples, &claims(&samples, &[16]), "avx2");
         assert!(j.contains("\"copy_path\": \"avx2\""));
-        assert!(
-            j.contains("\"peer\": \"test_hmm\", \"pages\": \"4K\", \"mib\": 16, \"op\": \"park\"")
+        let j: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(
+            j["samples"][1],
+            serde_json::json!({"peer": "test_hmm", "pages": "4K", "mib": 16, "op": "park",
+                "seconds": 0.5, "pages_per_s": 8192.0, "mib_per_s": 32.0})
         );
-        assert!(j.contains("\"holds\": true"));
+        assert_eq!(j["claims"][0]["holds"], true);
     }
 }

@@ -8,15 +8,14 @@
 //! and the module's counters around the measured phase. Every word an operation touches is
 //! checked.
 
-use crate::jsonl;
 use clap::ValueEnum;
 use pseudoscopic::{
     abi::{self, Device, Residency},
-    cli,
-    json::Json,
+    cli, json,
     mem::{pattern, Buf, PAGE},
     rng::Rng,
 };
+use serde::Serialize;
 use std::{
     fs,
     io::Write as _,
@@ -417,6 +416,32 @@ fn work(mem: &Memory, opts: &Options, rng: &mut Rng, secs: u64) -> Result<Outcom
     Ok(out)
 }
 
+/// One run's result, a line of `--json` output (`ps-bench tier-report` reads them back).
+#[derive(Serialize)]
+struct Record<'a> {
+    label: &'a str,
+    data: &'static str,
+    oom_killed: bool,
+    mib: usize,
+    hot_mib: usize,
+    mem_total_mib: u64,
+    cold_every: u64,
+    seconds: f64,
+    ops: u64,
+    cold_ops: u64,
+    ops_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    out_of_ram_mib: f64,
+    backend_ram_mib: f64,
+    ram_freed_mib: f64,
+    zram_ratio: Option<f64>,
+    pages_out: u64,
+    pages_in: u64,
+    pages_out_fill: u64,
+    early_refaults: u64,
+}
+
 pub fn run(opts: &Options) -> Result<(), String> {
     let before_fill = Counters::read();
     let mem = Memory::fill(opts)?;
@@ -432,47 +457,34 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let (zram_orig, zram_compr, zram_used) = zram_usage();
     let freed = (swapped + vram).saturating_sub(zram_used);
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    let record = Json::object()
-        .with("label", opts.label.as_str())
-        .with("data", opts.data.name())
-        .with("oom_killed", false)
-        .with("mib", opts.mib)
-        .with("hot_mib", opts.hot_mib)
-        .with("mem_total_mib", mem_total() >> 20)
-        .with("cold_every", opts.cold_every)
-        .with("seconds", out.seconds)
-        .with("ops", out.ops)
-        .with("cold_ops", out.cold_ops)
-        .with("ops_per_s", out.ops as f64 / out.seconds)
-        .with("p50_us", out.hist.quantile(0.5) / 1000.0)
-        .with("p99_us", out.hist.quantile(0.99) / 1000.0)
-        .with("out_of_ram_mib", mib(swapped + vram))
-        .with("backend_ram_mib", mib(zram_used))
-        .with("ram_freed_mib", mib(freed))
-        .with(
-            "zram_ratio",
-            match zram_compr {
-                0 => None,
-                c => Some(zram_orig as f64 / c as f64),
-            },
-        )
-        .with(
-            "pages_out",
-            (after.pswpout + after.to_device) - (before.pswpout + before.to_device),
-        )
-        .with(
-            "pages_in",
-            (after.pswpin + after.to_ram) - (before.pswpin + before.to_ram),
-        )
-        .with(
-            "pages_out_fill",
-            (before.pswpout + before.to_device) - (before_fill.pswpout + before_fill.to_device),
-        )
-        .with(
-            "early_refaults",
-            (after.early_refaults + after.workingset_activate_anon)
-                - (before.early_refaults + before.workingset_activate_anon),
-        );
+    let record = Record {
+        label: &opts.label,
+        data: opts.data.name(),
+        oom_killed: false,
+        mib: opts.mib,
+        hot_mib: opts.hot_mib,
+        mem_total_mib: mem_total() >> 20,
+        cold_every: opts.cold_every,
+        seconds: out.seconds,
+        ops: out.ops,
+        cold_ops: out.cold_ops,
+        ops_per_s: out.ops as f64 / out.seconds,
+        p50_us: out.hist.quantile(0.5) / 1000.0,
+        p99_us: out.hist.quantile(0.99) / 1000.0,
+        out_of_ram_mib: mib(swapped + vram),
+        backend_ram_mib: mib(zram_used),
+        ram_freed_mib: mib(freed),
+        zram_ratio: match zram_compr {
+            0 => None,
+            c => Some(zram_orig as f64 / c as f64),
+        },
+        pages_out: (after.pswpout + after.to_device) - (before.pswpout + before.to_device),
+        pages_in: (after.pswpin + after.to_ram) - (before.pswpin + before.to_ram),
+        pages_out_fill: (before.pswpout + before.to_device)
+            - (before_fill.pswpout + before_fill.to_device),
+        early_refaults: (after.early_refaults + after.workingset_activate_anon)
+            - (before.early_refaults + before.workingset_activate_anon),
+    };
     println!(
         "tier {} {}: {:.0} ops/s, p50 {:.2} us, p99 {:.2} us, {:.0} MiB of RAM freed, {} pages out, {} in, {} early refaults",
         opts.label,
@@ -481,9 +493,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
         out.hist.quantile(0.5) / 1000.0,
         out.hist.quantile(0.99) / 1000.0,
         mib(freed),
-        jsonl::field_u64(&record, "pages_out"),
-        jsonl::field_u64(&record, "pages_in"),
-        jsonl::field_u64(&record, "early_refaults"),
+        record.pages_out,
+        record.pages_in,
+        record.early_refaults,
     );
     if let Some(path) = &opts.json {
         let mut f = fs::OpenOptions::new()
@@ -491,7 +503,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             .append(true)
             .open(path)
             .map_err(|e| format!("{path}: {e}"))?;
-        writeln!(f, "{record}").map_err(|e| format!("{path}: {e}"))?;
+        writeln!(f, "{}", json::to_string(&record)).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
 }

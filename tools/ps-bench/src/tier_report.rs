@@ -3,11 +3,10 @@
 //! `ps-bench tier-report`: the tiering table of issue 14 from the JSON lines of every
 //! configuration's `ps-bench tier` run, with pseudoscopic's throughput as a multiple of each.
 
-use crate::{
-    jsonl::{self, field_bool, field_f64, field_str, field_u64},
-    tier::Data,
-};
-use pseudoscopic::json::Json;
+use crate::tier::Data;
+use pseudoscopic::json;
+use serde::Serialize;
+use serde_json::Value;
 use std::fmt::Write as _;
 
 /// The configurations, in the table's order: the label `ps-bench tier` was given, and what it is.
@@ -23,11 +22,16 @@ const SUBJECT: &str = "pseudoscopic";
 const DATA: [Data; 2] = [Data::Random, Data::Compressible];
 
 /// Every record, checked complete: one per configuration and kind of data.
-pub fn load(texts: &[String]) -> Result<Vec<Json>, String> {
+pub fn load(texts: &[String]) -> Result<Vec<Value>, String> {
     let mut records = Vec::new();
     for text in texts {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            records.push(jsonl::parse_object(line)?);
+            let record: Value =
+                serde_json::from_str(line).map_err(|e| format!("{e} in {line:?}"))?;
+            if !record.is_object() {
+                return Err(format!("not a JSON object in {line:?}"));
+            }
+            records.push(record);
         }
     }
     for data in DATA {
@@ -35,8 +39,7 @@ pub fn load(texts: &[String]) -> Result<Vec<Json>, String> {
             let n = records
                 .iter()
                 .filter(|r| {
-                    field_str(r, "label") == Some(label)
-                        && field_str(r, "data") == Some(data.name())
+                    r["label"].as_str() == Some(label) && r["data"].as_str() == Some(data.name())
                 })
                 .count();
             if n != 1 {
@@ -50,28 +53,28 @@ pub fn load(texts: &[String]) -> Result<Vec<Json>, String> {
     Ok(records)
 }
 
-fn find<'a>(records: &'a [Json], label: &str, data: Data) -> &'a Json {
+fn find<'a>(records: &'a [Value], label: &str, data: Data) -> &'a Value {
     records
         .iter()
-        .find(|r| field_str(r, "label") == Some(label) && field_str(r, "data") == Some(data.name()))
-        .unwrap_or(&Json::Null)
+        .find(|r| r["label"].as_str() == Some(label) && r["data"].as_str() == Some(data.name()))
+        .unwrap_or(&Value::Null)
 }
 
 /// Operations per second; None for a run OOM-killed or stopped at its time limit.
-fn ops(r: &Json) -> Option<f64> {
-    match field_bool(r, "oom_killed") || jsonl::field(r, "timed_out").is_some() {
+fn ops(r: &Value) -> Option<f64> {
+    match (r["oom_killed"] == true) || r.get("timed_out").is_some() {
         true => None,
-        false => field_f64(r, "ops_per_s"),
+        false => r["ops_per_s"].as_f64(),
     }
 }
 
 /// pseudoscopic's operations per second as a multiple of configuration `label`'s (None when
 /// either was OOM-killed).
-fn ratio(records: &[Json], label: &str, data: Data) -> Option<f64> {
+fn ratio(records: &[Value], label: &str, data: Data) -> Option<f64> {
     Some(ops(find(records, SUBJECT, data))? / ops(find(records, label, data))?)
 }
 
-pub fn table(records: &[Json]) -> String {
+pub fn table(records: &[Value]) -> String {
     let mut out = String::new();
     for data in DATA {
         let any = find(records, SUBJECT, data);
@@ -79,12 +82,12 @@ pub fn table(records: &[Json]) -> String {
             out,
             "{} data: {} MiB written, hot set {} MiB, 1 operation in {} elsewhere; guest MemTotal {} MiB ({} MiB for (1)); {:.0} s measured",
             data.name(),
-            field_u64(any, "mib"),
-            field_u64(any, "hot_mib"),
-            field_u64(any, "cold_every"),
-            field_u64(any, "mem_total_mib"),
-            field_u64(find(records, "ram", data), "mem_total_mib"),
-            field_f64(any, "seconds").unwrap_or(0.0),
+            any["mib"].as_u64().unwrap_or(0),
+            any["hot_mib"].as_u64().unwrap_or(0),
+            any["cold_every"].as_u64().unwrap_or(0),
+            any["mem_total_mib"].as_u64().unwrap_or(0),
+            find(records, "ram", data)["mem_total_mib"].as_u64().unwrap_or(0),
+            any["seconds"].as_f64().unwrap_or(0.0),
         );
         let _ = writeln!(
             out,
@@ -104,7 +107,7 @@ pub fn table(records: &[Json]) -> String {
             let _ = write!(out, "{name:<27}");
             match ops(r) {
                 None => {
-                    let what = match field_u64(r, "timed_out") {
+                    let what = match r["timed_out"].as_u64().unwrap_or(0) {
                         0 => "OOM-killed".to_string(),
                         s => format!("did not finish in {s} s"),
                     };
@@ -113,8 +116,8 @@ pub fn table(records: &[Json]) -> String {
                         "{:<82}",
                         format!(
                             "   {what} after writing {} of {} MiB",
-                            field_u64(r, "filled_mib"),
-                            field_u64(r, "mib")
+                            r["filled_mib"].as_u64().unwrap_or(0),
+                            r["mib"].as_u64().unwrap_or(0)
                         )
                     );
                 }
@@ -123,12 +126,12 @@ pub fn table(records: &[Json]) -> String {
                         out,
                         "{:>10.0}{:>9.2}{:>9.2}{:>11.0}{:>11}{:>10}{:>9}",
                         o,
-                        field_f64(r, "p50_us").unwrap_or(0.0),
-                        field_f64(r, "p99_us").unwrap_or(0.0),
-                        field_f64(r, "ram_freed_mib").unwrap_or(0.0),
-                        field_u64(r, "pages_out"),
-                        field_u64(r, "pages_in"),
-                        field_u64(r, "early_refaults"),
+                        r["p50_us"].as_f64().unwrap_or(0.0),
+                        r["p99_us"].as_f64().unwrap_or(0.0),
+                        r["ram_freed_mib"].as_f64().unwrap_or(0.0),
+                        r["pages_out"].as_u64().unwrap_or(0),
+                        r["pages_in"].as_u64().unwrap_or(0),
+                        r["early_refaults"].as_u64().unwrap_or(0),
                     );
                 }
             }
@@ -144,7 +147,7 @@ pub fn table(records: &[Json]) -> String {
 }
 
 /// What the issue hopes the table shows, each with its verdict.
-pub fn claims(records: &[Json]) -> Vec<(String, Option<bool>)> {
+pub fn claims(records: &[Value]) -> Vec<(String, Option<bool>)> {
     let data = Data::Random;
     let mut claims = vec![(
         "random data: (2) at least 0.8x the throughput of (1)".to_string(),
@@ -176,29 +179,47 @@ pub fn claims_text(claims: &[(String, Option<bool>)]) -> String {
     out
 }
 
+#[derive(Serialize)]
+struct RatioJson {
+    data: &'static str,
+    label: &'static str,
+    pseudoscopic_ops_ratio: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ClaimJson {
+    claim: String,
+    holds: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    results: &'a [Value],
+    ratios: Vec<RatioJson>,
+    claims: Vec<ClaimJson>,
+}
+
 /// Every record, the ratios and the claims as one JSON document.
-pub fn json(records: &[Json]) -> String {
+pub fn json(records: &[Value]) -> String {
     let mut ratios = Vec::new();
     for data in DATA {
         for (label, _) in CONFIGS {
-            ratios.push(
-                Json::object()
-                    .with("data", data.name())
-                    .with("label", label)
-                    .with("pseudoscopic_ops_ratio", ratio(records, label, data)),
-            );
+            ratios.push(RatioJson {
+                data: data.name(),
+                label,
+                pseudoscopic_ops_ratio: ratio(records, label, data),
+            });
         }
     }
-    let claims: Vec<Json> = claims(records)
+    let claims = claims(records)
         .into_iter()
-        .map(|(text, v)| Json::object().with("claim", text).with("holds", v))
+        .map(|(claim, holds)| ClaimJson { claim, holds })
         .collect();
-    Json::object()
-        .with("results", Json::Array(records.to_vec()))
-        .with("ratios", Json::Array(ratios))
-        .with("claims", Json::Array(claims))
-        .to_string()
-        + "\n"
+    json::to_string(&ReportJson {
+        results: records,
+        ratios,
+        claims,
+    }) + "\n"
 }
 
 #[cfg(test)]
@@ -206,15 +227,16 @@ mod tests {
     use super::*;
 
     fn line(label: &str, data: &str, ops: f64) -> String {
-        Json::object()
-            .with("label", label)
-            .with("data", data)
-            .with("oom_killed", false)
-            .with("mib", 1280u64)
-            .with("ops_per_s", ops)
-            .with("p50_us", 1.5)
-            .with("pages_out", 10u64)
-            .to_string()
+        serde_json::json!({
+            "label": label,
+            "data": data,
+            "oom_killed": false,
+            "mib": 1280,
+            "ops_per_s": ops,
+            "p50_us": 1.5,
+            "pages_out": 10,
+        })
+        .to_string()
     }
 
     fn all() -> String {
@@ -264,6 +286,20 @@ mod tests {
         );
         let e = load(&[all(), line("zram", "random", 1.0)]).unwrap_err();
         assert!(e.contains("(3) zram swap on random data: 2 results"), "{e}");
+    }
+
+    #[test]
+    fn junk_lines_are_refused_by_line() {
+        for junk in [
+            "[1]",
+            r#"{"a" 1}"#,
+            r#"{"a": x}"#,
+            r#"{"a": "b}"#,
+            r#"{"a": 1 "b": 2}"#,
+        ] {
+            let e = load(&[format!("{}{junk}\n", all())]).unwrap_err();
+            assert!(e.contains(&format!("{junk:?}")), "{e}");
+        }
     }
 
     #[test]

@@ -4,16 +4,19 @@
 //! start a command and park its memory once it has started up.
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     cli::{self, Failure, Status},
-    json::Json,
-    maps, parse_size,
+    json, maps, parse_size,
 };
+use serde::Serialize;
 use std::{
-    io::{self, IsTerminal, Write as _},
+    fmt,
+    io::{self, IsTerminal, Write},
     os::{fd::AsRawFd, unix::process::ExitStatusExt},
     process::{Command, ExitCode},
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -293,32 +296,109 @@ fn pieces(start: u64, length: u64, chunk: Option<u64>) -> Vec<(u64, u64)> {
     out
 }
 
-/// A progress bar on stderr.
+/// A progress bar on stderr, indicatif's: `[#####.....]  50% 32.0 MiB/64.0 MiB`, redrawn in place
+/// on a terminal; asked for elsewhere (--progress), its frames one after the other, each after a
+/// carriage return, ending in a newline.
 struct Bar {
-    total: u64,
-    done: u64,
-    last_draw: Option<Instant>,
+    bar: ProgressBar,
+    on_terminal: bool,
 }
 
 impl Bar {
-    fn advance(&mut self, bytes: u64) {
-        self.done += bytes;
-        let now = Instant::now();
-        // Redraw at most ten times a second, and always at the end.
-        if self.done < self.total
-            && self
-                .last_draw
-                .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
-        {
-            return;
+    fn new(total: u64) -> Self {
+        let on_terminal = io::stderr().is_terminal();
+        let target = match on_terminal {
+            true => ProgressDrawTarget::stderr(),
+            false => ProgressDrawTarget::term_like(Box::new(Frames(Mutex::new(io::stderr())))),
+        };
+        Self::with_target(total, target, on_terminal)
+    }
+
+    fn with_target(total: u64, target: ProgressDrawTarget, on_terminal: bool) -> Self {
+        let style = ProgressStyle::with_template("[{bar:40}] {percent:>3}% {done}/{size}")
+            .expect("a valid progress bar template")
+            .progress_chars("#.")
+            .with_key("done", |s: &ProgressState, w: &mut dyn fmt::Write| {
+                let _ = w.write_str(&cli::human_bytes(s.pos()));
+            })
+            .with_key("size", |s: &ProgressState, w: &mut dyn fmt::Write| {
+                let _ = w.write_str(&cli::human_bytes(s.len().unwrap_or(0)));
+            });
+        Self {
+            bar: ProgressBar::with_draw_target(Some(total), target).with_style(style),
+            on_terminal,
         }
-        self.last_draw = Some(now);
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "\r{}", cli::progress_bar(self.done, self.total, 40));
-        if self.done >= self.total {
-            let _ = writeln!(err);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    /// Draws the last frame, complete or where an error stopped the move.
+    fn end(self) {
+        self.bar.abandon();
+        if !self.on_terminal {
+            eprintln!();
         }
-        let _ = err.flush();
+    }
+}
+
+/// A stream that is not a terminal (stderr), as indicatif draws on: a frame starts with a
+/// carriage return and nothing pads or clears it.
+#[derive(Debug)]
+struct Frames<W>(Mutex<W>);
+
+impl<W: Write + Send + fmt::Debug> Frames<W> {
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        match self.0.lock() {
+            Ok(mut out) => out.write_all(bytes),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl<W: Write + Send + fmt::Debug> TermLike for Frames<W> {
+    fn width(&self) -> u16 {
+        80
+    }
+
+    fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_line(&self, line: &str) -> io::Result<()> {
+        self.write(format!("{line}\n").as_bytes())
+    }
+
+    fn write_str(&self, text: &str) -> io::Result<()> {
+        // The spaces that would clear the rest of a terminal's line.
+        match text.trim_matches(' ').is_empty() {
+            true => Ok(()),
+            false => self.write(text.as_bytes()),
+        }
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.write(b"\r")
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        match self.0.lock() {
+            Ok(mut out) => out.flush(),
+            Err(_) => Ok(()),
+        }
     }
 }
 
@@ -330,9 +410,9 @@ fn move_range(
     pidfd: i32,
     device: u32,
     (start, length): (u64, u64),
-    bar: &mut Option<Bar>,
+    bar: Option<&Bar>,
 ) -> Outcome {
-    let chunk = bar.as_ref().map(|_| PROGRESS_CHUNK);
+    let chunk = bar.map(|_| PROGRESS_CHUNK);
     let mut counters = Migrate::new(start, length, pidfd, device);
     let mut error = None;
     let mut no_space = false;
@@ -398,18 +478,20 @@ fn migrate(
         Progress::Off => false,
         Progress::Auto => total >= PROGRESS_THRESHOLD && io::stderr().is_terminal(),
     };
-    let mut bar = (show && action != Action::Residency).then_some(Bar {
-        total,
-        done: 0,
-        last_draw: None,
-    });
-    Ok(ranges
+    let bar = (show && action != Action::Residency).then(|| Bar::new(total));
+    let outcomes = ranges
         .iter()
         .map(|&range| match action {
-            Action::Move(dir) => move_range(dev, dir, pidfd.as_raw_fd(), device, range, &mut bar),
+            Action::Move(dir) => {
+                move_range(dev, dir, pidfd.as_raw_fd(), device, range, bar.as_ref())
+            }
             Action::Residency => residency_of(dev, pidfd.as_raw_fd(), device, range),
         })
-        .collect())
+        .collect();
+    if let Some(bar) = bar {
+        bar.end();
+    }
+    Ok(outcomes)
 }
 
 fn range_label(o: &Outcome) -> String {
@@ -465,54 +547,99 @@ fn text(outcomes: &[Outcome], action: Action) -> String {
     out
 }
 
-fn counters_json(c: &Migrate) -> Json {
-    Json::object()
-        .with("moved", c.moved)
-        .with("skipped_resident", c.skipped_resident)
-        .with("skipped_empty", c.skipped_empty)
-        .with("skipped_unmovable", c.skipped_unmovable)
-        .with("skipped_busy", c.skipped_busy)
-        .with("skipped_no_space", c.skipped_no_space)
+/// A move's counters in `--json`.
+#[derive(Default, Serialize)]
+struct CountersJson {
+    moved: u64,
+    skipped_resident: u64,
+    skipped_empty: u64,
+    skipped_unmovable: u64,
+    skipped_busy: u64,
+    skipped_no_space: u64,
 }
 
-fn json(pid: i32, outcomes: &[Outcome], action: Action) -> Json {
+impl From<&Migrate> for CountersJson {
+    fn from(c: &Migrate) -> Self {
+        Self {
+            moved: c.moved,
+            skipped_resident: c.skipped_resident,
+            skipped_empty: c.skipped_empty,
+            skipped_unmovable: c.skipped_unmovable,
+            skipped_busy: c.skipped_busy,
+            skipped_no_space: c.skipped_no_space,
+        }
+    }
+}
+
+/// One range in `--json`: its residency, or the counters of its move.
+#[derive(Serialize)]
+struct RangeJson {
+    start: u64,
+    end: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resident: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counters: Option<CountersJson>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum TotalJson {
+    Moved(CountersJson),
+    Residency { pages: u64, resident: u64 },
+}
+
+#[derive(Serialize)]
+struct ReportJson {
+    pid: i32,
+    action: &'static str,
+    ranges: Vec<RangeJson>,
+    total: TotalJson,
+}
+
+fn report_json(pid: i32, outcomes: &[Outcome], action: Action) -> String {
     let mut total = Migrate::default();
     let (mut resident, mut pages) = (0, 0);
-    let ranges: Vec<Json> = outcomes
+    let ranges = outcomes
         .iter()
         .map(|o| {
-            let mut j = Json::object()
-                .with("start", o.start)
-                .with("end", o.start + o.length);
+            let mut j = RangeJson {
+                start: o.start,
+                end: o.start + o.length,
+                pages: None,
+                resident: None,
+                counters: None,
+                error: o.error.as_ref().map(ToString::to_string),
+            };
             match &o.residency {
                 Some(r) => {
                     resident += r.resident;
                     pages += r.pages;
-                    j = j.with("pages", r.pages).with("resident", r.resident);
+                    j.pages = Some(r.pages);
+                    j.resident = Some(r.resident);
                 }
                 None => {
                     accumulate(&mut total, &o.counters);
-                    j = j.with("counters", counters_json(&o.counters));
+                    j.counters = Some((&o.counters).into());
                 }
             }
-            j.with("error", o.error.as_ref().map(ToString::to_string))
+            j
         })
         .collect();
-    let (name, total) = match action {
-        Action::Move(Direction::ToDevice) => ("vram", counters_json(&total)),
-        Action::Move(Direction::ToRam) => ("ram", counters_json(&total)),
-        Action::Residency => (
-            "residency",
-            Json::object()
-                .with("pages", pages)
-                .with("resident", resident),
-        ),
+    let (action, total) = match action {
+        Action::Move(Direction::ToDevice) => ("vram", TotalJson::Moved((&total).into())),
+        Action::Move(Direction::ToRam) => ("ram", TotalJson::Moved((&total).into())),
+        Action::Residency => ("residency", TotalJson::Residency { pages, resident }),
     };
-    Json::object()
-        .with("pid", pid)
-        .with("action", name)
-        .with("ranges", ranges)
-        .with("total", total)
+    json::to_string(&ReportJson {
+        pid,
+        action,
+        ranges,
+        total,
+    })
 }
 
 /// The exit status for a set of outcomes: that of the first failed range.
@@ -531,7 +658,7 @@ fn run_migrate(o: &Options) -> Result<Status, Failure> {
     };
     let outcomes = migrate(&dev, o.pid, o.action, o.device, &ranges, o.progress)?;
     if o.json {
-        println!("{}", json(o.pid, &outcomes, o.action));
+        println!("{}", report_json(o.pid, &outcomes, o.action));
     } else {
         print!("{}", text(&outcomes, o.action));
     }
@@ -595,7 +722,7 @@ fn run_command(o: &RunOptions) -> Result<ExitCode, Failure> {
     }
     let action = Action::Move(Direction::ToDevice);
     match all_ranges(pid).and_then(|r| migrate(&dev, pid, action, o.device, &r, Progress::Off)) {
-        Ok(outcomes) if o.json => eprintln!("{}", json(pid, &outcomes, action)),
+        Ok(outcomes) if o.json => eprintln!("{}", report_json(pid, &outcomes, action)),
         Ok(outcomes) => eprintln!("{}", run_report(pid, &outcomes)),
         Err(f) => eprintln!("ps-migrate: parking pid {pid}: {f}"),
     }
@@ -616,6 +743,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn args(list: &[&str]) -> Result<Invocation, clap::Error> {
         match cli::try_parse_from::<Args, _, _>(
@@ -631,6 +759,55 @@ mod tests {
             Ok(Invocation::Migrate(o)) => o,
             other => panic!("{list:?}: {other:?}"),
         }
+    }
+
+    /// What a shared buffer received, for a progress bar drawn into it.
+    #[derive(Clone, Debug, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn progress_bar_frames_end_complete_with_a_newline() {
+        let out = Shared::default();
+        let target = ProgressDrawTarget::term_like(Box::new(Frames(Mutex::new(out.clone()))));
+        let bar = Bar::with_target(64 << 20, target, false);
+        for _ in 0..4 {
+            bar.advance(16 << 20);
+        }
+        bar.bar.abandon();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let last = text.rsplit('\r').next().unwrap();
+        assert_eq!(
+            last,
+            format!("[{}] 100% 64.0 MiB/64.0 MiB", "#".repeat(40)),
+            "{text:?}"
+        );
+        let half = Bar::with_target(
+            4 << 20,
+            ProgressDrawTarget::term_like(Box::new(Frames(Mutex::new(out.clone())))),
+            false,
+        );
+        half.advance(2 << 20);
+        half.bar.abandon();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.ends_with(&format!(
+                "\r[{}{}]  50% 2.0 MiB/4.0 MiB",
+                "#".repeat(20),
+                ".".repeat(20)
+            )),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -844,7 +1021,7 @@ mod tests {
             outcome_status(&[outcome(0, 0, Some(libc::ESRCH))]),
             Status::NoProcess
         );
-        let j = json(7, &outcomes[..1], Action::Move(Direction::ToRam)).to_string();
+        let j = report_json(7, &outcomes[..1], Action::Move(Direction::ToRam)).to_string();
         assert_eq!(
             j,
             r#"{"pid":7,"action":"ram","ranges":[{"start":65536,"end":81920,"counters":{"moved":3,"skipped_resident":0,"skipped_empty":0,"skipped_unmovable":0,"skipped_busy":0,"skipped_no_space":1},"error":null}],"total":{"moved":3,"skipped_resident":0,"skipped_empty":0,"skipped_unmovable":0,"skipped_busy":0,"skipped_no_space":1}}"#

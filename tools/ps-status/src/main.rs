@@ -5,10 +5,11 @@
 use clap::Parser;
 use pseudoscopic::{
     cli::{self, Failure, Status},
-    json::Json,
+    json,
     sysfs::{Device, Pool, Stats},
     System,
 };
+use serde::Serialize;
 use std::{fmt::Write as _, io::IsTerminal, process::ExitCode, time::Duration};
 
 #[derive(Parser, Debug)]
@@ -149,69 +150,104 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
     out
 }
 
-fn stats_json(stats: &Stats) -> Json {
-    Json::Object(
-        stats
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
-            .collect(),
-    )
+/// A pool in `--json`: pages, and kB like /proc/meminfo.
+#[derive(Serialize)]
+struct PoolJson {
+    total_pages: u64,
+    free_pages: u64,
+    free_chunks: u64,
+    total_kb: u64,
+    free_kb: u64,
 }
 
-fn pool_json(pool: Pool, page_size: u64) -> Json {
-    Json::object()
-        .with("total_pages", pool.total_pages)
-        .with("free_pages", pool.free_pages)
-        .with("free_chunks", pool.free_chunks)
-        .with("total_kb", kb(pool.total_pages, page_size))
-        .with("free_kb", kb(pool.free_pages, page_size))
+impl PoolJson {
+    fn new(pool: Pool, page_size: u64) -> Self {
+        Self {
+            total_pages: pool.total_pages,
+            free_pages: pool.free_pages,
+            free_chunks: pool.free_chunks,
+            total_kb: kb(pool.total_pages, page_size),
+            free_kb: kb(pool.free_pages, page_size),
+        }
+    }
 }
 
-fn json(snap: Option<&Snapshot>, page_size: u64) -> Json {
+#[derive(Serialize)]
+struct VramBarJson {
+    start: u64,
+    end: u64,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct GpuJson<'a> {
+    address: &'a str,
+    vendor: String,
+    device: String,
+    index: Option<u32>,
+    vram_bar: Option<VramBarJson>,
+    pool: Option<PoolJson>,
+    copy_engine: Option<&'a str>,
+    stats: Option<&'a Stats>,
+}
+
+/// The report of a loaded module in `--json`.
+#[derive(Serialize)]
+struct LoadedJson<'a> {
+    loaded: bool,
+    parameters: serde_json::Map<String, serde_json::Value>,
+    copy_path: &'a str,
+    device_total_kb: u64,
+    device_free_kb: u64,
+    pool: PoolJson,
+    gpus: Vec<GpuJson<'a>>,
+    stats: &'a Stats,
+}
+
+#[derive(Serialize)]
+struct NotLoadedJson {
+    loaded: bool,
+}
+
+fn report_json(snap: Option<&Snapshot>, page_size: u64) -> String {
     let Some(s) = snap else {
-        return Json::object().with("loaded", false);
+        return json::to_string(&NotLoadedJson { loaded: false });
     };
-    let gpus: Vec<Json> = s
+    let gpus = s
         .gpus
         .iter()
         .map(|g| {
             let d = &g.device;
-            Json::object()
-                .with("address", d.address.as_str())
-                .with("vendor", format!("{:04x}", d.vendor))
-                .with("device", format!("{:04x}", d.device))
-                .with("index", d.index)
-                .with(
-                    "vram_bar",
-                    d.vram.map(|(start, end)| {
-                        Json::object()
-                            .with("start", start)
-                            .with("end", end)
-                            .with("size", end - start + 1)
-                    }),
-                )
-                .with("pool", d.pool.map(|p| pool_json(p, page_size)))
-                .with("copy_engine", d.copy_engine.as_deref())
-                .with("stats", g.stats.as_ref().map(stats_json))
+            GpuJson {
+                address: &d.address,
+                vendor: format!("{:04x}", d.vendor),
+                device: format!("{:04x}", d.device),
+                index: d.index,
+                vram_bar: d.vram.map(|(start, end)| VramBarJson {
+                    start,
+                    end,
+                    size: end - start + 1,
+                }),
+                pool: d.pool.map(|p| PoolJson::new(p, page_size)),
+                copy_engine: d.copy_engine.as_deref(),
+                stats: g.stats.as_ref(),
+            }
         })
         .collect();
-    Json::object()
-        .with("loaded", true)
-        .with(
-            "parameters",
-            Json::Object(
-                s.parameters
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().into()))
-                    .collect(),
-            ),
-        )
-        .with("copy_path", s.copy_path.as_deref().unwrap_or("unknown"))
-        .with("device_total_kb", kb(s.pool.total_pages, page_size))
-        .with("device_free_kb", kb(s.pool.free_pages, page_size))
-        .with("pool", pool_json(s.pool, page_size))
-        .with("gpus", gpus)
-        .with("stats", stats_json(&s.stats))
+    json::to_string(&LoadedJson {
+        loaded: true,
+        parameters: s
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().into()))
+            .collect(),
+        copy_path: s.copy_path.as_deref().unwrap_or("unknown"),
+        device_total_kb: kb(s.pool.total_pages, page_size),
+        device_free_kb: kb(s.pool.free_pages, page_size),
+        pool: PoolJson::new(s.pool, page_size),
+        gpus,
+        stats: &s.stats,
+    })
 }
 
 /// Prints one report; the exit status it stands for.
@@ -219,7 +255,7 @@ fn report(sys: &System, o: &Args, clear: bool) -> Result<Status, Failure> {
     let snap = snapshot(sys).map_err(|e| Failure::failed(e.to_string()))?;
     let page_size = pseudoscopic::page_size();
     if o.json {
-        println!("{}", json(snap.as_ref(), page_size));
+        println!("{}", report_json(snap.as_ref(), page_size));
     } else {
         // Home the cursor and clear the screen, so a watched report stays in place.
         if clear {
@@ -342,8 +378,8 @@ mod tests {
 
     #[test]
     fn json_report() {
-        assert_eq!(json(None, 4096).to_string(), r#"{"loaded":false}"#);
-        let j = json(Some(&sample()), 4096).to_string();
+        assert_eq!(report_json(None, 4096).to_string(), r#"{"loaded":false}"#);
+        let j = report_json(Some(&sample()), 4096).to_string();
         assert!(j.starts_with(r#"{"loaded":true,"parameters":{"bar_index":"-1"},"copy_path":"unknown","device_total_kb":262144,"device_free_kb":261120,"#), "{j}");
         assert!(j.contains(r#""gpus":[{"address":"0000:00:03.0","vendor":"1af4","device":"1110","index":0,"vram_bar":{"start":4294967296,"end":4563402751,"size":268435456},"#), "{j}");
         assert!(

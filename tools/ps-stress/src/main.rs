@@ -12,14 +12,15 @@ use clap::Parser;
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate},
     cli::{self, Failure, Status},
-    json::Json,
+    json,
     mem::{Buf, PAGE},
     rng::Rng,
     sysfs::Stats,
     System,
 };
+use serde::Serialize;
 use std::{
-    io,
+    fmt, io,
     process::ExitCode,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -336,32 +337,70 @@ impl Summary {
         out
     }
 
-    fn json(&self) -> Json {
+    /// The summary as `--json` shows it.
+    fn json(&self) -> SummaryJson<'_> {
         let page = PAGE as u64;
-        Json::object()
-            .with("threads", self.threads)
-            .with("seconds", self.seconds)
-            .with("steps", self.steps)
-            .with(
-                "operations",
-                Json::object()
-                    .with("park_requests", self.park_requests)
-                    .with("ram_requests", self.ram_requests)
-                    .with("rewrites", self.rewrites)
-                    .with("munmaps", self.munmaps)
-                    .with("forks", self.forks),
-            )
-            .with("bytes_to_vram", self.pages_parked * page)
-            .with("bytes_to_ram", self.pages_brought_back * page)
-            .with("bytes_checked", self.bytes_checked)
-            .with("enodev", self.enodev)
-            .with(
-                "module_counters",
-                self.kernel.as_ref().map(|k| {
-                    Json::Object(k.iter().map(|(n, v)| (n.to_string(), v.into())).collect())
-                }),
-            )
+        SummaryJson {
+            threads: self.threads,
+            seconds: self.seconds,
+            steps: self.steps,
+            operations: OperationsJson {
+                park_requests: self.park_requests,
+                ram_requests: self.ram_requests,
+                rewrites: self.rewrites,
+                munmaps: self.munmaps,
+                forks: self.forks,
+            },
+            bytes_to_vram: self.pages_parked * page,
+            bytes_to_ram: self.pages_brought_back * page,
+            bytes_checked: self.bytes_checked,
+            enodev: self.enodev,
+            module_counters: self.kernel.as_ref(),
+        }
     }
+}
+
+#[derive(Serialize)]
+struct OperationsJson {
+    park_requests: u64,
+    ram_requests: u64,
+    rewrites: u64,
+    munmaps: u64,
+    forks: u64,
+}
+
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    threads: usize,
+    seconds: f64,
+    steps: u64,
+    operations: OperationsJson,
+    bytes_to_vram: u64,
+    bytes_to_ram: u64,
+    bytes_checked: u64,
+    enodev: u64,
+    module_counters: Option<&'a Stats>,
+}
+
+impl fmt::Display for SummaryJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&json::to_string(self))
+    }
+}
+
+/// A finished run in `--json`: the summary, then `"ok":true`.
+#[derive(Serialize)]
+struct FinishedJson<'a> {
+    #[serde(flatten)]
+    summary: SummaryJson<'a>,
+    ok: bool,
+}
+
+/// A failed run in `--json`.
+#[derive(Serialize)]
+struct FailureJson<'a> {
+    ok: bool,
+    error: &'a str,
 }
 
 fn run(o: &Options) -> Result<Summary, Failure> {
@@ -413,7 +452,13 @@ fn main() -> ExitCode {
     let o = cli::parse::<Args>().options();
     match run(&o) {
         Ok(summary) if o.json => {
-            println!("{}", summary.json().with("ok", true));
+            println!(
+                "{}",
+                json::to_string(&FinishedJson {
+                    summary: summary.json(),
+                    ok: true,
+                })
+            );
             ExitCode::SUCCESS
         }
         Ok(summary) => {
@@ -425,9 +470,10 @@ fn main() -> ExitCode {
             if o.json {
                 println!(
                     "{}",
-                    Json::object()
-                        .with("ok", false)
-                        .with("error", f.message.as_str())
+                    json::to_string(&FailureJson {
+                        ok: false,
+                        error: &f.message,
+                    })
                 );
             } else {
                 println!("FAIL: {f}");
@@ -538,6 +584,11 @@ mod tests {
             s.json().to_string(),
             r#"{"threads":2,"seconds":1.25,"steps":10,"operations":{"park_requests":4,"ram_requests":3,"rewrites":2,"munmaps":5,"forks":1},"bytes_to_vram":1048576,"bytes_to_ram":2097152,"bytes_checked":1048576,"enodev":0,"module_counters":null}"#
         );
+        assert!(json::to_string(&FinishedJson {
+            summary: s.json(),
+            ok: true
+        })
+        .ends_with(r#","enodev":0,"module_counters":null,"ok":true}"#));
     }
 
     #[test]

@@ -24,9 +24,9 @@ use procs::{Process, Procfs};
 use pseudoscopic::{
     abi::{self, Device, Direction, Migrate, Residency},
     cli::{self, human_bytes, Failure, Status},
-    json::Json,
-    maps, System,
+    json, maps, System,
 };
+use serde::Serialize;
 use std::{
     collections::{HashMap, HashSet},
     fs::{File, OpenOptions},
@@ -125,6 +125,36 @@ fn wait(trigger: Option<&File>, secs: f64) {
             unsafe { libc::usleep((secs * 1e6) as libc::useconds_t) };
         }
     }
+}
+
+/// One control step in `--json`.
+#[derive(Serialize)]
+struct StepJson<'a> {
+    /// Seconds since the start, to a tenth.
+    time: f64,
+    state: &'a str,
+    dry_run: bool,
+    mem_available: u64,
+    reserve: u64,
+    high: u64,
+    rate: u64,
+    budget: u64,
+    parked: u64,
+    requests: u64,
+    cold: u64,
+    cold_in_ram: u64,
+    damon_ms: u64,
+    park_ms: u64,
+    step_ms: u64,
+    damon_starts: u64,
+    parked_total: u64,
+    requests_total: u64,
+    vram_free: u64,
+    cold_age_secs: f64,
+    early_refault_rate: Option<f64>,
+    working_set_pages: u64,
+    parked_blocks: usize,
+    monitored: Vec<i32>,
 }
 
 /// What one step did, for the report.
@@ -503,39 +533,33 @@ impl Daemon {
     ) {
         let reserve = self.config.reserve(mem.total);
         if self.json {
-            let pids: Vec<Json> = monitored.iter().map(|(_, p)| Json::from(p.pid)).collect();
-            let status = Json::object()
-                .with(
-                    "time",
-                    (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-                )
-                .with("state", state)
-                .with("dry_run", self.dry_run)
-                .with("mem_available", mem.available)
-                .with("reserve", reserve)
-                .with("high", reserve + self.config.headroom(mem.total))
-                .with("rate", budget.rate)
-                .with("budget", budget.bytes)
-                .with("parked", parked.bytes)
-                .with("requests", parked.requests)
-                .with("cold", parked.cold)
-                .with("cold_in_ram", parked.cold_in_ram)
-                .with("damon_ms", parked.damon_ms)
-                .with("park_ms", parked.park_ms)
-                .with(
-                    "step_ms",
-                    self.last_step.map_or(0, |t| t.elapsed().as_millis() as u64),
-                )
-                .with("damon_starts", self.damon.starts())
-                .with("parked_total", self.parked_total)
-                .with("requests_total", self.requests_total)
-                .with("vram_free", vram_free)
-                .with("cold_age_secs", self.quality.age_secs())
-                .with("early_refault_rate", self.quality.last_rate())
-                .with("working_set_pages", working_set)
-                .with("parked_blocks", self.ledger.parked_blocks())
-                .with("monitored", Json::Array(pids));
-            println!("{status}");
+            let status = StepJson {
+                time: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+                state,
+                dry_run: self.dry_run,
+                mem_available: mem.available,
+                reserve,
+                high: reserve + self.config.headroom(mem.total),
+                rate: budget.rate,
+                budget: budget.bytes,
+                parked: parked.bytes,
+                requests: parked.requests,
+                cold: parked.cold,
+                cold_in_ram: parked.cold_in_ram,
+                damon_ms: parked.damon_ms,
+                park_ms: parked.park_ms,
+                step_ms: self.last_step.map_or(0, |t| t.elapsed().as_millis() as u64),
+                damon_starts: self.damon.starts(),
+                parked_total: self.parked_total,
+                requests_total: self.requests_total,
+                vram_free,
+                cold_age_secs: self.quality.age_secs(),
+                early_refault_rate: self.quality.last_rate(),
+                working_set_pages: working_set,
+                parked_blocks: self.ledger.parked_blocks(),
+                monitored: monitored.iter().map(|(_, p)| p.pid).collect(),
+            };
+            println!("{}", json::to_string(&status));
         } else if parked.bytes > 0 || state != self.last_state {
             println!(
                 "{state}: MemAvailable {} (reserve {}), {} {} in {} requests from {} processes, cold age {:.0} s",
@@ -582,7 +606,8 @@ fn run(args: &Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    let args = cli::parse::<Args>();
+    // A daemon: its man page is in section 8.
+    let args = cli::parse_in::<Args>(cli::ManSection::Admin);
     match run(&args) {
         Ok(()) => Status::Ok.into(),
         Err(f) => {

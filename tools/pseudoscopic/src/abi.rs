@@ -2,10 +2,15 @@
 
 //! The ioctl ABI of `/dev/pseudoscopic`, generated from `include/uapi/linux/pseudoscopic.h`.
 
+use rustix::{
+    ioctl::{Ioctl, IoctlOutput, Opcode},
+    process::{self, Pid, PidfdFlags},
+};
 use std::{
+    ffi::c_void,
     fs::{File, OpenOptions},
     io,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+    os::fd::{AsRawFd, OwnedFd, RawFd},
     path::Path,
 };
 
@@ -79,11 +84,18 @@ impl Device {
     /// `arg` is the struct the ABI defines for `cmd`.
     unsafe fn ioctl<T>(&self, cmd: u64, arg: &mut T) -> io::Result<()> {
         // SAFETY: `arg` is a valid, writable struct of the size encoded in `cmd`.
-        let ret = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as _, arg as *mut T) };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        unsafe { self.request(cmd, (arg as *mut T).cast()) }
+    }
+
+    /// Sends ioctl `cmd` with the argument at `arg` (rustix's ioctl).
+    ///
+    /// # Safety
+    ///
+    /// The kernel may read and write at `arg` what `cmd` says: the caller makes sure that is
+    /// harmless.
+    unsafe fn request(&self, cmd: u64, arg: *mut c_void) -> io::Result<()> {
+        // SAFETY: By the function's contract.
+        unsafe { rustix::ioctl::ioctl(&self.file, Request { cmd, arg }) }.map_err(io::Error::from)
     }
 
     /// Moves pages as `req` says; `req` holds the counters afterwards, also on error (they say
@@ -111,10 +123,33 @@ impl Device {
     /// points when given: the caller makes sure that is harmless.
     pub unsafe fn raw_ioctl(&self, cmd: u64, arg_addr: usize) -> io::Result<()> {
         // SAFETY: By the function's contract.
-        let ret = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as _, arg_addr) };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        unsafe { self.request(cmd, arg_addr as *mut c_void) }
+    }
+}
+
+/// One ioctl of the device, as rustix sends it: any command number (the kernel takes the low 32
+/// bits, as `ioctl(2)` does), its argument read and written in place, 0 or an errno back.
+struct Request {
+    cmd: u64,
+    arg: *mut c_void,
+}
+
+// SAFETY: The opcode and pointer are the caller's of `Device::request`, who vouches for them;
+// the device's ioctls return 0 and nothing else to extract.
+unsafe impl Ioctl for Request {
+    type Output = ();
+
+    const IS_MUTATING: bool = true;
+
+    fn opcode(&self) -> Opcode {
+        self.cmd as Opcode
+    }
+
+    fn as_ptr(&mut self) -> *mut c_void {
+        self.arg
+    }
+
+    unsafe fn output_from_ptr(_: IoctlOutput, _: *mut c_void) -> rustix::io::Result<()> {
         Ok(())
     }
 }
@@ -125,15 +160,15 @@ impl AsRawFd for Device {
     }
 }
 
-/// A pidfd for process `pid` (`pidfd_open(2)`).
+/// A pidfd for process `pid` (`pidfd_open(2)`); EINVAL for a pid of 0 or below, as the kernel
+/// says (rustix's `Pid` holds only positive ones).
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: A plain system call with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    let pid = match pid {
+        1.. => Pid::from_raw(pid),
+        _ => None,
     }
-    // SAFETY: The kernel just returned this new descriptor, owned by no one else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(process::pidfd_open(pid, PidfdFlags::empty())?)
 }
 
 #[cfg(test)]
@@ -152,6 +187,29 @@ mod tests {
         assert_eq!(IOC_MIGRATE_TO_DEVICE, 0xc050_b901);
         assert_eq!(IOC_MIGRATE_TO_RAM, 0xc050_b902);
         assert_eq!(IOC_RESIDENCY, 0xc030_b903);
+    }
+
+    #[test]
+    fn pidfds_and_their_errors() {
+        let own = pidfd_open(std::process::id() as i32).unwrap();
+        assert!(own.as_raw_fd() >= 0);
+        for bad in [0, -1] {
+            let e = pidfd_open(bad).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "pid {bad}");
+        }
+    }
+
+    #[test]
+    fn ioctl_errors_come_back_as_errnos() {
+        // /dev/null has no ioctls: the kernel's ENOTTY reaches the caller, the argument intact.
+        let dev = Device::open("/dev/null").unwrap();
+        let mut req = Migrate::new(0x1000, 0x1000, PIDFD_SELF, DEVICE_ANY);
+        let e = dev.migrate(Direction::ToDevice, &mut req).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        assert_eq!(req.length, 0x1000);
+        // SAFETY: The kernel refuses the command before it looks at the argument.
+        let e = unsafe { dev.raw_ioctl(IOC_RESIDENCY, 0) }.unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
     }
 
     #[test]

@@ -73,11 +73,38 @@ where
         .map_err(|e| e.format(&mut cmd))
 }
 
-/// Writes `kind` for command `cmd` to `out`.
-pub fn generate(kind: Generated, mut cmd: Command, out: &mut dyn io::Write) -> io::Result<()> {
+/// The manual section of a tool's man page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManSection {
+    /// 1: a command users run.
+    User,
+    /// 8: a daemon or administration command (ps-tierd).
+    Admin,
+}
+
+impl ManSection {
+    fn number(self) -> &'static str {
+        match self {
+            ManSection::User => "1",
+            ManSection::Admin => "8",
+        }
+    }
+}
+
+/// Writes `kind` for command `cmd`, whose man page goes in `section`, to `out`.
+pub fn generate(
+    kind: Generated,
+    mut cmd: Command,
+    section: ManSection,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     let name = cmd.get_name().to_string();
     let shell = match kind {
-        Generated::Man => return clap_mangen::Man::new(cmd).render(out),
+        Generated::Man => {
+            return clap_mangen::Man::new(cmd)
+                .section(section.number())
+                .render(out)
+        }
         Generated::Bash => Shell::Bash,
         Generated::Zsh => Shell::Zsh,
         Generated::Fish => Shell::Fish,
@@ -88,13 +115,19 @@ pub fn generate(kind: Generated, mut cmd: Command, out: &mut dyn io::Write) -> i
 
 /// Tool `T`'s arguments from the process's command line. `--help` prints the help and exits 0,
 /// `--generate KIND` prints KIND and exits 0, a bad command line exits with [`Status::Usage`]
-/// after one line `TOOL: what is wrong`, the usage and a pointer to `--help`.
+/// after one line `TOOL: what is wrong`, the usage and a pointer to `--help`. Its man page is in
+/// section 1.
 pub fn parse<T: Parser>() -> T {
+    parse_in::<T>(ManSection::User)
+}
+
+/// As [`parse`], for a tool whose man page is in `section`.
+pub fn parse_in<T: Parser>(section: ManSection) -> T {
     match try_parse_from::<T, _, _>(std::env::args_os()) {
         Ok(Invocation::Run(args)) => args,
         Ok(Invocation::Generate(kind)) => {
             let tool = command::<T>().get_name().to_string();
-            match generate(kind, command::<T>(), &mut io::stdout().lock()) {
+            match generate(kind, command::<T>(), section, &mut io::stdout().lock()) {
                 Ok(()) => exit(Status::Ok as i32),
                 Err(e) => {
                     eprintln!("{tool}: {e}");
@@ -313,24 +346,6 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// One frame of a progress bar `width` characters wide: `[#####.....]  50% 1.0 GiB/2.0 GiB`.
-pub fn progress_bar(done: u64, total: u64, width: usize) -> String {
-    let fraction = if total == 0 {
-        1.0
-    } else {
-        done.min(total) as f64 / total as f64
-    };
-    let filled = ((fraction * width as f64) as usize).min(width);
-    format!(
-        "[{}{}] {:>3}% {}/{}",
-        "#".repeat(filled),
-        ".".repeat(width - filled),
-        (fraction * 100.0) as u32,
-        human_bytes(done),
-        human_bytes(total)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,11 +463,21 @@ mod tests {
         assert!(example(&["--generate", "troff"]).is_err());
         let text = |kind| {
             let mut out = Vec::new();
-            generate(kind, command::<Example>(), &mut out).unwrap();
+            generate(kind, command::<Example>(), ManSection::User, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         let man = text(Generated::Man);
         assert!(man.contains(".TH ps-example 1"), "{man}");
+        let mut daemon = Vec::new();
+        generate(
+            Generated::Man,
+            command::<Example>(),
+            ManSection::Admin,
+            &mut daemon,
+        )
+        .unwrap();
+        let daemon = String::from_utf8(daemon).unwrap();
+        assert!(daemon.contains(".TH ps-example 8"), "{daemon}");
         assert!(man.contains("Does an example."), "{man}");
         assert!(man.contains("\\-\\-pid"), "{man}");
         assert!(!man.contains("generate"), "{man}");
@@ -497,23 +522,5 @@ mod tests {
         assert_eq!(human_bytes(4096), "4.0 KiB");
         assert_eq!(human_bytes(3 << 29), "1.5 GiB");
         assert_eq!(human_bytes(u64::MAX), "16384.0 PiB");
-    }
-
-    #[test]
-    fn progress_bars() {
-        assert_eq!(
-            progress_bar(0, 1 << 30, 10),
-            "[..........]   0% 0 B/1.0 GiB"
-        );
-        assert_eq!(
-            progress_bar(1 << 29, 1 << 30, 10),
-            "[#####.....]  50% 512.0 MiB/1.0 GiB"
-        );
-        assert_eq!(
-            progress_bar(1 << 30, 1 << 30, 10),
-            "[##########] 100% 1.0 GiB/1.0 GiB"
-        );
-        assert_eq!(progress_bar(5, 0, 4), "[####] 100% 5 B/0 B");
-        assert_eq!(progress_bar(9, 4, 4), "[####] 100% 9 B/4 B");
     }
 }

@@ -3,6 +3,7 @@
 //! The module's state as sysfs and procfs show it.
 
 use crate::{iomem, MODULE_NAME};
+use serde::{Serialize, Serializer};
 use std::{
     fs, io,
     path::{Path, PathBuf},
@@ -87,6 +88,13 @@ impl Stats {
             values.push((name.to_string(), read_u64(&dir.join(name))?));
         }
         Ok(Self { values })
+    }
+}
+
+/// The counters as one JSON object, in the kernel's order.
+impl Serialize for Stats {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
