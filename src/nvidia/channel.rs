@@ -8,7 +8,7 @@
 
 use super::{
     fifo::{self, FifoHal, UserdPlace, TARGET_SYS_COHERENT},
-    hal::{checked, is_pri_error, ReadError},
+    hal::{self, checked, is_pri_error, ReadError},
     push::{Push, Run, Target},
     regs, Bar0, Chipset, BAR0_SIZE,
 };
@@ -203,6 +203,8 @@ pub(crate) struct Channel {
     /// write into it keeps it (see [`Channel::stop`]).
     mem: ManuallyDrop<Coherent<[u32]>>,
     hal: &'static dyn FifoHal,
+    /// The chip, for the probe-time operations a resume repeats (BAR1 back in physical mode).
+    chipset: Chipset,
     pub(crate) engine: Engine,
     pub(crate) class: u32,
     /// `NV_PMC_ENABLE` as probe found it.
@@ -346,6 +348,7 @@ impl Channel {
             pdev: plain.into(),
             mem: ManuallyDrop::new(mem),
             hal,
+            chipset,
             engine,
             class: hal.ce_class(chipset),
             pmc_before,
@@ -850,23 +853,13 @@ impl Channel {
     /// down since [`Self::suspend`]: BAR1 back in physical mode (as probe leaves it), the coherent
     /// buffer rebuilt from zero, the engine enabled and the channel bound.
     pub(crate) fn resume(&mut self) -> Result {
-        let was_virtual = self.with_bar0(|bar0| {
-            // A board that fell off the bus reads all-ones.
-            if u32::from(bar0.read(regs::NV_PMC_BOOT_0)) == u32::MAX {
-                return Err(ENODEV);
-            }
-            let virtual_mode = bar0.read(regs::NV_PBUS_BAR1_BLOCK).mode_virtual();
-            if virtual_mode {
-                bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed());
-            }
-            Ok(virtual_mode)
-        })??;
-        if was_virtual {
-            self.poll(|bar0| {
-                let s = bar0.read(regs::NV_PBUS_BIND_STATUS);
-                !s.bar1_pending() && !s.bar1_outstanding()
-            })?;
+        // A board that fell off the bus reads all-ones.
+        let boot0 = self.with_bar0(|bar0| u32::from(bar0.read(regs::NV_PMC_BOOT_0)))?;
+        if boot0 == u32::MAX {
+            return Err(ENODEV);
         }
+        // The same blocks probe puts back (on Turing 0xB80F40, which 0x1704 does not alias).
+        super::physical_bar1(&self.pdev, hal::of(self.chipset), &self.bar0)?;
         for i in 0..self.mem.len() {
             self.write_word(i / WORDS_PER_PAGE, 4 * (i % WORDS_PER_PAGE), 0);
         }
