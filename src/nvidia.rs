@@ -7,13 +7,16 @@
 //! N in physical mode, and BAR0 serves only the copy engine's channel ([`Channel`]).
 
 mod channel;
+mod engine;
 mod fifo;
 mod hal;
 mod push;
+mod ramin;
 mod regs;
 mod selfcheck;
 
-pub(crate) use channel::{Channel, Engine, Failure};
+pub(crate) use channel::{Channel, Failure};
+pub(crate) use engine::Engine;
 pub(crate) use push::{Run, Target};
 pub(crate) use selfcheck::{copy_engine as engine_self_check, ENGINE_TEST_VRAM_PAGES};
 
@@ -155,7 +158,7 @@ pub(crate) fn probe(
     // Pascal's USERD lives in VRAM just above the low reservation, whether or not DMA is on, so
     // that the pool is the same either way.
     let low = match chipset.architecture() {
-        Architecture::Pascal => RESERVED_LOW + channel::PASCAL_USERD_BYTES,
+        Architecture::Pascal => RESERVED_LOW + ramin::PASCAL_USERD_BYTES,
         _ => RESERVED_LOW,
     };
     let usable = usable_ranges(low, vram, bar1_len, &locked)?;
@@ -163,7 +166,7 @@ pub(crate) fn probe(
     // driver may have misread.
     selfcheck::bar1_identity(pdev, &bar0, &usable, vram)?;
     let dma = match dma {
-        Some(threshold) => match channel::find_engine(&bar0) {
+        Some(threshold) => match engine::find_engine(&bar0) {
             Ok(Some(engine)) => Some(DmaSetup {
                 bar0: bar0.into_devres()?,
                 chipset,
