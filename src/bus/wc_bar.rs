@@ -98,8 +98,8 @@ impl WcBar {
         }
     }
 
-    /// The mapping of `len` bytes at BAR offset `offset`, for the driver's own use of VRAM that
-    /// no pool page covers (Pascal's USERD). Valid while `self` lives.
+    /// The mapping of `len` bytes at BAR offset `offset`, for a caller that only borrows `self`
+    /// (the self-checks; what outlives the borrow takes a [`WcWindow`]). Valid while `self` lives.
     pub(crate) fn offset_ptr(&self, offset: u64, len: u64) -> Result<*mut u8> {
         if offset
             .checked_add(len)

@@ -388,6 +388,32 @@ mod tests {
     }
 
     #[test]
+    fn device_info_decodes_each_entry_kind() {
+        // ENUM, chained: host engine 4, runlist 3, reset bit 21, all three valid.
+        let e = NV_PTOP_DEVICE_INFO::from(
+            (1 << 31) | (4 << 26) | (3 << 21) | (21 << 9) | (1 << 5) | (1 << 4) | (1 << 2) | 2,
+        );
+        assert!(e.chain());
+        assert_eq!(e.entry().get(), 2);
+        assert_eq!(e.engine_enum().get(), 4);
+        assert_eq!(e.runlist_enum().get(), 3);
+        assert_eq!(e.reset_enum().get(), 21);
+        assert!(e.engine_valid() && e.runlist_valid() && e.reset_valid());
+        // ENUM with no valid numbers.
+        let e = NV_PTOP_DEVICE_INFO::from((1 << 31) | (0xf << 21) | 2);
+        assert!(!e.engine_valid() && !e.runlist_valid() && !e.reset_valid());
+        // DATA: instance 2.
+        let d = NV_PTOP_DEVICE_INFO::from((1 << 31) | (2 << 26) | 1);
+        assert_eq!(d.entry().get(), 1);
+        assert_eq!(d.data_inst_id().get(), 2);
+        // ENGINE_TYPE, the end of its chain: LCE (19).
+        let t = NV_PTOP_DEVICE_INFO::from((19 << 2) | 3);
+        assert!(!t.chain());
+        assert_eq!(t.entry().get(), 3);
+        assert_eq!(t.type_enum().get(), 19);
+    }
+
+    #[test]
     fn bar1_block_decodes_mode_target_and_pointer() {
         let block = NV_PBUS_BAR1_BLOCK::from(0xa012_3456);
         assert!(block.mode_virtual());
