@@ -15,7 +15,7 @@ use super::{
     engine::Engine,
     fifo::{self, FifoHal, UserdPlace, TARGET_SYS_COHERENT},
     hal::{self, is_pri_error, ReadError},
-    ramin, regs, Bar0, Chipset, BAR0_SIZE,
+    ramin, regs, Bar0, Bar0Access, Chipset, BAR0_SIZE,
 };
 use crate::{
     bus::{self, WcBar, WcWindow},
@@ -177,8 +177,7 @@ impl Channel {
 
     /// Runs `f` on BAR0, which is only reachable under an RCU read lock: `f` must not sleep.
     fn with_bar0<R>(&self, f: impl FnOnce(&Bar0<'_>) -> R) -> Result<R> {
-        let io = self.bar0.try_access().ok_or(ENODEV)?;
-        Ok(f(&io))
+        self.bar0.with(f)
     }
 
     /// Resets PFIFO and the engine, enables them, drops stale translations, binds BAR2 (Volta and
