@@ -5,7 +5,7 @@
 
 mod wc_bar;
 
-pub(crate) use wc_bar::WcBar;
+pub(crate) use wc_bar::{WcBar, WcWindow};
 
 use crate::shim;
 use kernel::{bindings, device::Bound, pci, prelude::*};

@@ -7,19 +7,21 @@
 //! N in physical mode, and BAR0 serves only the copy engine's channel ([`Channel`]).
 
 mod channel;
+mod engine;
 mod fifo;
 mod hal;
 mod push;
+mod ramin;
 mod regs;
 mod selfcheck;
 
-pub(crate) use channel::{Channel, Engine, Failure};
+pub(crate) use channel::{Channel, Failure};
+pub(crate) use engine::Engine;
 pub(crate) use push::{Run, Target};
 pub(crate) use selfcheck::{copy_engine as engine_self_check, ENGINE_TEST_VRAM_PAGES};
 
 use crate::hw::Architecture;
 use core::ops::Range;
-use hal::Bar1Block;
 use kernel::{
     device::Bound,
     io::{poll::read_poll_timeout, Io},
@@ -156,7 +158,7 @@ pub(crate) fn probe(
     // Pascal's USERD lives in VRAM just above the low reservation, whether or not DMA is on, so
     // that the pool is the same either way.
     let low = match chipset.architecture() {
-        Architecture::Pascal => RESERVED_LOW + channel::PASCAL_USERD_BYTES,
+        Architecture::Pascal => RESERVED_LOW + ramin::PASCAL_USERD_BYTES,
         _ => RESERVED_LOW,
     };
     let usable = usable_ranges(low, vram, bar1_len, &locked)?;
@@ -164,7 +166,7 @@ pub(crate) fn probe(
     // driver may have misread.
     selfcheck::bar1_identity(pdev, &bar0, &usable, vram)?;
     let dma = match dma {
-        Some(threshold) => match channel::find_engine(&bar0) {
+        Some(threshold) => match engine::find_engine(&bar0) {
             Ok(Some(engine)) => Some(DmaSetup {
                 bar0: bar0.into_devres()?,
                 chipset,
@@ -254,59 +256,57 @@ fn identify(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>) -> Result<(Chipset, (u32
     Ok((chipset, revision))
 }
 
-/// Puts BAR1 in physical mode wherever a previous driver left it virtual (on Turing both the
-/// 0xB80F40 block and 0x1704 are looked at); true if one was.
-fn physical_bar1(pdev: &pci::Device<Bound>, hal: &dyn hal::Hal, bar0: &Bar0<'_>) -> Result<bool> {
+/// BAR0 for one look at a time: probe's own mapping, or the channel's device-managed one, which
+/// is reachable only under an RCU read lock and so never held across a sleep.
+trait Bar0Access {
+    /// Runs `f` on BAR0; `f` must not sleep.
+    fn with<R>(&self, f: impl FnOnce(&Bar0<'_>) -> R) -> Result<R>;
+}
+
+impl Bar0Access for Bar0<'_> {
+    fn with<R>(&self, f: impl FnOnce(&Bar0<'_>) -> R) -> Result<R> {
+        Ok(f(self))
+    }
+}
+
+impl Bar0Access for channel::Bar0Devres {
+    fn with<R>(&self, f: impl FnOnce(&Bar0<'_>) -> R) -> Result<R> {
+        let io = self.try_access().ok_or(ENODEV)?;
+        Ok(f(&io))
+    }
+}
+
+/// Puts BAR1 in physical mode wherever a previous driver (at probe) or a reset (at resume) left
+/// it virtual, in the blocks `hal` names (on Turing both the 0xB80F40 block and 0x1704); true if
+/// one was.
+fn physical_bar1(pdev: &pci::Device, hal: &dyn hal::Hal, bar0: &impl Bar0Access) -> Result<bool> {
     let mut recovered = false;
     for &block in hal.bar1_blocks() {
-        let (name, raw) = match block {
-            Bar1Block::Pbus => (
-                "NV_PBUS_BAR1_BLOCK",
-                u32::from(bar0.read(regs::NV_PBUS_BAR1_BLOCK)),
-            ),
-            Bar1Block::VirtualFunction => (
-                "NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK",
-                u32::from(bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK)),
-            ),
-        };
-        let raw = hal::checked(name, raw).map_err(|e| {
-            dev_err!(pdev, "{e}; refusing the device\n");
+        let name = block.name();
+        let value = bar0.with(|io| block.read(io))?.map_err(|e| {
+            dev_err!(pdev.as_ref(), "{e}; refusing the device\n");
             ENODEV
         })?;
-        let block_value = regs::NV_PBUS_BAR1_BLOCK::from(raw);
-        if !block_value.mode_virtual() {
+        if !value.mode_virtual() {
             continue;
         }
-        let bound = |s: u32| !hal::is_pri_error(s) && s & 3 == 0;
-        let done = match block {
-            Bar1Block::Pbus => {
-                bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed());
-                read_poll_timeout(
-                    || Ok(u32::from(bar0.read(regs::NV_PBUS_BIND_STATUS))),
-                    |&s| bound(s),
-                    Delta::from_micros(10),
-                    Delta::from_millis(100),
-                )
-            }
-            Bar1Block::VirtualFunction => {
-                bar0.write_reg(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK::zeroed());
-                read_poll_timeout(
-                    || {
-                        Ok(u32::from(
-                            bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS),
-                        ))
-                    },
-                    |&s| bound(s),
-                    Delta::from_micros(10),
-                    Delta::from_millis(100),
-                )
-            }
-        };
-        done.inspect_err(|_| dev_err!(pdev, "BAR1 did not return to physical mode ({name})\n"))?;
+        bar0.with(|io| block.make_physical(io))?;
+        read_poll_timeout(
+            || bar0.with(|io| block.bound(io)),
+            |&bound| bound,
+            Delta::from_micros(10),
+            Delta::from_millis(100),
+        )
+        .inspect_err(|_| {
+            dev_err!(
+                pdev.as_ref(),
+                "BAR1 did not return to physical mode ({name})\n"
+            )
+        })?;
         dev_info!(
-            pdev,
+            pdev.as_ref(),
             "BAR1 was left in virtual mode ({name}, instance block {:#x}); switched it to physical mode\n",
-            u64::from(block_value.ptr().get()) << 12
+            u64::from(value.ptr().get()) << 12
         );
         recovered = true;
     }

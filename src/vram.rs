@@ -51,7 +51,8 @@ pub(crate) struct Vram {
     pagemap: Pagemap,
     #[pin]
     pool: Pool,
-    bar: WcBar,
+    /// Shared with the channel's USERD window (Pascal), which keeps it mapped.
+    bar: Arc<WcBar>,
     /// The copy engine's channel while the board has one running; taken out when it fails or the
     /// GPU goes away.
     #[pin]
@@ -131,7 +132,7 @@ impl Vram {
         let dma_threshold = dma.as_ref().map_or(usize::MAX, |d| d.threshold);
         Arc::pin_init(
             try_pin_init!(Self {
-                bar: WcBar::new(pdev, bar, c"pseudoscopic")?,
+                bar: Arc::new(WcBar::new(pdev, bar, c"pseudoscopic")?, GFP_KERNEL)?,
                 pool <- Pool::new(span, &pages)?,
                 engine <- new_mutex!(None),
                 engine_info: None,

@@ -8,7 +8,14 @@
 use super::BarInfo;
 use crate::bus;
 use core::ptr::NonNull;
-use kernel::{bindings, device::Bound, page::PAGE_SIZE, pci, prelude::*, sync::aref::ARef};
+use kernel::{
+    bindings,
+    device::Bound,
+    page::PAGE_SIZE,
+    pci,
+    prelude::*,
+    sync::{aref::ARef, Arc},
+};
 
 /// A BAR's region, requested for this driver and mapped write-combined, released on drop.
 ///
@@ -91,8 +98,8 @@ impl WcBar {
         }
     }
 
-    /// The mapping of `len` bytes at BAR offset `offset`, for the driver's own use of VRAM that
-    /// no pool page covers (Pascal's USERD). Valid while `self` lives.
+    /// The mapping of `len` bytes at BAR offset `offset`, for a caller that only borrows `self`
+    /// (the self-checks; what outlives the borrow takes a [`WcWindow`]). Valid while `self` lives.
     pub(crate) fn offset_ptr(&self, offset: u64, len: u64) -> Result<*mut u8> {
         if offset
             .checked_add(len)
@@ -114,5 +121,44 @@ impl Drop for WcBar {
             bindings::pci_iounmap(raw, self.addr.as_ptr().cast());
             bindings::pci_release_region(raw, self.info.index as i32);
         }
+    }
+}
+
+/// Bytes of a [`WcBar`] the driver keeps for itself (Pascal's USERD), holding the BAR mapped for
+/// as long as it lives: the mapping cannot go while the window is in use, whatever owns it.
+///
+/// # Invariants
+///
+/// `offset..offset + len` lies inside `bar`'s mapping.
+pub(crate) struct WcWindow {
+    bar: Arc<WcBar>,
+    offset: usize,
+    len: usize,
+}
+
+impl WcWindow {
+    /// The `len` bytes of `bar` at BAR offset `offset`.
+    pub(crate) fn new(bar: &Arc<WcBar>, offset: u64, len: u64) -> Result<Self> {
+        if offset.checked_add(len).is_none_or(|end| end > bar.info.len) {
+            return Err(EINVAL);
+        }
+        // INVARIANT: Checked above; the mapping covers the whole BAR.
+        Ok(Self {
+            bar: bar.clone(),
+            offset: usize::try_from(offset).map_err(|_| EINVAL)?,
+            len: usize::try_from(len).map_err(|_| EINVAL)?,
+        })
+    }
+
+    /// Writes the 32-bit word at byte `at` of the window, if it is inside it and aligned.
+    pub(crate) fn write32(&self, at: usize, value: u32) -> Option<()> {
+        if at % 4 != 0 || at.checked_add(4).is_none_or(|end| end > self.len) {
+            return None;
+        }
+        let addr = self.bar.addr.as_ptr().wrapping_add(self.offset + at);
+        // SAFETY: `addr` is an aligned word inside the mapping (the type invariant and the check
+        // above), which `self.bar` keeps alive.
+        unsafe { bindings::writel(value, addr.cast()) };
+        Some(())
     }
 }

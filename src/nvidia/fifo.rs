@@ -6,17 +6,18 @@
 
 use super::{
     hal::{checked, is_pri_error, ReadError},
-    regs, Bar0, Chipset,
+    ramin, regs, Bar0, Chipset,
 };
 use kernel::{io::register::Array, io::Io, prelude::*};
 
 /// Where a channel's USERD lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum UserdPlace {
-    /// In VRAM, written through BAR1 (Host watches the BAR1 USERD area).
-    Vram,
-    /// In coherent system memory, with a doorbell after each `GP_PUT`.
-    Sysmem,
+    /// In VRAM at `vram`, written through BAR1: Host snoops the `bytes` of BAR1 from there
+    /// ([`FifoHal::enable_doorbells`]).
+    Bar1 { vram: u64, bytes: u64 },
+    /// In the channel's coherent buffer, with a doorbell after each `GP_PUT`.
+    Coherent,
 }
 
 /// One generation's channel mechanics. The defaults are Volta's and Turing's; Pascal overrides
@@ -25,8 +26,9 @@ pub(super) trait FifoHal: Sync {
     /// The copy-engine class (`NV?B5`).
     fn ce_class(&self, chipset: Chipset) -> u32;
 
+    /// Where USERD is placed.
     fn userd(&self) -> UserdPlace {
-        UserdPlace::Sysmem
+        UserdPlace::Coherent
     }
 
     /// Bytes per runlist entry.
@@ -52,15 +54,55 @@ pub(super) trait FifoHal: Sync {
         pending_2284(bar0, runlist)
     }
 
-    /// Enables doorbells once, where they need it.
-    fn enable_doorbells(&self, _bar0: &Bar0<'_>) {}
+    /// Readies the way Host learns of new work, once per bring-up (Turing: doorbells on).
+    fn enable_doorbells(&self, _bar0: &Bar0<'_>) -> Result {
+        Ok(())
+    }
+
+    /// Undoes [`FifoHal::enable_doorbells`] at teardown.
+    fn disable_doorbells(&self, _bar0: &Bar0<'_>) {}
 
     /// Tells Host that channel `chid` of `runlist` has new work.
     fn ring(&self, bar0: &Bar0<'_>, runlist: u32, chid: u32);
 
-    /// RAMFC words beyond USERD, signature and GPFIFO that nouveau sets, as (offset, value).
-    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
-        GV100_RAMFC(chid)
+    /// The physical copy engines (`NV_CE_PCE_MAP`) the copy engine's fault method buffer is
+    /// sized for ([`method_buffer_bytes`]); none before Volta, which has no such buffer.
+    fn pce_map(&self, bar0: &Bar0<'_>) -> Result<Option<u32>, ReadError> {
+        checked("NV_CE_PCE_MAP", bar0.read(regs::NV_CE_PCE_MAP).map().get()).map(Some)
+    }
+
+    /// Writes (through `write(offset, value)`) what this generation's instance block holds beyond
+    /// the common RAMFC words and page directory: nouveau's RAMFC constants for channel `chid`
+    /// and, from Volta on, subcontext 0 on the same page directory (`pdb`) and the copy engine's
+    /// fault method buffer at GPU VA `method_buffer`.
+    fn fill_instance(
+        &self,
+        write: &mut dyn FnMut(usize, u32),
+        chid: u32,
+        pdb: [u32; 2],
+        method_buffer: u64,
+    ) {
+        for (offset, value) in ramin::gv100_ramfc(chid) {
+            write(offset, value);
+        }
+        write(ramin::SC_PDB_VALID, 1);
+        write(ramin::SC_PAGE_DIR_BASE_LO, pdb[0]);
+        write(ramin::SC_PAGE_DIR_BASE_HI, pdb[1]);
+        // A BAR2 virtual address: BAR2 is bound to this instance block
+        // ([`FifoHal::bind_bar2`]), so the channel's own VA serves.
+        // CAST: The low and high words of the address.
+        write(ramin::ENG_METHOD_BUFFER_ADDR_LO, method_buffer as u32);
+        write(
+            ramin::ENG_METHOD_BUFFER_ADDR_HI,
+            (method_buffer >> 32) as u32,
+        );
+        write(ramin::RAMFC_TARGET, ramin::RAMFC_METHOD_BUFFER_VALID);
+    }
+
+    /// Pending MMU faults (`NV_PFB_PRI_MMU_FAULT_STATUS`) for the failure line, where the chip
+    /// has the register.
+    fn mmu_fault_status(&self, bar0: &Bar0<'_>) -> Option<u32> {
+        Some(bar0.read(regs::NV_PFB_PRI_MMU_FAULT_STATUS).value().get())
     }
 
     /// The `NV_PFIFO_PREEMPT` that takes channel `chid` off its engine: its TSG (ID = `chid`,
@@ -90,7 +132,7 @@ pub(super) trait FifoHal: Sync {
     }
 
     /// Binds BAR2 to the instance block at `inst` (>> 12) in virtual mode, or back to physical
-    /// mode with `None`.
+    /// mode with `None`: the copy engine reaches its fault method buffer through BAR2.
     fn bind_bar2(&self, bar0: &Bar0<'_>, inst: Option<u32>) -> Result {
         let value = match inst {
             Some(ptr) => regs::NV_PBUS_BAR2_BLOCK::zeroed()
@@ -129,12 +171,6 @@ pub(super) trait FifoHal: Sync {
     fn tlb_invalidated(&self, bar0: &Bar0<'_>) -> bool {
         let c = u32::from(bar0.read(regs::NV_PFB_PRI_MMU_CTRL));
         !is_pri_error(c) && regs::NV_PFB_PRI_MMU_CTRL::from(c).pri_fifo_empty()
-    }
-
-    /// Whether the instance block carries subcontext page directories, and the copy engine
-    /// needs a fault method buffer reached through BAR2 (Volta and later).
-    fn volta_and_later(&self) -> bool {
-        true
     }
 }
 
@@ -193,33 +229,11 @@ fn pending_2284(bar0: &Bar0<'_>, runlist: u32) -> bool {
     regs::NV_PFIFO_ENG_RUNLIST::try_at(runlist as usize).is_none_or(|at| bar0.read(at).pending())
 }
 
-/// nouveau's `gk104_chan_ramfc_write` constants.
-const GK104_RAMFC: fn(u32) -> [(usize, u32); 8] = |chid| {
-    [
-        (0x30, 0xffff_f902),
-        (0x84, 0x2040_0000),
-        (0x94, 0x3000_0fff),
-        (0x9c, 0x0000_0100),
-        (0xac, 0x0000_001f),
-        (0xe4, 0x0000_0020),
-        (0xe8, chid),
-        (0xf8, 0x1000_3080),
-    ]
-};
-
-/// nouveau's `gv100_chan_ramfc_write` constants.
-const GV100_RAMFC: fn(u32) -> [(usize, u32); 8] = |chid| {
-    [
-        (0x30, 0x7fff_f902),
-        (0x84, 0x2040_0000),
-        (0x94, 0x3000_0fff),
-        (0xe4, 0x0000_0020),
-        (0xe8, chid),
-        (0xf4, 0x0000_1100),
-        (0xf8, 0x1000_3080),
-        (0x218, 0),
-    ]
-};
+/// The fault method buffer's size for `pce_map` (`NV_CE_PCE_MAP`), as nouveau's
+/// `gv100_ce_cclass_bind` computes it (its constants come from nvgpu).
+pub(super) fn method_buffer_bytes(pce_map: u32) -> usize {
+    (27 * 5 * ((9 + 1 + 3) * pce_map.count_ones() as usize + 2)).next_multiple_of(4096)
+}
 
 impl FifoHal for Pascal {
     fn ce_class(&self, chipset: Chipset) -> u32 {
@@ -229,8 +243,12 @@ impl FifoHal for Pascal {
         }
     }
 
+    /// In VRAM through physical BAR1, at the snoop window probe kept out of the pool.
     fn userd(&self) -> UserdPlace {
-        UserdPlace::Vram
+        UserdPlace::Bar1 {
+            vram: ramin::PASCAL_USERD_VRAM,
+            bytes: ramin::PASCAL_USERD_BYTES,
+        }
     }
 
     fn runlist_entry_size(&self) -> usize {
@@ -258,12 +276,53 @@ impl FifoHal for Pascal {
         Ok(None)
     }
 
-    fn ramfc_constants(&self, chid: u32) -> [(usize, u32); 8] {
-        GK104_RAMFC(chid)
+    /// No fault method buffer before Volta.
+    fn pce_map(&self, _bar0: &Bar0<'_>) -> Result<Option<u32>, ReadError> {
+        Ok(None)
     }
 
-    fn volta_and_later(&self) -> bool {
-        false
+    /// nouveau's RAMFC constants only: no subcontexts, no fault method buffer.
+    fn fill_instance(
+        &self,
+        write: &mut dyn FnMut(usize, u32),
+        chid: u32,
+        _pdb: [u32; 2],
+        _method_buffer: u64,
+    ) {
+        for (offset, value) in ramin::gk104_ramfc(chid) {
+            write(offset, value);
+        }
+    }
+
+    /// `NV_PFB_PRI_MMU_FAULT_STATUS` is Volta's and later.
+    fn mmu_fault_status(&self, _bar0: &Bar0<'_>) -> Option<u32> {
+        None
+    }
+
+    /// Host snoops `GP_PUT` writes in the BAR1 USERD window once `NV_PFIFO_BAR1_BASE` points at
+    /// it.
+    fn enable_doorbells(&self, bar0: &Bar0<'_>) -> Result {
+        let ptr = u32::try_from(ramin::PASCAL_USERD_VRAM >> 12).map_err(|_| EINVAL)?;
+        bar0.write_reg(
+            regs::NV_PFIFO_BAR1_BASE::zeroed()
+                .with_valid(true)
+                .try_with_ptr(ptr)?,
+        );
+        Ok(())
+    }
+
+    /// Host stops snooping the USERD window (nvgpu clears VALID at suspend).
+    fn disable_doorbells(&self, bar0: &Bar0<'_>) {
+        bar0.write_reg(regs::NV_PFIFO_BAR1_BASE::zeroed());
+    }
+
+    /// The engine has no fault method buffer, so BAR2 is left alone.
+    fn bind_bar2(&self, _bar0: &Bar0<'_>, _inst: Option<u32>) -> Result {
+        Ok(())
+    }
+
+    fn bar2_bound(&self, _bar0: &Bar0<'_>) -> bool {
+        true
     }
 }
 
@@ -308,10 +367,11 @@ impl FifoHal for Turing {
             .is_none_or(|at| bar0.read(at).pending())
     }
 
-    fn enable_doorbells(&self, bar0: &Bar0<'_>) {
+    fn enable_doorbells(&self, bar0: &Bar0<'_>) -> Result {
         bar0.update(regs::NV_CTRL_VIRTUAL_CHANNEL_CFG, |r| {
             r.with_pending_enable(true)
         });
+        Ok(())
     }
 
     /// Turing's own BAR2 block (`NV_VIRTUAL_FUNCTION_PRIV_BAR2_BLOCK`, nouveau `bar/tu102.c`).

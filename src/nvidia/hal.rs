@@ -99,6 +99,53 @@ pub(super) enum Bar1Block {
     VirtualFunction,
 }
 
+impl Bar1Block {
+    /// The block register's name, for the log.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Pbus => "NV_PBUS_BAR1_BLOCK",
+            Self::VirtualFunction => "NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK",
+        }
+    }
+
+    /// The block as it reads (both blocks share `NV_PBUS_BAR1_BLOCK`'s fields), or why it cannot
+    /// be trusted.
+    pub(super) fn read(self, bar0: &Bar0<'_>) -> Result<regs::NV_PBUS_BAR1_BLOCK, ReadError> {
+        let raw = match self {
+            Self::Pbus => u32::from(bar0.read(regs::NV_PBUS_BAR1_BLOCK)),
+            Self::VirtualFunction => {
+                u32::from(bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK))
+            }
+        };
+        checked(self.name(), raw).map(regs::NV_PBUS_BAR1_BLOCK::from)
+    }
+
+    /// Starts putting BAR1 back in physical mode (offset N is VRAM address N).
+    pub(super) fn make_physical(self, bar0: &Bar0<'_>) {
+        match self {
+            Self::Pbus => bar0.write_reg(regs::NV_PBUS_BAR1_BLOCK::zeroed()),
+            Self::VirtualFunction => {
+                bar0.write_reg(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK::zeroed())
+            }
+        }
+    }
+
+    /// Whether no BAR1 bind is in flight (`BAR1_PENDING` and `BAR1_OUTSTANDING` clear).
+    pub(super) fn bound(self, bar0: &Bar0<'_>) -> bool {
+        let (raw, pending, outstanding) = match self {
+            Self::Pbus => {
+                let s = bar0.read(regs::NV_PBUS_BIND_STATUS);
+                (u32::from(s), s.bar1_pending(), s.bar1_outstanding())
+            }
+            Self::VirtualFunction => {
+                let s = bar0.read(regs::NV_VIRTUAL_FUNCTION_PRIV_BIND_STATUS);
+                (u32::from(s), s.bar1_pending(), s.bar1_outstanding())
+            }
+        };
+        !is_pri_error(raw) && !pending && !outstanding
+    }
+}
+
 /// Adds `r` to `ranges`.
 fn push(ranges: &mut KVec<Range<u64>>, r: Range<u64>) -> Result<(), ReadError> {
     ranges.push(r, GFP_KERNEL).map_err(|_| ReadError::NoMemory)

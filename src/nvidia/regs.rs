@@ -175,10 +175,30 @@ register! {
         31:0 devices;
     }
 
-    /// `NV_PTOP_DEVICE_INFO(i)` (dev_top.ref.txt): the chained table of engines, their runlists
-    /// and reset bits.
+    /// `NV_PTOP_DEVICE_INFO(i)` (volta/gv100 dev_top.ref.txt:185-239): the chained table of
+    /// engines, their runlists and reset bits. Each entry is of one kind (`ENTRY`); a field is
+    /// read only in the kind that has it, so some share bits.
     pub(crate) NV_PTOP_DEVICE_INFO(u32)[64] @ 0x0002_2700 {
-        31:0 value;
+        /// `CHAIN`: the next entry describes the same engine.
+        31:31 chain => bool;
+        /// `TYPE_ENUM` (ENGINE_TYPE entries): 0 graphics, 1-3 COPY0-2, 19 LCE.
+        30:2 type_enum;
+        /// `ENGINE_ENUM` (ENUM entries): the host engine ID.
+        29:26 engine_enum;
+        /// `DATA_INST_ID` (DATA entries): which instance of its type the engine is.
+        29:26 data_inst_id;
+        /// `RUNLIST_ENUM` (ENUM entries).
+        24:21 runlist_enum;
+        /// `RESET_ENUM` (ENUM entries): the engine's bit in `NV_PMC_ENABLE`.
+        13:9 reset_enum;
+        /// `ENGINE` (ENUM entries): `ENGINE_ENUM` is valid.
+        5:5 engine_valid => bool;
+        /// `RUNLIST` (ENUM entries): `RUNLIST_ENUM` is valid.
+        4:4 runlist_valid => bool;
+        /// `RESET` (ENUM entries): `RESET_ENUM` is valid.
+        2:2 reset_valid => bool;
+        /// `ENTRY`: 0 not valid, 1 DATA, 2 ENUM, 3 ENGINE_TYPE.
+        1:0 entry;
     }
 
     /// `NV_PFB_NISO_FLUSH_SYSMEM_ADDR` (nvidia-hardware.md): the system page the GPU flushes its
@@ -365,6 +385,32 @@ mod tests {
         assert_eq!(boot42.chip_id().get(), 0x162);
         assert_eq!(boot42.major_revision().get(), 0xa);
         assert_eq!(boot42.minor_revision().get(), 0x1);
+    }
+
+    #[test]
+    fn device_info_decodes_each_entry_kind() {
+        // ENUM, chained: host engine 4, runlist 3, reset bit 21, all three valid.
+        let e = NV_PTOP_DEVICE_INFO::from(
+            (1 << 31) | (4 << 26) | (3 << 21) | (21 << 9) | (1 << 5) | (1 << 4) | (1 << 2) | 2,
+        );
+        assert!(e.chain());
+        assert_eq!(e.entry().get(), 2);
+        assert_eq!(e.engine_enum().get(), 4);
+        assert_eq!(e.runlist_enum().get(), 3);
+        assert_eq!(e.reset_enum().get(), 21);
+        assert!(e.engine_valid() && e.runlist_valid() && e.reset_valid());
+        // ENUM with no valid numbers.
+        let e = NV_PTOP_DEVICE_INFO::from((1 << 31) | (0xf << 21) | 2);
+        assert!(!e.engine_valid() && !e.runlist_valid() && !e.reset_valid());
+        // DATA: instance 2.
+        let d = NV_PTOP_DEVICE_INFO::from((1 << 31) | (2 << 26) | 1);
+        assert_eq!(d.entry().get(), 1);
+        assert_eq!(d.data_inst_id().get(), 2);
+        // ENGINE_TYPE, the end of its chain: LCE (19).
+        let t = NV_PTOP_DEVICE_INFO::from((19 << 2) | 3);
+        assert!(!t.chain());
+        assert_eq!(t.entry().get(), 3);
+        assert_eq!(t.type_enum().get(), 19);
     }
 
     #[test]
