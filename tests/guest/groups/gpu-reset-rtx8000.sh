@@ -20,14 +20,3 @@ case_function_reset_rtx8000_bar1_virtual() {
 	expect_dmesg "$bdf: $BAR1_BACK" "BAR1 put back after the reset"
 	engine_back_after reset "$bdf"
 }
-
-host_function_reset_rtx8000_bar1_virtual() {
-	gpu_resets 0 1
-	no_rejected_access 0
-	# After the reset (which left BAR1 virtual again), the driver wrote the Turing block.
-	awk '/NV_PMC_BOOT_0/ {probed = 1} probed && /^RESET/ {reset = 1}
-		reset && /^W4 0x00b80f40 = 0x00000000 NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK$/ {ok = 1}
-		END {exit !ok}' "$(gpu_log 0)" ||
-		fail "BAR1's 0xB80F40 block was not put back in physical mode after the last reset"
-	gpu_log_has 0 '^END BAR1 physical' "BAR1 mode at the end"
-}
