@@ -60,7 +60,10 @@ start_group_gpus() {
 		case " $spec " in
 		*" --pcie "*)
 			# A PCI Express endpoint goes behind a root port of its own, as a board in a slot.
-			GROUP_ARGS+=(-device "pcie-root-port,id=rp$n,chassis=$((n + 1)),slot=0")
+			# At 5 GT/s: above that the kernel waits for Data Link Layer Link Active after a
+			# secondary bus reset, which QEMU's root port does not report then (the reset
+			# fails with "Data Link Layer Link Active not set in 100 msec").
+			GROUP_ARGS+=(-device "pcie-root-port,id=rp$n,chassis=$((n + 1)),slot=0,x-speed=5,x-width=16")
 			mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(gpu_args "$dir/gpu$n.sock" "rp$n")
 			;;
 		*) mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(gpu_args "$dir/gpu$n.sock") ;;
