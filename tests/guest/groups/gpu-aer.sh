@@ -6,7 +6,8 @@
 # root port), which clears the board's VRAM and registers (gpu-model). A non-fatal error reports
 # the device readable (io_normal); a fatal one reports the link frozen (io_frozen), where the
 # driver brings pages back only while the board answers. Either way the process gets every byte
-# back, and the board lends again with its copy engine running.
+# back, and the board lends again with its copy engine running. The fatal case runs first: a
+# driver that copies VRAM back after the reset shows it on a board that still comes back.
 # vm: gpu v100 512 --pcie
 
 # le32 VALUE: VALUE as four little-endian bytes in printf's octal escapes.
@@ -43,19 +44,6 @@ aer_device() {
 	info "$1 behind $(basename "$(dirname "$(readlink -f "/sys/bus/pci/devices/$1")")")"
 }
 
-case_nonfatal_error_v100() {
-	local bdf
-	bdf=$(nvidia_bdf 1db4)
-	aer_device "$bdf"
-	load_module pool_size_mb=256
-	# Completion Timeout (bit 14): non-fatal by the default severity.
-	held_across "PCI error recovery" aer_inject "$bdf" $((1 << 14))
-	expect_dmesg "Uncorrectable \(Non-Fatal\)" "the error was non-fatal"
-	expect_dmesg "Root Port link has been reset" "the link reset"
-	engine_back_after "PCI error recovery" "$bdf"
-	expect_eq "$(gpu_stat "$bdf" lost_page_faults)" 0 "faults on lost pages"
-}
-
 case_fatal_error_v100() {
 	local bdf
 	bdf=$(nvidia_bdf 1db4)
@@ -69,7 +57,20 @@ case_fatal_error_v100() {
 	expect_eq "$(gpu_stat "$bdf" lost_page_faults)" 0 "faults on lost pages"
 }
 
-host_fatal_error_v100() {
+case_nonfatal_error_v100() {
+	local bdf
+	bdf=$(nvidia_bdf 1db4)
+	aer_device "$bdf"
+	load_module pool_size_mb=256
+	# Completion Timeout (bit 14): non-fatal by the default severity.
+	held_across "PCI error recovery" aer_inject "$bdf" $((1 << 14))
+	expect_dmesg "Uncorrectable \(Non-Fatal\)" "the error was non-fatal"
+	expect_dmesg "Root Port link has been reset" "the link reset"
+	engine_back_after "PCI error recovery" "$bdf"
+	expect_eq "$(gpu_stat "$bdf" lost_page_faults)" 0 "faults on lost pages"
+}
+
+host_nonfatal_error_v100() {
 	# One reset per case: the root port's secondary bus reset reached the board both times.
 	gpu_resets 0 2
 	no_rejected_access 0
