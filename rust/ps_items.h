@@ -34,7 +34,9 @@
 	X(dma_bytes, "Bytes the GPU's copy engine copied between RAM and VRAM.")                   \
 	X(cpu_copy_bytes, "Bytes the CPU copied between RAM and VRAM.")                            \
 	X(early_refaults, "Pages faulted back within `early_refault_secs` of the last park "       \
-			  "into their 2 MiB chunk.")
+			  "into their 2 MiB chunk.")                                               \
+	X(lost_page_faults, "CPU faults answered with SIGBUS on pages whose contents were lost: "  \
+			    "the board stopped answering before they could come back.")
 
 /* Module-wide (summed over the GPUs bound now) and per GPU. */
 #define PS_POOL_ITEMS(X)                                                                           \

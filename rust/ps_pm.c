@@ -75,19 +75,25 @@ static pci_ers_result_t ps_error_detected(struct pci_dev *pdev, pci_channel_stat
 		ps_rust_gpu_lost(pdev);
 		return PCI_ERS_RESULT_DISCONNECT;
 	}
-	ps_rust_gpu_quiesce(pdev, state == pci_channel_io_normal, PS_EVENT_PCI_ERROR);
+	/* Normal or frozen: pages come back while the board answers, before the link reset. */
+	ps_rust_gpu_quiesce(pdev, PS_EVENT_PCI_ERROR);
 	return PCI_ERS_RESULT_NEED_RESET;
 }
 
 static pci_ers_result_t ps_slot_reset(struct pci_dev *pdev)
 {
+	/*
+	 * The recovery's bus reset (pci_bus_error_reset) does not restore configuration space:
+	 * the BARs and the command register come back from the state the PCI core saved.
+	 */
+	pci_restore_state(pdev);
 	return ps_rust_gpu_restart(pdev, PS_EVENT_PCI_ERROR) ? PCI_ERS_RESULT_RECOVERED :
 							       PCI_ERS_RESULT_DISCONNECT;
 }
 
 static void ps_reset_prepare(struct pci_dev *pdev)
 {
-	ps_rust_gpu_quiesce(pdev, true, PS_EVENT_FUNCTION_RESET);
+	ps_rust_gpu_quiesce(pdev, PS_EVENT_FUNCTION_RESET);
 }
 
 static void ps_reset_done(struct pci_dev *pdev)
@@ -106,12 +112,14 @@ static const struct pci_error_handlers ps_err_handlers = {
 /*
  * The kernel crate's pci::Adapter fills only probe, remove and the ID table of the struct
  * pci_driver it registers; the error handlers are set here, from probe, where the device's driver
- * is that struct (the PCI core reads err_handler only for a bound device).
+ * is that struct (the PCI core reads err_handler only for a bound device). The configuration
+ * space is saved as the enabled device has it (memory decoding on), for slot_reset to restore.
  */
 void ps_pm_set_error_handlers(struct pci_dev *pdev)
 {
 	struct pci_driver *drv = to_pci_driver(pdev->dev.driver);
 
+	pci_save_state(pdev);
 	WRITE_ONCE(drv->err_handler, &ps_err_handlers);
 }
 

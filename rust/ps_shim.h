@@ -152,7 +152,7 @@ unsigned long ps_ram_available_pages(void);
 /* Implemented in Rust: 0 or a negative errno refusing the suspend or hibernation. */
 int ps_rust_pm_prepare(bool hibernation);
 void ps_rust_pm_resume(bool hibernation);
-void ps_rust_gpu_quiesce(struct pci_dev *pdev, bool readable, unsigned int why);
+void ps_rust_gpu_quiesce(struct pci_dev *pdev, unsigned int why);
 bool ps_rust_gpu_restart(struct pci_dev *pdev, unsigned int why);
 void ps_rust_gpu_lost(struct pci_dev *pdev);
 

@@ -527,6 +527,11 @@ fn bring_back<'v>(
             out.resident += counted;
             continue;
         }
+        if vram.is_lost(pfn) {
+            // Its contents went with the board: it stays, and a fault on it gets SIGBUS.
+            out.busy += counted;
+            continue;
+        }
         let addr = start + i * PAGE_SIZE;
         let faulting = fault.is_some_and(|f| (i..i + n).contains(&f));
         if entry.huge() {
@@ -661,6 +666,12 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
     // pages of our pagemaps), locked and referenced for the fault.
     let vram = unsafe { vram_of(pagemap) };
     vram.count(Counter::PageFaults, 1);
+    if vram.is_lost(page.pfn()) {
+        // The board stopped answering before this page could come back: what VRAM holds now is
+        // not the process's data, and zeros or all-ones in its place would be silent corruption.
+        vram.count(Counter::LostPageFaults, 1);
+        return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+    }
     let (span, huge) = if fault.on_huge_entry() {
         (WINDOW_BYTES, Huge::Whole)
     } else {
@@ -718,8 +729,22 @@ const SPLIT_AFTER_ROUNDS: u32 = 3;
 const SPLIT_RETRY_ROUNDS: u32 = 1_000;
 
 /// Moves every page of `vram` that is in use back to RAM, unmapping it from whatever processes
-/// map it. The pool must be closed. Returns how many pages moved.
+/// map it; pages whose contents were lost stay. The pool must be closed. Returns how many pages
+/// moved.
 pub(crate) fn evict_all(vram: &Vram) -> u64 {
+    evict(vram, &|| true).0
+}
+
+/// As [`evict_all`], for a board that may have stopped answering (PCI error recovery): after each
+/// window's copy, and before the processes are switched to the copies, `answers` says whether
+/// the board still answers; if it does not, that window's copies (which may be all-ones) are
+/// thrown away and its pages stay where they were. Returns how many pages moved and whether all
+/// did (`false`: the board stopped answering first).
+pub(crate) fn evict_while(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
+    evict(vram, answers)
+}
+
+fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
     let mut window = until_allocated(Window::new);
     let mut plan: KVec<Planned<'_, LockedPage>> =
         until_allocated(|| Ok(KVec::with_capacity(WINDOW_PAGES, GFP_KERNEL)?));
@@ -732,7 +757,10 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
     let mut evicted = 0u64;
     let mut rounds = 0u32;
     let mut waiting_rounds = 0u32;
-    while vram.free_pages() < total {
+    while vram.free_pages() + vram.lost_pages() < total {
+        if !answers() {
+            return (evicted, false);
+        }
         let mut moved_this_round = 0u64;
         waiting.clear();
         let mut ram_short = false;
@@ -747,7 +775,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
             };
             plan.clear();
             for (i, entry, pages) in entries(n, |i| mig.src(i)) {
-                if !entry.migrates() || !mig.holds_data(i) {
+                if !entry.migrates() || !mig.holds_data(i) || vram.is_lost(base + i) {
                     continue;
                 }
                 // A huge page can only move whole here: the kernel splits device pages only in a
@@ -776,6 +804,15 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
                 }
             }
             copy_to_ram(&mut plan);
+            if !plan.is_empty() && !answers() {
+                // What was copied may be what a dead link reads (all-ones): the RAM pages go
+                // and the processes keep the device pages (dropping `mig` restores them).
+                plan.clear();
+                drop(mig);
+                evicted += moved_this_round;
+                vram.stats.evicted(moved_this_round);
+                return (evicted, false);
+            }
             for p in plan.iter_mut() {
                 if let Some(page) = p.dst.take() {
                     mig.set_dst(p.entry, page);
@@ -804,7 +841,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
             evicted += moved;
             moved_this_round += moved;
         }
-        if vram.free_pages() < total && moved_this_round == 0 {
+        if vram.free_pages() + vram.lost_pages() < total && moved_this_round == 0 {
             // Pages locked by a fault in progress, or no 2 MiB of RAM for a huge page yet.
             rounds += 1;
             // After about 1 s, then every 10 s: what is left, and why.
@@ -820,7 +857,7 @@ pub(crate) fn evict_all(vram: &Vram) -> u64 {
             fsleep(Delta::from_millis(1));
         }
     }
-    evicted
+    (evicted, true)
 }
 
 /// Brings back the huge pages of `vram` that wait for 2 MiB of free RAM (`waiting`: their linear

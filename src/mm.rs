@@ -725,6 +725,12 @@ impl FaultPage<'_> {
         let pgmap = unsafe { shim::ps_device_private_pgmap(self.page.as_ptr()) };
         NonNull::new(pgmap)
     }
+
+    /// The page's frame.
+    pub(crate) fn pfn(&self) -> usize {
+        // SAFETY: The page is locked and referenced by the core during the fault.
+        unsafe { shim::ps_page_to_pfn(self.page.as_ptr()) as usize }
+    }
 }
 
 /// A memory stall that pressure stall information (PSI) counts while this lives: a task waiting

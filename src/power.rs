@@ -125,36 +125,29 @@ extern "C" fn ps_rust_pm_resume(hibernation: bool) {
     resume(hibernation);
 }
 
-/// Before a reset or during error recovery: stops lending; moves every page back when the
-/// device is `readable` (else that waits for [`ps_rust_gpu_restart`], after the link reset).
+/// Before a function reset, or when PCI error recovery begins (the link may be down): stops
+/// lending and moves every page back to RAM. During error recovery a page comes back only while
+/// the board answers (checked after each window's copy, before the processes take it); what is
+/// left when it stops answering is lost, and a fault on it gets `SIGBUS`, never what a dead link
+/// or a reset board reads.
 ///
 /// # Safety
 ///
 /// `pdev` is a live PCI device.
 #[no_mangle]
-unsafe extern "C" fn ps_rust_gpu_quiesce(
-    pdev: *mut bindings::pci_dev,
-    readable: bool,
-    why: c_uint,
-) {
-    let why = event(why);
+unsafe extern "C" fn ps_rust_gpu_quiesce(pdev: *mut bindings::pci_dev, why: c_uint) {
     let Some(gpu) = gpu_of(pdev) else {
         return;
     };
-    if readable {
-        gpu.quiesce(why);
-    } else {
-        gpu.pause_lending();
-        dev_warn!(
-            gpu.pdev().as_ref(),
-            "{why}: the link is down; the {} pages in VRAM come back after the reset\n",
-            gpu.used_pages()
-        );
-    }
+    match why {
+        shim::PS_EVENT_FUNCTION_RESET => gpu.quiesce(event(why)),
+        _ => gpu.quiesce_answering(event(why)),
+    };
 }
 
-/// After a reset or a link reset: moves back what is still in VRAM, brings the board up again and
-/// lends again; `false` when the board does not come back (it then lends nothing).
+/// After a reset or a link reset: brings the board up again and lends again; `false` when the
+/// board does not come back (it then lends nothing). Nothing is copied from VRAM here: it was
+/// reset, so any page not brought back before is lost.
 ///
 /// # Safety
 ///
@@ -165,7 +158,7 @@ unsafe extern "C" fn ps_rust_gpu_restart(pdev: *mut bindings::pci_dev, why: c_ui
     let Some(gpu) = gpu_of(pdev) else {
         return true;
     };
-    gpu.quiesce(why);
+    gpu.reset_without_quiesce(why);
     gpu.resume(why).is_ok()
 }
 

@@ -460,6 +460,87 @@ impl Vram {
         self.total_pages() - self.free_pages()
     }
 
+    /// Pages in use whose contents were lost: the board stopped answering before they came back.
+    pub(crate) fn lost_pages(&self) -> usize {
+        self.pool.lost_count()
+    }
+
+    /// Whether device page frame `pfn` of this GPU is in use and its contents were lost.
+    pub(crate) fn is_lost(&self, pfn: usize) -> bool {
+        pfn.checked_sub(self.pagemap.first_pfn())
+            .is_some_and(|index| self.pool.is_lost(index))
+    }
+
+    /// Whether the board answers: its configuration space reads its vendor and device IDs
+    /// (`pci_device_is_present`; all an ivshmem device has) and, where the copy engine's channel
+    /// is up, `NV_PMC_BOOT_0` reads neither all-ones nor a PRI error.
+    fn answers(&self) -> bool {
+        if !bus::is_present(&self.pdev) {
+            return false;
+        }
+        let guard = self.engine.lock();
+        let slot: &Option<Channel> = &guard;
+        slot.as_ref().is_none_or(|channel| channel.answers())
+    }
+
+    /// Marks what is still in VRAM as lost (the board stopped answering, or was reset, before it
+    /// came back) and says so in one line: a CPU fault on such a page gets `SIGBUS`, counted in
+    /// `lost_page_faults`, instead of zeros or all-ones.
+    fn lose_the_rest(&self, why: &str, evicted: u64) {
+        let lost = self.pool.mark_in_use_lost();
+        if lost != 0 {
+            dev_err!(
+                self.pdev.as_ref(),
+                "{why}: the board stopped answering after {evicted} pages came back; the {lost} pages ({} KiB) still in its VRAM are lost: a process touching one gets SIGBUS\n",
+                lost * (PAGE_SIZE / 1024)
+            );
+        }
+    }
+
+    /// As [`Self::quiesce`], during PCI error recovery on a link that may be down: pages come back
+    /// while the board answers ([`Self::answers`], asked again after each window's copy and before
+    /// the processes take the copies); what is left when it stops answering is lost.
+    pub(crate) fn quiesce_answering(&self, why: &str) -> u64 {
+        let mut paused = self.paused.lock();
+        if self.closed.load(Ordering::SeqCst) || *paused {
+            return 0;
+        }
+        self.pool.close();
+        let (evicted, complete) = migrate::evict_while(self, &|| self.answers());
+        if !complete {
+            self.lose_the_rest(why, evicted);
+        }
+        self.suspend_engine();
+        *paused = true;
+        dev_info!(
+            self.pdev.as_ref(),
+            "{why}: moved {evicted} pages ({} KiB) back to RAM; lending paused\n",
+            evicted * (PAGE_SIZE as u64 / 1024)
+        );
+        evicted
+    }
+
+    /// After a reset that came with no [`Self::quiesce`] first: what VRAM holds now is not what
+    /// the processes parked, so nothing is copied back; what is still in use is lost.
+    pub(crate) fn reset_without_quiesce(&self, why: &str) {
+        let mut paused = self.paused.lock();
+        if self.closed.load(Ordering::SeqCst) || *paused {
+            return;
+        }
+        self.pool.close();
+        self.lose_the_rest(why, 0);
+        self.suspend_engine();
+        *paused = true;
+    }
+
+    fn suspend_engine(&self) {
+        let mut guard = self.engine.lock();
+        let slot: &mut Option<Channel> = &mut guard;
+        if let Some(channel) = slot.as_mut() {
+            channel.suspend();
+        }
+    }
+
     /// Ahead of a suspend or reset (`why`) that loses what VRAM and the board hold: stops
     /// lending, moves every page back to RAM (as unbind does) and stops the copy engine. The board
     /// lends again after [`Self::resume`]. Returns how many pages moved.
@@ -470,13 +551,7 @@ impl Vram {
         }
         self.pool.close();
         let evicted = migrate::evict_all(self);
-        {
-            let mut guard = self.engine.lock();
-            let slot: &mut Option<Channel> = &mut guard;
-            if let Some(channel) = slot.as_mut() {
-                channel.suspend();
-            }
-        }
+        self.suspend_engine();
         *paused = true;
         dev_info!(
             self.pdev.as_ref(),

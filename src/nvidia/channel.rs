@@ -297,6 +297,13 @@ impl Channel {
         bar0.write_reg(regs::NV_PMC_ENABLE::zeroed().with_devices(restored));
     }
 
+    /// Whether the board answers register reads: `NV_PMC_BOOT_0` reads neither all-ones (a link
+    /// that is down) nor a PRI error (0xBADFxxxx).
+    pub(crate) fn answers(&self) -> bool {
+        self.with_bar0(|bar0| !is_pri_error(u32::from(bar0.read(regs::NV_PMC_BOOT_0))))
+            .unwrap_or(false)
+    }
+
     /// Stops the channel ahead of a suspend or reset that loses the board's state; the coherent
     /// buffer stays, for [`Self::resume`].
     pub(crate) fn suspend(&mut self) {

@@ -37,10 +37,12 @@ pub enum Counter {
     CpuCopyBytes = 13,
     /// Pages faulted back within `early_refault_secs` of the last park into their 2 MiB chunk.
     EarlyRefaults = 14,
+    /// CPU faults answered with SIGBUS on pages whose contents were lost: the board stopped answering before they could come back.
+    LostPageFaults = 15,
 }
 
 /// How many counters there are.
-pub const COUNTERS: usize = 15;
+pub const COUNTERS: usize = 16;
 
 impl Counter {
     /// The counter a sysfs item (an `enum ps_item`) shows, if it is one.
@@ -61,6 +63,7 @@ impl Counter {
             12 => Some(Counter::DmaBytes),
             13 => Some(Counter::CpuCopyBytes),
             14 => Some(Counter::EarlyRefaults),
+            15 => Some(Counter::LostPageFaults),
             _ => None,
         }
     }
@@ -83,13 +86,14 @@ pub const COUNTER_NAMES: [&str; COUNTERS] = [
     "dma_bytes",
     "cpu_copy_bytes",
     "early_refaults",
+    "lost_page_faults",
 ];
 
 /// Pages the pool can lend. The file `total_pages`.
-pub const ITEM_TOTAL_PAGES: u32 = 15;
+pub const ITEM_TOTAL_PAGES: u32 = 16;
 /// Pages of the pool not lent. The file `free_pages`.
-pub const ITEM_FREE_PAGES: u32 = 16;
+pub const ITEM_FREE_PAGES: u32 = 17;
 /// Whole free 2 MiB chunks of the pool: room for huge pages. The file `free_chunks`.
-pub const ITEM_FREE_CHUNKS: u32 = 17;
+pub const ITEM_FREE_CHUNKS: u32 = 18;
 /// The GPU's index in the ioctl ABI. The file `index`.
-pub const ITEM_INDEX: u32 = 18;
+pub const ITEM_INDEX: u32 = 19;

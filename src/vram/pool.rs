@@ -34,6 +34,12 @@ struct Free {
     used: VVec<u64>,
     /// Per chunk: when a page of it was last handed out, in milliseconds since the pool's epoch.
     parked_ms: VVec<i64>,
+    /// One bit per page, set when the page was in use when the board stopped answering before
+    /// it could come back ([`Pool::mark_in_use_lost`]): what it holds is not the process's data.
+    /// Cleared when the page is freed.
+    lost: VVec<u64>,
+    /// Pages with their `lost` bit set that are still in use.
+    lost_pages: usize,
     /// Free pages in all.
     pages: usize,
     /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
@@ -77,6 +83,8 @@ pub(crate) struct Pool {
     span: usize,
     /// Pages it lends.
     lendable: usize,
+    /// One bit per page, set for the pages it lends.
+    usable: VVec<u64>,
     /// What the park times count from.
     epoch: Instant<Monotonic>,
 }
@@ -110,12 +118,18 @@ impl Pool {
         used.resize(chunks.div_ceil(WORD_BITS), 0u64, GFP_KERNEL)?;
         let mut parked_ms = VVec::new();
         parked_ms.resize(chunks, 0i64, GFP_KERNEL)?;
+        let mut lost = VVec::new();
+        lost.resize(words, 0u64, GFP_KERNEL)?;
+        let mut usable_bits = VVec::with_capacity(words, GFP_KERNEL)?;
+        usable_bits.extend_from_slice(&bits, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             free <- new_spinlock!(Free {
                 bits,
                 chunk_free,
                 used,
                 parked_ms,
+                lost,
+                lost_pages: 0,
                 pages,
                 free_chunks,
                 current: 0,
@@ -123,6 +137,7 @@ impl Pool {
             }),
             span: total,
             lendable: pages,
+            usable: usable_bits,
             epoch: Instant::<Monotonic>::now(),
         }))
     }
@@ -187,6 +202,10 @@ impl Pool {
                 continue;
             }
             free.bits[w] |= 1u64 << bit;
+            if free.lost[w] & (1u64 << bit) != 0 {
+                free.lost[w] &= !(1u64 << bit);
+                free.lost_pages -= 1;
+            }
             let c = page / CHUNK_PAGES;
             free.chunk_free[c] += 1;
             free.pages += 1;
@@ -245,6 +264,32 @@ impl Pool {
         free.parked_ms
             .get(index / CHUNK_PAGES)
             .is_some_and(|&at| now - at < window.as_millis())
+    }
+
+    /// Marks every lendable page in use now as lost (the board stopped answering before they
+    /// came back; the pool must be closed) and returns how many are lost in all.
+    pub(crate) fn mark_in_use_lost(&self) -> usize {
+        let mut free = self.free.lock();
+        let free = &mut *free;
+        for (w, &usable) in self.usable.iter().enumerate() {
+            let newly = usable & !free.bits[w] & !free.lost[w];
+            free.lost[w] |= newly;
+            free.lost_pages += newly.count_ones() as usize;
+        }
+        free.lost_pages
+    }
+
+    /// Whether page `index` is in use and lost ([`Self::mark_in_use_lost`]).
+    pub(crate) fn is_lost(&self, index: usize) -> bool {
+        let free = self.free.lock();
+        free.lost
+            .get(index / WORD_BITS)
+            .is_some_and(|w| w & (1u64 << (index % WORD_BITS)) != 0)
+    }
+
+    /// How many pages in use are lost.
+    pub(crate) fn lost_count(&self) -> usize {
+        self.free.lock().lost_pages
     }
 
     /// Stops handing out pages, until [`Self::reopen`].
@@ -307,6 +352,30 @@ mod tests {
 
     fn chunk_of(page: u32) -> usize {
         page as usize / CHUNK_PAGES
+    }
+
+    #[test]
+    fn lost_pages_are_those_in_use_until_freed() -> Result {
+        let pool = pool(1024, &[10..20])?;
+        let a = pool.alloc().ok_or(ENOMEM)?;
+        let b = pool.alloc().ok_or(ENOMEM)?;
+        pool.close();
+        assert_eq!(pool.mark_in_use_lost(), 2);
+        assert!(pool.is_lost(a as usize) && pool.is_lost(b as usize));
+        let free_one = (10..20).find(|&p| p != a && p != b).ok_or(EINVAL)?;
+        assert!(!pool.is_lost(free_one as usize));
+        // Reserved pages are never in use, so never lost.
+        assert!(!pool.is_lost(0) && !pool.is_lost(500));
+        // Marking again counts nothing twice.
+        assert_eq!(pool.mark_in_use_lost(), 2);
+        pool.free(a, 0);
+        assert_eq!(pool.lost_count(), 1);
+        assert!(!pool.is_lost(a as usize));
+        pool.reopen();
+        // A page handed out again holds new data: not lost.
+        let c = pool.alloc().ok_or(ENOMEM)?;
+        assert!(!pool.is_lost(c as usize));
+        Ok(())
     }
 
     #[test]

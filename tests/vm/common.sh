@@ -191,12 +191,14 @@ in_qemu_chroot() {
 }
 
 # The QEMU arguments for guest RAM that vfio-user devices can reach (shared memfd), and for one
-# emulated NVIDIA board served by gpu-model on SOCKET.
+# emulated NVIDIA board served by gpu-model on SOCKET (gpu_args SOCKET [BUS]: on that bus).
 shared_ram_args() {
 	printf '%s\n' -object "memory-backend-memfd,id=ram,size=$1,share=on" -machine "q35,memory-backend=ram"
 }
 gpu_args() {
-	printf '%s\n' -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$1\"}}"
+	local bus=
+	[ -n "${2:-}" ] && bus=",\"bus\":\"$2\""
+	printf '%s\n' -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$1\"}$bus}"
 }
 
 # gpu_vram_file DIR N: the /dev/shm file holding board N's VRAM for the group whose output is DIR;

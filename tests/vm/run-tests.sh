@@ -52,7 +52,7 @@ group_qemu_args() {
 }
 
 # Starts the gpu-model of each "# vm: gpu BOARD VRAM_MIB [KNOB...]" line and adds its device, with
-# guest RAM it can share, to GROUP_ARGS.
+# guest RAM it can share, to GROUP_ARGS; a board with `--pcie` gets a pcie-root-port above it.
 start_group_gpus() {
 	local dir=$1 n=0 spec
 	[ ${#GROUP_GPUS[@]} -eq 0 ] && return
@@ -60,7 +60,17 @@ start_group_gpus() {
 	for spec in "${GROUP_GPUS[@]}"; do
 		# shellcheck disable=SC2086 # BOARD VRAM_MIB and knobs are words
 		start_gpu_model "$dir" $n $spec
-		mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(gpu_args "$dir/gpu$n.sock")
+		case " $spec " in
+		*" --pcie "*)
+			# A PCI Express endpoint goes behind a root port of its own, as a board in a slot.
+			# At 5 GT/s: above that the kernel waits for Data Link Layer Link Active after a
+			# secondary bus reset, which QEMU's root port does not report then (the reset
+			# fails with "Data Link Layer Link Active not set in 100 msec").
+			GROUP_ARGS+=(-device "pcie-root-port,id=rp$n,chassis=$((n + 1)),slot=0,x-speed=5,x-width=16")
+			mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(gpu_args "$dir/gpu$n.sock" "rp$n")
+			;;
+		*) mapfile -t -O "${#GROUP_ARGS[@]}" GROUP_ARGS < <(gpu_args "$dir/gpu$n.sock") ;;
+		esac
 		n=$((n + 1))
 	done
 }

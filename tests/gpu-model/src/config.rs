@@ -6,6 +6,14 @@
 //! from D3hot to D0 resets the board, as the PCI Bus Power Management spec says and Linux's PM
 //! reset relies on) and an MSI capability (64-bit, one vector). QEMU sizes the BARs from the regions
 //! and emulates the BAR registers itself; the model keeps what the guest writes.
+//!
+//! With `--pcie` the board is a PCI Express endpoint, as the real boards are: 4 KiB of
+//! configuration space, a PCI Express capability (version 2, endpoint; Device Capabilities as a
+//! V100's `lspci -vv` shows them: MaxPayload 256 bytes, ExtTag+, RBE+, FLReset-, so no function
+//! level reset) and, at 0x100, the Advanced Error Reporting extended capability with the PCIe
+//! Base Specification's defaults (Uncorrectable Error Severity 0x00462030, Advisory Non-Fatal
+//! masked). Status bits are write-one-to-clear; a conventional reset (the secondary bus reset
+//! of the port above it) puts every register back to its default.
 
 use crate::board::Board;
 
@@ -16,17 +24,40 @@ const PM_CAP: usize = 0x60;
 const PMCSR: usize = PM_CAP + 4;
 const D3HOT: u8 = 3;
 const MSI_CAP: usize = 0x68;
+/// The PCI Express capability (`--pcie`), after MSI's 14 bytes.
+const EXP_CAP: usize = 0x78;
+/// Its registers written by software: Device Control, Link Control, Device Control 2, Link
+/// Control 2 (offsets in the capability, lengths).
+const EXP_WRITABLE: [(usize, usize); 4] = [(0x08, 2), (0x10, 2), (0x28, 2), (0x30, 2)];
+/// Device Status: the four error-detected bits are write-one-to-clear.
+const EXP_DEVSTA: usize = EXP_CAP + 0x0a;
+/// The Advanced Error Reporting extended capability (`--pcie`).
+const AER_CAP: usize = 0x100;
+/// Uncorrectable Error Status and Correctable Error Status: write-one-to-clear.
+const AER_UNCOR_STATUS: usize = AER_CAP + 0x04;
+const AER_UNCOR_MASK: usize = AER_CAP + 0x08;
+const AER_UNCOR_SEVER: usize = AER_CAP + 0x0c;
+const AER_COR_STATUS: usize = AER_CAP + 0x10;
+const AER_COR_MASK: usize = AER_CAP + 0x14;
+/// PCIe Base Specification 7.8.4.4: Data Link Protocol, Surprise Down, Flow Control Protocol,
+/// Receiver Overflow, Malformed TLP and Uncorrectable Internal errors are fatal by default.
+const AER_UNCOR_SEVER_DEFAULT: u32 = 0x0046_2030;
+/// 7.8.4.6: Advisory Non-Fatal Error Mask (bit 13) is set by default.
+const AER_COR_MASK_DEFAULT: u32 = 0x0000_2000;
 
 pub struct Config {
-    bytes: [u8; 256],
+    bytes: [u8; 4096],
+    /// 256, or 4096 for a PCI Express endpoint (`--pcie`).
+    size: usize,
     /// The guest took the board from D3hot to D0 since [`Config::take_reset`] last looked.
     reset_due: bool,
 }
 
 impl Config {
-    pub fn new(board: &Board) -> Self {
+    pub fn new(board: &Board, pcie: bool) -> Self {
         let mut c = Self {
-            bytes: [0; 256],
+            bytes: [0; 4096],
+            size: if pcie { 4096 } else { 256 },
             reset_due: false,
         };
         c.put32(0x00, 0x10de | (u32::from(board.device_id) << 16));
@@ -48,7 +79,48 @@ impl Config {
         c.bytes[0x3d] = 1;
         // MSI: capability 05, end of list, 64-bit address, one vector.
         c.put32(MSI_CAP, 0x05 | (1 << 23));
+        if pcie {
+            c.bytes[MSI_CAP + 1] = EXP_CAP as u8;
+            c.pcie_defaults();
+        }
         c
+    }
+
+    /// Size of the configuration space, for the region QEMU reads it through.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The PCI Express and AER registers as at power-on.
+    fn pcie_defaults(&mut self) {
+        self.bytes[EXP_CAP..EXP_CAP + 0x3c].fill(0);
+        self.bytes[AER_CAP..AER_CAP + 0x2c].fill(0);
+        // Capability 10, end of list; PCI Express Capabilities: version 2, PCI Express Endpoint.
+        self.put32(EXP_CAP, 0x10 | (0x0002 << 16));
+        // Device Capabilities: MaxPayload 256 bytes, ExtTag+, L0s unlimited, L1 <64us, RBE+,
+        // FLReset- (bit 28 clear).
+        self.put32(
+            EXP_CAP + 0x04,
+            0x1 | (1 << 5) | (7 << 6) | (6 << 9) | (1 << 15),
+        );
+        // Device Control: Relaxed Ordering, No Snoop, MaxReadReq 512 bytes.
+        self.put32(EXP_CAP + 0x08, (1 << 4) | (1 << 11) | (2 << 12));
+        // Link Capabilities: 8 GT/s, x16, ASPM not supported; Link Status: 8 GT/s x16.
+        self.put32(EXP_CAP + 0x0c, 3 | (16 << 4));
+        self.put32(EXP_CAP + 0x10, (3 | (16 << 4)) << 16);
+        // Device Capabilities 2: completion timeout ranges A-D, disable supported.
+        self.put32(EXP_CAP + 0x24, 0xf | (1 << 4));
+        // Link Capabilities 2: 2.5, 5 and 8 GT/s; Link Control 2: target 8 GT/s.
+        self.put32(EXP_CAP + 0x2c, 0xe);
+        self.put32(EXP_CAP + 0x30, 3);
+        // AER: capability 0001, version 2, end of list.
+        self.put32(AER_CAP, 0x0001 | (2 << 16));
+        self.put32(AER_UNCOR_SEVER, AER_UNCOR_SEVER_DEFAULT);
+        self.put32(AER_COR_MASK, AER_COR_MASK_DEFAULT);
+    }
+
+    fn pcie(&self) -> bool {
+        self.size == 4096
     }
 
     fn put32(&mut self, at: usize, v: u32) {
@@ -56,9 +128,11 @@ impl Config {
     }
 
     pub fn read(&self, offset: u64, data: &mut [u8]) -> bool {
-        let Some(src) = self
-            .bytes
-            .get(offset as usize..offset as usize + data.len())
+        let start = offset as usize;
+        let Some(src) = start
+            .checked_add(data.len())
+            .filter(|&end| end <= self.size)
+            .and_then(|end| self.bytes.get(start..end))
         else {
             return false;
         };
@@ -72,10 +146,12 @@ impl Config {
     }
 
     /// Keeps writes to the command register, the BARs, the interrupt line, the power state and
-    /// the MSI registers; identity, class and capability layout are read-only.
+    /// the MSI registers, and (`--pcie`) the PCI Express control registers and the AER masks and
+    /// severities, and clears the status bits written as ones; identity, class, capabilities and
+    /// capability layout are read-only.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> bool {
         let start = offset as usize;
-        let Some(end) = start.checked_add(data.len()).filter(|&e| e <= 256) else {
+        let Some(end) = start.checked_add(data.len()).filter(|&e| e <= self.size) else {
             return false;
         };
         let state_before = self.bytes[PMCSR] & 3;
@@ -87,8 +163,13 @@ impl Config {
                 }
                 continue;
             }
+            if self.pcie() && write_one_to_clear(i) {
+                self.bytes[i] &= !byte;
+                continue;
+            }
             let writable = matches!(i, 0x04..=0x05 | 0x10..=0x27 | 0x3c)
-                || (MSI_CAP + 2..MSI_CAP + 14).contains(&i);
+                || (MSI_CAP + 2..MSI_CAP + 14).contains(&i)
+                || (self.pcie() && pcie_writable(i));
             if writable {
                 self.bytes[i] = byte;
             }
@@ -106,13 +187,31 @@ impl Config {
     }
 
     /// The configuration registers a reset clears: memory and bus-master decoding, the power
-    /// state (D0), MSI enable.
+    /// state (D0), MSI enable, and (`--pcie`) every PCI Express and AER register.
     pub fn reset(&mut self) {
         self.bytes[0x04] = 0;
         self.bytes[0x05] = 0;
         self.bytes[PMCSR] &= !3;
         self.bytes[MSI_CAP + 2] &= !1;
+        if self.pcie() {
+            self.pcie_defaults();
+        }
     }
+}
+
+/// Device Status bits 0-3 and the two AER error status registers.
+fn write_one_to_clear(i: usize) -> bool {
+    i == EXP_DEVSTA
+        || (AER_UNCOR_STATUS..AER_UNCOR_STATUS + 4).contains(&i)
+        || (AER_COR_STATUS..AER_COR_STATUS + 4).contains(&i)
+}
+
+fn pcie_writable(i: usize) -> bool {
+    EXP_WRITABLE
+        .iter()
+        .any(|&(at, len)| (EXP_CAP + at..EXP_CAP + at + len).contains(&i))
+        || (AER_UNCOR_MASK..AER_UNCOR_SEVER + 4).contains(&i)
+        || (AER_COR_MASK..AER_COR_MASK + 4).contains(&i)
 }
 
 #[cfg(test)]
@@ -128,7 +227,7 @@ mod tests {
 
     #[test]
     fn capability_list_reaches_power_management_then_msi() {
-        let c = Config::new(find("v100").unwrap());
+        let c = Config::new(find("v100").unwrap(), false);
         let pm = u64::from(c.bytes[0x34]);
         assert_eq!(word(&c, pm) & 0xff, 0x01);
         assert_eq!(u64::from(word(&c, pm) >> 8), MSI_CAP as u64);
@@ -139,7 +238,7 @@ mod tests {
 
     #[test]
     fn d3hot_to_d0_is_a_reset_and_d0_writes_are_not() {
-        let mut c = Config::new(find("p100").unwrap());
+        let mut c = Config::new(find("p100").unwrap(), false);
         assert!(c.write(PMCSR as u64, &0u16.to_le_bytes()));
         assert!(!c.take_reset());
         assert!(c.write(PMCSR as u64, &3u16.to_le_bytes()));
@@ -154,5 +253,52 @@ mod tests {
         // D1 and D2 are not supported.
         assert!(c.write(PMCSR as u64, &1u16.to_le_bytes()));
         assert_eq!(word(&c, PMCSR as u64) & 3, 0);
+    }
+
+    #[test]
+    fn pcie_endpoint_has_express_then_aer_without_flr() {
+        let c = Config::new(find("v100").unwrap(), true);
+        assert_eq!(c.size(), 4096);
+        assert_eq!(u64::from(word(&c, MSI_CAP as u64) >> 8), EXP_CAP as u64);
+        assert_eq!(word(&c, EXP_CAP as u64), 0x0010);
+        // Version 2, endpoint (type 0).
+        assert_eq!(word(&c, EXP_CAP as u64 + 2), 0x0002);
+        let mut devcap = [0; 4];
+        assert!(c.read(EXP_CAP as u64 + 4, &mut devcap));
+        assert_eq!(u32::from_le_bytes(devcap) & (1 << 28), 0, "FLReset-");
+        let mut d = [0; 4];
+        assert!(c.read(AER_CAP as u64, &mut d));
+        assert_eq!(u32::from_le_bytes(d), 0x0002_0001);
+        assert!(c.read(AER_UNCOR_SEVER as u64, &mut d));
+        assert_eq!(u32::from_le_bytes(d), 0x0046_2030);
+        let plain = Config::new(find("v100").unwrap(), false);
+        assert!(
+            !plain.read(AER_CAP as u64, &mut d),
+            "no extended space without --pcie"
+        );
+    }
+
+    #[test]
+    fn aer_status_is_write_one_to_clear_and_reset_restores_defaults() {
+        let mut c = Config::new(find("v100").unwrap(), true);
+        c.bytes[AER_UNCOR_STATUS] = 0x10;
+        c.bytes[AER_UNCOR_STATUS + 2] = 0x04;
+        assert!(c.write(AER_UNCOR_STATUS as u64, &0x10u32.to_le_bytes()));
+        let mut d = [0; 4];
+        assert!(c.read(AER_UNCOR_STATUS as u64, &mut d));
+        assert_eq!(u32::from_le_bytes(d), 0x0004_0000);
+        // Capability and identity stay; masks, severities and controls take writes.
+        assert!(c.write(AER_CAP as u64, &0u32.to_le_bytes()));
+        assert!(c.write(AER_UNCOR_SEVER as u64, &0u32.to_le_bytes()));
+        assert!(c.write(EXP_CAP as u64 + 8, &0x000fu16.to_le_bytes()));
+        assert!(c.read(AER_CAP as u64, &mut d));
+        assert_eq!(u32::from_le_bytes(d), 0x0002_0001);
+        assert_eq!(word(&c, EXP_CAP as u64 + 8), 0x000f);
+        c.reset();
+        assert!(c.read(AER_UNCOR_SEVER as u64, &mut d));
+        assert_eq!(u32::from_le_bytes(d), 0x0046_2030);
+        assert!(c.read(AER_UNCOR_STATUS as u64, &mut d));
+        assert_eq!(u32::from_le_bytes(d), 0);
+        assert_eq!(word(&c, EXP_CAP as u64 + 8) & 0xf, 0);
     }
 }

@@ -9,13 +9,16 @@
 //!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect[:N]]
 //!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
 //!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB] [--bar1-block-ignored]
-//!                   [--dead-after-reset]
+//!                   [--dead-after-reset] [--pcie]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
 //!
 //! `--dead-after-reset`: a reset after the driver used the board leaves it dead (BAR0 reads all
 //! ones, writes are ignored), as a board that does not come back.
+//!
+//! `--pcie`: the board is a PCI Express endpoint with Advanced Error Reporting (config.rs), for a
+//! VM that places it behind a PCI Express root port.
 //!
 //! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
@@ -154,7 +157,7 @@ impl ServerBackend for Device {
                 if self.config.read(offset, data) {
                     Ok(())
                 } else {
-                    Err(invalid("config read beyond 256 bytes"))
+                    Err(invalid("config read beyond the configuration space"))
                 }
             }
             VFIO_PCI_BAR0_REGION_INDEX => self.shared.lock().read(offset, data),
@@ -172,7 +175,7 @@ impl ServerBackend for Device {
         match region {
             VFIO_PCI_CONFIG_REGION_INDEX => {
                 if !self.config.write(offset, data) {
-                    return Err(invalid("config write beyond 256 bytes"));
+                    return Err(invalid("config write beyond the configuration space"));
                 }
                 self.shared.lock().set_bus_master(self.config.bus_master());
                 if self.config.take_reset() {
@@ -273,7 +276,7 @@ fn region(index: u32, size: u64, flags: u32) -> ServerRegion {
     }
 }
 
-fn regions(bar1_len: u64, vram_fd: i32, vram_len: u64) -> Vec<ServerRegion> {
+fn regions(bar1_len: u64, vram_fd: i32, vram_len: u64, config_len: u64) -> Vec<ServerRegion> {
     let rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
     (0..VFIO_PCI_NUM_REGIONS)
         .map(|index| match index {
@@ -291,7 +294,7 @@ fn regions(bar1_len: u64, vram_fd: i32, vram_len: u64) -> Vec<ServerRegion> {
                 r
             }
             VFIO_PCI_BAR3_REGION_INDEX => region(index, BAR3_LEN, rw),
-            VFIO_PCI_CONFIG_REGION_INDEX => region(index, 256, rw),
+            VFIO_PCI_CONFIG_REGION_INDEX => region(index, config_len, rw),
             _ => region(index, 0, 0),
         })
         .collect()
@@ -316,6 +319,8 @@ struct ServeArgs {
     knobs: Knobs,
     /// BAR1 size in bytes: the board's, unless `--bar1-mib` says otherwise.
     bar1: u64,
+    /// A PCI Express endpoint with AER (`--pcie`).
+    pcie: bool,
 }
 
 fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
@@ -326,6 +331,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
     let mut log = None;
     let mut knobs = Knobs::default();
     let mut bar1_mib = None;
+    let mut pcie = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
@@ -348,6 +354,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--bar1-virtual" => knobs.bar1_virtual = true,
             "--bind-stuck" => knobs.bind_stuck = true,
             "--dead-after-reset" => knobs.dead_after_reset = true,
+            "--pcie" => pcie = true,
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--leftovers" => knobs.leftovers = true,
             "--bar1-block-ignored" => knobs.bar1_block_ignored = true,
@@ -393,6 +400,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
         log: log.ok_or("--log is required")?,
         knobs,
         bar1: bar1_mib.map_or(board.bar1, |mib| mib << 20),
+        pcie,
     })
 }
 
@@ -413,7 +421,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let vram = vram::Vram::create(&args.vram_file, args.vram_mib << 20)
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
-    let regions = regions(args.bar1, vram.fd(), vram.len());
+    let config = Config::new(args.board, args.pcie);
+    let regions = regions(args.bar1, vram.fd(), vram.len(), config.size() as u64);
     let shared = Arc::new(Shared {
         bar0: Mutex::new(Bar0::new(
             args.board,
@@ -424,7 +433,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         wake: Condvar::new(),
     });
     let mut device = Device {
-        config: Config::new(args.board),
+        config,
         shared: shared.clone(),
         bar1_len: args.bar1,
     };
@@ -567,7 +576,7 @@ mod tests {
         let vram = vram::Vram::create(&vram_path, 1 << 20).unwrap();
         std::fs::remove_file(&vram_path).unwrap();
         let board = board::find("v100").unwrap();
-        let regions = regions(board.bar1, vram.fd(), vram.len());
+        let regions = regions(board.bar1, vram.fd(), vram.len(), 256);
         let shared = Arc::new(Shared {
             bar0: Mutex::new(Bar0::new(
                 board,
@@ -579,7 +588,7 @@ mod tests {
         });
         let server = Server::new(&sock, false, irqs(), regions).unwrap();
         let mut device = Device {
-            config: Config::new(board),
+            config: Config::new(board, false),
             shared: shared.clone(),
             bar1_len: board.bar1,
         };
