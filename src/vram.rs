@@ -11,6 +11,7 @@
 mod batch;
 mod pagemap;
 mod pool;
+mod users;
 
 pub(crate) use batch::Batch;
 pub(crate) use pagemap::vram_of;
@@ -28,7 +29,7 @@ use core::{
     ffi::c_void,
     ops::Range,
     ptr::NonNull,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, Ordering},
 };
 use kernel::{
     bindings,
@@ -38,10 +39,10 @@ use kernel::{
     pci,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
-    time::{delay::fsleep, Delta},
 };
 use pagemap::Pagemap;
 use pool::Pool;
+use users::{UserCount, Users};
 
 /// One GPU's lendable VRAM.
 #[pin_data(PinnedDrop)]
@@ -69,9 +70,9 @@ pub(crate) struct Vram {
     pub(crate) index: u32,
     pdev: ARef<pci::Device>,
     /// ioctls working on this GPU right now. Shared with each [`ActiveVram`], which counts itself
-    /// out only after dropping its reference: once the count is zero, the GPU's own reference is
-    /// the last one, so the unbind that drops it releases everything before it returns.
-    users: Arc<AtomicUsize>,
+    /// out only after dropping its reference: once the drain ends, the GPU's own reference is the
+    /// last one, so the unbind that drops it releases everything before it returns.
+    users: Arc<Users>,
     /// Set at shutdown: no new users, no new device pages.
     closed: AtomicBool,
     /// Set while lending is paused for a suspend or a reset: every page is back in RAM, the pool
@@ -88,15 +89,6 @@ pub(crate) struct ActiveVram {
     /// that sees no users knows no ioctl still holds the GPU; the unbind's reference is then the
     /// last, and the unbind releases everything (pagemap, BAR, sysfs) before it returns.
     _user: UserCount,
-}
-
-/// One count in [`Vram::users`], given back on drop.
-struct UserCount(Arc<AtomicUsize>);
-
-impl Drop for UserCount {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 impl core::ops::Deref for ActiveVram {
@@ -141,7 +133,7 @@ impl Vram {
                 stats: Stats::new(),
                 index,
                 pdev: plain.into(),
-                users: Arc::new(AtomicUsize::new(0), GFP_KERNEL)?,
+                users: Users::new()?,
                 closed: AtomicBool::new(false),
                 paused <- new_mutex!(false),
                 // Last: once registered, the kernel may call back into the fields above.
@@ -346,14 +338,10 @@ impl Vram {
 
     /// Starts a user of this GPU, or `None` once shutdown began.
     pub(crate) fn enter(self: &Arc<Self>) -> Option<ActiveVram> {
-        self.users.fetch_add(1, Ordering::SeqCst);
-        if self.closed.load(Ordering::SeqCst) {
-            self.users.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
+        let user = self.users.enter(&self.closed)?;
         Some(ActiveVram {
             vram: self.clone(),
-            _user: UserCount(self.users.clone()),
+            _user: user,
         })
     }
 
@@ -428,9 +416,7 @@ impl Vram {
             // and the CPU zeroes what held data.
             drop(self.engine.lock().take());
         }
-        while self.users.load(Ordering::SeqCst) != 0 {
-            fsleep(Delta::from_millis(1));
-        }
+        self.users.drain();
         let evicted = migrate::evict_all(self);
         self.scrub();
         // Nothing is in VRAM any more: stop the copy engine while the device is still bound.
