@@ -67,3 +67,42 @@ impl Drop for UserCount {
         self.0.leave();
     }
 }
+
+#[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
+#[kunit_tests(pseudoscopic_users)]
+mod tests {
+    use super::*;
+
+    fn count(users: &Users) -> usize {
+        users.count.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_user_after_closing_is_refused() -> Result {
+        let users = Users::new()?;
+        let closed = AtomicBool::new(true);
+        assert!(users.enter(&closed).is_none());
+        // Only the GPU's own count is left.
+        assert_eq!(count(&users), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn the_last_user_out_ends_the_drain() -> Result {
+        let users = Users::new()?;
+        let closed = AtomicBool::new(false);
+        let first = users.enter(&closed).ok_or(EBUSY)?;
+        let second = users.enter(&closed).ok_or(EBUSY)?;
+        closed.store(true, Ordering::SeqCst);
+        // What the drain does first: the GPU gives up its own count while two users still run.
+        users.leave();
+        assert_eq!(count(&users), 2);
+        drop(first);
+        assert_eq!(count(&users), 1);
+        drop(second);
+        assert_eq!(count(&users), 0);
+        // The last user completed it, so this returns at once (without that it would hang).
+        users.drained.wait_for_completion();
+        Ok(())
+    }
+}
