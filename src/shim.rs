@@ -37,7 +37,8 @@ pub(crate) struct MigrateVmaRaw {
 
 // Only pointers to kernel structs cross this boundary, never the structs themselves, so bindgen
 // modelling some of their fields as zero-sized types (which the lint objects to) is harmless.
-#[allow(improper_ctypes)]
+
+#[expect(improper_ctypes)]
 extern "C" {
     // rust/ps_params.c
     pub(crate) fn ps_param_bar_index() -> c_int;

@@ -11,7 +11,7 @@ use kernel::page::PAGE_SIZE;
 
 // The counters and sysfs items, generated from their one list, `rust/ps_items.h`
 // (`scripts/gen-items.sh`); the tools use the same file.
-#[allow(unreachable_pub, dead_code)]
+#[expect(unreachable_pub, dead_code)]
 mod items;
 
 pub(crate) use items::Counter;

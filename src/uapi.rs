@@ -6,7 +6,7 @@
 use kernel::transmute::{AsBytes, FromBytes};
 
 // Generated code keeps the C names and declares every constant of the header.
-#[allow(non_camel_case_types, unreachable_pub, dead_code)]
+#[expect(non_camel_case_types, unreachable_pub, dead_code)]
 mod bindings;
 
 /// `PS_DEVICE_ANY`.
