@@ -134,13 +134,22 @@ modules-kunit:
 	$(KMAKE_KUNIT) modules
 
 # Format of the module's Rust code, with the kernel's own rustfmt configuration.
+# The kernel's import style (Documentation/rust/coding-guidelines.rst): one item per line, the last
+# of a group marked `//`, so that the kernel's own rustfmt configuration keeps the layout.
+KRUSTFMT_ARGS = --config-path $(KDIR)/source/.rustfmt.toml --edition 2021
+KRUSTFMT_VERTICAL = --config imports_layout=Vertical
+MODULE_RS = $(shell find src -name '*.rs' ! -path src/uapi/bindings.rs ! -path src/stats/items.rs | sort)
+
 fmt: check-kdir
-	$(KRUSTFMT) --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs
+	$(KRUSTFMT) $(KRUSTFMT_ARGS) $(KRUSTFMT_VERTICAL) src/pseudoscopic.rs
+	python3 scripts/import-markers.py $(MODULE_RS)
+	$(KRUSTFMT) $(KRUSTFMT_ARGS) src/pseudoscopic.rs
 	cd tools && $(CARGO_ENV) $(CARGO) fmt
 	cd bench/copy && $(CARGO_ENV) $(CARGO) fmt
 
 fmt-check: check-kdir
-	$(KRUSTFMT) --check --config-path $(KDIR)/source/.rustfmt.toml --edition 2021 src/pseudoscopic.rs
+	$(KRUSTFMT) --check $(KRUSTFMT_ARGS) src/pseudoscopic.rs
+	$(KRUSTFMT) --check $(KRUSTFMT_ARGS) $(KRUSTFMT_VERTICAL) src/pseudoscopic.rs
 
 # The module built with CLIPPY=1: any warning from rustc, clippy or the C compiler fails.
 clippy: check-kdir out

@@ -5,10 +5,18 @@
 
 mod wc_bar;
 
-pub(crate) use wc_bar::{WcBar, WcWindow};
+pub(crate) use wc_bar::{
+    WcBar,
+    WcWindow, //
+};
 
 use crate::shim;
-use kernel::{bindings, device::Bound, pci, prelude::*};
+use kernel::{
+    bindings,
+    device::Bound,
+    pci,
+    prelude::*, //
+};
 
 /// The raw `struct pci_dev` behind a [`pci::Device`].
 pub(crate) fn raw<Ctx: kernel::device::DeviceContext>(

@@ -5,21 +5,38 @@
 //! Root-only by default (mode 0600). Every refused request gets its errno and one `dmesg` line.
 
 use crate::{
-    migrate::{self, Outcome, Placement, UserRange},
-    mm, registry, shim,
-    uapi::{self, Migrate, Residency},
-    vram::ActiveVram,
+    migrate::{
+        self,
+        Outcome,
+        Placement,
+        UserRange, //
+    },
+    mm,
+    registry,
+    shim,
+    uapi::{
+        self,
+        Migrate,
+        Residency, //
+    },
+    vram::ActiveVram, //
 };
 use core::ptr::NonNull;
 use kernel::{
     ffi::c_void,
     fs::File,
-    miscdevice::{MiscDevice, MiscDeviceRegistration},
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceRegistration, //
+    },
     mm::MmWithUser,
     page::PAGE_SIZE,
     prelude::*,
     sync::aref::ARef,
-    uaccess::{UserPtr, UserSlice},
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
 };
 
 /// An open `/dev/pseudoscopic`; it holds no state.

@@ -19,9 +19,16 @@ pub(crate) mod simd;
 use crate::shim;
 use core::{
     marker::PhantomData,
-    sync::atomic::{AtomicU8, Ordering},
+    sync::atomic::{
+        AtomicU8,
+        Ordering, //
+    },
 };
-use kernel::{bindings, ffi::c_void, prelude::*};
+use kernel::{
+    bindings,
+    ffi::c_void,
+    prelude::*, //
+};
 
 /// Most bytes copied under one FPU section: 64 KiB keeps preemption off for tens of
 /// microseconds even at the 0.5 GB/s that boards read through BAR1.

@@ -3,23 +3,39 @@
 //! The PCI driver: which devices it binds, and probe in dependency order.
 
 use crate::{
-    bus::{BarInfo, BarKind, EnabledDevice},
+    bus::{
+        BarInfo,
+        BarKind,
+        EnabledDevice, //
+    },
     compat,
-    hw::{self, Board},
+    hw::{
+        self,
+        Board, //
+    },
     nvidia,
     params::Params,
     registry,
     sysfs::GpuDir,
-    vram::Vram,
+    vram::Vram, //
 };
 use core::ops::Range;
 use kernel::{
-    device::{Bound, Core},
-    dma::{Device as _, DmaMask},
+    device::{
+        Bound,
+        Core, //
+    },
+    dma::{
+        Device as _,
+        DmaMask, //
+    },
     page::PAGE_SIZE,
-    pci::{self, Vendor},
+    pci::{
+        self,
+        Vendor, //
+    },
     prelude::*,
-    sync::Arc,
+    sync::Arc, //
 };
 
 /// The smallest BAR worth lending: anything less is not VRAM.

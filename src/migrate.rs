@@ -16,20 +16,39 @@ mod evict;
 mod fault;
 mod request;
 
-pub(crate) use evict::{evict_all, evict_while};
+pub(crate) use evict::{
+    evict_all,
+    evict_while, //
+};
 pub(crate) use fault::fault;
-pub(crate) use request::{to_device, to_ram, Placement, UserRange};
+pub(crate) use request::{
+    to_device,
+    to_ram,
+    Placement,
+    UserRange, //
+};
 
 use crate::{
-    mm::{Committed, Destination, Huge, MigratePfn, Select, VmaMigration, HUGE_PAGES},
+    mm::{
+        Committed,
+        Destination,
+        Huge,
+        MigratePfn,
+        Select,
+        VmaMigration,
+        HUGE_PAGES, //
+    },
     stats::Stats,
-    vram::Vram,
+    vram::Vram, //
 };
 use kernel::{
     alloc::Allocator,
-    mm::virt::{flags, VmaRef},
+    mm::virt::{
+        flags,
+        VmaRef, //
+    },
     page::PAGE_SIZE,
-    prelude::*,
+    prelude::*, //
 };
 
 /// Most pages one migration window holds: an aligned 2 MiB.

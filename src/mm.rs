@@ -9,17 +9,33 @@
 
 use crate::copy::RamPages;
 use crate::shim::{
-    self, MigrateVmaRaw, MIGRATE_PFN_COMPOUND, MIGRATE_PFN_MIGRATE, MIGRATE_PFN_SHIFT,
-    MIGRATE_PFN_VALID, MIGRATE_PFN_WRITE,
+    self,
+    MigrateVmaRaw,
+    MIGRATE_PFN_COMPOUND,
+    MIGRATE_PFN_MIGRATE,
+    MIGRATE_PFN_SHIFT,
+    MIGRATE_PFN_VALID,
+    MIGRATE_PFN_WRITE, //
 };
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
 use kernel::{
     bindings,
-    ffi::{c_int, c_ulong, c_void},
-    mm::{virt::VmaRef, MmWithUser, MmapReadGuard},
+    ffi::{
+        c_int,
+        c_ulong,
+        c_void, //
+    },
+    mm::{
+        virt::VmaRef,
+        MmWithUser,
+        MmapReadGuard, //
+    },
     page::PAGE_SIZE,
     prelude::*,
-    sync::aref::ARef,
+    sync::aref::ARef, //
 };
 
 /// The pagemap owner shared by every GPU: `migrate_vma` collects, and `hmm_range_fault`

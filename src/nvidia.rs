@@ -15,19 +15,31 @@ mod ramin;
 mod regs;
 mod selfcheck;
 
-pub(crate) use channel::{Channel, Failure};
+pub(crate) use channel::{
+    Channel,
+    Failure, //
+};
 pub(crate) use engine::Engine;
-pub(crate) use push::{Run, Target};
-pub(crate) use selfcheck::{copy_engine as engine_self_check, ENGINE_TEST_VRAM_PAGES};
+pub(crate) use push::{
+    Run,
+    Target, //
+};
+pub(crate) use selfcheck::{
+    copy_engine as engine_self_check,
+    ENGINE_TEST_VRAM_PAGES, //
+};
 
 use crate::hw::Architecture;
 use core::ops::Range;
 use kernel::{
     device::Bound,
-    io::{poll::read_poll_timeout, Io},
+    io::{
+        poll::read_poll_timeout,
+        Io, //
+    },
     pci,
     prelude::*,
-    time::Delta,
+    time::Delta, //
 };
 
 /// The size of BAR0, the register aperture.

@@ -6,8 +6,14 @@
 //! `/sys/module/pseudoscopic/parameters/`); this module reads and checks them. They cannot change
 //! after load (permission 0444), so every reader sees the values [`Params::load`] checked.
 
-use crate::{copy, shim};
-use kernel::{prelude::*, time::Delta};
+use crate::{
+    copy,
+    shim, //
+};
+use kernel::{
+    prelude::*,
+    time::Delta, //
+};
 
 /// Largest `migration_threshold`: one migration batch is at most this many pages.
 pub(crate) const MAX_BATCH_PAGES: u32 = 512;

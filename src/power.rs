@@ -4,15 +4,23 @@
 //! its registers hold, so every parked page goes back to RAM first (as at unbind) and the board
 //! lends again once it is back. `rust/ps_pm.c` registers the hooks and calls in here.
 
-use crate::{bus, registry, shim, vram::Vram};
+use crate::{
+    bus,
+    registry,
+    shim,
+    vram::Vram, //
+};
 use kernel::{
     bindings,
     device::Bound,
-    ffi::{c_int, c_uint},
+    ffi::{
+        c_int,
+        c_uint, //
+    },
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::Arc,
+    sync::Arc, //
 };
 
 /// The PM notifier and the unbind work queue, unregistered on drop.

@@ -6,10 +6,13 @@
 
 use kernel::{
     driver::Registration,
-    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    miscdevice::{
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
     pci,
     prelude::*,
-    InPlaceModule,
+    InPlaceModule, //
 };
 
 mod bus;

@@ -2,9 +2,16 @@
 
 //! The bound GPUs, by index, for the ioctls and the module-wide sysfs files.
 
-use crate::vram::{ActiveVram, Vram};
+use crate::vram::{
+    ActiveVram,
+    Vram, //
+};
 use core::ptr::NonNull;
-use kernel::{ffi::c_void, prelude::*, sync::Arc};
+use kernel::{
+    ffi::c_void,
+    prelude::*,
+    sync::Arc, //
+};
 
 kernel::sync::global_lock! {
     // SAFETY: `init` runs in module init, before the driver (the only writer) registers.

@@ -8,7 +8,12 @@
 
 use kernel::{
     bindings,
-    ffi::{c_int, c_uint, c_ulong, c_void},
+    ffi::{
+        c_int,
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
 };
 
 pub(crate) const MIGRATE_PFN_VALID: usize = 1 << 0;

@@ -6,7 +6,10 @@
 //! Every event is counted twice, in its GPU's [`Stats`] and in [`MODULE_STATS`], so that the
 //! module-wide numbers keep counting across unbinds.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering, //
+};
 use kernel::page::PAGE_SIZE;
 
 // The counters and sysfs items, generated from their one list, `rust/ps_items.h`
@@ -16,7 +19,12 @@ mod items;
 
 pub(crate) use items::Counter;
 use items::COUNTERS;
-pub(crate) use items::{ITEM_FREE_CHUNKS, ITEM_FREE_PAGES, ITEM_INDEX, ITEM_TOTAL_PAGES};
+pub(crate) use items::{
+    ITEM_FREE_CHUNKS,
+    ITEM_FREE_PAGES,
+    ITEM_INDEX,
+    ITEM_TOTAL_PAGES, //
+};
 
 /// One set of counters.
 pub(crate) struct Stats {

@@ -5,14 +5,24 @@
 //! builds them from the list in `rust/ps_items.h`; what they show comes from the callbacks here.
 
 use crate::{
-    copy, registry, shim,
+    copy,
+    registry,
+    shim,
     stats::{
-        Counter, ITEM_FREE_CHUNKS, ITEM_FREE_PAGES, ITEM_INDEX, ITEM_TOTAL_PAGES, MODULE_STATS,
+        Counter,
+        ITEM_FREE_CHUNKS,
+        ITEM_FREE_PAGES,
+        ITEM_INDEX,
+        ITEM_TOTAL_PAGES,
+        MODULE_STATS, //
     },
-    vram::Vram,
+    vram::Vram, //
 };
 use core::ptr::NonNull;
-use kernel::{ffi::c_void, prelude::*};
+use kernel::{
+    ffi::c_void,
+    prelude::*, //
+};
 
 /// `/sys/module/pseudoscopic/{stats,pool}/`, removed on drop.
 pub(crate) struct ModuleDir;

@@ -3,7 +3,10 @@
 //! The ioctl ABI of `/dev/pseudoscopic`: the types and numbers of
 //! `include/uapi/linux/pseudoscopic.h`, generated from it (`scripts/gen-abi.sh`).
 
-use kernel::transmute::{AsBytes, FromBytes};
+use kernel::transmute::{
+    AsBytes,
+    FromBytes, //
+};
 
 // Generated code keeps the C names and declares every constant of the header.
 #[expect(non_camel_case_types, unreachable_pub, dead_code)]

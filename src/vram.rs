@@ -21,18 +21,37 @@ pub(crate) use batch::Batch;
 pub(crate) use pagemap::vram_of;
 
 use crate::{
-    bus::{self, WcBar},
-    copy::{RamPages, Span},
+    bus::{
+        self,
+        WcBar, //
+    },
+    copy::{
+        RamPages,
+        Span, //
+    },
     migrate,
-    mm::{DevicePage, HUGE_ORDER},
-    nvidia::{Channel, DmaSetup, Engine},
-    stats::{Counter, Stats},
+    mm::{
+        DevicePage,
+        HUGE_ORDER, //
+    },
+    nvidia::{
+        Channel,
+        DmaSetup,
+        Engine, //
+    },
+    stats::{
+        Counter,
+        Stats, //
+    },
 };
 use core::{
     ffi::c_void,
     ops::Range,
     ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
+    },
 };
 use engine::self_checked;
 use kernel::{
@@ -41,11 +60,18 @@ use kernel::{
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::{aref::ARef, Arc, Mutex},
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    },
 };
 use pagemap::Pagemap;
 use pool::Pool;
-use users::{UserCount, Users};
+use users::{
+    UserCount,
+    Users, //
+};
 
 /// One GPU's lendable VRAM.
 #[pin_data(PinnedDrop)]

@@ -14,7 +14,10 @@ use kernel::{
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
 };
 
 /// A BAR's region, requested for this driver and mapped write-combined, released on drop.

@@ -7,8 +7,11 @@
 
 use kernel::{
     devres::Devres,
-    dma::{Coherent, DmaAddress},
-    pci,
+    dma::{
+        Coherent,
+        DmaAddress, //
+    },
+    pci, //
 };
 
 /// The ID-table argument of `pci::Driver::probe`: 7.2 always has one (an ID added through

@@ -3,8 +3,11 @@
 //! Linux 7.3: the `kernel` crate as the rest of the module is written against.
 
 use kernel::{
-    dma::{Coherent, DmaAddress},
-    pci,
+    dma::{
+        Coherent,
+        DmaAddress, //
+    },
+    pci, //
 };
 
 /// The ID-table argument of `pci::Driver::probe`: `None` for an ID added through `new_id` whose

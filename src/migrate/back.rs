@@ -3,14 +3,37 @@
 //! Device pages of a VMA's window back to RAM: for a request, a CPU fault, or eviction's split
 //! of a huge page through a process that maps it.
 
-use super::{entries, push, set_planned, tally, Outcome, Plan, Planned};
+use super::{
+    entries,
+    push,
+    set_planned,
+    tally,
+    Outcome,
+    Plan,
+    Planned, //
+};
 use crate::{
     copy::Direction,
-    mm::{Destination, LockedPage, VmaMigration},
-    stats::{Counter, Stats},
-    vram::{vram_of, Batch, Vram},
+    mm::{
+        Destination,
+        LockedPage,
+        VmaMigration, //
+    },
+    stats::{
+        Counter,
+        Stats, //
+    },
+    vram::{
+        vram_of,
+        Batch,
+        Vram, //
+    },
 };
-use kernel::{mm::virt::VmaRef, page::PAGE_SIZE, prelude::*};
+use kernel::{
+    mm::virt::VmaRef,
+    page::PAGE_SIZE,
+    prelude::*, //
+};
 
 /// Why pages come back to RAM.
 #[derive(Clone, Copy)]

@@ -5,18 +5,43 @@
 //! process that maps it.
 
 use super::{
-    back::{bring_back, copy_to_ram, Back, Return},
-    collect, entries, push, vma_can_migrate, window_at, Outcome, Plan, Planned, Window,
-    WINDOW_BYTES, WINDOW_PAGES,
+    back::{
+        bring_back,
+        copy_to_ram,
+        Back,
+        Return, //
+    },
+    collect,
+    entries,
+    push,
+    vma_can_migrate,
+    window_at,
+    Outcome,
+    Plan,
+    Planned,
+    Window,
+    WINDOW_BYTES,
+    WINDOW_PAGES, //
 };
 use crate::{
-    mm::{anon_pgoff, DeviceMigration, LockedMm, LockedPage, ProcessMms, Select, HUGE_PAGES},
-    vram::Vram,
+    mm::{
+        anon_pgoff,
+        DeviceMigration,
+        LockedMm,
+        LockedPage,
+        ProcessMms,
+        Select,
+        HUGE_PAGES, //
+    },
+    vram::Vram, //
 };
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
-    time::{delay::fsleep, Delta},
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
 };
 
 /// Retries an allocation until it succeeds: unbinding cannot give up on memory.

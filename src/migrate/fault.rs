@@ -3,15 +3,33 @@
 //! The pagemap's `migrate_to_ram`: a CPU touched a page in VRAM.
 
 use super::{
-    back::{bring_back, Back, Return},
-    Outcome, Plan, Window, FAULT_AROUND_PAGES, WINDOW_BYTES,
+    back::{
+        bring_back,
+        Back,
+        Return, //
+    },
+    Outcome,
+    Plan,
+    Window,
+    FAULT_AROUND_PAGES,
+    WINDOW_BYTES, //
 };
 use crate::{
-    mm::{Fault, Huge, MemStall, Select, VmaMigration},
+    mm::{
+        Fault,
+        Huge,
+        MemStall,
+        Select,
+        VmaMigration, //
+    },
     stats::Counter,
-    vram::vram_of,
+    vram::vram_of, //
 };
-use kernel::{bindings, page::PAGE_SIZE, prelude::*};
+use kernel::{
+    bindings,
+    page::PAGE_SIZE,
+    prelude::*, //
+};
 
 /// `migrate_to_ram`: the CPU touched a page in VRAM. Brings back its whole 2 MiB huge page, or the
 /// page with its aligned neighbours.

@@ -4,24 +4,55 @@
 //! moved into VRAM or back to RAM, with every page counted in one outcome.
 
 use super::{
-    back::{bring_back, Back, Return},
-    collect, entries, push, set_planned, tally, vma_can_migrate, window_at, Outcome, Plan, Planned,
-    Window,
+    back::{
+        bring_back,
+        Back,
+        Return, //
+    },
+    collect,
+    entries,
+    push,
+    set_planned,
+    tally,
+    vma_can_migrate,
+    window_at,
+    Outcome,
+    Plan,
+    Planned,
+    Window, //
 };
 use crate::{
     copy::Direction,
-    mm::{Destination, DevicePage, Huge, Select, VmaMigration, HUGE_PAGES},
+    mm::{
+        Destination,
+        DevicePage,
+        Huge,
+        Select,
+        VmaMigration,
+        HUGE_PAGES, //
+    },
     shim,
-    stats::{Counter, Stats},
-    vram::{ActiveVram, Batch, Vram},
+    stats::{
+        Counter,
+        Stats, //
+    },
+    vram::{
+        ActiveVram,
+        Batch,
+        Vram, //
+    },
 };
 use kernel::{
     mm::{
-        virt::{flags, VmaRef},
-        MmWithUser, MmapReadGuard,
+        virt::{
+            flags,
+            VmaRef, //
+        },
+        MmWithUser,
+        MmapReadGuard, //
     },
     page::PAGE_SIZE,
-    prelude::*,
+    prelude::*, //
 };
 
 /// A page-aligned, non-empty user range `[start, end)`.

@@ -13,25 +13,54 @@ pub(crate) use submit::Failure;
 
 use super::{
     engine::Engine,
-    fifo::{self, FifoHal, UserdPlace, TARGET_SYS_COHERENT},
-    hal::{self, is_pri_error, ReadError},
-    ramin, regs, Bar0, Bar0Access, Chipset, BAR0_SIZE,
+    fifo::{
+        self,
+        FifoHal,
+        UserdPlace,
+        TARGET_SYS_COHERENT, //
+    },
+    hal::{
+        self,
+        is_pri_error,
+        ReadError, //
+    },
+    ramin,
+    regs,
+    Bar0,
+    Bar0Access,
+    Chipset,
+    BAR0_SIZE, //
 };
 use crate::{
-    bus::{self, WcBar, WcWindow},
-    compat,
+    bus::{
+        self,
+        WcBar,
+        WcWindow, //
+    },
+    compat, //
 };
 use core::mem::ManuallyDrop;
 use kernel::{
     device::Bound,
     dma::Coherent,
-    io::{poll::read_poll_timeout, register::Array, Io},
+    io::{
+        poll::read_poll_timeout,
+        register::Array,
+        Io, //
+    },
     pci,
     prelude::*,
-    sync::{aref::ARef, Arc},
-    time::Delta,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
+    time::Delta, //
 };
-use memory::{page, PAGE, WORDS_PER_PAGE};
+use memory::{
+    page,
+    PAGE,
+    WORDS_PER_PAGE, //
+};
 
 /// The BAR0 mapping, revoked when the device is unbound.
 pub(crate) type Bar0Devres = compat::DevresBar<BAR0_SIZE>;

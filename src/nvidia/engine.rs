@@ -5,12 +5,19 @@
 //! bit and host engine ID.
 
 use super::{
-    hal::{checked, ReadError},
-    regs, Bar0,
+    hal::{
+        checked,
+        ReadError, //
+    },
+    regs,
+    Bar0, //
 };
 use kernel::{
-    io::{register::Array, Io},
-    prelude::*,
+    io::{
+        register::Array,
+        Io, //
+    },
+    prelude::*, //
 };
 
 /// `NV_PTOP_DEVICE_INFO_ENTRY` values (dev_top.ref.txt).

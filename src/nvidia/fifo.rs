@@ -5,10 +5,21 @@
 //! (docs/copy-engine.md).
 
 use super::{
-    hal::{checked, is_pri_error, ReadError},
-    ramin, regs, Bar0, Chipset,
+    hal::{
+        checked,
+        is_pri_error,
+        ReadError, //
+    },
+    ramin,
+    regs,
+    Bar0,
+    Chipset, //
 };
-use kernel::{io::register::Array, io::Io, prelude::*};
+use kernel::{
+    io::register::Array,
+    io::Io,
+    prelude::*, //
+};
 
 /// Where a channel's USERD lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

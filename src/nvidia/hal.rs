@@ -4,9 +4,17 @@
 //! locked (write-protected and video-protected) regions are read. Every register read here is
 //! checked for a PRI error ([`checked`]): such a value is never a size, a status or an address.
 
-use super::{regs, Bar0, Chipset};
+use super::{
+    regs,
+    Bar0,
+    Chipset, //
+};
 use core::ops::Range;
-use kernel::{io::register::Array, io::Io, prelude::*};
+use kernel::{
+    io::register::Array,
+    io::Io,
+    prelude::*, //
+};
 
 /// Why probe cannot trust what a register said.
 #[derive(Clone, Copy, Debug)]

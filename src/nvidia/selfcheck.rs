@@ -5,10 +5,24 @@
 //! which always reaches VRAM by its physical address) and that the copy engine copies and fills
 //! exactly where it is told.
 
-use super::{channel::Channel, regs, Bar0, Run, Target};
-use crate::bus::{BarWindow, WcBar};
+use super::{
+    channel::Channel,
+    regs,
+    Bar0,
+    Run,
+    Target, //
+};
+use crate::bus::{
+    BarWindow,
+    WcBar, //
+};
 use core::ops::Range;
-use kernel::{device::Bound, io::Io, pci, prelude::*};
+use kernel::{
+    device::Bound,
+    io::Io,
+    pci,
+    prelude::*, //
+};
 
 const PAGE: u64 = 4096;
 /// `NV_PRAMIN`: BAR0's 1 MiB window onto VRAM at `NV_PBUS_BAR0_WINDOW`.

@@ -6,10 +6,17 @@
 
 use super::Vram;
 use crate::{
-    copy::{copy, Direction, Span},
-    stats::Counter,
+    copy::{
+        copy,
+        Direction,
+        Span, //
+    },
+    stats::Counter, //
 };
-use kernel::{page::PAGE_SIZE, prelude::*};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*, //
+};
 
 /// A batch of spans, each with the GPU whose VRAM it touches, copied together by
 /// [`Batch::run`]: by that GPU's copy engine when it has a usable one and the batch holds at least

@@ -6,14 +6,35 @@
 
 use super::Vram;
 use crate::{
-    bus::{self, WcBar},
-    copy::{Direction, Span},
-    nvidia::{self, Channel, Failure, Run, Target},
+    bus::{
+        self,
+        WcBar, //
+    },
+    copy::{
+        Direction,
+        Span, //
+    },
+    nvidia::{
+        self,
+        Channel,
+        Failure,
+        Run,
+        Target, //
+    },
     shim,
-    stats::Counter,
+    stats::Counter, //
 };
-use core::{ops::Range, sync::atomic::Ordering};
-use kernel::{bindings, device::Bound, page::PAGE_SIZE, pci, prelude::*};
+use core::{
+    ops::Range,
+    sync::atomic::Ordering, //
+};
+use kernel::{
+    bindings,
+    device::Bound,
+    page::PAGE_SIZE,
+    pci,
+    prelude::*, //
+};
 
 impl Vram {
     /// Copies `spans` (`pages` pages) with the copy engine; `false` if the CPU must copy them:

@@ -6,9 +6,20 @@
 //! free address space (`request_free_mem_region`), never the BAR itself: device-private pages are
 //! not addressable by the CPU, and their struct pages must not alias anything that is.
 
-use crate::{migrate, mm::Fault, shim, stats::Counter, vram::Vram};
+use crate::{
+    migrate,
+    mm::Fault,
+    shim,
+    stats::Counter,
+    vram::Vram, //
+};
 use core::ptr::NonNull;
-use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
+use kernel::{
+    bindings,
+    ffi::c_void,
+    prelude::*,
+    types::Opaque, //
+};
 
 /// What the C shim fills in: the pagemap and the physical range it occupies.
 #[repr(C)]

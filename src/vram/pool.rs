@@ -14,11 +14,18 @@
 use core::ops::Range;
 use kernel::{
     alloc::VVec,
-    bitmap::{Bitmap, BitmapVec},
+    bitmap::{
+        Bitmap,
+        BitmapVec, //
+    },
     new_spinlock,
     prelude::*,
     sync::SpinLock,
-    time::{Delta, Instant, Monotonic},
+    time::{
+        Delta,
+        Instant,
+        Monotonic, //
+    },
 };
 
 /// Pages in a chunk: a PMD-sized (2 MiB) folio.

@@ -6,10 +6,17 @@
 //! new users; whoever then takes the count to zero completes [`Users::drained`], so shutdown
 //! sleeps until the last user leaves instead of polling.
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool,
+    AtomicUsize,
+    Ordering, //
+};
 use kernel::{
     prelude::*,
-    sync::{Arc, Completion},
+    sync::{
+        Arc,
+        Completion, //
+    },
 };
 
 /// The users of one GPU. Shared with each [`UserCount`], so that it outlives the GPU object: a

@@ -6,10 +6,17 @@
 //! fault method buffer and the known-pattern test's pages; and how they are filled (offsets from
 //! [`ramin`]).
 
-use super::{Channel, UserdPlace, CHID};
+use super::{
+    Channel,
+    UserdPlace,
+    CHID, //
+};
 use crate::{
     compat,
-    nvidia::{fifo::TARGET_SYS_COHERENT, ramin},
+    nvidia::{
+        fifo::TARGET_SYS_COHERENT,
+        ramin, //
+    },
 };
 use core::ptr;
 

@@ -5,18 +5,37 @@
 //! and the registers that tell why a batch failed.
 
 use super::{
-    memory::{page, GPFIFO_ENTRIES, PAGE, WORDS_PER_PAGE},
-    Channel, CHID,
+    memory::{
+        page,
+        GPFIFO_ENTRIES,
+        PAGE,
+        WORDS_PER_PAGE, //
+    },
+    Channel,
+    CHID, //
 };
 use crate::nvidia::{
     hal::is_pri_error,
-    push::{Push, Run, Target},
-    regs, Bar0,
+    push::{
+        Push,
+        Run,
+        Target, //
+    },
+    regs,
+    Bar0, //
 };
 use kernel::{
-    io::{register::Array, Io},
+    io::{
+        register::Array,
+        Io, //
+    },
     prelude::*,
-    time::{delay::fsleep, Delta, Instant, Monotonic},
+    time::{
+        delay::fsleep,
+        Delta,
+        Instant,
+        Monotonic, //
+    },
 };
 
 /// How long any batch may take before the engine counts as hung, beyond the time its bytes need
