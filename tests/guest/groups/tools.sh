@@ -199,7 +199,9 @@ case_ps_stress_duration_summary() {
 	expect_match "$out" "^[1-9][0-9]* steps on 2 threads: [0-9]+ pages parked" "steps line"
 	expect_match "$out" "^operations: [1-9][0-9]* park requests, [0-9]+ to-RAM requests, [0-9]+ rewrites, [1-9][0-9]* munmaps, [0-9]+ forks in [3-9]\.[0-9] s$" "operations line"
 	expect_match "$out" "^bytes moved by request: [0-9.]+ [KMG]iB to VRAM, [0-9.]+ (B|[KMG]iB) to RAM; [0-9.]+ [KMG]iB checked$" "bytes line"
-	expect_match "$out" "^module counters over the run: [1-9][0-9]* page faults, " "module counters line"
+	# How many steps fit in 3 s (and so whether one faulted) depends on the host's load: the line's
+	# form is checked here, the counters' movement by the stress group.
+	expect_match "$out" "^module counters over the run: [0-9]+ page faults, " "module counters line"
 	out=$(ps-stress --steps 20 --threads 2 --size 256K --json) || fail "ps-stress --json: $out"
 	expect_match "$out" '^\{"threads":2,"seconds":[0-9.]+,"steps":40,"operations":\{"park_requests":[0-9]+,.*"module_counters":\{"migrations_to_ram":[0-9]+,.*\},"ok":true\}$' "ps-stress --json"
 }
