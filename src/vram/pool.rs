@@ -4,20 +4,21 @@
 //!
 //! Device page `i` is VRAM bytes `[i * PAGE_SIZE, (i + 1) * PAGE_SIZE)` of the pool; only the pages
 //! of the usable ranges it starts with (reserved VRAM left out) are ever handed out. Pages come
-//! alone or as a whole aligned 2 MiB chunk (a transparent huge page). A bitmap per chunk
-//! ([`kernel::bitmap`]) says which of its pages are free and a count per chunk says how many, so that single pages are taken from chunks already
+//! alone or as a whole aligned 2 MiB chunk (a transparent huge page). A bitmap says which pages are
+//! free and a count per chunk says how many, so that single pages are taken from chunks already
 //! in use and whole chunks stay available for huge pages. Everything is allocated up front, so
 //! that freeing, which the mm core does in atomic context (`folio_free`), never allocates or
 //! sleeps. Each chunk also keeps when a page of it was last handed out, which tells a page that
 //! faults back soon after it was parked (an early refault) from one that stayed away.
+//!
+//! The bits are plain words rather than [`kernel::bitmap`]: in 7.2 and 7.3 it offers no bit test
+//! and no search bounded to a range, so testing a page's bit in `folio_free` would search the
+//! whole pool; a `BitmapVec` per chunk bounds that but costs an allocation per 2 MiB at probe
+//! (three per chunk with the lost and usable maps: the `faults` group's probe went past 400).
 
 use core::ops::Range;
 use kernel::{
     alloc::VVec,
-    bitmap::{
-        Bitmap,
-        BitmapVec, //
-    },
     new_spinlock,
     prelude::*,
     sync::SpinLock,
@@ -30,27 +31,22 @@ use kernel::{
 
 /// Pages in a chunk: a PMD-sized (2 MiB) folio.
 const CHUNK_PAGES: usize = crate::mm::HUGE_PAGES;
-
-/// Whether bit `index` of `map` is set (the kernel's bitmap API finds bits; within a chunk the
-/// search is short).
-fn is_set(map: &Bitmap, index: usize) -> bool {
-    index < map.len() && map.next_bit(index) == Some(index)
-}
+const WORD_BITS: usize = u64::BITS as usize;
+const CHUNK_WORDS: usize = CHUNK_PAGES / WORD_BITS;
 
 struct Free {
-    /// Per chunk, one bit per page (only as many as the pool spans in the last chunk), set when
-    /// the page is free.
-    bits: VVec<BitmapVec>,
+    /// One bit per page, set when the page is free.
+    bits: VVec<u64>,
     /// Free pages per chunk.
     chunk_free: VVec<u16>,
     /// One bit per chunk, set once any of its pages was handed out: what may hold data.
-    used: BitmapVec,
+    used: VVec<u64>,
     /// Per chunk: when a page of it was last handed out, in milliseconds since the pool's epoch.
     parked_ms: VVec<i64>,
-    /// Per chunk, one bit per page, set when the page was in use when the board stopped
-    /// answering before it could come back ([`Pool::mark_in_use_lost`]): what it holds is not the
-    /// process's data. Cleared when the page is freed.
-    lost: VVec<BitmapVec>,
+    /// One bit per page, set when the page was in use when the board stopped answering before
+    /// it could come back ([`Pool::mark_in_use_lost`]): what it holds is not the process's data.
+    /// Cleared when the page is freed.
+    lost: VVec<u64>,
     /// Pages with their `lost` bit set that are still in use.
     lost_pages: usize,
     /// Free pages in all.
@@ -96,8 +92,8 @@ pub(crate) struct Pool {
     span: usize,
     /// Pages it lends.
     lendable: usize,
-    /// Per chunk, one bit per page, set for the pages it lends.
-    usable: VVec<BitmapVec>,
+    /// One bit per page, set for the pages it lends.
+    usable: VVec<u64>,
     /// What the park times count from.
     epoch: Instant<Monotonic>,
 }
@@ -107,16 +103,10 @@ impl Pool {
     /// indices below `total`) are free; the others are never handed out.
     pub(crate) fn new(total: usize, usable: &[Range<u32>]) -> Result<impl PinInit<Self, Error>> {
         u32::try_from(total).map_err(|_| EINVAL)?;
+        let words = total.div_ceil(WORD_BITS);
         let chunks = total.div_ceil(CHUNK_PAGES);
-        let mut bits = VVec::with_capacity(chunks, GFP_KERNEL)?;
-        let mut lost = VVec::with_capacity(chunks, GFP_KERNEL)?;
-        let mut usable_bits = VVec::with_capacity(chunks, GFP_KERNEL)?;
-        for c in 0..chunks {
-            let len = CHUNK_PAGES.min(total - c * CHUNK_PAGES);
-            bits.push(BitmapVec::new(len, GFP_KERNEL)?, GFP_KERNEL)?;
-            lost.push(BitmapVec::new(len, GFP_KERNEL)?, GFP_KERNEL)?;
-            usable_bits.push(BitmapVec::new(len, GFP_KERNEL)?, GFP_KERNEL)?;
-        }
+        let mut bits = VVec::new();
+        bits.resize(words, 0u64, GFP_KERNEL)?;
         let mut chunk_free = VVec::new();
         chunk_free.resize(chunks, 0u16, GFP_KERNEL)?;
         let mut pages = 0;
@@ -125,8 +115,7 @@ impl Pool {
             if page >= total {
                 return Err(EINVAL);
             }
-            bits[page / CHUNK_PAGES].set_bit(page % CHUNK_PAGES);
-            usable_bits[page / CHUNK_PAGES].set_bit(page % CHUNK_PAGES);
+            bits[page / WORD_BITS] |= 1u64 << (page % WORD_BITS);
             chunk_free[page / CHUNK_PAGES] += 1;
             pages += 1;
         }
@@ -134,9 +123,14 @@ impl Pool {
             .iter()
             .filter(|&&n| usize::from(n) == CHUNK_PAGES)
             .count();
-        let used = BitmapVec::new(chunks, GFP_KERNEL)?;
+        let mut used = VVec::new();
+        used.resize(chunks.div_ceil(WORD_BITS), 0u64, GFP_KERNEL)?;
         let mut parked_ms = VVec::new();
         parked_ms.resize(chunks, 0i64, GFP_KERNEL)?;
+        let mut lost = VVec::new();
+        lost.resize(words, 0u64, GFP_KERNEL)?;
+        let mut usable_bits = VVec::with_capacity(words, GFP_KERNEL)?;
+        usable_bits.extend_from_slice(&bits, GFP_KERNEL)?;
         Ok(try_pin_init!(Self {
             free <- new_spinlock!(Free {
                 bits,
@@ -169,17 +163,19 @@ impl Pool {
             free.current = free.chunk_for_page()?;
         }
         let c = free.current;
-        let page = free.bits[c].next_bit(0)?;
-        free.bits[c].clear_bit(page);
+        let words = c * CHUNK_WORDS..((c + 1) * CHUNK_WORDS).min(free.bits.len());
+        let w = words.clone().find(|&w| free.bits[w] != 0)?;
+        let bit = free.bits[w].trailing_zeros() as usize;
+        free.bits[w] &= !(1u64 << bit);
         if free.huge_free(c) {
             free.free_chunks -= 1;
         }
         free.chunk_free[c] -= 1;
         free.pages -= 1;
-        free.used.set_bit(c);
+        free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         free.parked_ms[c] = self.now_ms();
         // CAST: Page indices are below `total`, which fits `u32` (checked in `new`).
-        Some((c * CHUNK_PAGES + page) as u32)
+        Some((w * WORD_BITS + bit) as u32)
     }
 
     /// Takes a whole free 2 MiB chunk and returns its first page, or `None` when no chunk is
@@ -190,13 +186,11 @@ impl Pool {
             return None;
         }
         let c = (0..free.chunks()).find(|&c| free.huge_free(c))?;
-        for page in 0..CHUNK_PAGES {
-            free.bits[c].clear_bit(page);
-        }
+        free.bits[c * CHUNK_WORDS..(c + 1) * CHUNK_WORDS].fill(0);
         free.chunk_free[c] = 0;
         free.free_chunks -= 1;
         free.pages -= CHUNK_PAGES;
-        free.used.set_bit(c);
+        free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         free.parked_ms[c] = self.now_ms();
         // CAST: As in `alloc`.
         Some((c * CHUNK_PAGES) as u32)
@@ -210,17 +204,18 @@ impl Pool {
         let mut twice = None;
         let mut free = self.free.lock();
         for page in first..(first + count).min(self.span) {
-            let (c, bit) = (page / CHUNK_PAGES, page % CHUNK_PAGES);
-            if is_set(&free.bits[c], bit) {
+            let (w, bit) = (page / WORD_BITS, page % WORD_BITS);
+            if free.bits[w] & (1u64 << bit) != 0 {
                 // A bug elsewhere; counting the page again would corrupt the pool.
                 twice = Some(page);
                 continue;
             }
-            free.bits[c].set_bit(bit);
-            if is_set(&free.lost[c], bit) {
-                free.lost[c].clear_bit(bit);
+            free.bits[w] |= 1u64 << bit;
+            if free.lost[w] & (1u64 << bit) != 0 {
+                free.lost[w] &= !(1u64 << bit);
                 free.lost_pages -= 1;
             }
+            let c = page / CHUNK_PAGES;
             free.chunk_free[c] += 1;
             free.pages += 1;
             if free.huge_free(c) {
@@ -237,38 +232,31 @@ impl Pool {
     /// at most a chunk each: what to zero once the pool is closed. Pages still in use are left out.
     pub(crate) fn used_free_runs(&self) -> Result<KVec<Range<u32>>> {
         let mut runs = KVec::new();
-        // A chunk's bits are copied out under the lock, and its runs pushed (which may allocate)
-        // after.
-        let mut chunk = BitmapVec::new(CHUNK_PAGES, GFP_KERNEL)?;
-        let mut c = 0;
-        loop {
-            let len;
+        for c in 0..self.span.div_ceil(CHUNK_PAGES) {
+            let mut words = [0u64; CHUNK_WORDS];
             {
                 let free = self.free.lock();
-                let next = match c < free.chunks() {
-                    true => free.used.next_bit(c),
-                    false => None,
-                };
-                let Some(next) = next else {
-                    break;
-                };
-                c = next;
-                len = free.bits[c].len();
-                // The bits past `len` (a short last chunk) are cleared.
-                chunk.copy_and_extend(&free.bits[c]);
+                if free.used[c / WORD_BITS] & (1u64 << (c % WORD_BITS)) == 0 {
+                    continue;
+                }
+                let at = c * CHUNK_WORDS;
+                let end = (at + CHUNK_WORDS).min(free.bits.len());
+                words[..end - at].copy_from_slice(&free.bits[at..end]);
             }
-            let mut at = 0;
-            while at < len {
-                let Some(start) = chunk.next_bit(at) else {
-                    break;
-                };
-                let end = chunk.next_zero_bit(start).unwrap_or(CHUNK_PAGES);
-                // CAST: Page indices are below `span`, which fits `u32` (see `new`).
-                let first = (c * CHUNK_PAGES) as u32;
-                runs.push(first + start as u32..first + end as u32, GFP_KERNEL)?;
-                at = end;
+            let mut start = None;
+            for i in 0..=CHUNK_PAGES {
+                let set = i < CHUNK_PAGES && words[i / WORD_BITS] & (1u64 << (i % WORD_BITS)) != 0;
+                match (set, start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        // CAST: Page indices are below `span`, which fits `u32` (see `new`).
+                        let first = (c * CHUNK_PAGES + s) as u32;
+                        runs.push(first..first + (i - s) as u32, GFP_KERNEL)?;
+                        start = None;
+                    }
+                    _ => {}
+                }
             }
-            c += 1;
         }
         Ok(runs)
     }
@@ -292,19 +280,10 @@ impl Pool {
     pub(crate) fn mark_in_use_lost(&self) -> usize {
         let mut free = self.free.lock();
         let free = &mut *free;
-        for (c, usable) in self.usable.iter().enumerate() {
-            let mut next = usable.next_bit(0);
-            while let Some(bit) = next {
-                if !is_set(&free.bits[c], bit) && !is_set(&free.lost[c], bit) {
-                    free.lost[c].set_bit(bit);
-                    free.lost_pages += 1;
-                }
-                // `next_bit` asserts its start is inside the map.
-                next = match bit + 1 < usable.len() {
-                    true => usable.next_bit(bit + 1),
-                    false => None,
-                };
-            }
+        for (w, &usable) in self.usable.iter().enumerate() {
+            let newly = usable & !free.bits[w] & !free.lost[w];
+            free.lost[w] |= newly;
+            free.lost_pages += newly.count_ones() as usize;
         }
         free.lost_pages
     }
@@ -313,8 +292,8 @@ impl Pool {
     pub(crate) fn is_lost(&self, index: usize) -> bool {
         let free = self.free.lock();
         free.lost
-            .get(index / CHUNK_PAGES)
-            .is_some_and(|map| is_set(map, index % CHUNK_PAGES))
+            .get(index / WORD_BITS)
+            .is_some_and(|w| w & (1u64 << (index % WORD_BITS)) != 0)
     }
 
     /// How many pages in use are lost.
