@@ -180,6 +180,11 @@ impl<'v, D> Planned<'v, D> {
         self.entry + self.part.unwrap_or(0)
     }
 
+    /// Whether this moves the migration's page at `index`.
+    fn covers(&self, index: usize) -> bool {
+        (self.index()..self.index() + self.pages).contains(&index)
+    }
+
     /// Whether this moves a 2 MiB huge page whole.
     fn huge(&self) -> bool {
         self.pages == HUGE_PAGES

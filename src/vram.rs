@@ -378,6 +378,15 @@ impl Vram {
         slot.as_ref().is_none_or(|channel| channel.answers())
     }
 
+    /// Whether copies just made out of this board's VRAM hold what it holds: always while its PCI
+    /// channel is online; while error recovery has it offline (frozen or failed), only if the
+    /// board still answers ([`Self::answers`]), since a dead link reads all-ones. Asked after a
+    /// CPU fault's or a request's copies and before the process takes them, so that a fault racing
+    /// the recovery gets `SIGBUS` rather than what a dead link reads.
+    pub(crate) fn copies_hold(&self) -> bool {
+        !bus::channel_offline(&self.pdev) || self.answers()
+    }
+
     /// Marks what is still in VRAM as lost (the board stopped answering, or was reset, before it
     /// came back) and says so in one line: a CPU fault on such a page gets `SIGBUS`, counted in
     /// `lost_page_faults`, instead of zeros or all-ones.
@@ -490,6 +499,8 @@ impl Vram {
                     }
                     return Err(ENODEV);
                 }
+                // A channel kept when the board stopped answering runs again.
+                self.engine_failed.store(false, Ordering::Relaxed);
             }
         }
         *paused = false;

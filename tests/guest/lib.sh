@@ -237,6 +237,14 @@ suspend_to_ram() {
 	echo mem >/sys/power/state || fail "suspend to RAM failed"
 }
 
+# link_down N BDF: the PCI Express link of emulated board N (at BDF) goes down (the host signals its
+# gpu-model); returns once its configuration space reads all ones.
+link_down() {
+	echo "PSHOST linkdown $1" >/dev/ttyS1
+	wait_until "the link of $2 is down" \
+		"[ \"\$(od -An -tx1 -N2 /sys/bus/pci/devices/$2/config | tr -d ' ')\" = ffff ]"
+}
+
 # held_across WHAT CMD...: a process parks 64 MiB (`ps-test hold`), CMD runs (WHAT: a suspend, a
 # reset), and the process then finds every byte; every page came back to RAM before it
 # (dmesg "moved 16384 pages") and the GPU lends again after it.

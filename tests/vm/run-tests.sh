@@ -112,13 +112,28 @@ group_cases() {
 	)
 }
 
-# Requests the guest of a group with "# vm: qmp" makes of the host, as lines on the results port:
-# "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest suspended to RAM, run
-# the host part's host_while_suspended if it has one (e.g. to scramble emulated VRAM), then wake the
-# guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST woke N" or "PSHOST error
-# ..."), which host checks read (host-lib.sh host_woke).
+# Requests a guest makes of the host, as lines on the results port. "PSHOST linkdown N" (lib.sh
+# link_down): the link of emulated board N goes down (gpu-model's SIGUSR1). In a group with
+# "# vm: qmp", "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest
+# suspended to RAM, run the host part's host_while_suspended if it has one (e.g. to scramble
+# emulated VRAM), then wake the guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST
+# link down N", "PSHOST woke N" or "PSHOST error ..."), which host checks read (host-lib.sh
+# host_woke).
 host_requests() {
-	local dir=$1 host_file=$2 n out
+	local dir=$1 host_file=$2 n out board
+	n=$(grep -c '^PSHOST linkdown' "$dir/results.log")
+	while [ "$HOST_LINKDOWNS_DONE" -lt "$n" ]; do
+		HOST_LINKDOWNS_DONE=$((HOST_LINKDOWNS_DONE + 1))
+		board=$(grep '^PSHOST linkdown' "$dir/results.log" | tr -d '\r' |
+			sed -n "${HOST_LINKDOWNS_DONE}s/^PSHOST linkdown \([0-9]*\)\$/\1/p")
+		if [ -n "$board" ] && [ -n "${GPU_MODEL_PIDS[$board]:-}" ] &&
+			kill -USR1 "${GPU_MODEL_PIDS[$board]}" 2>/dev/null; then
+			echo "PSHOST link down $board" >>"$dir/host.log"
+		else
+			echo "PSHOST error: no emulated board '$board' to take the link of" >>"$dir/host.log"
+		fi
+	done
+	[ "$GROUP_QMP" = 1 ] || return 0
 	n=$(grep -c '^PSHOST suspend' "$dir/results.log")
 	while [ "$HOST_REQUESTS_DONE" -lt "$n" ]; do
 		HOST_REQUESTS_DONE=$((HOST_REQUESTS_DONE + 1))
@@ -147,14 +162,15 @@ host_requests() {
 run_guest() {
 	local dir=$1 host_file=$2 waited=0 done_for=0
 	HOST_REQUESTS_DONE=0
+	HOST_LINKDOWNS_DONE=0
 	: >"$dir/host.log"
 	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	local qemu=$!
 	while kill -0 $qemu 2>/dev/null; do
 		sleep 1
 		waited=$((waited + 1))
+		host_requests "$dir" "$host_file"
 		if [ "$GROUP_QMP" = 1 ]; then
-			host_requests "$dir" "$host_file"
 			# After a wake from S3, QEMU (7.2, q35) may ignore the guest's ACPI power-off: once
 			# the guest is done, give it 30 s, then end QEMU through QMP.
 			if grep -q '^PSTEST DONE' "$dir/results.log"; then

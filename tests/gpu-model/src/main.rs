@@ -20,6 +20,10 @@
 //! `--pcie`: the board is a PCI Express endpoint with Advanced Error Reporting (config.rs), for a
 //! VM that places it behind a PCI Express root port.
 //!
+//! `SIGUSR1` (the test host's `PSHOST linkdown`): the board's link goes down, as when a board falls
+//! off the bus: configuration space, BAR0 and BAR1 read all ones, writes are lost, the engines
+//! stop, until a reset (the root port's secondary bus reset) retrains the link (`LINK` log lines).
+//!
 //! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
 //! preempt of the channel stays pending until the engine's `NV_PMC_ENABLE` bit is cleared), the
@@ -64,6 +68,7 @@ use std::fs::File;
 use std::io::{self, LineWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use vfio_bindings::bindings::vfio::{
@@ -82,18 +87,50 @@ struct Shared {
     wake: Condvar,
 }
 
+/// Set by `SIGUSR1`: the link goes down at the next access or engine step.
+static LINK_DROP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigusr1(_: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    LINK_DROP.store(true, Ordering::SeqCst);
+}
+
+/// `SIGUSR1` drops the link ([`LINK_DROP`]).
+fn handle_link_drop_signal() -> Result<(), String> {
+    let handler: extern "C" fn(libc::c_int) = on_sigusr1;
+    // SAFETY: The handler only stores to an atomic; SA_RESTART keeps the server's reads going.
+    let rc = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(format!("SIGUSR1 handler: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// How often a polling host (Pascal) looks at USERD GP_PUT.
 const POLL: Duration = Duration::from_micros(200);
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Bar0> {
-        self.bar0.lock().unwrap_or_else(|e| e.into_inner())
+        let mut bar0 = self.bar0.lock().unwrap_or_else(|e| e.into_inner());
+        if LINK_DROP.swap(false, Ordering::SeqCst) {
+            bar0.drop_link();
+        }
+        bar0
     }
 
     /// The worker: one engine step per lock, so register writes get in between.
     fn work(&self, stop: &Mutex<bool>) {
         let mut bar0 = self.lock();
         while !*stop.lock().unwrap_or_else(|e| e.into_inner()) {
+            if LINK_DROP.swap(false, Ordering::SeqCst) {
+                bar0.drop_link();
+            }
             if bar0.service() {
                 drop(bar0);
                 // Lets a waiting register access in between two GPFIFO entries.
@@ -153,6 +190,11 @@ fn invalid(what: &str) -> io::Error {
 impl ServerBackend for Device {
     fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
         match region {
+            VFIO_PCI_CONFIG_REGION_INDEX if self.shared.lock().link_down() => {
+                // A configuration read across a link that is down completes with all ones.
+                data.fill(0xff);
+                Ok(())
+            }
             VFIO_PCI_CONFIG_REGION_INDEX => {
                 if self.config.read(offset, data) {
                     Ok(())
@@ -173,6 +215,7 @@ impl ServerBackend for Device {
 
     fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
         match region {
+            VFIO_PCI_CONFIG_REGION_INDEX if self.shared.lock().link_down() => Ok(()),
             VFIO_PCI_CONFIG_REGION_INDEX => {
                 if !self.config.write(offset, data) {
                     return Err(invalid("config write beyond the configuration space"));
@@ -418,6 +461,7 @@ fn mib_range(knob: &str, v: &str) -> Result<(u64, u64), String> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    handle_link_drop_signal()?;
     let vram = vram::Vram::create(&args.vram_file, args.vram_mib << 20)
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
