@@ -237,6 +237,57 @@ suspend_to_ram() {
 	echo mem >/sys/power/state || fail "suspend to RAM failed"
 }
 
+# ---- PCI Express error injection (/dev/aer_inject, CONFIG_PCIEAER_INJECT) ----
+
+# le32 VALUE: VALUE as four little-endian bytes in printf's octal escapes.
+le32() {
+	local v=$1 i
+	for i in 0 8 16 24; do
+		printf '\\%03o' $(((v >> i) & 255))
+	done
+}
+
+# aer_error BDF UNCOR_STATUS: writes /tmp/aer_error_inj, the struct /dev/aer_inject takes for an
+# uncorrectable error with that status on the device at BDF (domain 0).
+aer_error() {
+	local bdf=$1 bus dev fn format
+	bus=$((0x$(echo "$bdf" | cut -d: -f2)))
+	dev=$((0x$(echo "$bdf" | cut -d: -f3 | cut -d. -f1)))
+	fn=$(echo "$bdf" | cut -d. -f2)
+	# struct aer_error_inj: u8 bus, dev, fn (and a pad byte); u32 uncor_status, cor_status,
+	# header_log0..3, domain.
+	format=$(printf '\\%03o\\%03o\\%03o\\000' "$bus" "$dev" "$fn")
+	format="$format$(le32 "$2")$(le32 0)$(le32 0)$(le32 0)$(le32 0)$(le32 0)$(le32 0)"
+	# shellcheck disable=SC2059 # the format is the escaped bytes
+	printf "$format" >/tmp/aer_error_inj
+	expect_eq "$(wc -c </tmp/aer_error_inj)" 32 "size of struct aer_error_inj"
+}
+
+# aer_inject_written BDF: injects the error aer_error wrote and waits until the kernel's recovery of
+# it (on the device at BDF) is over.
+aer_inject_written() {
+	check dd if=/tmp/aer_error_inj of=/dev/aer_inject bs=32 count=1 status=none
+	wait_until "the recovery of $1" "dmesg_since | grep -qE 'device recovery (successful|failed)'"
+	expect_dmesg "device recovery successful" "recovery of $1"
+}
+
+# aer_inject BDF UNCOR_STATUS: injects an uncorrectable error with that status on the device at
+# BDF (domain 0) and waits until the kernel's recovery of it is over.
+aer_inject() {
+	aer_error "$1" "$2"
+	aer_inject_written "$1"
+}
+
+# root_port_of BDF: the PCI address of the port above the device at BDF.
+root_port_of() { basename "$(dirname "$(readlink -f "/sys/bus/pci/devices/$1")")"; }
+
+# aer_device BDF: the device at BDF is a PCI Express endpoint with AER behind a root port.
+aer_device() {
+	[ -e /dev/aer_inject ] || fail "no /dev/aer_inject (CONFIG_PCIEAER_INJECT)"
+	[ -e "/sys/bus/pci/devices/$1/aer_dev_fatal" ] || fail "$1 has no AER capability the kernel sees"
+	info "$1 behind $(root_port_of "$1")"
+}
+
 # link_down N BDF: the PCI Express link of emulated board N (at BDF) goes down (the host signals its
 # gpu-model); returns once its configuration space reads all ones.
 link_down() {

@@ -486,6 +486,11 @@ impl Bar0 {
         };
         let (lines, ran) = self.fifo.service(&mut mem);
         self.emit(lines);
+        if self.fifo.take_link_fault() {
+            // Once: the board that comes back after the reset keeps its link.
+            self.knobs.ce_fault = None;
+            self.drop_link();
+        }
         ran
     }
 

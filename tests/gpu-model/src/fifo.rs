@@ -27,6 +27,8 @@ pub enum FaultKind {
     Semaphore,
     /// Copies land one page past their destination (the semaphore is still released).
     Misdirect,
+    /// The board's link goes down as the launch starts (`Bar0::drop_link`), once.
+    Link,
 }
 
 /// `--ce-fault KIND[:N]`: after `after` good launches, `kind`.
@@ -44,9 +46,10 @@ impl CeFault {
             "error" => FaultKind::Error,
             "semaphore" => FaultKind::Semaphore,
             "misdirect" => FaultKind::Misdirect,
+            "link" => FaultKind::Link,
             _ => {
                 return Err(format!(
-                    "--ce-fault: unknown kind {kind} (hang, error, semaphore, misdirect)"
+                    "--ce-fault: unknown kind {kind} (hang, error, semaphore, misdirect, link)"
                 ))
             }
         };
@@ -143,6 +146,8 @@ pub struct Fifo {
     /// Turing `NV_CTRL_VIRTUAL_CHANNEL_CFG(i)`: doorbells need PENDING_ENABLE (bit 31) in entry 0.
     vchan_cfg: Vec<u32>,
     engine_hung: bool,
+    /// A `link` fault fired: the board's link must go down ([`Self::take_link_fault`]).
+    link_fault: bool,
     /// The MMU's TLBs hold translations no driver of this boot made (`--leftovers`): every GPU
     /// virtual address faults until an invalidate of all PDBs.
     tlb_stale: bool,
@@ -162,6 +167,11 @@ const LEFTOVER_INSTANCE: u32 = (1 << 31) | (0x0002_0000 >> 12);
 pub type Lines = Vec<String>;
 
 impl Fifo {
+    /// Whether a `link` fault fired since the last call.
+    pub fn take_link_fault(&mut self) -> bool {
+        std::mem::take(&mut self.link_fault)
+    }
+
     pub fn new(board: &'static Board, fault: Option<CeFault>, leftovers: bool) -> Self {
         let runlists = match board.generation() {
             Generation::Pascal | Generation::Volta => 13,
@@ -184,6 +194,7 @@ impl Fifo {
             preempt_pending: false,
             vchan_cfg: vec![0xfff; 64],
             engine_hung: false,
+            link_fault: false,
             tlb_stale: false,
             invalidate_pdb: [0; 2],
             pbdma_timeout: vec![PBDMA_TIMEOUT_INIT; pbdmas(board.generation()) as usize],
@@ -1099,6 +1110,13 @@ impl Fifo {
                 }
                 FaultKind::Semaphore => corrupt = true,
                 FaultKind::Misdirect => misdirect = true,
+                FaultKind::Link => {
+                    self.link_fault = true;
+                    lines.push(format!(
+                        "FAULT link: the board's link goes down at launch {launch} (channel {chid})"
+                    ));
+                    return Err(Stop::Hang);
+                }
             }
         }
         let ce = if misdirect {

@@ -6,7 +6,7 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect[:N]]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect|link[:N]]
 //!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
 //!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB] [--bar1-block-ignored]
 //!                   [--dead-after-reset] [--pcie]
@@ -28,7 +28,8 @@
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
 //! preempt of the channel stays pending until the engine's `NV_PMC_ENABLE` bit is cleared), the
 //! channel faults with PBDMA_FAULTED (`error`), or every later semaphore is released with the
-//! payload XOR 0xdead0000 (`semaphore`).
+//! payload XOR 0xdead0000 (`semaphore`), or the board's link goes down as launch N+1 starts, as on
+//! `SIGUSR1`, once (`link`).
 //!
 //! The log has one line per access (`R4 OFFSET = VALUE NAME`, `W4 ...`, `REJECT ...` for what the
 //! manuals do not allow) and, for the engines (docs/copy-engine.md, "Model log"):
