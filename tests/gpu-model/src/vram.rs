@@ -193,8 +193,6 @@ impl Vram {
         unsafe { std::slice::from_raw_parts(self.base, self.len as usize) }
     }
 
-    /// Clears all of VRAM, as a board that lost power (the test then sees no trace of what it
-    /// held).
     /// What a CPU reads through BAR1 while the link is down: all ones (the root port completes the
     /// failed reads with all ones). The file is BAR1's view, so VRAM reads so too until a reset
     /// clears it.
@@ -204,6 +202,8 @@ impl Vram {
         self.sparse.clear();
     }
 
+    /// Clears all of VRAM, as a board that lost power (the test then sees no trace of what it
+    /// held).
     pub fn clear(&mut self) {
         // SAFETY: `base` maps `len` writable bytes for as long as `self` lives.
         unsafe { std::ptr::write_bytes(self.base, 0, self.len as usize) };
