@@ -75,13 +75,23 @@ start_group_gpus() {
 	done
 }
 
+# host_defines HOST_FILE FUNCTION: the group's host part defines FUNCTION, itself or through a
+# host part it sources (a group made of others' cases, e.g. linux-7.2).
+host_defines() {
+	[ -f "$1" ] && (
+		. "$REPO/tests/vm/host-lib.sh"
+		. "$1"
+		declare -F "$2"
+	) >/dev/null 2>&1
+}
+
 # Host-side checks: a case `case_X` of a group may have a `host_X` in the group's host part
 # (HOST_FILE, tests/vm/groups/GROUP.sh) that runs on the host after the guest is done (with bash,
 # tests/vm/host-lib.sh and that file sourced), e.g. to check the gpu-model's register log or VRAM.
 # Prints the reason on failure.
 host_check() {
 	local host_file=$1 case=$2 dir=$3 reason
-	[ -f "$host_file" ] && grep -q "^host_$case() *{" "$host_file" || return 0
+	host_defines "$host_file" "host_$case" || return 0
 	# Not "... | grep . && return 1": under pipefail the failed check's own exit status would make
 	# that pipeline fail and the check pass.
 	reason=$(
@@ -104,7 +114,7 @@ host_check() {
 group_cases() {
 	local file=$1 host_file=$2
 	group_case_names "$GROUP_DIR" "$file"
-	[ -f "$host_file" ] && grep -q '^host_cases() *{' "$host_file" || return 0
+	host_defines "$host_file" host_cases || return 0
 	(
 		. "$REPO/tests/vm/host-lib.sh"
 		. "$host_file"
@@ -141,7 +151,7 @@ host_requests() {
 			echo "PSHOST error $HOST_REQUESTS_DONE: not suspended: $out" >>"$dir/host.log"
 			continue
 		fi
-		if [ -f "$host_file" ] && grep -q '^host_while_suspended() *{' "$host_file" && ! out=$(
+		if host_defines "$host_file" host_while_suspended && ! out=$(
 			. "$REPO/tests/vm/host-lib.sh"
 			. "$host_file"
 			HOST_DIR=$dir
@@ -317,10 +327,13 @@ run_group() {
 mkdir -p "$OUT"
 INITRAMFS_BUILT=()
 if [ $# -eq 0 ]; then
-	set -- $(cd "$GROUP_DIR" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
+	set -- $(bash "$REPO/tests/vm/list-groups.sh" groups)
 fi
 for g in "$@"; do
+	started=$SECONDS
 	run_group "$g"
+	# Where the suite's time goes (wall time, for the README's figures; no test asserts it).
+	printf 'TIME  %s: %d s\n' "$g" $((SECONDS - started))
 done
 summary="$PASSED passed, $FAILED failed"
 [ $SKIPPED -eq 0 ] || summary="$summary, $SKIPPED groups skipped"
