@@ -26,6 +26,10 @@ use pseudoscopic::{
     cli::{self, human_bytes, Failure, Status},
     json, maps, System,
 };
+use rustix::{
+    event::{poll, PollFd, PollFlags, Timespec},
+    fs::OFlags,
+};
 use serde::Serialize;
 use std::{
     collections::{HashMap, HashSet},
@@ -87,6 +91,7 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// (libc: rustix installs no signal handlers in programs that use libc.)
 fn install_signal_handlers() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
@@ -99,7 +104,7 @@ fn psi_trigger(path: &std::path::Path) -> Option<File> {
     let mut f = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
         .open(path)
         .ok()?;
     f.write_all(PSI_TRIGGER.as_bytes()).ok()?;
@@ -108,21 +113,17 @@ fn psi_trigger(path: &std::path::Path) -> Option<File> {
 
 /// Waits up to `secs` seconds, less when the PSI trigger fires or a signal arrives.
 fn wait(trigger: Option<&File>, secs: f64) {
-    let ms = (secs * 1000.0) as libc::c_int;
+    let timeout = Timespec {
+        tv_sec: secs.trunc() as i64,
+        tv_nsec: (secs.fract() * 1e9) as i64,
+    };
+    // Interrupted by a signal, either returns early, which is what a stop wants.
     match trigger {
         Some(f) => {
-            let mut pfd = libc::pollfd {
-                fd: f.as_raw_fd(),
-                events: libc::POLLPRI,
-                revents: 0,
-            };
-            // SAFETY: One valid pollfd.
-            unsafe { libc::poll(&mut pfd, 1, ms) };
+            let _ = poll(&mut [PollFd::new(f, PollFlags::PRI)], Some(&timeout));
         }
         None => {
-            // Interrupted by a signal, it returns early, which is what a stop wants.
-            // SAFETY: A plain system call.
-            unsafe { libc::usleep((secs * 1e6) as libc::useconds_t) };
+            let _ = rustix::thread::nanosleep(&timeout);
         }
     }
 }

@@ -11,7 +11,8 @@ use pseudoscopic::{
     abi::{self, Direction},
     mem::{Buf, PAGE},
 };
-use std::os::fd::AsRawFd;
+use rustix::mm::MprotectFlags;
+use std::os::fd::AsFd;
 
 /// hmm-tests "migrate": 1024 pages to VRAM, every counter exact, data intact after the faults.
 pub fn migrate(ctx: &Ctx) -> TestResult {
@@ -113,8 +114,8 @@ pub fn mixed(ctx: &Ctx) -> TestResult {
     // data. Page 4: PROT_NONE.
     buf.touch_read(1);
     buf.fill(3, 2, 2);
-    buf.protect(2, 1, libc::PROT_READ)?;
-    buf.protect(4, 1, libc::PROT_NONE)?;
+    buf.protect(2, 1, MprotectFlags::READ)?;
+    buf.protect(4, 1, MprotectFlags::empty())?;
     let s0 = ctx.stats()?;
     let (r, res) = ctx.migrate_raw(
         Direction::ToDevice,
@@ -209,7 +210,7 @@ pub fn file_private(ctx: &Ctx) -> TestResult {
     let data = unsafe { std::slice::from_raw_parts(src.addr() as *const u8, n * PAGE) };
     std::fs::write(path, data).map_err(|e| format!("{path}: {e}"))?;
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let buf = Buf::file_private(n, file.as_raw_fd())?;
+    let buf = Buf::file_private(n, file.as_fd())?;
     buf.verify_all(6)?;
     buf.fill(7, 0, n / 2);
     let r = ctx.park(&buf, 0, n)?;
