@@ -19,6 +19,7 @@ use pseudoscopic::{
     rng::Rng,
     System,
 };
+use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 use sandbox::{Sandbox, REF_PAGES, SANDBOX_PAGES};
 use std::{
@@ -103,17 +104,17 @@ struct Totals {
 
 fn errno_name(errno: i32) -> String {
     let names = [
-        (libc::EINVAL, "EINVAL"),
-        (libc::EFAULT, "EFAULT"),
-        (libc::EACCES, "EACCES"),
-        (libc::ENODEV, "ENODEV"),
-        (libc::EBADF, "EBADF"),
-        (libc::ESRCH, "ESRCH"),
-        (libc::EPERM, "EPERM"),
-        (libc::ENOSPC, "ENOSPC"),
-        (libc::EINTR, "EINTR"),
-        (libc::ENOMEM, "ENOMEM"),
-        (libc::ENOTTY, "ENOTTY"),
+        (Errno::INVAL.raw_os_error(), "EINVAL"),
+        (Errno::FAULT.raw_os_error(), "EFAULT"),
+        (Errno::ACCESS.raw_os_error(), "EACCES"),
+        (Errno::NODEV.raw_os_error(), "ENODEV"),
+        (Errno::BADF.raw_os_error(), "EBADF"),
+        (Errno::SRCH.raw_os_error(), "ESRCH"),
+        (Errno::PERM.raw_os_error(), "EPERM"),
+        (Errno::NOSPC.raw_os_error(), "ENOSPC"),
+        (Errno::INTR.raw_os_error(), "EINTR"),
+        (Errno::NOMEM.raw_os_error(), "ENOMEM"),
+        (Errno::NOTTY.raw_os_error(), "ENOTTY"),
     ];
     names
         .iter()
@@ -516,7 +517,9 @@ impl Worker<'_> {
                 self.totals.succeeded.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if req.place == ArgPlace::Valid && matches!(answer, None | Some(libc::ENOSPC)) {
+        if req.place == ArgPlace::Valid
+            && (answer.is_none() || answer == Some(Errno::NOSPC.raw_os_error()))
+        {
             self.check_counters(req, sandbox.arg_rw(), answer)?;
         }
         Ok(())
@@ -541,7 +544,8 @@ impl Worker<'_> {
                 req.cmd
             ));
         }
-        if answer == Some(libc::ENOSPC) && (m.moved != 0 || m.skipped_no_space == 0) {
+        if answer == Some(Errno::NOSPC.raw_os_error()) && (m.moved != 0 || m.skipped_no_space == 0)
+        {
             return Err(format!("ENOSPC, yet {m:?}"));
         }
         self.totals.moved.fetch_add(m.moved, Ordering::Relaxed);

@@ -18,6 +18,7 @@ use pseudoscopic::{
     sysfs::Stats,
     System,
 };
+use rustix::io::Errno;
 use serde::Serialize;
 use std::{
     fmt, io,
@@ -146,10 +147,12 @@ fn migrate(
     .fetch_add(1, Ordering::Relaxed);
     match dev.migrate(dir, &mut req) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+        Err(e) if e.raw_os_error() == Some(Errno::NODEV.raw_os_error()) => {
             totals.enodev.fetch_add(1, Ordering::Relaxed);
         }
-        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && dir == Direction::ToDevice => {}
+        Err(e)
+            if e.raw_os_error() == Some(Errno::NOSPC.raw_os_error())
+                && dir == Direction::ToDevice => {}
         Err(e) => return Err(format!("{dir:?} of {pages} pages: {e}")),
     }
     if req.moved + req.skipped() != pages as u64 && req.moved + req.skipped() != 0 {

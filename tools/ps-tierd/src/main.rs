@@ -26,6 +26,7 @@ use pseudoscopic::{
     cli::{self, human_bytes, Failure, Status},
     json, maps, System,
 };
+use rustix::io::Errno;
 use rustix::{
     event::{poll, PollFd, PollFlags, Timespec},
     fs::OFlags,
@@ -389,13 +390,13 @@ impl Daemon {
                 if req.moved > 0 && req.moved + req.skipped_resident == piece.len() / self.page {
                     self.ledger.parked(block, piece.start, piece.end);
                 }
-                match result.as_ref().err().and_then(io::Error::raw_os_error) {
+                match result.as_ref().err().and_then(Errno::from_io_error) {
                     None => {}
-                    Some(libc::ENOSPC) => done.stopped = Some("vram_full"),
-                    Some(libc::ENODEV) => done.stopped = Some("no_gpu"),
-                    Some(libc::EINTR) => done.stopped = Some("interrupted"),
+                    Some(Errno::NOSPC) => done.stopped = Some("vram_full"),
+                    Some(Errno::NODEV) => done.stopped = Some("no_gpu"),
+                    Some(Errno::INTR) => done.stopped = Some("interrupted"),
                     // Gone, or not ours to move: the next process.
-                    Some(libc::ESRCH | libc::EPERM) => break,
+                    Some(Errno::SRCH | Errno::PERM) => break,
                     // The mapping changed since /proc/PID/maps was read: the next piece.
                     Some(_) => {}
                 }

@@ -11,6 +11,7 @@ use pseudoscopic::{
     abi::{self, Direction},
     mem::{Buf, PAGE},
 };
+use rustix::io::Errno;
 use rustix::mm::MprotectFlags;
 use std::os::fd::AsFd;
 
@@ -125,7 +126,7 @@ pub fn mixed(ctx: &Ctx) -> TestResult {
         abi::DEVICE_ANY,
     );
     ensure!(
-        errno(&res) == Some(libc::EACCES),
+        errno(&res) == Some(Errno::ACCESS.raw_os_error()),
         "range with a PROT_NONE page: {res:?}, expected EACCES"
     );
     ensure_eq!(r.moved, 0, "moved with EACCES");
