@@ -232,34 +232,48 @@ pub fn file_private(ctx: &Ctx) -> TestResult {
 pub fn fork(ctx: &Ctx) -> TestResult {
     let n = 256;
     let buf = Buf::anon(n)?;
-    buf.fill_all(8);
-    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "parked before fork");
-    // The child reads the parent's data, then writes its own; the parent must not see it.
+    copy_on_write_both_ways(&buf, 8, "", |when| {
+        ensure_eq!(
+            ctx.park(&buf, 0, n)?.moved,
+            n as u64,
+            format!("parked before {when}")
+        );
+        Ok(())
+    })
+}
+
+/// Fork with `buf` in VRAM (put there by `park`, told which fork comes next), both ways, with
+/// seeds `seed` to `seed + 3`: the child reads the parent's data, then writes its own, which the
+/// parent must not see; then the parent writes after fork, and the child keeps the old data.
+/// `what` names the memory in the failures ("" or " the huge page").
+pub(super) fn copy_on_write_both_ways(
+    buf: &Buf,
+    seed: u64,
+    what: &str,
+    mut park: impl FnMut(&str) -> TestResult,
+) -> TestResult {
+    buf.fill_all(seed);
+    park("fork")?;
     let child = fork_child(|| {
-        buf.verify_all(8)?;
-        buf.fill_all(9);
-        buf.verify_all(9)
+        buf.verify_all(seed)?;
+        buf.fill_all(seed + 1);
+        buf.verify_all(seed + 1)
     })?;
-    child.wait_ok("child reading and writing")?;
-    buf.verify_all(8)
+    child.wait_ok(&format!("child reading and writing{what}"))?;
+    buf.verify_all(seed)
         .map_err(|e| format!("parent after the child wrote: {e}"))?;
 
-    // The other way: the parent writes after fork; the child keeps the old data.
-    buf.fill_all(10);
-    ensure_eq!(
-        ctx.park(&buf, 0, n)?.moved,
-        n as u64,
-        "parked before second fork"
-    );
+    buf.fill_all(seed + 2);
+    park("second fork")?;
     let go = Pipe::new()?;
     let child = fork_child(|| {
         go.wait()?;
-        buf.verify_all(10)
+        buf.verify_all(seed + 2)
     })?;
-    buf.fill_all(11);
+    buf.fill_all(seed + 3);
     go.signal()?;
     child.wait_ok("child reading after the parent wrote")?;
-    buf.verify_all(11)
+    buf.verify_all(seed + 3)
 }
 
 /// hmm-tests "hmm_gup_test": GUP on pages in VRAM (O_DIRECT I/O from them, process_vm_readv of
