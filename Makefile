@@ -99,7 +99,7 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
 .PHONY: modules-debug modules-kunit modules-7.2 clippy-kunit
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check tools-install-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check shim-check unit-check no-panics vm-test install uninstall install-tools uninstall-tools bench copy-bench
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check tools-install-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check shim-check unit-check no-panics probe-line-check vm-test install uninstall install-tools uninstall-tools bench copy-bench
 
 all: modules
 
@@ -208,7 +208,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check tools-install-check abi-check items-check layers-check shim-check unit-check no-panics
+check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check tools-install-check abi-check items-check layers-check shim-check unit-check no-panics probe-line-check
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -247,6 +247,12 @@ shim-check:
 # No assert!/unwrap/expect (or other panics) in the module's code (tests/host/no-panics.sh).
 no-panics:
 	bash tests/host/no-panics.sh
+
+# The VM tests' probe-line parser against README.md's probe lines and altered ones, under the
+# guest's shell and bash (tests/host/probe-line.sh).
+probe-line-check:
+	busybox sh tests/host/probe-line.sh
+	bash tests/host/probe-line.sh
 
 # The tools, their man pages and completions installed into a scratch root and removed again
 # (tests/host/tools-install.sh).

@@ -65,6 +65,22 @@ expect_dmesg() {
 	dmesg_since | grep -qE -- "$1" || fail "$2: no kernel log line matches /$1/"
 }
 
+. /tests/probe-line.sh
+
+# expect_probe BDF FIELD=ERE...: the last probe line of the device at BDF since the mark has the
+# format probe-line.sh parses, and each named field of it matches its ERE whole, e.g.
+# `expect_probe "$bdf" chip=GP100 pages=4193472 cpu_copy='avx2|sse4\.1|io'`.
+expect_probe() {
+	local bdf=$1 line diff
+	shift
+	line=$(dmesg_since | grep -F "$MODULE $bdf: " | grep -F ' lends ' | tail -n 1)
+	[ -n "$line" ] || fail "no probe line of $bdf since the mark"
+	line=${line#*"$MODULE $bdf: "}
+	probe_parse "$line" ||
+		fail "the probe line of $bdf does not have the format probe-line.sh parses (stopped at: $probe_rest): $line"
+	diff=$(probe_check "$@") || fail "probe line of $bdf: $(printf '%s\n' "$diff" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')"
+}
+
 # The PCI addresses of every device with vendor:device $1 (e.g. "1af4 1110"), in bus order.
 pci_devices() {
 	local vendor=0x${1% *} device=0x${1#* } d

@@ -14,7 +14,8 @@ case_probe_rtx8000() {
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
 	expect_dmesg "$bdf: BAR1 \(256 MiB\) shows only the first 256 MiB of 49152 MiB of VRAM in physical mode, and BAR1 virtual mode is not implemented: lending from that window only" "window line"
-	expect_dmesg "$bdf: Quadro RTX \[10de:1e30\]: TU102 \(Turing\) rev A1, 49152 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(256 MiB, physical mode\), mapped write-combined; GPU 0 lends 255 MiB \($RTX_PAGES pages\)" "probe line"
+	expect_probe "$bdf" name='Quadro RTX' id=10de:1e30 chip=TU102 arch=Turing rev=A1 vram_mib=49152 \
+		bar=1 bar_mib=256 bar_kind='physical mode' gpu=0 lent_mib=255 pages=$RTX_PAGES
 	expect_pool "$bdf" $RTX_PAGES
 	expect_dmesg "$bdf: self-check: BAR1 reaches VRAM one to one at 3 pages \(0x40000-0xffff000\), through PRAMIN and BAR1 both ways" "BAR1 identity self-check"
 	expect_dmesg "$bdf: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "copy-engine self-check"

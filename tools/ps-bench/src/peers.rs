@@ -7,7 +7,8 @@ use pseudoscopic::{
     abi::{self, Device, Direction, Migrate},
     mem::{Buf, PAGE},
 };
-use std::{fs::File, io, os::fd::AsRawFd};
+use rustix::ioctl::{opcode, Opcode, Updater};
+use std::{fs::File, io};
 
 /// A place to park memory: `park` moves all of `buf` out of RAM; a CPU touch brings a page back.
 pub trait Peer {
@@ -53,8 +54,7 @@ struct DmirrorCmd {
 }
 
 /// `HMM_DMIRROR_MIGRATE_TO_DEV`: `_IOWR('H', 0x02, struct hmm_dmirror_cmd)`.
-const HMM_DMIRROR_MIGRATE_TO_DEV: u64 =
-    (3 << 30) | ((std::mem::size_of::<DmirrorCmd>() as u64) << 16) | ((b'H' as u64) << 8) | 0x02;
+const HMM_DMIRROR_MIGRATE_TO_DEV: Opcode = opcode::read_write::<DmirrorCmd>(b'H', 0x02);
 
 /// test_hmm: `HMM_DMIRROR_MIGRATE_TO_DEV` on `/dev/hmm_dmirror0`. By design the driver also
 /// copies the migrated data back to the caller (`ptr`) for checking; that copy is part of its
@@ -89,20 +89,12 @@ impl Peer for TestHmm {
             npages: buf.size() / PAGE as u64,
             ..DmirrorCmd::default()
         };
-        // SAFETY: `cmd` is a valid `hmm_dmirror_cmd` and `bounce` has room for every page.
-        let ret = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                HMM_DMIRROR_MIGRATE_TO_DEV as _,
-                &mut cmd,
-            )
-        };
-        if ret != 0 {
-            return Err(format!(
-                "HMM_DMIRROR_MIGRATE_TO_DEV: {}",
-                io::Error::last_os_error()
-            ));
-        }
+        // SAFETY: `cmd` is a valid `hmm_dmirror_cmd`, the command's argument, and `bounce` has
+        // room for every page.
+        let request = unsafe { Updater::<HMM_DMIRROR_MIGRATE_TO_DEV, _>::new(&mut cmd) };
+        // SAFETY: As above.
+        unsafe { rustix::ioctl::ioctl(&self.file, request) }
+            .map_err(|e| format!("HMM_DMIRROR_MIGRATE_TO_DEV: {}", io::Error::from(e)))?;
         expect_all(cmd.cpages, buf, "test_hmm migrated")
     }
 }
@@ -154,7 +146,8 @@ impl Peer for Zram {
     }
 }
 
-/// Pages of `buf` in RAM (`mincore`: a swapped-out page is not, unless still in the swap cache).
+/// Pages of `buf` in RAM (`mincore`: a swapped-out page is not, unless still in the swap cache;
+/// libc, as rustix does not have it).
 fn resident_pages(buf: &Buf) -> Result<u64, String> {
     let mut vec = vec![0u8; buf.size() as usize / PAGE];
     // SAFETY: `buf` is a mapping of ours and `vec` has a byte per page of it.
