@@ -14,6 +14,7 @@
 
 mod copyloop;
 mod peers;
+mod plot;
 mod report;
 mod tier;
 mod tier_report;
@@ -80,6 +81,14 @@ enum Sub {
         /// Files of JSON lines from tier
         #[arg(required = true)]
         results: Vec<String>,
+    },
+    /// An SVG of instructions per page against buffer size, from a run with --instructions
+    Plot {
+        /// Write the plot to FILE
+        #[arg(long, value_name = "FILE", required = true)]
+        svg: String,
+        /// ps-bench's --json output of that run
+        json: String,
     },
 }
 
@@ -289,6 +298,9 @@ fn main() -> ExitCode {
             tier::run(opts)
         }
         Some(Sub::TierReport { json, results }) => tier_report(json.as_deref(), results),
+        Some(Sub::Plot { svg, json }) => std::fs::read_to_string(json)
+            .map_err(|e| format!("{json}: {e}"))
+            .and_then(|text| plot::plot(&text, svg)),
         None => run(&args),
     };
     match result {
