@@ -8,7 +8,7 @@ KDIR=${KDIR:-$PS_CACHE/test-kernel}
 OUT=$REPO/out/vm
 TOOLS_BIN=$REPO/out/tools/release
 TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-tierd)
-GPU_MODEL=$REPO/out/gpu-model/release/gpu-model
+GPU_MODEL=${PS_GPU_MODEL:-$REPO/out/gpu-model/release/gpu-model}
 # The trixie chroot whose QEMU has vfio-user-pci (scripts/setup.sh).
 QEMU_CHROOT=${PS_QEMU_CHROOT:-$PS_CACHE/qemu-chroot}
 TOOLS+=(ps-fuzz)

@@ -67,6 +67,14 @@ park_guest() {
 # sleeps: every guest clock reading counts instructions, whatever the host is doing.
 ICOUNT=(-icount shift=0,sleep=off)
 
+# What a part needs and `make bench` does not build, checked before any guest runs: `make bench`
+# builds the model; the chroot whose QEMU serves it comes from `make setup`.
+if part dma; then
+	[ -x "$GPU_MODEL" ] || die "copy-engine part not run: no gpu-model at $GPU_MODEL (run 'make gpu-model')"
+	[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] ||
+		die "copy-engine part not run: no QEMU chroot with vfio-user at $QEMU_CHROOT (run 'make setup')"
+fi
+
 build_initramfs
 if part park; then
 	park_guest bench 4G 1G "ps.sizes=${BENCH_SIZES:-16,64} ps.repeat=${BENCH_REPEAT:-3} ps.peers=pseudoscopic,test_hmm,zram"
@@ -91,10 +99,6 @@ if part scale; then
 fi
 
 if part dma; then
-# `make bench` builds the model; the chroot whose QEMU serves it comes from `make setup`.
-[ -x "$GPU_MODEL" ] || die "copy-engine part not run: no gpu-model at $GPU_MODEL (run 'make gpu-model')"
-[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] ||
-	die "copy-engine part not run: no QEMU chroot with vfio-user at $QEMU_CHROOT (run 'make setup')"
 dir=$OUT/bench-dma
 rm -rf "$dir"
 mkdir -p "$dir"
