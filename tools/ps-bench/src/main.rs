@@ -179,11 +179,18 @@ fn measure(peer: &dyn Peer, huge: bool, mib: usize, repeat: usize) -> Result<Vec
                     peer.park(&buf)?;
                     timed(|| peer.to_ram(&buf))?
                 }
+                Op::Unbind => {
+                    let t = timed(|| peer.evict(&buf));
+                    peer.restore()?;
+                    t?
+                }
                 Op::Evict => {
                     peer.park(&buf)?;
                     let t = timed(|| peer.evict(&buf));
                     peer.restore()?;
-                    t?
+                    // `Op::ALL` lists the operations in the order they are declared.
+                    let unbind = times[Op::Unbind as usize];
+                    t?.map(|t| t - unbind.unwrap_or(0.0))
                 }
             };
             // A peer without the operation leaves the buffer parked for the next one; with a

@@ -25,17 +25,21 @@ pub enum Op {
     FaultRandom,
     /// Bringing the whole parked buffer back in one request.
     ToRam,
-    /// Unbinding the board with the buffer parked: eviction brings it back.
+    /// Unbinding the board with nothing parked: what every unbind costs (the pagemap's teardown
+    /// is as large as the pool), per page of the buffer.
+    Unbind,
+    /// Unbinding the board with the buffer parked, less [`Op::Unbind`]: what eviction adds.
     Evict,
 }
 
 impl Op {
-    pub const ALL: [Op; 6] = [
+    pub const ALL: [Op; 7] = [
         Op::Park,
         Op::Residency,
         Op::FaultSequential,
         Op::FaultRandom,
         Op::ToRam,
+        Op::Unbind,
         Op::Evict,
     ];
 
@@ -46,20 +50,21 @@ impl Op {
             Op::FaultSequential => "fault-seq",
             Op::FaultRandom => "fault-rand",
             Op::ToRam => "to-ram",
+            Op::Unbind => "unbind",
             Op::Evict => "evict",
         }
     }
 
     /// Whether it brings the parked buffer back to RAM.
     pub fn brings_back(self) -> bool {
-        !matches!(self, Op::Park | Op::Residency)
+        !matches!(self, Op::Park | Op::Residency | Op::Unbind)
     }
 
     /// Page copies the operation makes per page, and which way: into VRAM (`true`) or out.
     pub fn copies_to_vram(self) -> Option<bool> {
         match self {
             Op::Park => Some(true),
-            Op::Residency => None,
+            Op::Residency | Op::Unbind => None,
             _ => Some(false),
         }
     }
@@ -432,6 +437,17 @@ mod tests {
             seconds,
             runs: vec![seconds],
         }
+    }
+
+    #[test]
+    fn ops_are_listed_in_declaration_order() {
+        // measure() finds the unbind time of a run by `Op::Unbind as usize`.
+        for (i, op) in Op::ALL.into_iter().enumerate() {
+            assert_eq!(op as usize, i, "{}", op.name());
+        }
+        assert!(Op::ALL
+            .iter()
+            .all(|op| op.brings_back() == op.copies_to_vram().is_some_and(|to| !to)));
     }
 
     #[test]
