@@ -59,6 +59,9 @@ struct Args {
     /// Which of pseudoscopic, test_hmm and zram to measure
     #[arg(long, value_name = "PEER,PEER...", value_delimiter = ',', default_value = "pseudoscopic,test_hmm,zram", value_parser = ["pseudoscopic", "test_hmm", "zram"])]
     peers: Vec<String>,
+    /// Which operations to measure (park always runs)
+    #[arg(long, value_name = "OP,OP...", value_delimiter = ',', default_value = "park,residency,fault-seq,fault-rand,to-ram,unbind,evict", value_parser = ["park", "residency", "fault-seq", "fault-rand", "to-ram", "unbind", "evict"])]
+    ops: Vec<String>,
     /// The guest runs under QEMU -icount shift=0: its clock counts instructions. Prints
     /// instructions per page, each run side by side, with the copy loops apart
     #[arg(long)]
@@ -147,7 +150,13 @@ type Run = [Option<f64>; Op::ALL.len()];
 
 /// Parks and brings back one configuration `repeat` times: every operation's time in each run.
 /// Each bring-back starts from a freshly parked buffer and ends with every byte checked.
-fn measure(peer: &dyn Peer, huge: bool, mib: usize, repeat: usize) -> Result<Vec<Run>, String> {
+fn measure(
+    peer: &dyn Peer,
+    huge: bool,
+    mib: usize,
+    repeat: usize,
+    ops: &[String],
+) -> Result<Vec<Run>, String> {
     let pages = (mib << 20) / PAGE;
     let order = random_order(pages);
     let name = peer.name();
@@ -160,7 +169,19 @@ fn measure(peer: &dyn Peer, huge: bool, mib: usize, repeat: usize) -> Result<Vec
                 .map_err(|e| format!("{name} after {after}: {e}"))
         };
         let mut times: Run = [None; Op::ALL.len()];
+        // Whether the buffer is out of RAM now: each operation starts from the state it needs.
+        let mut parked = false;
         for (i, op) in Op::ALL.into_iter().enumerate() {
+            if op != Op::Park && !ops.iter().any(|o| o == op.name()) {
+                continue;
+            }
+            let wants_parked = op != Op::Park && op != Op::Unbind;
+            if wants_parked && !parked {
+                peer.park(&buf)?;
+            }
+            if !wants_parked && parked {
+                verify("a run's last operation")?;
+            }
             let touch = |pages: &mut dyn Iterator<Item = usize>| {
                 for page in pages {
                     buf.touch_read(page);
@@ -171,36 +192,31 @@ fn measure(peer: &dyn Peer, huge: bool, mib: usize, repeat: usize) -> Result<Vec
                 Op::Park => timed(|| Some(peer.park(&buf)))?,
                 Op::Residency => timed(|| peer.residency(&buf))?,
                 Op::FaultSequential => timed(|| touch(&mut (0..pages)))?,
-                Op::FaultRandom => {
-                    peer.park(&buf)?;
-                    timed(|| touch(&mut order.iter().copied()))?
-                }
-                Op::ToRam => {
-                    peer.park(&buf)?;
-                    timed(|| peer.to_ram(&buf))?
-                }
-                Op::Unbind => {
-                    let t = timed(|| peer.evict(&buf));
-                    peer.restore()?;
-                    t?
-                }
-                Op::Evict => {
-                    peer.park(&buf)?;
+                Op::FaultRandom => timed(|| touch(&mut order.iter().copied()))?,
+                Op::ToRam => timed(|| peer.to_ram(&buf))?,
+                Op::Unbind | Op::Evict => {
                     let t = timed(|| peer.evict(&buf));
                     peer.restore()?;
                     // `Op::ALL` lists the operations in the order they are declared.
                     let unbind = times[Op::Unbind as usize];
-                    t?.map(|t| t - unbind.unwrap_or(0.0))
+                    match op {
+                        Op::Evict => t?.map(|t| t - unbind.unwrap_or(0.0)),
+                        _ => t?,
+                    }
                 }
             };
-            // A peer without the operation leaves the buffer parked for the next one; with a
-            // bring-back, every byte must be right.
+            // A peer without the operation leaves the buffer as it was; after a bring-back,
+            // every byte must be right.
+            parked = wants_parked || op == Op::Park;
             if times[i].is_some() && op.brings_back() {
                 verify(op.name())?;
+                parked = false;
             }
         }
         // What is still parked comes back before the buffer goes (and is checked).
-        verify("the last run")?;
+        if parked {
+            verify("the last operation")?;
+        }
         runs.push(times);
     }
     Ok(runs)
@@ -222,7 +238,7 @@ fn run(opts: &Args) -> Result<(), String> {
     for huge in [false, true] {
         for &mib in &opts.sizes {
             for peer in &peers {
-                let runs = measure(peer.as_ref(), huge, mib, opts.repeat)
+                let runs = measure(peer.as_ref(), huge, mib, opts.repeat, &opts.ops)
                     .map_err(|e| format!("{} {mib} MiB: {e}", peer.name()))?;
                 for (i, op) in Op::ALL.into_iter().enumerate() {
                     let Some(times) = runs.iter().map(|r| r[i]).collect::<Option<Vec<f64>>>()
