@@ -26,7 +26,8 @@ MODULES_DIR=$KDIR
 MODULE_DEST=extra
 TEST_HMM_KO=$KDIR/lib/test_hmm.ko
 TEST_KDIR=$KDIR
-MODULE_KO=$REPO/pseudoscopic.ko
+# PS_MODULE_KO: another build of the module to put in the guests (a benchmark of an older one).
+MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
 INITRAMFS=$OUT/initramfs.cpio
 
 # use_kernel test|debug|debian-SERIES: the kernel the next guests boot (KERNEL_IMAGE, KVER), the
@@ -43,7 +44,7 @@ use_kernel() {
 	test | debug)
 		if [ "$1" = test ]; then
 			KDIR=$TEST_KDIR
-			MODULE_KO=$REPO/pseudoscopic.ko
+			MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
 			INITRAMFS=$OUT/initramfs.cpio
 		else
 			KDIR=$PS_CACHE/debug-kernel
