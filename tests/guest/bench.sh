@@ -19,6 +19,7 @@ setup() {
 
 # ps.instructions=1: the host runs this guest under -icount shift=0 (its clock counts instructions).
 set -- --sizes "$(arg sizes)" --repeat "$(arg repeat)" --peers "$(arg peers)"
+[ -z "$(arg ops)" ] || set -- "$@" --ops "$(arg ops)"
 [ "$(arg instructions)" != 1 ] || set -- "$@" --instructions
 if (setup) && ps-bench "$@" --json /tmp/bench.json >/tmp/bench.txt 2>&1; then
 	rc=0

@@ -18,6 +18,7 @@
 # Environment: BENCH_PARTS (default "park icount scale dma tier": which parts run), BENCH_SIZES (MiB,
 # default 16,64), BENCH_REPEAT (default 3), BENCH_ICOUNT_SIZES (default 16,64), BENCH_SCALE_SIZES
 # (default 16,64,256,1024,4096), BENCH_SCALE_RAM (the scale guest's RAM, default 6G),
+# BENCH_SCALE_OPS (ps-bench --ops of the scale part, default park,residency,fault-seq,unbind,evict),
 # BENCH_CPU_COPY (default auto: the module's cpu_copy=
 # parameter), BENCH_DMA_SECONDS (default 20); for the tiering part BENCH_TIER_RAM (the small
 # guest's RAM, MiB, default 512; the workload is 2.5 times it, its hot set a quarter),
@@ -91,7 +92,7 @@ fi
 # and zram's too), a pool of 8 GiB, buffers up to 4 GiB in a guest with room for the largest.
 if part scale; then
 	park_guest scale "${BENCH_SCALE_RAM:-6G}" 8G \
-		"ps.sizes=${BENCH_SCALE_SIZES:-16,64,256,1024,4096} ps.repeat=1 ps.peers=pseudoscopic ps.instructions=1" \
+		"ps.sizes=${BENCH_SCALE_SIZES:-16,64,256,1024,4096} ps.repeat=1 ps.peers=pseudoscopic ps.instructions=1 ps.ops=${BENCH_SCALE_OPS:-park,residency,fault-seq,unbind,evict}" \
 		"${ICOUNT[@]}"
 	"$TOOLS_BIN/ps-bench" plot --svg "$bench/scale.svg" "$bench/scale.json" ||
 		die "scale: no plot of $bench/scale.json"
