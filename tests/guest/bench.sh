@@ -21,12 +21,14 @@ setup() {
 set -- --sizes "$(arg sizes)" --repeat "$(arg repeat)" --peers "$(arg peers)"
 [ -z "$(arg ops)" ] || set -- "$@" --ops "$(arg ops)"
 [ "$(arg instructions)" != 1 ] || set -- "$@" --instructions
-if (setup) && ps-bench "$@" --json /tmp/bench.json >/tmp/bench.txt 2>&1; then
+# Each result line reaches the console as it comes (a long run's progress, and what it measured
+# if the host stops it).
+if (setup) && { ps-bench "$@" --json /tmp/bench.json 2>&1; echo $? >/tmp/bench.rc; } | tee /tmp/bench.txt &&
+	[ "$(cat /tmp/bench.rc)" = 0 ]; then
 	rc=0
 else
 	rc=1
 fi
-cat /tmp/bench.txt 2>/dev/null
 {
 	echo BENCH-TABLE
 	cat /tmp/bench.txt 2>/dev/null

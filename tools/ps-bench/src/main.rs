@@ -254,7 +254,7 @@ fn run(opts: &Args) -> Result<(), String> {
                         runs: times,
                     };
                     println!(
-                        "{:<13} {:<4} {:>4} MiB {:<11} {:>10.4} s {:>10.0} pages/s",
+                        "{:<13} {:<4} {:>4} MiB {:<11} {:>12.6} s {:>10.0} pages/s",
                         s.peer,
                         if huge { "THP" } else { "4K" },
                         mib,
