@@ -31,9 +31,14 @@ struct Line {
 fn lines(report: &ReportJson) -> Vec<Line> {
     let mut lines: Vec<Line> = Vec::new();
     for s in &report.samples {
+        // A cost at or below zero (eviction less a noisier unbind, for a small buffer) has no
+        // place on a logarithmic axis.
         let Some(&cost) = s.ns_per_page.iter().min_by(|a, b| a.total_cmp(b)) else {
             continue;
         };
+        if cost <= 0.0 {
+            continue;
+        }
         let label = format!("{} {} {}", s.peer, s.op, s.pages);
         let point = (s.mib as f64, cost);
         match lines.iter_mut().find(|l| l.label == label) {
