@@ -236,6 +236,12 @@ impl Vram {
         self.pool.free_count()
     }
 
+    /// The first device page (an index from [`Self::first_pfn`]) of the first 2 MiB chunk from
+    /// the one holding page `from` on with a page in use, or `None`.
+    pub(crate) fn next_used_chunk(&self, from: usize) -> Option<usize> {
+        self.pool.next_used_chunk(from)
+    }
+
     /// Whole free 2 MiB chunks: room for that many huge pages.
     pub(crate) fn free_chunks(&self) -> usize {
         self.pool.free_chunks()

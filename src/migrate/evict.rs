@@ -96,9 +96,11 @@ fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
         let mut moved_this_round = 0u64;
         waiting.clear();
         let mut ram_short = false;
-        // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut.
+        // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut; only
+        // those with a page in use are walked, so a round costs what is parked, not the pool.
         let mut first = 0;
-        while first < span {
+        while let Some(at) = vram.next_used_chunk(first) {
+            first = at;
             let n = WINDOW_PAGES.min(span - first);
             let base = vram.first_pfn() + first;
             // SAFETY: The frames are pages of the live pagemap of `vram`.

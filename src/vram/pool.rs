@@ -53,8 +53,14 @@ struct Free {
     pages: usize,
     /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
     free_chunks: usize,
+    /// Chunks with free pages that cannot hold a huge page ([`Free::partial`]): when there are
+    /// none, finding a chunk for single pages need not look for one.
+    partial_chunks: usize,
     /// The chunk single pages come from until it is full.
     current: usize,
+    /// Where the search for a whole free chunk starts: after the last one handed out, so that
+    /// taking chunk after chunk does not walk the taken ones again each time.
+    next_chunk: usize,
     /// Cleared while lending is paused (suspend, reset) and when the GPU goes away: nothing is
     /// handed out then.
     open: bool,
@@ -70,15 +76,38 @@ impl Free {
         usize::from(self.chunk_free[c]) == CHUNK_PAGES
     }
 
+    /// Whether chunk `c` has free pages but could not hold a huge page now (in use already, or
+    /// short: reserved VRAM or the pool's end).
+    fn partial(&self, c: usize) -> bool {
+        self.chunk_free[c] != 0 && !self.huge_free(c)
+    }
+
+    /// Sets how many pages of chunk `c` are free, keeping the counts of whole and partial chunks.
+    fn set_chunk_free(&mut self, c: usize, pages: u16) {
+        let (whole, partial) = (self.huge_free(c), self.partial(c));
+        self.chunk_free[c] = pages;
+        match (whole, self.huge_free(c)) {
+            (true, false) => self.free_chunks -= 1,
+            (false, true) => self.free_chunks += 1,
+            _ => {}
+        }
+        match (partial, self.partial(c)) {
+            (true, false) => self.partial_chunks -= 1,
+            (false, true) => self.partial_chunks += 1,
+            _ => {}
+        }
+    }
+
     /// A chunk with free pages for single-page use: one that cannot hold a huge page anyway (in
     /// use already, or the pool's short last chunk) if there is one, so whole chunks stay whole;
     /// else any with a free page.
     fn chunk_for_page(&self) -> Option<usize> {
         let n = self.chunks();
         let order = (0..n).map(|k| (self.current + k) % n);
-        let partial = order
-            .clone()
-            .find(|&c| self.chunk_free[c] != 0 && !self.huge_free(c));
+        let partial = match self.partial_chunks {
+            0 => None,
+            _ => order.clone().find(|&c| self.partial(c)),
+        };
         partial.or_else(|| order.clone().find(|&c| self.chunk_free[c] != 0))
     }
 }
@@ -123,6 +152,10 @@ impl Pool {
             .iter()
             .filter(|&&n| usize::from(n) == CHUNK_PAGES)
             .count();
+        let partial_chunks = chunk_free
+            .iter()
+            .filter(|&&n| n != 0 && usize::from(n) != CHUNK_PAGES)
+            .count();
         let mut used = VVec::new();
         used.resize(chunks.div_ceil(WORD_BITS), 0u64, GFP_KERNEL)?;
         let mut parked_ms = VVec::new();
@@ -141,7 +174,9 @@ impl Pool {
                 lost_pages: 0,
                 pages,
                 free_chunks,
+                partial_chunks,
                 current: 0,
+                next_chunk: 0,
                 open: true,
             }),
             span: total,
@@ -167,10 +202,8 @@ impl Pool {
         let w = words.clone().find(|&w| free.bits[w] != 0)?;
         let bit = free.bits[w].trailing_zeros() as usize;
         free.bits[w] &= !(1u64 << bit);
-        if free.huge_free(c) {
-            free.free_chunks -= 1;
-        }
-        free.chunk_free[c] -= 1;
+        let left = free.chunk_free[c] - 1;
+        free.set_chunk_free(c, left);
         free.pages -= 1;
         free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         free.parked_ms[c] = self.now_ms();
@@ -185,10 +218,13 @@ impl Pool {
         if !free.open || free.free_chunks == 0 {
             return None;
         }
-        let c = (0..free.chunks()).find(|&c| free.huge_free(c))?;
+        let n = free.chunks();
+        let c = (0..n)
+            .map(|k| (free.next_chunk + k) % n)
+            .find(|&c| free.huge_free(c))?;
+        free.next_chunk = (c + 1) % n;
         free.bits[c * CHUNK_WORDS..(c + 1) * CHUNK_WORDS].fill(0);
-        free.chunk_free[c] = 0;
-        free.free_chunks -= 1;
+        free.set_chunk_free(c, 0);
         free.pages -= CHUNK_PAGES;
         free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         free.parked_ms[c] = self.now_ms();
@@ -216,11 +252,9 @@ impl Pool {
                 free.lost_pages -= 1;
             }
             let c = page / CHUNK_PAGES;
-            free.chunk_free[c] += 1;
+            let now = free.chunk_free[c] + 1;
+            free.set_chunk_free(c, now);
             free.pages += 1;
-            if free.huge_free(c) {
-                free.free_chunks += 1;
-            }
         }
         drop(free);
         if let Some(page) = twice {
@@ -259,6 +293,26 @@ impl Pool {
             }
         }
         Ok(runs)
+    }
+
+    /// The first page of the first chunk from the one holding page `from` on that has a page in
+    /// use, or `None`: what eviction walks, so that its cost follows the pages in use rather than
+    /// the size of the pool.
+    pub(crate) fn next_used_chunk(&self, from: usize) -> Option<usize> {
+        let free = self.free.lock();
+        (from / CHUNK_PAGES..free.chunks())
+            .find(|&c| usize::from(free.chunk_free[c]) < self.chunk_lendable(c))
+            .map(|c| c * CHUNK_PAGES)
+    }
+
+    /// How many pages of chunk `c` the pool lends.
+    fn chunk_lendable(&self, c: usize) -> usize {
+        let at = c * CHUNK_WORDS;
+        let end = (at + CHUNK_WORDS).min(self.usable.len());
+        self.usable[at..end]
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum()
     }
 
     /// Milliseconds since the pool's epoch.
@@ -484,6 +538,65 @@ mod tests {
         assert_eq!(pool.free_count(), CHUNK_PAGES - 1);
         assert_eq!(pool.free_chunks(), 0);
         pool.free(other, 0);
+        assert_eq!(pool.free_chunks(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn eviction_walks_only_chunks_with_pages_in_use() -> Result {
+        // Chunk 0 short (reserved VRAM below page 100), chunks 1-3 whole, chunk 4 short.
+        let pool = pool(5 * CHUNK_PAGES, &[100..4 * CHUNK_PAGES as u32 + 7])?;
+        assert!(pool.next_used_chunk(0).is_none());
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(huge), 1);
+        // A single page comes from a short chunk: 0.
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(page), 0);
+        assert!(pool.next_used_chunk(0) == Some(0));
+        assert!(pool.next_used_chunk(CHUNK_PAGES) == Some(CHUNK_PAGES));
+        // Chunks 2 and 3 are wholly free, chunk 4's lendable pages too: nothing after chunk 1.
+        assert!(pool.next_used_chunk(2 * CHUNK_PAGES).is_none());
+        pool.free(page, 0);
+        assert!(pool.next_used_chunk(0) == Some(CHUNK_PAGES));
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert!(pool.next_used_chunk(0).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn whole_chunks_are_handed_out_in_turn() -> Result {
+        let pool = pool(4 * CHUNK_PAGES, &[0..4 * CHUNK_PAGES as u32])?;
+        let first = pool.alloc_chunk().ok_or(ENOSPC)?;
+        let second = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!((chunk_of(first), chunk_of(second)), (0, 1));
+        // The search goes on after the last chunk taken, and wraps round to a freed one.
+        pool.free(first, crate::mm::HUGE_ORDER);
+        assert_eq!(chunk_of(pool.alloc_chunk().ok_or(ENOSPC)?), 2);
+        assert_eq!(chunk_of(pool.alloc_chunk().ok_or(ENOSPC)?), 3);
+        assert_eq!(chunk_of(pool.alloc_chunk().ok_or(ENOSPC)?), 0);
+        assert!(pool.alloc_chunk().is_none());
+        assert_eq!(pool.free_chunks(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn partial_chunks_are_counted_as_pages_come_and_go() -> Result {
+        // Chunk 0 whole, chunk 1 short: partial from the start.
+        let pool = pool(2 * CHUNK_PAGES, &[0..CHUNK_PAGES as u32 + 3])?;
+        assert_eq!(pool.free.lock().partial_chunks, 1);
+        let mut short = KVec::new();
+        for _ in 0..3 {
+            short.push(pool.alloc().ok_or(ENOSPC)?, GFP_KERNEL)?;
+        }
+        // Chunk 1 is full now: no partial chunk, and the next page breaks chunk 0.
+        assert_eq!(pool.free.lock().partial_chunks, 0);
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(page), 0);
+        assert_eq!(pool.free.lock().partial_chunks, 1);
+        pool.free(short[0], 0);
+        assert_eq!(pool.free.lock().partial_chunks, 2);
+        pool.free(page, 0);
+        assert_eq!(pool.free.lock().partial_chunks, 1);
         assert_eq!(pool.free_chunks(), 1);
         Ok(())
     }

@@ -8,7 +8,7 @@ KDIR=${KDIR:-$PS_CACHE/test-kernel}
 OUT=$REPO/out/vm
 TOOLS_BIN=$REPO/out/tools/release
 TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-tierd)
-GPU_MODEL=$REPO/out/gpu-model/release/gpu-model
+GPU_MODEL=${PS_GPU_MODEL:-$REPO/out/gpu-model/release/gpu-model}
 # The trixie chroot whose QEMU has vfio-user-pci (scripts/setup.sh).
 QEMU_CHROOT=${PS_QEMU_CHROOT:-$PS_CACHE/qemu-chroot}
 TOOLS+=(ps-fuzz)
@@ -26,7 +26,8 @@ MODULES_DIR=$KDIR
 MODULE_DEST=extra
 TEST_HMM_KO=$KDIR/lib/test_hmm.ko
 TEST_KDIR=$KDIR
-MODULE_KO=$REPO/pseudoscopic.ko
+# PS_MODULE_KO: another build of the module to put in the guests (a benchmark of an older one).
+MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
 INITRAMFS=$OUT/initramfs.cpio
 
 # use_kernel test|debug|test-7.2|debian-SERIES: the kernel the next guests boot (KERNEL_IMAGE,
@@ -45,7 +46,7 @@ use_kernel() {
 	test | debug | test-7.2)
 		if [ "$1" = test ]; then
 			KDIR=$TEST_KDIR
-			MODULE_KO=$REPO/pseudoscopic.ko
+			MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
 			KUNIT_KO=$REPO/out/kunit-module/pseudoscopic.ko
 			INITRAMFS=$OUT/initramfs.cpio
 		elif [ "$1" = test-7.2 ]; then
