@@ -28,6 +28,7 @@ TEST_HMM_KO=$KDIR/lib/test_hmm.ko
 TEST_KDIR=$KDIR
 # PS_MODULE_KO: another build of the module to put in the guests (a benchmark of an older one).
 MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
+KUNIT_KO=$REPO/out/kunit-module/pseudoscopic.ko
 INITRAMFS=$OUT/initramfs.cpio
 
 # use_kernel test|debug|test-7.2|debian-SERIES: the kernel the next guests boot (KERNEL_IMAGE,
