@@ -16,7 +16,13 @@
 //! whole pool; a `BitmapVec` per chunk bounds that but costs an allocation per 2 MiB at probe
 //! (three per chunk with the lost and usable maps: the `faults` group's probe went past 400).
 
-use core::ops::Range;
+use core::{
+    ops::Range,
+    sync::atomic::{
+        AtomicUsize,
+        Ordering, //
+    },
+};
 use kernel::{
     alloc::VVec,
     new_spinlock,
@@ -47,8 +53,6 @@ struct Free {
     /// it could come back ([`Pool::mark_in_use_lost`]): what it holds is not the process's data.
     /// Cleared when the page is freed.
     lost: VVec<u64>,
-    /// Pages with their `lost` bit set that are still in use.
-    lost_pages: usize,
     /// Free pages in all.
     pages: usize,
     /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
@@ -125,6 +129,10 @@ pub(crate) struct Pool {
     usable: VVec<u64>,
     /// What the park times count from.
     epoch: Instant<Monotonic>,
+    /// Pages with their `lost` bit set that are still in use; changed under `free`'s lock, read
+    /// without it, so that every fault and request asks [`Self::is_lost`] for nothing while no
+    /// page is lost (a lock per page costs more than the page's migration work under lockdep).
+    lost_pages: AtomicUsize,
 }
 
 impl Pool {
@@ -171,7 +179,6 @@ impl Pool {
                 used,
                 parked_ms,
                 lost,
-                lost_pages: 0,
                 pages,
                 free_chunks,
                 partial_chunks,
@@ -183,6 +190,7 @@ impl Pool {
             lendable: pages,
             usable: usable_bits,
             epoch: Instant::<Monotonic>::now(),
+            lost_pages: AtomicUsize::new(0),
         }))
     }
 
@@ -249,7 +257,7 @@ impl Pool {
             free.bits[w] |= 1u64 << bit;
             if free.lost[w] & (1u64 << bit) != 0 {
                 free.lost[w] &= !(1u64 << bit);
-                free.lost_pages -= 1;
+                self.lost_pages.fetch_sub(1, Ordering::Release);
             }
             let c = page / CHUNK_PAGES;
             let now = free.chunk_free[c] + 1;
@@ -337,13 +345,17 @@ impl Pool {
         for (w, &usable) in self.usable.iter().enumerate() {
             let newly = usable & !free.bits[w] & !free.lost[w];
             free.lost[w] |= newly;
-            free.lost_pages += newly.count_ones() as usize;
+            self.lost_pages
+                .fetch_add(newly.count_ones() as usize, Ordering::Release);
         }
-        free.lost_pages
+        self.lost_pages.load(Ordering::Acquire)
     }
 
     /// Whether page `index` is in use and lost ([`Self::mark_in_use_lost`]).
     pub(crate) fn is_lost(&self, index: usize) -> bool {
+        if self.lost_pages.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         let free = self.free.lock();
         free.lost
             .get(index / WORD_BITS)
@@ -352,7 +364,7 @@ impl Pool {
 
     /// How many pages in use are lost.
     pub(crate) fn lost_count(&self) -> usize {
-        self.free.lock().lost_pages
+        self.lost_pages.load(Ordering::Acquire)
     }
 
     /// Stops handing out pages, until [`Self::reopen`].
