@@ -244,25 +244,37 @@ impl Pool {
     /// [`Self::alloc_chunk`] (a chunk may come back page by page). Never sleeps.
     pub(crate) fn free(&self, index: u32, order: u32) {
         let first = index as usize;
-        let count = 1usize << order;
+        let end = (first + (1usize << order)).min(self.span);
         let mut twice = None;
         let mut free = self.free.lock();
-        for page in first..(first + count).min(self.span) {
+        // A bitmap word at a time (a huge page is eight), not a page at a time: `folio_free` runs
+        // once per 2 MiB fault-back, with interrupts off.
+        let mut page = first;
+        while page < end {
             let (w, bit) = (page / WORD_BITS, page % WORD_BITS);
-            if free.bits[w] & (1u64 << bit) != 0 {
-                // A bug elsewhere; counting the page again would corrupt the pool.
-                twice = Some(page);
-                continue;
+            let n = (WORD_BITS - bit).min(end - page);
+            let mask = (u64::MAX >> (WORD_BITS - n)) << bit;
+            let already = free.bits[w] & mask;
+            if already != 0 {
+                // A bug elsewhere; counting those pages again would corrupt the pool.
+                twice = Some(w * WORD_BITS + already.trailing_zeros() as usize);
             }
-            free.bits[w] |= 1u64 << bit;
-            if free.lost[w] & (1u64 << bit) != 0 {
-                free.lost[w] &= !(1u64 << bit);
-                self.lost_pages.fetch_sub(1, Ordering::Release);
+            let freed = mask & !already;
+            free.bits[w] |= freed;
+            let lost = free.lost[w] & freed;
+            if lost != 0 {
+                free.lost[w] &= !lost;
+                self.lost_pages
+                    .fetch_sub(lost.count_ones() as usize, Ordering::Release);
             }
+            // A chunk is whole words, so the word's pages are all of chunk `c`.
             let c = page / CHUNK_PAGES;
-            let now = free.chunk_free[c] + 1;
+            let count = freed.count_ones() as usize;
+            // CAST: A chunk's free count stays at most `CHUNK_PAGES`, which fits `u16`.
+            let now = free.chunk_free[c] + count as u16;
             free.set_chunk_free(c, now);
-            free.pages += 1;
+            free.pages += count;
+            page += n;
         }
         drop(free);
         if let Some(page) = twice {
@@ -551,6 +563,33 @@ mod tests {
         assert_eq!(pool.free_chunks(), 0);
         pool.free(other, 0);
         assert_eq!(pool.free_chunks(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_huge_page_freed_over_a_freed_page_counts_the_rest() -> Result {
+        // Chunk 0 short (reserved VRAM below page 3), chunk 1 whole.
+        let pool = pool(2 * CHUNK_PAGES, &[3..2 * CHUNK_PAGES as u32])?;
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(huge, CHUNK_PAGES as u32);
+        pool.free(huge + 70, 0);
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert_eq!(pool.free_count(), 2 * CHUNK_PAGES - 3);
+        assert_eq!(pool.free_chunks(), 1);
+        assert_eq!(pool.alloc_chunk(), Some(huge));
+        Ok(())
+    }
+
+    #[test]
+    fn a_lost_huge_page_freed_is_no_longer_lost() -> Result {
+        let pool = pool(2 * CHUNK_PAGES, &[0..2 * CHUNK_PAGES as u32])?;
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(pool.mark_in_use_lost(), CHUNK_PAGES + 1);
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert_eq!(pool.lost_count(), 1);
+        assert!((0..CHUNK_PAGES).all(|i| !pool.is_lost(huge as usize + i)));
+        assert!(pool.is_lost(page as usize));
         Ok(())
     }
 

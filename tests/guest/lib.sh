@@ -507,11 +507,23 @@ thp_mode() {
 	expect_match "$(cat $THP_PMD_ENABLED)" "\[inherit\]" "$THP_PMD_ENABLED"
 }
 
+# self_test WHAT [SCENARIO...]: `ps-test` with its output on the console; when it fails, the
+# failure line names WHAT and each failed scenario with its reason, which is all CI shows.
+self_test() {
+	local what=$1 out
+	shift
+	out=$(ps-test "$@" 2>&1) || {
+		echo "$out"
+		fail "$what: $(echo "$out" | sed -n 's/^\([a-z0-9_]*\): FAIL: /\1: /p' | tr '\n' ';')"
+	}
+	echo "$out"
+}
+
 # self_test_under MODE: `ps-test` as users run it, then every scenario that needs huge pages.
 self_test_under() {
 	thp_mode "$1"
 	ps_ready
-	ps-test || fail "ps-test (the self-test) under THP $1"
-	ps-test thp thp_unaligned thp_fork thp_partial_unmap thp_mremap || fail "ps-test thp scenarios under THP $1"
+	self_test "ps-test (the self-test) under THP $1"
+	self_test "ps-test thp scenarios under THP $1" thp thp_unaligned thp_fork thp_partial_unmap thp_mremap
 	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "THP mode after ps-test"
 }
