@@ -5,13 +5,9 @@
 //! [`crate::copy`].
 
 use super::Vram;
-use crate::{
-    copy::{
-        copy,
-        Direction,
-        Span, //
-    },
-    stats::Counter, //
+use crate::copy::{
+    Direction,
+    Span, //
 };
 use kernel::{
     page::PAGE_SIZE,
@@ -39,8 +35,7 @@ impl<'a> Batch<'a> {
     /// Adds `span` of `gpu`; a span beyond the capacity is copied at once by the CPU.
     pub(crate) fn push(&mut self, gpu: &'a Vram, span: Span<'a>) {
         if self.spans.len() == self.spans.capacity() || self.gpus.len() == self.gpus.capacity() {
-            gpu.count(Counter::CpuCopyBytes, span.len() as u64);
-            copy(self.dir, core::slice::from_ref(&span));
+            gpu.cpu_copy(self.dir, core::slice::from_ref(&span));
             return;
         }
         // Capacity was checked above.
@@ -60,8 +55,7 @@ impl<'a> Batch<'a> {
             let group = &self.spans[start..end];
             let bytes: usize = group.iter().map(Span::len).sum();
             if !gpu.dma_copy(self.dir, group, bytes / PAGE_SIZE) {
-                copy(self.dir, group);
-                gpu.count(Counter::CpuCopyBytes, bytes as u64);
+                gpu.cpu_copy(self.dir, group);
             }
             start = end;
         }

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The CPU's way to a GPU's VRAM: straight through BAR1 in physical mode, or, in virtual mode
+//! (BAR1 smaller than VRAM), through a slot of BAR1 pointed at the VRAM's 2 MiB chunk first. The
+//! window's lock is held from the remap to the end of the access, so no other copy can point the
+//! slot elsewhere meanwhile.
+
+use super::Vram;
+use crate::{
+    copy::{
+        copy,
+        Direction,
+        Span, //
+    },
+    nvidia::Bar1Window,
+    stats::Counter, //
+};
+use kernel::prelude::*;
+
+impl Vram {
+    /// Copies `spans` with the CPU; the data has reached its destination when this returns. A
+    /// span whose chunk cannot be shown (the MMU did not confirm the remap) is not copied, said
+    /// in one line.
+    pub(crate) fn cpu_copy(&self, dir: Direction, spans: &[Span<'_>]) {
+        let bytes: usize = spans.iter().map(Span::len).sum();
+        self.count(Counter::CpuCopyBytes, bytes as u64);
+        let mut guard = self.window.lock();
+        let slot: &mut Option<Bar1Window> = &mut guard;
+        let Some(window) = slot.as_mut() else {
+            drop(guard);
+            copy(dir, spans);
+            return;
+        };
+        for span in spans {
+            let Some(io) = self.through_window(window, span.vram(), span.len()) else {
+                continue;
+            };
+            // SAFETY: `io` maps this span's VRAM through the slot `through_window` just pointed
+            // at it, which stays so while the window's lock is held, past this copy.
+            let span = unsafe { span.through(io) };
+            copy(dir, core::slice::from_ref(&span));
+        }
+    }
+
+    /// Zeroes `len` bytes of VRAM at `vram` (inside one 2 MiB chunk, free pages of a closed pool)
+    /// with the CPU and makes the stores visible.
+    pub(super) fn cpu_zero(&self, vram: u64, len: usize) {
+        let mut guard = self.window.lock();
+        let slot: &mut Option<Bar1Window> = &mut guard;
+        match slot.as_mut() {
+            None => self.bar.zero(vram, len),
+            Some(window) => {
+                if let Ok(offset) = window.offset(vram, len as u64) {
+                    self.bar.zero(offset, len);
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on the BAR1 offset showing the `len` bytes of VRAM at `vram` (one chunk at most),
+    /// with the window's lock held: the offset shows that VRAM for as long as `f` runs.
+    pub(super) fn with_bar1<R>(&self, vram: u64, len: u64, f: impl FnOnce(u64) -> R) -> Result<R> {
+        let mut guard = self.window.lock();
+        let slot: &mut Option<Bar1Window> = &mut guard;
+        let offset = match slot.as_mut() {
+            None => vram,
+            Some(window) => window.offset(vram, len)?,
+        };
+        Ok(f(offset))
+    }
+
+    /// The mapping of the `len` bytes of VRAM at `vram` through a slot of `window`, or `None`
+    /// (said in one line) when the slot could not be pointed there.
+    fn through_window(&self, window: &mut Bar1Window, vram: u64, len: usize) -> Option<*mut u8> {
+        match window
+            .offset(vram, len as u64)
+            .and_then(|offset| self.bar.offset_ptr(offset, len as u64))
+        {
+            Ok(io) => Some(io),
+            Err(e) => {
+                dev_err!(
+                    self.pdev.as_ref(),
+                    "cannot point BAR1's window at VRAM {vram:#x} ({e:?}): {len} bytes not copied\n"
+                );
+                None
+            }
+        }
+    }
+
+    /// Slots of BAR1 the CPU reaches VRAM through (virtual mode), 0 in physical mode.
+    pub(crate) fn bar1_slots(&self) -> usize {
+        self.window.lock().as_ref().map_or(0, Bar1Window::slots)
+    }
+
+    /// Slots of BAR1 pointed at a new chunk since probe (virtual mode).
+    pub(crate) fn bar1_remaps(&self) -> u64 {
+        self.window.lock().as_ref().map_or(0, Bar1Window::remaps)
+    }
+
+    /// After a reset or power loss: BAR1's page tables written again and BAR1 bound to them.
+    pub(super) fn restore_window(&self) -> Result {
+        let mut guard = self.window.lock();
+        let slot: &mut Option<Bar1Window> = &mut guard;
+        match slot.as_mut() {
+            Some(window) => window.restore(),
+            None => Ok(()),
+        }
+    }
+}
