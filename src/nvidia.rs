@@ -221,25 +221,23 @@ pub(crate) fn probe(
     // Before anything is lent: BAR1 must reach the VRAM the driver thinks it does, whatever
     // register it may have misread.
     let (mode, usable, tables) = match tables {
-        Some(mut tables) => {
-            match selfcheck::bar1_window(pdev, &bar0, &mut tables, &usable, vram) {
-                Ok(()) => (mode, usable, Some(tables)),
-                Err(_) => {
-                    physical_bar1(pdev, hal, &bar0)?;
-                    dev_info!(
+        Some(mut tables) => match selfcheck::bar1_window(pdev, &bar0, &mut tables, &usable, vram) {
+            Ok(()) => (mode, usable, Some(tables)),
+            Err(_) => {
+                physical_bar1(pdev, hal, &bar0)?;
+                dev_info!(
                         pdev,
                         "BAR1 is back in physical mode: lending only the first {} MiB of {} MiB of VRAM, which it shows\n",
                         bar1_len >> 20,
                         vram >> 20
                     );
-                    (
-                        Bar1Mode::Window,
-                        usable_ranges(low, top.min(bar1_len), &locked)?,
-                        None,
-                    )
-                }
+                (
+                    Bar1Mode::Window,
+                    usable_ranges(low, top.min(bar1_len), &locked)?,
+                    None,
+                )
             }
-        }
+        },
         None => (mode, usable, None),
     };
     if tables.is_none() {
@@ -467,10 +465,16 @@ fn bar1_plan(
             bar1_len >> 20,
             vram >> 20
         );
-        Ok((Bar1Mode::Window, usable_ranges(low, top.min(bar1_len), locked)?, None))
+        Ok((
+            Bar1Mode::Window,
+            usable_ranges(low, top.min(bar1_len), locked)?,
+            None,
+        ))
     };
     if chipset.architecture() == Architecture::Pascal {
-        return window("BAR1 virtual mode is not used on Pascal (Host reads USERD through physical BAR1)");
+        return window(
+            "BAR1 virtual mode is not used on Pascal (Host reads USERD through physical BAR1)",
+        );
     }
     let tables_at = (top - bar1::table_bytes(bar1_len)) / bar1::TABLES_ALIGN * bar1::TABLES_ALIGN;
     if bar1::slots(bar1_len) == 0 || locked.iter().any(|l| l.start < top && tables_at < l.end) {

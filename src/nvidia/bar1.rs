@@ -189,9 +189,9 @@ impl Tables {
         });
         let directories = Iterator::chain(
             [
-            (self.at(PD3), pde(self.at(PD2))),
-            (self.at(PD2), pde(self.at(PD1))),
-            (self.at(PD1), pde(self.at(PD0))),
+                (self.at(PD3), pde(self.at(PD2))),
+                (self.at(PD2), pde(self.at(PD1))),
+                (self.at(PD1), pde(self.at(PD0))),
             ]
             .into_iter(),
             (0..self.mapped.len() as u64).flat_map(|s| {

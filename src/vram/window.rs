@@ -50,7 +50,7 @@ impl Vram {
         match slot.as_mut() {
             None => self.bar.zero(vram, len),
             Some(window) => {
-                if let Ok(offset) = window.offset(vram, len as u64) {
+                if let Ok(offset) = self.window_offset(window, vram, len as u64) {
                     self.bar.zero(offset, len);
                 }
             }
@@ -64,7 +64,7 @@ impl Vram {
         let slot: &mut Option<Bar1Window> = &mut guard;
         let offset = match slot.as_mut() {
             None => vram,
-            Some(window) => window.offset(vram, len)?,
+            Some(window) => self.window_offset(window, vram, len)?,
         };
         Ok(f(offset))
     }
@@ -72,8 +72,8 @@ impl Vram {
     /// The mapping of the `len` bytes of VRAM at `vram` through a slot of `window`, or `None`
     /// (said in one line) when the slot could not be pointed there.
     fn through_window(&self, window: &mut Bar1Window, vram: u64, len: usize) -> Option<*mut u8> {
-        match window
-            .offset(vram, len as u64)
+        match self
+            .window_offset(window, vram, len as u64)
             .and_then(|offset| self.bar.offset_ptr(offset, len as u64))
         {
             Ok(io) => Some(io),
@@ -87,14 +87,17 @@ impl Vram {
         }
     }
 
+    /// [`Bar1Window::offset`], counting the remaps (`bar1_remaps`).
+    fn window_offset(&self, window: &mut Bar1Window, vram: u64, len: u64) -> Result<u64> {
+        let before = window.remaps();
+        let offset = window.offset(vram, len);
+        self.count(Counter::Bar1Remaps, window.remaps() - before);
+        offset
+    }
+
     /// Slots of BAR1 the CPU reaches VRAM through (virtual mode), 0 in physical mode.
     pub(crate) fn bar1_slots(&self) -> usize {
         self.window.lock().as_ref().map_or(0, Bar1Window::slots)
-    }
-
-    /// Slots of BAR1 pointed at a new chunk since probe (virtual mode).
-    pub(crate) fn bar1_remaps(&self) -> u64 {
-        self.window.lock().as_ref().map_or(0, Bar1Window::remaps)
     }
 
     /// After a reset or power loss: BAR1's page tables written again and BAR1 bound to them.
