@@ -396,7 +396,13 @@ impl Fifo {
             0x0010_0cb8 | 0x00b8_30a0 => self.invalidate_pdb[0] = v,
             0x0010_0cec | 0x00b8_30a4 => self.invalidate_pdb[1] = v,
             0x0010_0cbc | 0x00b8_30b0 => {
-                let live = (offset == 0xb8_30b0) == (self.generation() == Generation::Turing);
+                let live = self.live_invalidate(offset);
+                if live && v >> 31 == 1 && v & 1 == 0 {
+                    return Err(
+                        "a targeted invalidate (ALL_VA clear) is not modelled; nouveau always sets ALL_VA (PAGE_ALL)"
+                            .into(),
+                    );
+                }
                 // TRIGGER 31 with ALL_VA (0) and ALL_PDB (1) drops every cached translation.
                 if live && v >> 31 == 1 && v & 3 == 3 && self.tlb_stale {
                     self.tlb_stale = false;
@@ -858,6 +864,21 @@ impl Fifo {
         Ok(expected)
     }
 
+    /// Whether `offset` is the MMU invalidate register that acts on this chip: 0x100CBC up to
+    /// Volta, 0xB830B0 on Turing (nouveau `gf100_vmm_invalidate`, `tu102_vmm_flush`).
+    pub fn live_invalidate(&self, offset: u32) -> bool {
+        match offset {
+            0x0010_0cbc => self.generation() != Generation::Turing,
+            0x00b8_30b0 => self.generation() == Generation::Turing,
+            _ => false,
+        }
+    }
+
+    /// `..._MMU_INVALIDATE_PDB` and `_UPPER_PDB`.
+    pub fn invalidate_pdb(&self) -> [u32; 2] {
+        self.invalidate_pdb
+    }
+
     /// The address space of the instance block at `inst`: `NV_RAMIN_PAGE_DIR_BASE` at +0x200,
     /// version-2 format.
     fn vm(&self, mem: &Mem, inst: Phys) -> Result<Vm, String> {
@@ -867,32 +888,7 @@ impl Fifo {
                     .into(),
             );
         }
-        let lo = mem.read32(Phys(inst.0, inst.1 + 0x200))?;
-        let hi = mem.read32(Phys(inst.0, inst.1 + 0x204))?;
-        let aperture = Aperture::from_target(lo & 3)
-            .ok_or("NV_RAMIN_PAGE_DIR_BASE_TARGET is INVALID".to_string())?;
-        if (lo >> 10) & 1 == 0 {
-            return Err("NV_RAMIN_USE_VER2_PT_FORMAT is FALSE (only version 2 is modelled)".into());
-        }
-        if self.generation() != Generation::Pascal && (lo >> 11) & 1 == 0 {
-            return Err(
-                "NV_RAMIN_BIG_PAGE_SIZE is 128 KiB, which this chip does not support".into(),
-            );
-        }
-        // Pascal: NV_RAMIN_ADR_LIMIT_LO (+0x208, bits 31:12) and _HI (+0x20C, bits 7:0), the last
-        // valid byte with its low 12 bits read as ones (gp100 dev_ram.h; OpenRM
-        // kgmmuInstBlkVaLimitGet_GP100 writes `limit | 0xfff`, nouveau `limit - 1`).
-        let limit = if self.generation() == Generation::Pascal {
-            let lo = mem.read32(Phys(inst.0, inst.1 + 0x208))?;
-            let hi = mem.read32(Phys(inst.0, inst.1 + 0x20c))?;
-            Some((u64::from(hi & 0xff) << 32) | u64::from(lo & !0xfff) | 0xfff)
-        } else {
-            None
-        };
-        Ok(Vm {
-            pdb: Phys(aperture, (u64::from(hi) << 32) | u64::from(lo & !0xfff)),
-            limit,
-        })
+        Vm::from_instance(mem, inst, self.generation() == Generation::Pascal)
     }
 
     /// Volta/Turing: the buffer a faulting copy engine saves the channel's methods to, as nouveau
@@ -923,8 +919,8 @@ impl Fifo {
             .step_by(4096)
             .enumerate()
         {
-            mmu::translate(mem, bar2.pdb, start)
-                .and_then(|(p, _)| mem.read(p, &mut page))
+            mmu::translate(mem, &bar2, start)
+                .and_then(|(p, _, _)| mem.read(p, &mut page))
                 .map_err(|e| {
                     format!("method buffer va:{va:#x} is not mapped through BAR2 (page {n}): {e}")
                 })?;
