@@ -3,7 +3,8 @@
 # runs in virtual mode, the pool spans all usable VRAM, and a live process parks more than 1 GiB,
 # faults it back and has it evicted at unbind, every byte verified, the copy engine carrying the
 # bulk; the CPU reaches VRAM beyond the window through remapped slots; the scrub zeroes VRAM beyond
-# the window (host part: the model's VRAM file).
+# the window (host part: the model's VRAM file). Probe and the migration scenarios on this board:
+# gpu-rtx8000.
 # vm: gpu rtx8000 2048 --board-vram-mib 2048 --bar1-emulated
 # vm: memory 3G
 # vm: timeout 2400
@@ -20,24 +21,6 @@ rtx_bdf() {
 	bdf=$(nvidia_bdf 1e30)
 	[ -n "$bdf" ] || fail "no 10de:1e30 device"
 	echo "$bdf"
-}
-
-case_probe_virtual_bar1_rtx8000() {
-	local bdf
-	bdf=$(rtx_bdf)
-	dmesg_mark
-	load_module
-	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: BAR1 \(256 MiB\) cannot be resized: no PCIe Resizable BAR capability" "resize tried first"
-	expect_dmesg "$bdf: BAR1 \(256 MiB\) is smaller than VRAM \(2048 MiB\): virtual mode, page tables at VRAM 0x7fe70000, 128 slots of 2 MiB pointed at VRAM on demand" "virtual-mode line"
-	expect_dmesg "$bdf: self-check: BAR1's window shows the VRAM its page tables map at 4 pages \(0x40000-0x7fe6f000\), through PRAMIN and BAR1 both ways, in 4 slots and again after moving each one slot on" "window self-check"
-	expect_dmesg "$bdf: Quadro RTX \[10de:1e30\]: TU102 \(Turing\) rev A1, 2048 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(256 MiB, virtual mode, a window of 128 2 MiB slots remapped on demand\), mapped write-combined; GPU 0 lends 2046 MiB \($VRAM_PAGES pages\) as device-private memory; copies by copy engine .* by the CPU \([a-z0-9.]+\) through BAR1's window otherwise" "probe line"
-	expect_dmesg "$bdf: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "copy-engine self-check through the window"
-	expect_pool "$bdf" $VRAM_PAGES
-	expect_eq "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/bar1_slots")" 128 "bar1_slots in sysfs"
-	ps-status >/tmp/status.out || fail "ps-status failed"
-	grep -q "BAR1: virtual mode, the CPU reaches VRAM through 128 2 MiB slots remapped on demand" /tmp/status.out ||
-		fail "ps-status does not name BAR1's mode: $(cat /tmp/status.out)"
 }
 
 # hold_parked MIB: a process parks MIB MiB in huge pages (`ps-test hold-huge`); its pid in HOLD_PID.
@@ -98,7 +81,3 @@ case_cpu_through_window_rtx8000() {
 	[ "$(gpu_stat "$bdf" bar1_remaps)" -gt 0 ] || fail "no slot of BAR1's window was remapped"
 	expect_eq "$(gpu_stat "$bdf" dma_fail)" 0 "copy-engine failures"
 }
-
-# Every migration scenario with the copy engine, then with the CPU alone through the window.
-case_migrate_rtx8000_vram() { migration_suite "$(rtx_bdf)" 1; }
-case_migrate_cpu_rtx8000_vram() { migration_suite "$(rtx_bdf)" 0; }
