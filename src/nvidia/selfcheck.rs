@@ -268,10 +268,12 @@ pub(super) fn bar1_window(
         None => {
             dev_info!(
                 pdev,
-                "self-check: BAR1's window shows the VRAM its page tables map at {} pages ({:#x}-{:#x}), through PRAMIN and BAR1 both ways, in {used} slots and again after moving each one slot on\n",
+                "self-check: BAR1's window shows the VRAM its page tables map at {} pages ({:#x}-{:#x}), through PRAMIN and BAR1 both ways, in slots 0-{} and again in slots 1-{}\n",
                 pages.len(),
                 pages.first().copied().unwrap_or(0),
-                pages.last().copied().unwrap_or(0)
+                pages.last().copied().unwrap_or(0),
+                used.saturating_sub(2),
+                used.saturating_sub(1)
             );
             Ok(())
         }
