@@ -87,10 +87,18 @@ impl Vram {
         }
     }
 
-    /// [`Bar1Window::offset`], counting the remaps (`bar1_remaps`).
+    /// [`Bar1Window::offset`], counting the remaps (`bar1_remaps`); a remap whose page-table
+    /// entries did not read back, or whose invalidate did not complete, is tried again (twice)
+    /// before the access is given up.
     fn window_offset(&self, window: &mut Bar1Window, vram: u64, len: u64) -> Result<u64> {
         let before = window.remaps();
-        let offset = window.offset(vram, len);
+        let mut offset = window.offset(vram, len);
+        for _ in 0..2 {
+            if !matches!(offset, Err(e) if e == EIO || e == ETIMEDOUT) {
+                break;
+            }
+            offset = window.offset(vram, len);
+        }
         self.count(Counter::Bar1Remaps, window.remaps() - before);
         offset
     }
