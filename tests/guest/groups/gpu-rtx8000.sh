@@ -3,6 +3,8 @@
 # 2 GiB of VRAM, all of it emulated, eight times what BAR1 shows: BAR1 in virtual mode (gpu-model
 # --bar1-emulated), all usable VRAM lent, the migration scenarios with and without the copy engine.
 # vm: gpu rtx8000 2048 --board-vram-mib 2048 --bar1-emulated
+# With the CPU alone every BAR1 access is a vfio-user message to the model: slow.
+# vm: timeout 3600
 
 # Usable: [256 KiB, 2 GiB - 1 MiB - 576 KiB): below BAR1's page tables (5 + 128 pages, at a 64 KiB
 # boundary) under the VBIOS's top MiB.
