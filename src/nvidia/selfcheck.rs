@@ -218,10 +218,12 @@ pub(super) fn bar1_identity(
 }
 
 /// The BAR1 window check (virtual mode): BAR1 must show exactly the VRAM the driver pointed its
-/// slots at. The pages [`identity_pages`] picks (beyond the window too) are put in slots
-/// `0..n` and compared through PRAMIN and BAR1 both ways, then put one slot further on and
-/// compared again: a slot that still showed the chunk it held before (a translation not
-/// invalidated) or any other page fails it. `Err(ENODEV)` with one line on a mismatch.
+/// slots at. The pages [`identity_pages`] picks (beyond the window too) are put in slots `0..n`
+/// and compared through PRAMIN and BAR1 both ways; then each slot is pointed at the next (or
+/// previous) chunk and the page at the same offset in it is compared through the same BAR1
+/// addresses: a slot that still showed the chunk it held before (a translation not invalidated),
+/// a page-table entry pointing elsewhere or a bind that did not take fails it. `Err(ENODEV)` with
+/// one line on a mismatch.
 pub(super) fn bar1_window(
     pdev: &pci::Device<Bound>,
     bar0: &Bar0<'_>,
@@ -229,14 +231,23 @@ pub(super) fn bar1_window(
     usable: &[Range<u64>],
     vram: u64,
 ) -> Result {
-    let pages = identity_pages(usable, vram);
-    let slots = tables.slot_count();
+    let lendable = |p: u64| usable.iter().any(|r| r.start <= p && p + PAGE <= r.end);
+    let first = identity_pages(usable, vram);
+    let mut moved = KVec::new();
+    for &p in first.iter() {
+        let next = p + SLOT_BYTES;
+        let other = match p.checked_sub(SLOT_BYTES) {
+            _ if lendable(next) => next,
+            Some(prev) if lendable(prev) => prev,
+            _ => p,
+        };
+        moved.push(other, GFP_KERNEL)?;
+    }
+    let n = first.len().min(tables.slot_count());
     let mut found = None;
-    let mut used = 0;
-    for round in 0..2 {
+    for (round, pages) in [&first[..n], &moved[..n]].into_iter().enumerate() {
         let mut offsets = KVec::new();
-        for (i, &p) in pages.iter().enumerate() {
-            let slot = (i + round) % slots;
+        for (slot, &p) in pages.iter().enumerate() {
             // CAST: Below 2^32 chunks for any VRAM below 8 PiB.
             let chunk = (p / SLOT_BYTES) as u32;
             tables.map(bar0, slot, chunk).inspect_err(|e| {
@@ -247,9 +258,8 @@ pub(super) fn bar1_window(
                 )
             })?;
             offsets.push(slot as u64 * SLOT_BYTES + p % SLOT_BYTES, GFP_KERNEL)?;
-            used = used.max(slot + 1);
         }
-        match compare(pdev, bar0, &pages, &offsets) {
+        match compare(pdev, bar0, pages, &offsets) {
             Ok(None) => {}
             Ok(Some(m)) => {
                 found = Some((round, m));
@@ -268,12 +278,10 @@ pub(super) fn bar1_window(
         None => {
             dev_info!(
                 pdev,
-                "self-check: BAR1's window shows the VRAM its page tables map at {} pages ({:#x}-{:#x}), through PRAMIN and BAR1 both ways, in slots 0-{} and again in slots 1-{}\n",
-                pages.len(),
-                pages.first().copied().unwrap_or(0),
-                pages.last().copied().unwrap_or(0),
-                used.saturating_sub(2),
-                used.saturating_sub(1)
+                "self-check: BAR1's window shows the VRAM its page tables map at {n} pages ({:#x}-{:#x}) in slots 0-{}, through PRAMIN and BAR1 both ways, and again with each slot pointed at a neighbouring chunk\n",
+                first.first().copied().unwrap_or(0),
+                first.last().copied().unwrap_or(0),
+                n.saturating_sub(1)
             );
             Ok(())
         }
