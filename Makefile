@@ -78,6 +78,15 @@ KMAKE_KUNIT = $(KBUILD_ENV) $(MAKE) -C $(TEST_KDIR) M=$(KUNIT_MO) CONFIG_PSEUDOS
 	CONFIG_PSEUDOSCOPIC_KUNIT_TEST=y RUSTC=$(KRUSTC) $(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN)) \
 	$(if $(KUNIT_CLIPPY),CLIPPY=1 CLIPPY_DRIVER=$(KCLIPPY))
 
+# Our Linux 7.2 test kernel (`make setup`, part kernel-7.2), and the module built against it in
+# out/module-7.2/ and, with its KUnit suites, in out/kunit-module-7.2/ (copies of the sources, as
+# for the debug module), for the VM groups with "# vm: kernel test-7.2".
+KDIR_7_2 := $(PS_CACHE)/test-kernel-7.2
+MO_7_2 := $(CURDIR)/out/module-7.2
+KUNIT_MO_7_2 := $(CURDIR)/out/kunit-module-7.2
+KMAKE_7_2 = $(KBUILD_ENV) $(MAKE) -C $(KDIR_7_2) CONFIG_PSEUDOSCOPIC=m RUSTC=$(KRUSTC) \
+	$(if $(PS_BINDGEN),BINDGEN=$(PS_BINDGEN))
+
 # User-space tools: a Cargo workspace, built with the same Debian toolchain.
 CARGO ?= /usr/bin/cargo
 CARGO_ENV := PATH=/usr/bin:$(PATH) CARGO_HOME=$(PS_CACHE)/cargo-home CARGO_TARGET_DIR=$(CURDIR)/out/tools
@@ -89,8 +98,8 @@ TOOLS_TARGET := $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs src/*/*/*.rs)
 
-.PHONY: modules-debug modules-kunit clippy-kunit
-.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check tools-install-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check shim-check unit-check no-panics vm-test install uninstall install-tools uninstall-tools bench copy-bench
+.PHONY: modules-debug modules-kunit modules-7.2 clippy-kunit
+.PHONY: all modules setup setup-demo check-kdir clean run shell test check fmt fmt-check clippy tools tools-check tools-install-check gpu-model gpu-model-check docs-check abi abi-check items items-check layers-check shim-check unit-check no-panics probe-line-check vm-test install uninstall install-tools uninstall-tools bench bench-check copy-bench
 
 all: modules
 
@@ -115,22 +124,30 @@ setup:
 setup-demo:
 	bash scripts/setup.sh kernel chroot
 
+# $(call module_copy,DIR): the module's sources copied into DIR, to build there.
+module_copy = mkdir -p $(1) && \
+	rsync -a --delete --include='*/' --include='*.rs' --include='*.c' --include='*.h' --exclude='*' \
+	  src rust include $(1)/ && \
+	rsync -a Kbuild Kconfig $(1)/
+
 modules-debug:
 	@test -f $(DEBUG_KDIR)/rust/libkernel.rmeta || { \
 	  echo "pseudoscopic: no debug kernel at $(DEBUG_KDIR); run 'make setup'."; exit 1; }
-	mkdir -p $(DEBUG_MO)
-	rsync -a --delete --include='*/' --include='*.rs' --include='*.c' --include='*.h' --exclude='*' \
-	  src rust include $(DEBUG_MO)/
-	rsync -a Kbuild Kconfig $(DEBUG_MO)/
+	$(call module_copy,$(DEBUG_MO))
 	$(KMAKE_DEBUG) modules
+
+modules-7.2:
+	@test -f $(KDIR_7_2)/rust/libkernel.rmeta || { \
+	  echo "pseudoscopic: no Linux 7.2 test kernel at $(KDIR_7_2); run 'make setup'."; exit 1; }
+	$(call module_copy,$(MO_7_2))
+	$(KMAKE_7_2) M=$(MO_7_2) modules
+	$(call module_copy,$(KUNIT_MO_7_2))
+	$(KMAKE_7_2) M=$(KUNIT_MO_7_2) CONFIG_PSEUDOSCOPIC_KUNIT_TEST=y modules
 
 modules-kunit:
 	@grep -q '^CONFIG_KUNIT=y' $(TEST_KDIR)/.config || { \
 	  echo "pseudoscopic: the test kernel at $(TEST_KDIR) has no CONFIG_KUNIT; run 'make setup'."; exit 1; }
-	mkdir -p $(KUNIT_MO)
-	rsync -a --delete --include='*/' --include='*.rs' --include='*.c' --include='*.h' --exclude='*' \
-	  src rust include $(KUNIT_MO)/
-	rsync -a Kbuild Kconfig $(KUNIT_MO)/
+	$(call module_copy,$(KUNIT_MO))
 	$(KMAKE_KUNIT) modules
 
 # Format of the module's Rust code, with the kernel's own rustfmt configuration.
@@ -191,7 +208,7 @@ gpu-model-check:
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) clippy --locked --all-targets -- -D warnings
 	cd tests/gpu-model && $(GPU_MODEL_ENV) $(CARGO) test --locked
 
-check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check tools-install-check abi-check items-check layers-check shim-check unit-check no-panics
+check: out fmt-check clippy clippy-kunit tools-check gpu-model-check docs-check tools-install-check abi-check items-check layers-check shim-check unit-check no-panics probe-line-check bench-check
 
 # The ioctl ABI's Rust mirror (src/uapi/bindings.rs, used by the module and the tools) is generated
 # from include/uapi/linux/pseudoscopic.h: `make abi` rewrites it, `make check` fails on any drift.
@@ -231,6 +248,12 @@ shim-check:
 no-panics:
 	bash tests/host/no-panics.sh
 
+# The VM tests' probe-line parser against README.md's probe lines and altered ones, under the
+# guest's shell and bash (tests/host/probe-line.sh).
+probe-line-check:
+	busybox sh tests/host/probe-line.sh
+	bash tests/host/probe-line.sh
+
 # The tools, their man pages and completions installed into a scratch root and removed again
 # (tests/host/tools-install.sh).
 tools-install-check: tools
@@ -249,19 +272,22 @@ out:
 # in the Debian chroot of `make setup`: tests/host/distro-install.sh runs that install first, for
 # the series of the groups asked for (every series when no group is named).
 DISTRO_SERIES = $(sort $(foreach g,$(filter debian-%,$(VM_GROUPS)),$(word 2,$(subst -, ,$(g)))))
+# What the groups asked for need before their guests boot: each kernel's module, the DKMS installs.
+vm-test: VM_KERNELS = $(shell bash tests/vm/list-groups.sh kernels $(VM_GROUPS))
 vm-test:
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	$(if $(filter kunit,$(or $(VM_GROUPS),kunit)),$(MAKE) modules-kunit)
 	$(if $(filter dkms,$(or $(VM_GROUPS),dkms)),KDIR=$(TEST_KDIR) bash tests/host/dkms.sh)
-	$(if $(filter debian-%,$(or $(VM_GROUPS),debian-)),bash tests/host/distro-install.sh $(DISTRO_SERIES))
-	$(if $(wildcard $(DEBUG_KDIR)/rust/libkernel.rmeta),$(MAKE) modules-debug)
+	$(if $(filter debian-%,$(VM_KERNELS)),bash tests/host/distro-install.sh $(DISTRO_SERIES))
+	$(if $(filter debug,$(VM_KERNELS)),$(if $(wildcard $(DEBUG_KDIR)/rust/libkernel.rmeta),$(MAKE) modules-debug))
+	$(if $(filter test-7.2,$(VM_KERNELS)),$(if $(wildcard $(KDIR_7_2)/rust/libkernel.rmeta),$(MAKE) modules-7.2))
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
-# The demo is part of the tests: it exits non-zero when its workload's data is wrong.
-test: setup
-	$(MAKE) check KDIR=$(TEST_KDIR)
-	$(MAKE) vm-test
-	bash tests/vm/run-demo.sh
+# Everything: setup, host checks, every VM group, the demo (tests/run-all.sh; the test-only parts
+# of setup build while the first groups run). The demo is part of the tests: it exits non-zero
+# when its workload's data is wrong.
+test:
+	bash tests/run-all.sh
 
 run: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
@@ -272,6 +298,10 @@ bench: setup-demo
 	$(MAKE) modules tools gpu-model KDIR=$(TEST_KDIR)
 	bash tests/vm/run-bench.sh
 	$(MAKE) copy-bench
+
+# `make bench` builds the gpu-model it measures with, and names a part it cannot run (tests/host/bench.sh).
+bench-check: check-kdir
+	bash tests/host/bench.sh
 
 copy-bench:
 	cd bench/copy && $(CARGO_ENV) CARGO_TARGET_DIR=$(CURDIR)/out/copy-bench $(CARGO) run --release --locked -- $(CURDIR)/out/bench/copy.json

@@ -128,6 +128,11 @@ bool ps_pci_device_present(struct pci_dev *pdev)
 	return pci_device_is_present(pdev);
 }
 
+bool ps_pci_channel_offline(struct pci_dev *pdev)
+{
+	return pci_channel_offline(pdev);
+}
+
 unsigned long ps_ram_available_pages(void)
 {
 	return si_mem_available();

@@ -151,6 +151,7 @@ void ps_pm_unregister(void);
 void ps_pm_set_error_handlers(struct pci_dev *pdev);
 void ps_pm_unbind_later(struct pci_dev *pdev);
 bool ps_pci_device_present(struct pci_dev *pdev);
+bool ps_pci_channel_offline(struct pci_dev *pdev);
 unsigned long ps_ram_available_pages(void);
 /* Implemented in Rust: 0 or a negative errno refusing the suspend or hibernation. */
 int ps_rust_pm_prepare(bool hibernation);

@@ -19,8 +19,11 @@
 #      (tests/host/distro-install.sh, VM groups debian-SERIES*); a series trixie-backports no
 #      longer has is skipped with a SKIP line.
 #
+#   8. our test kernel of Linux 7.2 too, from Debian's linux-source-7.2 and tests/kernel.config (VM
+#      groups with "# vm: kernel test-7.2"); skipped with a SKIP line when Debian no longer has it.
+#
 # Usage: scripts/setup.sh [PART...]. Steps 1-4 always run; the parts add the rest: `chroot` (5),
-# `debug` (6), `distro` (7), `all` (every part, the default).
+# `debug` (6), `distro` (7), `kernel-7.2` (8), `all` (every part, the default).
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
@@ -30,11 +33,14 @@
 #   $PS_CACHE/qemu-chroot  -> the trixie chroot whose qemu-system-x86_64 has vfio-user-pci
 #   $PS_CACHE/distro-7.3   -> the trixie chroot with Debian's 7.3 kernel (or a file: why not)
 #   $PS_CACHE/distro-7.2   -> the same for Debian's 7.2 kernel
+#   $PS_CACHE/test-kernel-7.2 -> our 7.2 test kernel's build tree (or a file: why not)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PS_CACHE=${PS_CACHE:-/var/cache/pseudoscopic}
 KERNEL_SERIES=7.3
+# The second supported series: a test kernel of it too, from the same configuration (part kernel-7.2).
+SECOND_SERIES=7.2
 BINDGEN_VERSION=0.72.1
 JOBS=${JOBS:-$(($(nproc) + 1))}
 # The debug kernel's compiler: KASAN with Rust needs clang (init/Kconfig), and this is the clang
@@ -124,10 +130,11 @@ private_apt() {
 	echo "$dir/apt.conf"
 }
 
-# Prints the directory of an unpacked Linux 7.3.x source tree, fetching it when needed.
+# fetch_kernel_source SERIES: prints the directory of an unpacked Linux SERIES.x source tree (Debian's
+# linux-source-SERIES), fetching it when needed.
 fetch_kernel_source() {
-	local have
-	have=$(find "$PS_CACHE" -maxdepth 1 -name "linux-$KERNEL_SERIES.*" -type d 2>/dev/null | sort -V | tail -n 1)
+	local series=$1 have
+	have=$(find "$PS_CACHE" -maxdepth 1 -name "linux-$series.*" -type d 2>/dev/null | sort -V | tail -n 1)
 	if [ -n "$have" ] && [ -f "$have/.ps-unpacked" ]; then
 		say "Linux source: $(basename "$have") present" >&2
 		echo "$have"
@@ -135,28 +142,29 @@ fetch_kernel_source() {
 	fi
 	local conf version deb tmp src
 	conf=$(private_apt)
-	say "Linux source: looking for linux-source-$KERNEL_SERIES in Debian (private APT configuration)" >&2
+	say "Linux source: looking for linux-source-$series in Debian (private APT configuration)" >&2
 	# One suite failing (a rotated signing key, say) must not hide the others.
 	APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
 		say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest" >&2
-	version=$(APT_CONFIG=$conf apt-cache policy "linux-source-$KERNEL_SERIES" 2>/dev/null |
+	version=$(APT_CONFIG=$conf apt-cache policy "linux-source-$series" 2>/dev/null |
 		awk '/Candidate:/ {print $2}')
 	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
-		die "no linux-source-$KERNEL_SERIES package in any Debian suite reachable here; pseudoscopic's tests need a Linux $KERNEL_SERIES.x source tree"
+		echo "no linux-source-$series package in any Debian suite reachable here (trixie-backports, trixie, sid)" >&2
+		return 3
 	fi
 	tmp=$(mktemp -d "$PS_CACHE/dl.XXXXXX")
-	(cd "$tmp" && APT_CONFIG=$conf apt-get download -q "linux-source-$KERNEL_SERIES=$version" >/dev/null 2>&1) ||
-		die "download of linux-source-$KERNEL_SERIES $version failed"
-	deb=$(ls "$tmp"/linux-source-"$KERNEL_SERIES"_*.deb)
+	(cd "$tmp" && APT_CONFIG=$conf apt-get download -q "linux-source-$series=$version" >/dev/null 2>&1) ||
+		die "download of linux-source-$series $version failed"
+	deb=$(ls "$tmp"/linux-source-"$series"_*.deb)
 	dpkg-deb -x "$deb" "$tmp/x"
-	say "Linux source: unpacking linux-source-$KERNEL_SERIES $version" >&2
-	tar -C "$tmp" -xf "$tmp/x/usr/src/linux-source-$KERNEL_SERIES.tar.xz"
-	src=$tmp/linux-source-$KERNEL_SERIES
+	say "Linux source: unpacking linux-source-$series $version" >&2
+	tar -C "$tmp" -xf "$tmp/x/usr/src/linux-source-$series.tar.xz"
+	src=$tmp/linux-source-$series
 	local full
 	full=$(make -s -C "$src" kernelversion)
 	case "$full" in
-	"$KERNEL_SERIES".*) ;;
-	*) die "linux-source-$KERNEL_SERIES $version unpacked to Linux $full, not $KERNEL_SERIES.x" ;;
+	"$series".*) ;;
+	*) die "linux-source-$series $version unpacked to Linux $full, not $series.x" ;;
 	esac
 	rm -rf "$PS_CACHE/linux-$full"
 	mv "$src" "$PS_CACHE/linux-$full"
@@ -193,7 +201,7 @@ build_kernel() {
 		"$cc" --version | head -n 1
 	} | sha256sum | cut -c1-12)
 	build=$PS_CACHE/kernel-$version-$key
-	[ "$link" = test-kernel ] || build=$PS_CACHE/${link%-kernel}-kernel-$version-$key
+	case "$link" in test-kernel*) ;; *) build=$PS_CACHE/${link%-kernel}-kernel-$version-$key ;; esac
 	if [ -f "$build/.ps-built" ]; then
 		say "$link: $version ($key) present"
 	else
@@ -221,6 +229,22 @@ build_kernel() {
 	fi
 	ln -sfn "$build" "$PS_CACHE/$link.tmp"
 	mv -T "$PS_CACHE/$link.tmp" "$PS_CACHE/$link"
+}
+
+# Our test kernel of the second series, from Debian's linux-source-SERIES and the same configuration
+# as the first. When no Debian suite has that source any more, $PS_CACHE/test-kernel-SERIES is a
+# file saying so, and the VM groups that boot it print a SKIP line.
+build_second_kernel() {
+	local link=$PS_CACHE/test-kernel-$SECOND_SERIES src rc=0
+	src=$(fetch_kernel_source "$SECOND_SERIES") || rc=$?
+	if [ $rc -eq 3 ]; then
+		echo "no linux-source-$SECOND_SERIES in Debian" >"$link"
+		say "SKIP our Linux $SECOND_SERIES test kernel: $(cat "$link")"
+		return
+	fi
+	[ $rc -eq 0 ] || die "Linux $SECOND_SERIES source: fetch failed"
+	[ -L "$link" ] || rm -f "$link"
+	build_kernel "$src" "test-kernel-$SECOND_SERIES" gcc "$REPO/tests/kernel.config"
 }
 
 # A minimal trixie system with QEMU from trixie-backports: bookworm's QEMU (7.2) has no vfio-user-pci.
@@ -382,7 +406,7 @@ build_distro_chroot() {
 
 # The parts a target needs: `make run` and `make bench` only `kernel chroot`, so a first demo
 # never waits for the debug kernel; `make test` everything.
-PARTS_ALL=(kernel chroot debug distro)
+PARTS_ALL=(kernel chroot debug distro kernel-7.2)
 
 main() {
 	local parts=("$@") part
@@ -390,7 +414,7 @@ main() {
 	for part in "${parts[@]}"; do
 		case "$part" in
 		all) parts+=("${PARTS_ALL[@]}") ;;
-		kernel | chroot | debug | distro) ;;
+		kernel | chroot | debug | distro | kernel-$SECOND_SERIES) ;;
 		*) die "unknown part '$part' (parts: ${PARTS_ALL[*]} all)" ;;
 		esac
 	done
@@ -401,10 +425,11 @@ main() {
 	install_packages
 	install_bindgen
 	local src series
-	src=$(fetch_kernel_source)
+	src=$(fetch_kernel_source "$KERNEL_SERIES") || die "pseudoscopic's tests need a Linux $KERNEL_SERIES.x source tree"
 	build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
 	want chroot && build_qemu_chroot
 	want debug && build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
+	want "kernel-$SECOND_SERIES" && build_second_kernel
 	if want distro; then
 		for series in "${DISTRO_SERIES[@]}"; do
 			build_distro_chroot "$series"

@@ -33,6 +33,14 @@ pub(crate) fn is_present<Ctx: kernel::device::DeviceContext>(pdev: &pci::Device<
     unsafe { shim::ps_pci_device_present(raw(pdev)) }
 }
 
+/// Whether PCI error recovery has the device's channel offline: frozen (a fatal error, the link
+/// perhaps down) until the recovery resumes it, or failed for good. The PCI core sets this before
+/// it calls the driver's `error_detected`; a memory read, no bus access.
+pub(crate) fn channel_offline<Ctx: kernel::device::DeviceContext>(pdev: &pci::Device<Ctx>) -> bool {
+    // SAFETY: `pdev` is a live PCI device.
+    unsafe { shim::ps_pci_channel_offline(raw(pdev)) }
+}
+
 /// What a PCI BAR is, as the PCI core sized it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BarKind {

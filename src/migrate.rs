@@ -18,7 +18,8 @@ mod request;
 
 pub(crate) use evict::{
     evict_all,
-    evict_while, //
+    evict_while,
+    Evicted, //
 };
 pub(crate) use fault::fault;
 pub(crate) use request::{
@@ -178,6 +179,11 @@ impl<'v, D> Planned<'v, D> {
     /// The entry that says, after the commit, whether this page moved.
     fn index(&self) -> usize {
         self.entry + self.part.unwrap_or(0)
+    }
+
+    /// Whether this moves the migration's page at `index`.
+    fn covers(&self, index: usize) -> bool {
+        (self.index()..self.index() + self.pages).contains(&index)
     }
 
     /// Whether this moves a 2 MiB huge page whole.

@@ -174,6 +174,7 @@ extern "C" {
     pub(crate) fn ps_pm_set_error_handlers(pdev: *mut bindings::pci_dev);
     pub(crate) fn ps_pm_unbind_later(pdev: *mut bindings::pci_dev);
     pub(crate) fn ps_pci_device_present(pdev: *mut bindings::pci_dev) -> bool;
+    pub(crate) fn ps_pci_channel_offline(pdev: *mut bindings::pci_dev) -> bool;
     pub(crate) fn ps_ram_available_pages() -> c_ulong;
 }
 

@@ -30,7 +30,10 @@ use crate::{
         RamPages,
         Span, //
     },
-    migrate,
+    migrate::{
+        self,
+        Evicted, //
+    },
     mm::{
         DevicePage,
         HUGE_ORDER, //
@@ -249,6 +252,12 @@ impl Vram {
         self.pool.free_count()
     }
 
+    /// The first device page (an index from [`Self::first_pfn`]) of the first 2 MiB chunk from
+    /// the one holding page `from` on with a page in use, or `None`.
+    pub(crate) fn next_used_chunk(&self, from: usize) -> Option<usize> {
+        self.pool.next_used_chunk(from)
+    }
+
     /// Whole free 2 MiB chunks: room for that many huge pages.
     pub(crate) fn free_chunks(&self) -> usize {
         self.pool.free_chunks()
@@ -343,7 +352,8 @@ impl Vram {
             drop(self.engine.lock().take());
         }
         self.users.drain();
-        let evicted = migrate::evict_all(self);
+        let (evicted, how) = migrate::evict_all(self);
+        self.lose_unless_all("unbind", how, evicted);
         self.scrub();
         // Nothing is in VRAM any more: stop the copy engine while the device is still bound.
         drop(self.engine.lock().take());
@@ -394,17 +404,33 @@ impl Vram {
         slot.as_ref().is_none_or(|channel| channel.answers())
     }
 
-    /// Marks what is still in VRAM as lost (the board stopped answering, or was reset, before it
-    /// came back) and says so in one line: a CPU fault on such a page gets `SIGBUS`, counted in
-    /// `lost_page_faults`, instead of zeros or all-ones.
-    fn lose_the_rest(&self, why: &str, evicted: u64) {
+    /// Whether copies just made out of this board's VRAM hold what it holds: always while its PCI
+    /// channel is online; while error recovery has it offline (frozen or failed), only if the
+    /// board still answers ([`Self::answers`]), since a dead link reads all-ones. Asked after a
+    /// CPU fault's or a request's copies and before the process takes them, so that a fault racing
+    /// the recovery gets `SIGBUS` rather than what a dead link reads.
+    pub(crate) fn copies_hold(&self) -> bool {
+        !bus::channel_offline(&self.pdev) || self.answers()
+    }
+
+    /// Marks what is still in VRAM as lost (`cause`: the board stopped answering, or was reset,
+    /// before it came back, or the CPU could not reach it) and says so in one line: a CPU fault on
+    /// such a page gets `SIGBUS`, counted in `lost_page_faults`, instead of zeros or all-ones.
+    fn lose_the_rest(&self, why: &str, cause: &str, evicted: u64) {
         let lost = self.pool.mark_in_use_lost();
         if lost != 0 {
             dev_err!(
                 self.pdev.as_ref(),
-                "{why}: the board stopped answering after {evicted} pages came back; the {lost} pages ({} KiB) still in its VRAM are lost: a process touching one gets SIGBUS\n",
+                "{why}: {cause} after {evicted} pages came back; the {lost} pages ({} KiB) still in its VRAM are lost: a process touching one gets SIGBUS\n",
                 lost * (PAGE_SIZE / 1024)
             );
+        }
+    }
+
+    /// [`Self::lose_the_rest`] after an eviction that did not bring back every page.
+    fn lose_unless_all(&self, why: &str, how: Evicted, evicted: u64) {
+        if how != Evicted::All {
+            self.lose_the_rest(why, how.cause(), evicted);
         }
     }
 
@@ -417,10 +443,8 @@ impl Vram {
             return 0;
         }
         self.pool.close();
-        let (evicted, complete) = migrate::evict_while(self, &|| self.answers());
-        if !complete {
-            self.lose_the_rest(why, evicted);
-        }
+        let (evicted, how) = migrate::evict_while(self, &|| self.answers());
+        self.lose_unless_all(why, how, evicted);
         self.suspend_engine();
         *paused = true;
         dev_info!(
@@ -439,7 +463,7 @@ impl Vram {
             return;
         }
         self.pool.close();
-        self.lose_the_rest(why, 0);
+        self.lose_the_rest(why, Evicted::BoardSilent.cause(), 0);
         self.suspend_engine();
         *paused = true;
     }
@@ -461,7 +485,8 @@ impl Vram {
             return 0;
         }
         self.pool.close();
-        let evicted = migrate::evict_all(self);
+        let (evicted, how) = migrate::evict_all(self);
+        self.lose_unless_all(why, how, evicted);
         self.suspend_engine();
         *paused = true;
         dev_info!(
@@ -506,6 +531,8 @@ impl Vram {
                     }
                     return Err(ENODEV);
                 }
+                // A channel kept when the board stopped answering runs again.
+                self.engine_failed.store(false, Ordering::Relaxed);
             }
         }
         // After the channel, whose resume puts BAR1 back in physical mode.

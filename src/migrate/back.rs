@@ -165,7 +165,12 @@ pub(super) fn bring_back<'v>(
             );
         }
     }
-    copy_to_ram(plan);
+    let not_copied = copy_to_ram(plan, fault);
+    // Eviction asks whether the board answers itself, per window ([`super::evict`]).
+    let unread = match why {
+        Return::Eviction => false,
+        Return::Request | Return::Fault(_) => drop_copies_not_held(plan, fault),
+    } || not_copied.fault;
     set_planned(&mut mig, plan, Destination::Ram);
     let done = mig.commit();
     let record: fn(&Stats, u64, bool) = match why {
@@ -178,6 +183,10 @@ pub(super) fn bring_back<'v>(
             p.vram.faulted_back(p.device_pfn, p.pages);
         }
     }
+    if unread {
+        // The faulting page stays in VRAM: what the copy read is not the process's data.
+        return Err(EIO);
+    }
     // The first page of a huge page moving as single pages moves only if the core split it.
     let split = plan
         .iter()
@@ -186,9 +195,42 @@ pub(super) fn bring_back<'v>(
     Ok(split as u64)
 }
 
+/// Drops the copies out of a board whose copies do not hold what VRAM holds
+/// ([`Vram::copies_hold`]: PCI error recovery, and the board stopped answering), and those of pages
+/// whose contents were lost while they were copied (the recovery gave up on them): their pages stay
+/// in VRAM. Returns whether the page at index `fault` of the migration was among them.
+fn drop_copies_not_held(plan: &mut [Planned<'_, LockedPage>], fault: Option<usize>) -> bool {
+    // The board last asked, and its answer: a plan's pages are mostly of one board.
+    let mut last: Option<(&Vram, bool)> = None;
+    let mut fault_unread = false;
+    for p in plan.iter_mut().filter(|p| p.dst.is_some()) {
+        let holds = match last {
+            Some((asked, holds)) if core::ptr::eq(asked, p.vram) => holds,
+            _ => {
+                let holds = p.vram.copies_hold();
+                last = Some((p.vram, holds));
+                holds
+            }
+        };
+        if !holds || p.vram.is_lost(p.device_pfn) {
+            p.dst = None;
+            fault_unread |= fault.is_some_and(|f| p.covers(f));
+        }
+    }
+    fault_unread
+}
+
+/// What [`copy_to_ram`] could not copy because the CPU could not reach the VRAM.
+pub(super) struct NotCopied {
+    /// Some page.
+    pub(super) any: bool,
+    /// The page at the migration's index `fault`.
+    pub(super) fault: bool,
+}
+
 /// Copies every planned device page into its RAM page, one batch; a page that cannot be copied
-/// (a bug, warned about) loses its RAM page and stays in VRAM.
-pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>]) {
+/// (a bug, warned about, or VRAM the CPU could not reach) loses its RAM page and stays in VRAM.
+pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>], fault: Option<usize>) -> NotCopied {
     for p in plan.iter_mut() {
         let copyable = p
             .dst
@@ -208,5 +250,15 @@ pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>]) {
             batch.push(p.vram, span);
         }
     }
-    batch.run();
+    let uncopied = batch.run();
+    let mut not_copied = NotCopied {
+        any: false,
+        fault: false,
+    };
+    for p in plan.iter_mut().filter(|p| p.dst.is_some() && uncopied.holds(p.vram)) {
+        p.dst = None;
+        not_copied.any = true;
+        not_copied.fault |= fault.is_some_and(|f| p.covers(f));
+    }
+    not_copied
 }

@@ -97,6 +97,12 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
     };
     match bring_back(back, &mut out, &mut plan) {
         Ok(_) => 0,
+        // PCI error recovery, and the board stopped answering before the copy was taken: as for a
+        // page already marked lost.
+        Err(e) if e == EIO => {
+            vram.count(Counter::LostPageFaults, 1);
+            bindings::vm_fault_reason_VM_FAULT_SIGBUS
+        }
         Err(_) => bindings::vm_fault_reason_VM_FAULT_OOM,
     }
 }

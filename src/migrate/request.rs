@@ -171,6 +171,26 @@ fn for_each_window(
     Ok(())
 }
 
+/// The frame both requests share: the collection window, then, under the mmap read lock, the
+/// range checked as wholly mapped and `f` called for each window ([`for_each_window`]). Returns
+/// the outcome with the error that stopped the walk, if any; fails before `f` runs when the range
+/// is not wholly mapped.
+fn over_range(
+    mm: &MmWithUser,
+    range: UserRange,
+    mut f: impl FnMut(&VmaRef, usize, usize, Huge, &mut Window, &mut Outcome) -> Result,
+) -> Result<(Outcome, Result)> {
+    let mut window = Window::new()?;
+    let mut out = Outcome::default();
+    let mmap = mm.mmap_read_lock();
+    range.check_mapped(&mmap)?;
+    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
+        f(vma, start, pages, huge, &mut window, out)
+    });
+    drop(mmap);
+    Ok((out, res))
+}
+
 /// Moves the private anonymous pages of `range` into VRAM.
 ///
 /// Fails before moving anything if the range is not wholly mapped and readable; a later error
@@ -180,26 +200,15 @@ pub(crate) fn to_device(
     range: UserRange,
     placement: &Placement,
 ) -> Result<(Outcome, Result)> {
-    let mut window = Window::new()?;
-    let mut out = Outcome::default();
-    let mmap = mm.mmap_read_lock();
-    range.check_mapped(&mmap)?;
-    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
+    let (out, res) = over_range(mm, range, |vma, start, pages, huge, window, out| {
         if placement.all_closing() {
             // The pages not reached land in a counter too: no GPU takes new pages now.
             out.no_space += ((range.end - start) / PAGE_SIZE) as u64;
             return Err(ENODEV);
         }
         let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
-        let Some(mut mig) = collect(
-            vma,
-            start,
-            &mut window,
-            pages,
-            Select::RamAndDevice,
-            huge,
-            out,
-        ) else {
+        let Some(mut mig) = collect(vma, start, window, pages, Select::RamAndDevice, huge, out)
+        else {
             return Ok(());
         };
         plan_to_device(&mig, placement, out, &mut plan);
@@ -215,12 +224,15 @@ pub(crate) fn to_device(
                 None => p.dst = None,
             }
         }
-        batch.run();
+        let uncopied = batch.run();
+        for p in plan.iter_mut().filter(|p| uncopied.holds(p.vram)) {
+            // Not copied: the page stays in RAM (its device page goes back).
+            p.dst = None;
+        }
         set_planned(&mut mig, &mut plan, Destination::Device);
         tally(&mig.commit(), &plan, out, Stats::moved_to_device_huge);
         Ok(())
-    });
-    drop(mmap);
+    })?;
     placement.count_no_space(out.no_space);
     Ok((out, res))
 }
@@ -294,13 +306,9 @@ pub(crate) fn to_ram(
     range: UserRange,
     only: Option<u32>,
 ) -> Result<(Outcome, Result)> {
-    let mut window = Window::new()?;
-    let mut out = Outcome::default();
-    let mmap = mm.mmap_read_lock();
-    range.check_mapped(&mmap)?;
-    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
+    over_range(mm, range, |vma, start, pages, huge, window, out| {
         let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
-        let Some(mig) = collect(vma, start, &mut window, pages, Select::Device, huge, out) else {
+        let Some(mig) = collect(vma, start, window, pages, Select::Device, huge, out) else {
             return Ok(());
         };
         let back = Back {
@@ -311,7 +319,5 @@ pub(crate) fn to_ram(
             why: Return::Request,
         };
         bring_back(back, out, &mut plan).map(|_| ())
-    });
-    drop(mmap);
-    Ok((out, res))
+    })
 }

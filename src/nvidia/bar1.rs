@@ -105,6 +105,9 @@ pub(crate) struct Tables {
     fifo: &'static dyn FifoHal,
     /// Slots pointed at a new chunk since probe.
     remaps: u64,
+    /// A remap failed even when tried again ([`Bar1Window::stop_remapping`]): the MMU is not
+    /// trusted, and no slot is pointed elsewhere until the tables are built again.
+    stopped: bool,
 }
 
 impl Tables {
@@ -125,6 +128,7 @@ impl Tables {
             block: hal::of(chipset).bar1_blocks()[0],
             fifo: fifo::of(chipset),
             remaps: 0,
+            stopped: false,
         })
     }
 
@@ -204,6 +208,7 @@ impl Tables {
         for m in self.mapped.iter_mut() {
             *m = None;
         }
+        self.stopped = false;
         Ok(())
     }
 
@@ -267,7 +272,8 @@ impl Tables {
     }
 
     /// The BAR1 offset that shows the `len` bytes of VRAM at `vram` (inside one chunk), mapping
-    /// its chunk into a slot first if no slot shows it.
+    /// its chunk into a slot first if no slot shows it; `EIO` without trying when that would need
+    /// a remap and remaps stopped.
     pub(super) fn offset(&mut self, bar0: &impl Bar0Access, vram: u64, len: u64) -> Result<u64> {
         let chunk = u32::try_from(vram / SLOT_BYTES).map_err(|_| EINVAL)?;
         let within = vram % SLOT_BYTES;
@@ -276,6 +282,9 @@ impl Tables {
         }
         let (slot, hit) = slot_for(&self.mapped, chunk).ok_or(EINVAL)?;
         if !hit {
+            if self.stopped {
+                return Err(EIO);
+            }
             self.map(bar0, slot, chunk)?;
         }
         Ok(slot as u64 * SLOT_BYTES + within)
@@ -326,6 +335,17 @@ impl Bar1Window {
     /// Slots pointed at a new chunk since probe.
     pub(crate) fn remaps(&self) -> u64 {
         self.tables.remaps
+    }
+
+    /// No slot is pointed elsewhere any more, until [`Self::restore`]: a remap failed even when
+    /// tried again. What the slots show stays reachable.
+    pub(crate) fn stop_remapping(&mut self) {
+        self.tables.stopped = true;
+    }
+
+    /// Whether remaps stopped ([`Self::stop_remapping`]).
+    pub(crate) fn remaps_stopped(&self) -> bool {
+        self.tables.stopped
     }
 
     /// After a reset or power loss (VRAM and BAR1's block lost, BAR1 put back in physical mode):

@@ -35,15 +35,14 @@ use kernel::{
 
 impl Vram {
     /// Copies `spans` (`pages` pages) with the copy engine; `false` if the CPU must copy them:
-    /// the batch is too small, there is no engine, or it failed (it is then reset and not used
-    /// again until the device is probed again).
+    /// the batch is too small, there is no engine, or it failed ([`Self::engine_failed`]).
     pub(crate) fn dma_copy(&self, dir: Direction, spans: &[Span<'_>], pages: usize) -> bool {
         if pages < self.dma_threshold {
             return false;
         }
         let mut guard = self.engine.lock();
         let slot: &mut Option<Channel> = &mut guard;
-        let Some(channel) = slot.as_mut() else {
+        let Some(channel) = self.working(slot) else {
             return false;
         };
         let to_device = dir == Direction::ToVram;
@@ -74,9 +73,31 @@ impl Vram {
         }
     }
 
-    /// Takes a failed channel out for good: resets the engine at once, says so once, counts it.
+    /// The channel in `slot`, unless its engine failed.
+    fn working<'c>(&self, slot: &'c mut Option<Channel>) -> Option<&'c mut Channel> {
+        match self.engine_failed.load(Ordering::Relaxed) {
+            true => None,
+            false => slot.as_mut(),
+        }
+    }
+
+    /// Takes a failed engine out of use, says so once, counts it. Its channel is reset at once and
+    /// dropped: the engine is not used again until the device is probed again. But an engine
+    /// that failed because the board stopped answering (the link went down) is not at fault: its
+    /// channel is stopped and kept, and [`Self::resume`] brings it back when a reset (PCI error
+    /// recovery) brings the board back.
     pub(super) fn engine_failed(&self, slot: &mut Option<Channel>, failure: Failure) {
-        if let Some(channel) = slot.take() {
+        if let (Failure::Gone, Some(channel)) = (failure, slot.as_mut()) {
+            if !self.engine_failed.swap(true, Ordering::Relaxed) {
+                let engine = channel.engine;
+                let state = channel.state();
+                channel.suspend();
+                dev_err!(
+                    self.pdev.as_ref(),
+                    "copy engine {engine} failed: {failure} ({state}); the CPU copies until a reset brings the board back\n"
+                );
+            }
+        } else if let Some(channel) = slot.take() {
             let engine = channel.engine;
             let state = channel.state();
             channel.abandon();
@@ -113,9 +134,18 @@ impl Vram {
         let by = if self.scrub_with_engine(&runs) {
             "the copy engine"
         } else {
+            let mut zeroed = 0;
             for r in runs.iter() {
                 let start = r.start as usize * PAGE_SIZE;
-                self.cpu_zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE);
+                if let Err(e) = self.cpu_zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE) {
+                    dev_err!(
+                        self.pdev.as_ref(),
+                        "cannot point BAR1's window at VRAM {start:#x} ({e:?}): {} KiB of VRAM not zeroed; it keeps what it held\n",
+                        (pages - zeroed) * (PAGE_SIZE / 1024)
+                    );
+                    return;
+                }
+                zeroed += (r.end - r.start) as usize;
                 // A run is at most 2 MiB; a whole board's VRAM takes a while.
                 // SAFETY: No precondition; shutdown runs in process context.
                 unsafe { shim::ps_cond_resched() };
@@ -133,7 +163,7 @@ impl Vram {
     fn scrub_with_engine(&self, runs: &[Range<u32>]) -> bool {
         let mut guard = self.engine.lock();
         let slot: &mut Option<Channel> = &mut guard;
-        let Some(channel) = slot.as_mut() else {
+        let Some(channel) = self.working(slot) else {
             return false;
         };
         let mut batch = KVec::new();

@@ -16,7 +16,13 @@
 //! whole pool; a `BitmapVec` per chunk bounds that but costs an allocation per 2 MiB at probe
 //! (three per chunk with the lost and usable maps: the `faults` group's probe went past 400).
 
-use core::ops::Range;
+use core::{
+    ops::Range,
+    sync::atomic::{
+        AtomicUsize,
+        Ordering, //
+    },
+};
 use kernel::{
     alloc::VVec,
     new_spinlock,
@@ -47,14 +53,18 @@ struct Free {
     /// it could come back ([`Pool::mark_in_use_lost`]): what it holds is not the process's data.
     /// Cleared when the page is freed.
     lost: VVec<u64>,
-    /// Pages with their `lost` bit set that are still in use.
-    lost_pages: usize,
     /// Free pages in all.
     pages: usize,
     /// Chunks that are whole (all [`CHUNK_PAGES`] pages) and wholly free.
     free_chunks: usize,
+    /// Chunks with free pages that cannot hold a huge page ([`Free::partial`]): when there are
+    /// none, finding a chunk for single pages need not look for one.
+    partial_chunks: usize,
     /// The chunk single pages come from until it is full.
     current: usize,
+    /// Where the search for a whole free chunk starts: after the last one handed out, so that
+    /// taking chunk after chunk does not walk the taken ones again each time.
+    next_chunk: usize,
     /// Cleared while lending is paused (suspend, reset) and when the GPU goes away: nothing is
     /// handed out then.
     open: bool,
@@ -70,15 +80,38 @@ impl Free {
         usize::from(self.chunk_free[c]) == CHUNK_PAGES
     }
 
+    /// Whether chunk `c` has free pages but could not hold a huge page now (in use already, or
+    /// short: reserved VRAM or the pool's end).
+    fn partial(&self, c: usize) -> bool {
+        self.chunk_free[c] != 0 && !self.huge_free(c)
+    }
+
+    /// Sets how many pages of chunk `c` are free, keeping the counts of whole and partial chunks.
+    fn set_chunk_free(&mut self, c: usize, pages: u16) {
+        let (whole, partial) = (self.huge_free(c), self.partial(c));
+        self.chunk_free[c] = pages;
+        match (whole, self.huge_free(c)) {
+            (true, false) => self.free_chunks -= 1,
+            (false, true) => self.free_chunks += 1,
+            _ => {}
+        }
+        match (partial, self.partial(c)) {
+            (true, false) => self.partial_chunks -= 1,
+            (false, true) => self.partial_chunks += 1,
+            _ => {}
+        }
+    }
+
     /// A chunk with free pages for single-page use: one that cannot hold a huge page anyway (in
     /// use already, or the pool's short last chunk) if there is one, so whole chunks stay whole;
     /// else any with a free page.
     fn chunk_for_page(&self) -> Option<usize> {
         let n = self.chunks();
         let order = (0..n).map(|k| (self.current + k) % n);
-        let partial = order
-            .clone()
-            .find(|&c| self.chunk_free[c] != 0 && !self.huge_free(c));
+        let partial = match self.partial_chunks {
+            0 => None,
+            _ => order.clone().find(|&c| self.partial(c)),
+        };
         partial.or_else(|| order.clone().find(|&c| self.chunk_free[c] != 0))
     }
 }
@@ -96,6 +129,10 @@ pub(crate) struct Pool {
     usable: VVec<u64>,
     /// What the park times count from.
     epoch: Instant<Monotonic>,
+    /// Pages with their `lost` bit set that are still in use; changed under `free`'s lock, read
+    /// without it, so that every fault and request asks [`Self::is_lost`] for nothing while no
+    /// page is lost (a lock per page costs more than the page's migration work under lockdep).
+    lost_pages: AtomicUsize,
 }
 
 impl Pool {
@@ -123,6 +160,10 @@ impl Pool {
             .iter()
             .filter(|&&n| usize::from(n) == CHUNK_PAGES)
             .count();
+        let partial_chunks = chunk_free
+            .iter()
+            .filter(|&&n| n != 0 && usize::from(n) != CHUNK_PAGES)
+            .count();
         let mut used = VVec::new();
         used.resize(chunks.div_ceil(WORD_BITS), 0u64, GFP_KERNEL)?;
         let mut parked_ms = VVec::new();
@@ -138,16 +179,18 @@ impl Pool {
                 used,
                 parked_ms,
                 lost,
-                lost_pages: 0,
                 pages,
                 free_chunks,
+                partial_chunks,
                 current: 0,
+                next_chunk: 0,
                 open: true,
             }),
             span: total,
             lendable: pages,
             usable: usable_bits,
             epoch: Instant::<Monotonic>::now(),
+            lost_pages: AtomicUsize::new(0),
         }))
     }
 
@@ -167,10 +210,8 @@ impl Pool {
         let w = words.clone().find(|&w| free.bits[w] != 0)?;
         let bit = free.bits[w].trailing_zeros() as usize;
         free.bits[w] &= !(1u64 << bit);
-        if free.huge_free(c) {
-            free.free_chunks -= 1;
-        }
-        free.chunk_free[c] -= 1;
+        let left = free.chunk_free[c] - 1;
+        free.set_chunk_free(c, left);
         free.pages -= 1;
         free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         free.parked_ms[c] = self.now_ms();
@@ -185,10 +226,13 @@ impl Pool {
         if !free.open || free.free_chunks == 0 {
             return None;
         }
-        let c = (0..free.chunks()).find(|&c| free.huge_free(c))?;
+        let n = free.chunks();
+        let c = (0..n)
+            .map(|k| (free.next_chunk + k) % n)
+            .find(|&c| free.huge_free(c))?;
+        free.next_chunk = (c + 1) % n;
         free.bits[c * CHUNK_WORDS..(c + 1) * CHUNK_WORDS].fill(0);
-        free.chunk_free[c] = 0;
-        free.free_chunks -= 1;
+        free.set_chunk_free(c, 0);
         free.pages -= CHUNK_PAGES;
         free.used[c / WORD_BITS] |= 1u64 << (c % WORD_BITS);
         free.parked_ms[c] = self.now_ms();
@@ -200,27 +244,37 @@ impl Pool {
     /// [`Self::alloc_chunk`] (a chunk may come back page by page). Never sleeps.
     pub(crate) fn free(&self, index: u32, order: u32) {
         let first = index as usize;
-        let count = 1usize << order;
+        let end = (first + (1usize << order)).min(self.span);
         let mut twice = None;
         let mut free = self.free.lock();
-        for page in first..(first + count).min(self.span) {
+        // A bitmap word at a time (a huge page is eight), not a page at a time: `folio_free` runs
+        // once per 2 MiB fault-back, with interrupts off.
+        let mut page = first;
+        while page < end {
             let (w, bit) = (page / WORD_BITS, page % WORD_BITS);
-            if free.bits[w] & (1u64 << bit) != 0 {
-                // A bug elsewhere; counting the page again would corrupt the pool.
-                twice = Some(page);
-                continue;
+            let n = (WORD_BITS - bit).min(end - page);
+            let mask = (u64::MAX >> (WORD_BITS - n)) << bit;
+            let already = free.bits[w] & mask;
+            if already != 0 {
+                // A bug elsewhere; counting those pages again would corrupt the pool.
+                twice = Some(w * WORD_BITS + already.trailing_zeros() as usize);
             }
-            free.bits[w] |= 1u64 << bit;
-            if free.lost[w] & (1u64 << bit) != 0 {
-                free.lost[w] &= !(1u64 << bit);
-                free.lost_pages -= 1;
+            let freed = mask & !already;
+            free.bits[w] |= freed;
+            let lost = free.lost[w] & freed;
+            if lost != 0 {
+                free.lost[w] &= !lost;
+                self.lost_pages
+                    .fetch_sub(lost.count_ones() as usize, Ordering::Release);
             }
+            // A chunk is whole words, so the word's pages are all of chunk `c`.
             let c = page / CHUNK_PAGES;
-            free.chunk_free[c] += 1;
-            free.pages += 1;
-            if free.huge_free(c) {
-                free.free_chunks += 1;
-            }
+            let count = freed.count_ones() as usize;
+            // CAST: A chunk's free count stays at most `CHUNK_PAGES`, which fits `u16`.
+            let now = free.chunk_free[c] + count as u16;
+            free.set_chunk_free(c, now);
+            free.pages += count;
+            page += n;
         }
         drop(free);
         if let Some(page) = twice {
@@ -261,6 +315,26 @@ impl Pool {
         Ok(runs)
     }
 
+    /// The first page of the first chunk from the one holding page `from` on that has a page in
+    /// use, or `None`: what eviction walks, so that its cost follows the pages in use rather than
+    /// the size of the pool.
+    pub(crate) fn next_used_chunk(&self, from: usize) -> Option<usize> {
+        let free = self.free.lock();
+        (from / CHUNK_PAGES..free.chunks())
+            .find(|&c| usize::from(free.chunk_free[c]) < self.chunk_lendable(c))
+            .map(|c| c * CHUNK_PAGES)
+    }
+
+    /// How many pages of chunk `c` the pool lends.
+    fn chunk_lendable(&self, c: usize) -> usize {
+        let at = c * CHUNK_WORDS;
+        let end = (at + CHUNK_WORDS).min(self.usable.len());
+        self.usable[at..end]
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum()
+    }
+
     /// Milliseconds since the pool's epoch.
     fn now_ms(&self) -> i64 {
         (Instant::<Monotonic>::now() - self.epoch).as_millis()
@@ -283,13 +357,17 @@ impl Pool {
         for (w, &usable) in self.usable.iter().enumerate() {
             let newly = usable & !free.bits[w] & !free.lost[w];
             free.lost[w] |= newly;
-            free.lost_pages += newly.count_ones() as usize;
+            self.lost_pages
+                .fetch_add(newly.count_ones() as usize, Ordering::Release);
         }
-        free.lost_pages
+        self.lost_pages.load(Ordering::Acquire)
     }
 
     /// Whether page `index` is in use and lost ([`Self::mark_in_use_lost`]).
     pub(crate) fn is_lost(&self, index: usize) -> bool {
+        if self.lost_pages.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         let free = self.free.lock();
         free.lost
             .get(index / WORD_BITS)
@@ -298,7 +376,7 @@ impl Pool {
 
     /// How many pages in use are lost.
     pub(crate) fn lost_count(&self) -> usize {
-        self.free.lock().lost_pages
+        self.lost_pages.load(Ordering::Acquire)
     }
 
     /// Stops handing out pages, until [`Self::reopen`].
@@ -484,6 +562,92 @@ mod tests {
         assert_eq!(pool.free_count(), CHUNK_PAGES - 1);
         assert_eq!(pool.free_chunks(), 0);
         pool.free(other, 0);
+        assert_eq!(pool.free_chunks(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_huge_page_freed_over_a_freed_page_counts_the_rest() -> Result {
+        // Chunk 0 short (reserved VRAM below page 3), chunk 1 whole.
+        let pool = pool(2 * CHUNK_PAGES, &[3..2 * CHUNK_PAGES as u32])?;
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(huge, CHUNK_PAGES as u32);
+        pool.free(huge + 70, 0);
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert_eq!(pool.free_count(), 2 * CHUNK_PAGES - 3);
+        assert_eq!(pool.free_chunks(), 1);
+        assert_eq!(pool.alloc_chunk(), Some(huge));
+        Ok(())
+    }
+
+    #[test]
+    fn a_lost_huge_page_freed_is_no_longer_lost() -> Result {
+        let pool = pool(2 * CHUNK_PAGES, &[0..2 * CHUNK_PAGES as u32])?;
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(pool.mark_in_use_lost(), CHUNK_PAGES + 1);
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert_eq!(pool.lost_count(), 1);
+        assert!((0..CHUNK_PAGES).all(|i| !pool.is_lost(huge as usize + i)));
+        assert!(pool.is_lost(page as usize));
+        Ok(())
+    }
+
+    #[test]
+    fn eviction_walks_only_chunks_with_pages_in_use() -> Result {
+        // Chunk 0 short (reserved VRAM below page 100), chunks 1-3 whole, chunk 4 short.
+        let pool = pool(5 * CHUNK_PAGES, &[100..4 * CHUNK_PAGES as u32 + 7])?;
+        assert!(pool.next_used_chunk(0).is_none());
+        let huge = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(huge), 1);
+        // A single page comes from a short chunk: 0.
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(page), 0);
+        assert!(pool.next_used_chunk(0) == Some(0));
+        assert!(pool.next_used_chunk(CHUNK_PAGES) == Some(CHUNK_PAGES));
+        // Chunks 2 and 3 are wholly free, chunk 4's lendable pages too: nothing after chunk 1.
+        assert!(pool.next_used_chunk(2 * CHUNK_PAGES).is_none());
+        pool.free(page, 0);
+        assert!(pool.next_used_chunk(0) == Some(CHUNK_PAGES));
+        pool.free(huge, crate::mm::HUGE_ORDER);
+        assert!(pool.next_used_chunk(0).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn whole_chunks_are_handed_out_in_turn() -> Result {
+        let pool = pool(4 * CHUNK_PAGES, &[0..4 * CHUNK_PAGES as u32])?;
+        let first = pool.alloc_chunk().ok_or(ENOSPC)?;
+        let second = pool.alloc_chunk().ok_or(ENOSPC)?;
+        assert_eq!((chunk_of(first), chunk_of(second)), (0, 1));
+        // The search goes on after the last chunk taken, and wraps round to a freed one.
+        pool.free(first, crate::mm::HUGE_ORDER);
+        assert_eq!(chunk_of(pool.alloc_chunk().ok_or(ENOSPC)?), 2);
+        assert_eq!(chunk_of(pool.alloc_chunk().ok_or(ENOSPC)?), 3);
+        assert_eq!(chunk_of(pool.alloc_chunk().ok_or(ENOSPC)?), 0);
+        assert!(pool.alloc_chunk().is_none());
+        assert_eq!(pool.free_chunks(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn partial_chunks_are_counted_as_pages_come_and_go() -> Result {
+        // Chunk 0 whole, chunk 1 short: partial from the start.
+        let pool = pool(2 * CHUNK_PAGES, &[0..CHUNK_PAGES as u32 + 3])?;
+        assert_eq!(pool.free.lock().partial_chunks, 1);
+        let mut short = KVec::new();
+        for _ in 0..3 {
+            short.push(pool.alloc().ok_or(ENOSPC)?, GFP_KERNEL)?;
+        }
+        // Chunk 1 is full now: no partial chunk, and the next page breaks chunk 0.
+        assert_eq!(pool.free.lock().partial_chunks, 0);
+        let page = pool.alloc().ok_or(ENOSPC)?;
+        assert_eq!(chunk_of(page), 0);
+        assert_eq!(pool.free.lock().partial_chunks, 1);
+        pool.free(short[0], 0);
+        assert_eq!(pool.free.lock().partial_chunks, 2);
+        pool.free(page, 0);
+        assert_eq!(pool.free.lock().partial_chunks, 1);
         assert_eq!(pool.free_chunks(), 1);
         Ok(())
     }

@@ -17,12 +17,18 @@ setup() {
 	cat /proc/swaps
 }
 
-if (setup) && ps-bench --sizes "$(arg sizes)" --repeat "$(arg repeat)" --json /tmp/bench.json >/tmp/bench.txt 2>&1; then
+# ps.instructions=1: the host runs this guest under -icount shift=0 (its clock counts instructions).
+set -- --sizes "$(arg sizes)" --repeat "$(arg repeat)" --peers "$(arg peers)"
+[ -z "$(arg ops)" ] || set -- "$@" --ops "$(arg ops)"
+[ "$(arg instructions)" != 1 ] || set -- "$@" --instructions
+# Each result line reaches the console as it comes (a long run's progress, and what it measured
+# if the host stops it).
+if (setup) && { ps-bench "$@" --json /tmp/bench.json 2>&1; echo $? >/tmp/bench.rc; } | tee /tmp/bench.txt &&
+	[ "$(cat /tmp/bench.rc)" = 0 ]; then
 	rc=0
 else
 	rc=1
 fi
-cat /tmp/bench.txt 2>/dev/null
 {
 	echo BENCH-TABLE
 	cat /tmp/bench.txt 2>/dev/null

@@ -65,6 +65,22 @@ expect_dmesg() {
 	dmesg_since | grep -qE -- "$1" || fail "$2: no kernel log line matches /$1/"
 }
 
+. /tests/probe-line.sh
+
+# expect_probe BDF FIELD=ERE...: the last probe line of the device at BDF since the mark has the
+# format probe-line.sh parses, and each named field of it matches its ERE whole, e.g.
+# `expect_probe "$bdf" chip=GP100 pages=4193472 cpu_copy='avx2|sse4\.1|io'`.
+expect_probe() {
+	local bdf=$1 line diff
+	shift
+	line=$(dmesg_since | grep -F "$MODULE $bdf: " | grep -F ' lends ' | tail -n 1)
+	[ -n "$line" ] || fail "no probe line of $bdf since the mark"
+	line=${line#*"$MODULE $bdf: "}
+	probe_parse "$line" ||
+		fail "the probe line of $bdf does not have the format probe-line.sh parses (stopped at: $probe_rest): $line"
+	diff=$(probe_check "$@") || fail "probe line of $bdf: $(printf '%s\n' "$diff" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')"
+}
+
 # The PCI addresses of every device with vendor:device $1 (e.g. "1af4 1110"), in bus order.
 pci_devices() {
 	local vendor=0x${1% *} device=0x${1#* } d
@@ -235,6 +251,73 @@ suspend_to_ram() {
 	echo deep >/sys/power/mem_sleep
 	echo "PSHOST suspend" >/dev/ttyS1
 	echo mem >/sys/power/state || fail "suspend to RAM failed"
+}
+
+# ---- PCI Express error injection (/dev/aer_inject, CONFIG_PCIEAER_INJECT) ----
+
+# le32 VALUE: VALUE as four little-endian bytes in printf's octal escapes.
+le32() {
+	local v=$1 i
+	for i in 0 8 16 24; do
+		printf '\\%03o' $(((v >> i) & 255))
+	done
+}
+
+# aer_error BDF UNCOR_STATUS: writes /tmp/aer_error_inj, the struct /dev/aer_inject takes for an
+# uncorrectable error with that status on the device at BDF (domain 0).
+aer_error() {
+	local bdf=$1 bus dev fn format
+	bus=$((0x$(echo "$bdf" | cut -d: -f2)))
+	dev=$((0x$(echo "$bdf" | cut -d: -f3 | cut -d. -f1)))
+	fn=$(echo "$bdf" | cut -d. -f2)
+	# struct aer_error_inj: u8 bus, dev, fn (and a pad byte); u32 uncor_status, cor_status,
+	# header_log0..3, domain.
+	format=$(printf '\\%03o\\%03o\\%03o\\000' "$bus" "$dev" "$fn")
+	format="$format$(le32 "$2")$(le32 0)$(le32 0)$(le32 0)$(le32 0)$(le32 0)$(le32 0)"
+	# shellcheck disable=SC2059 # the format is the escaped bytes
+	printf "$format" >/tmp/aer_error_inj
+	expect_eq "$(wc -c </tmp/aer_error_inj)" 32 "size of struct aer_error_inj"
+}
+
+# aer_inject_written BDF: injects the error aer_error wrote and waits until the kernel's recovery of
+# it (on the device at BDF) is over.
+aer_inject_written() {
+	check dd if=/tmp/aer_error_inj of=/dev/aer_inject bs=32 count=1 status=none
+	wait_until "the recovery of $1" "dmesg_since | grep -qE 'device recovery (successful|failed)'"
+	expect_dmesg "device recovery successful" "recovery of $1"
+}
+
+# aer_inject BDF UNCOR_STATUS: injects an uncorrectable error with that status on the device at
+# BDF (domain 0) and waits until the kernel's recovery of it is over.
+aer_inject() {
+	aer_error "$1" "$2"
+	aer_inject_written "$1"
+}
+
+# root_port_of BDF: the PCI address of the port above the device at BDF.
+root_port_of() { basename "$(dirname "$(readlink -f "/sys/bus/pci/devices/$1")")"; }
+
+# aer_device BDF: the device at BDF is a PCI Express endpoint with AER behind a root port.
+aer_device() {
+	[ -e /dev/aer_inject ] || fail "no /dev/aer_inject (CONFIG_PCIEAER_INJECT)"
+	[ -e "/sys/bus/pci/devices/$1/aer_dev_fatal" ] || fail "$1 has no AER capability the kernel sees"
+	info "$1 behind $(root_port_of "$1")"
+}
+
+# link_down N BDF: the PCI Express link of emulated board N (at BDF) goes down (the host signals its
+# gpu-model); returns once its configuration space reads all ones.
+link_down() {
+	echo "PSHOST linkdown $1" >/dev/ttyS1
+	wait_until "the link of $2 is down" \
+		"[ \"\$(od -An -tx1 -N2 /sys/bus/pci/devices/$2/config | tr -d ' ')\" = ffff ]"
+}
+
+# mmu_hang N: the MMU of emulated board N hangs (the host signals its gpu-model): no invalidate
+# completes until a reset. Returns once the host has passed it on.
+mmu_hang() {
+	echo "PSHOST mmuhang $1" >/dev/ttyS1
+	# The host polls the results port about once a second.
+	sleep 3
 }
 
 # held_across WHAT CMD...: a process parks 64 MiB (`ps-test hold`), CMD runs (WHAT: a suspend, a
@@ -432,11 +515,23 @@ thp_mode() {
 	expect_match "$(cat $THP_PMD_ENABLED)" "\[inherit\]" "$THP_PMD_ENABLED"
 }
 
+# self_test WHAT [SCENARIO...]: `ps-test` with its output on the console; when it fails, the
+# failure line names WHAT and each failed scenario with its reason, which is all CI shows.
+self_test() {
+	local what=$1 out
+	shift
+	out=$(ps-test "$@" 2>&1) || {
+		echo "$out"
+		fail "$what: $(echo "$out" | sed -n 's/^\([a-z0-9_]*\): FAIL: /\1: /p' | tr '\n' ';')"
+	}
+	echo "$out"
+}
+
 # self_test_under MODE: `ps-test` as users run it, then every scenario that needs huge pages.
 self_test_under() {
 	thp_mode "$1"
 	ps_ready
-	ps-test || fail "ps-test (the self-test) under THP $1"
-	ps-test thp thp_unaligned thp_fork thp_partial_unmap thp_mremap || fail "ps-test thp scenarios under THP $1"
+	self_test "ps-test (the self-test) under THP $1"
+	self_test "ps-test thp scenarios under THP $1" thp thp_unaligned thp_fork thp_partial_unmap thp_mremap
 	expect_match "$(cat $THP_ENABLED)" "\[$1\]" "THP mode after ps-test"
 }

@@ -8,7 +8,7 @@ KDIR=${KDIR:-$PS_CACHE/test-kernel}
 OUT=$REPO/out/vm
 TOOLS_BIN=$REPO/out/tools/release
 TOOLS=(ps-status ps-migrate ps-test ps-stress ps-bench ps-tierd)
-GPU_MODEL=$REPO/out/gpu-model/release/gpu-model
+GPU_MODEL=${PS_GPU_MODEL:-$REPO/out/gpu-model/release/gpu-model}
 # The trixie chroot whose QEMU has vfio-user-pci (scripts/setup.sh).
 QEMU_CHROOT=${PS_QEMU_CHROOT:-$PS_CACHE/qemu-chroot}
 TOOLS+=(ps-fuzz)
@@ -26,25 +26,40 @@ MODULES_DIR=$KDIR
 MODULE_DEST=extra
 TEST_HMM_KO=$KDIR/lib/test_hmm.ko
 TEST_KDIR=$KDIR
-MODULE_KO=$REPO/pseudoscopic.ko
+# PS_MODULE_KO: another build of the module to put in the guests (a benchmark of an older one).
+MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
+KUNIT_KO=$REPO/out/kunit-module/pseudoscopic.ko
 INITRAMFS=$OUT/initramfs.cpio
 
-# use_kernel test|debug|debian-SERIES: the kernel the next guests boot (KERNEL_IMAGE, KVER), the
-# module built for it, its modules directory (MODULES_DIR: modules.order, modules.builtin...) and
-# their initramfs.  The debug kernel (KASAN, kmemleak, fault injection; `make setup`) needs the
-# module built against its own tree (`make modules-debug`, into out/debug-module/). Debian's kernel
-# of SERIES (7.3, 7.2) is the one in the Debian chroot of `make setup` (part distro),
-# $PS_CACHE/distro-SERIES, with the module `make install` built there through DKMS
+# use_kernel test|debug|test-7.2|debian-SERIES: the kernel the next guests boot (KERNEL_IMAGE,
+# KVER), the module built for it, its modules directory (MODULES_DIR: modules.order,
+# modules.builtin...) and their initramfs.  The debug kernel (KASAN, kmemleak, fault injection;
+# `make setup`) needs the module built against its own tree (`make modules-debug`, into
+# out/debug-module/), and our 7.2 test kernel too (`make modules-7.2`, into out/module-7.2/).
+# Debian's kernel of SERIES (7.3, 7.2) is the one in the Debian chroot of `make setup` (part
+# distro), $PS_CACHE/distro-SERIES, with the module `make install` built there through DKMS
 # (tests/host/distro-install.sh). Returns 3 with SKIP_REASON set when setup found no Debian kernel
-# of the series (that path is then a file saying why).
+# of the series or no 7.2 source (that path is then a file saying why).
 use_kernel() {
 	TEST_HMM_KO=
+	KUNIT_KO=
 	case "$1" in
-	test | debug)
+	test | debug | test-7.2)
 		if [ "$1" = test ]; then
 			KDIR=$TEST_KDIR
-			MODULE_KO=$REPO/pseudoscopic.ko
+			MODULE_KO=${PS_MODULE_KO:-$REPO/pseudoscopic.ko}
+			KUNIT_KO=$REPO/out/kunit-module/pseudoscopic.ko
 			INITRAMFS=$OUT/initramfs.cpio
+		elif [ "$1" = test-7.2 ]; then
+			KDIR=$PS_CACHE/test-kernel-7.2
+			if [ ! -d "$KDIR" ]; then
+				SKIP_REASON="our Linux 7.2 test kernel: $(cat "$KDIR" 2>/dev/null || echo "not built at $KDIR (make setup)")"
+				return 3
+			fi
+			MODULE_KO=$REPO/out/module-7.2/pseudoscopic.ko
+			KUNIT_KO=$REPO/out/kunit-module-7.2/pseudoscopic.ko
+			INITRAMFS=$OUT/initramfs-test-7.2.cpio
+			[ -f "$MODULE_KO" ] || die "$MODULE_KO is not built (run 'make modules-7.2')"
 		else
 			KDIR=$PS_CACHE/debug-kernel
 			MODULE_KO=$REPO/out/debug-module/pseudoscopic.ko
@@ -72,7 +87,7 @@ use_kernel() {
 		[ -n "$MODULE_KO" ] || die "no DKMS-built module in $MODULES_DIR/updates/dkms (tests/host/distro-install.sh)"
 		INITRAMFS=$OUT/initramfs-$1.cpio
 		;;
-	*) die "unknown kernel '$1' (test, debug, debian-7.3 or debian-7.2)" ;;
+	*) die "unknown kernel '$1' (test, debug, test-7.2, debian-7.3 or debian-7.2)" ;;
 	esac
 }
 
@@ -122,12 +137,12 @@ build_initramfs() {
 		mkdir -p "$stage/dkms"
 		cp "$dkms_ko" "$stage/dkms/"
 	fi
-	# The module with its KUnit suites (make modules-kunit), for the group kunit: built against the
-	# test kernel, so only that kernel's guests get it.
-	local kunit_ko=$REPO/out/kunit-module/pseudoscopic.ko
-	if [ -f "$kunit_ko" ] && [ "$(/sbin/modinfo -F vermagic "$kunit_ko" | cut -d' ' -f1)" = "$KVER" ]; then
+	# The module with its KUnit suites (make modules-kunit, modules-7.2), for the groups that run
+	# them: built against one of our test kernels, so only that kernel's guests get it.
+	if [ -n "$KUNIT_KO" ] && [ -f "$KUNIT_KO" ] &&
+		[ "$(/sbin/modinfo -F vermagic "$KUNIT_KO" | cut -d' ' -f1)" = "$KVER" ]; then
 		mkdir -p "$stage/kunit"
-		cp "$kunit_ko" "$stage/kunit/"
+		cp "$KUNIT_KO" "$stage/kunit/"
 	fi
 	cp -r "$REPO/tests/guest" "$stage/tests"
 	install -m 0755 "$REPO/tests/guest/init" "$stage/init"

@@ -10,8 +10,16 @@
 # virtio swap disk and nothing (tests/guest/bench-tier.sh); the table in out/bench/tier.{txt,json}.
 # Exits non-zero, saying which part (and configuration), if a run failed or a part could not run.
 #
-# Environment: BENCH_PARTS (default "park dma tier": which parts run), BENCH_SIZES (MiB, default
-# 16,64), BENCH_REPEAT (default 3), BENCH_CPU_COPY (default auto: the module's cpu_copy=
+# The parts `icount` and `scale` (issue 19) run the guest under QEMU -icount shift=0, where its clock
+# counts instructions: instructions per page, two runs side by side (out/bench/icount.{txt,json}),
+# and pseudoscopic alone from 16 MiB to 4 GiB with a plot of cost per page against size
+# (out/bench/scale.{txt,json,svg}).
+#
+# Environment: BENCH_PARTS (default "park icount scale dma tier": which parts run), BENCH_SIZES (MiB,
+# default 16,64), BENCH_REPEAT (default 3), BENCH_ICOUNT_SIZES (default 16,64), BENCH_SCALE_SIZES
+# (default 16,64,256,1024,4096), BENCH_SCALE_RAM (the scale guest's RAM, default 6G),
+# BENCH_SCALE_OPS (ps-bench --ops of the scale part, default park,residency,fault-seq,unbind,evict),
+# BENCH_CPU_COPY (default auto: the module's cpu_copy=
 # parameter), BENCH_DMA_SECONDS (default 20); for the tiering part BENCH_TIER_RAM (the small
 # guest's RAM, MiB, default 512; the workload is 2.5 times it, its hot set a quarter),
 # BENCH_TIER_SECONDS (measured seconds per run, default 20), BENCH_TIER_FILL (MiB/s the workload
@@ -37,28 +45,61 @@ keep_results() {
 }
 
 # part NAME: the part is in BENCH_PARTS.
-part() { [[ " ${BENCH_PARTS:-park dma tier} " == *" $1 "* ]]; }
+part() { [[ " ${BENCH_PARTS:-park icount scale dma tier} " == *" $1 "* ]]; }
+
+# park_guest NAME MEMORY VRAM APPEND [QEMU args...]: one guest running ps-bench (tests/guest/bench.sh)
+# with MEMORY of RAM and VRAM of emulated VRAM; its table and JSON in $bench/NAME.{txt,json}.
+park_guest() {
+	local name=$1 memory=$2 size=$3 append=$4 dir=$OUT/bench-$1
+	shift 4
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	mapfile -t vram < <(ivshmem_args vram0 "$size")
+	PS_VM_MEMORY=$memory qemu_cmd "$dir/console.log" "$dir/results.log" \
+		"ps.mode=bench ps.cpu_copy=${BENCH_CPU_COPY:-auto} $append" "${vram[@]}" "$@"
+	timeout -k 10 "${BENCH_TIMEOUT:-3600}" "${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 ||
+		die "$name: the guest did not finish (status $?); console log in $dir/console.log"
+	keep_results "$dir" "$name"
+	cat "$bench/$name.txt"
+	echo "results: $bench/$name.json"
+}
+
+# Under -icount shift=0 the guest's clock advances 1 ns per guest instruction and never while it
+# sleeps: every guest clock reading counts instructions, whatever the host is doing.
+ICOUNT=(-icount shift=0,sleep=off)
+
+# What a part needs and `make bench` does not build, checked before any guest runs: `make bench`
+# builds the model; the chroot whose QEMU serves it comes from `make setup`.
+if part dma; then
+	[ -x "$GPU_MODEL" ] || die "copy-engine part not run: no gpu-model at $GPU_MODEL (run 'make gpu-model')"
+	[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] ||
+		die "copy-engine part not run: no QEMU chroot with vfio-user at $QEMU_CHROOT (run 'make setup')"
+fi
 
 build_initramfs
 if part park; then
-mapfile -t vram < <(ivshmem_args vram0 1G)
-export PS_VM_MEMORY=4G
-qemu_cmd "$bench/console.log" "$bench/results.log" \
-	"ps.mode=bench ps.sizes=${BENCH_SIZES:-16,64} ps.repeat=${BENCH_REPEAT:-3} ps.cpu_copy=${BENCH_CPU_COPY:-auto}" \
-	"${vram[@]}"
-rm -f "$bench/console.log" "$bench/results.log"
-timeout -k 10 "${BENCH_TIMEOUT:-3600}" "${QEMU_CMD[@]}" </dev/null >"$bench/qemu.out" 2>&1 ||
-	die "the guest did not finish (status $?); console log in $bench/console.log"
-keep_results "$bench" bench
-cat "$bench/bench.txt"
-echo "results: $bench/bench.json"
+	park_guest bench 4G 1G "ps.sizes=${BENCH_SIZES:-16,64} ps.repeat=${BENCH_REPEAT:-3} ps.peers=pseudoscopic,test_hmm,zram"
+fi
+
+# Instructions per page, pseudoscopic against test_hmm and zram: two runs, side by side.
+if part icount; then
+	park_guest icount 4G 1G \
+		"ps.sizes=${BENCH_ICOUNT_SIZES:-16,64} ps.repeat=2 ps.peers=pseudoscopic,test_hmm,zram ps.instructions=1" \
+		"${ICOUNT[@]}"
+fi
+
+# How the cost per page grows from MiB to GiB: pseudoscopic alone (test_hmm's device memory is RAM,
+# and zram's too), a pool of 8 GiB, buffers up to 4 GiB in a guest with room for the largest.
+if part scale; then
+	park_guest scale "${BENCH_SCALE_RAM:-6G}" 8G \
+		"ps.sizes=${BENCH_SCALE_SIZES:-16,64,256,1024,4096} ps.repeat=1 ps.peers=pseudoscopic ps.instructions=1 ps.ops=${BENCH_SCALE_OPS:-park,residency,fault-seq,unbind,evict}" \
+		"${ICOUNT[@]}"
+	"$TOOLS_BIN/ps-bench" plot --svg "$bench/scale.svg" "$bench/scale.json" ||
+		die "scale: no plot of $bench/scale.json"
+	echo "plot: $bench/scale.svg"
 fi
 
 if part dma; then
-# `make bench` builds the model; the chroot whose QEMU serves it comes from `make setup`.
-[ -x "$GPU_MODEL" ] || die "copy-engine part not run: no gpu-model at $GPU_MODEL (run 'make gpu-model')"
-[ -x "$QEMU_CHROOT/usr/bin/qemu-system-x86_64" ] ||
-	die "copy-engine part not run: no QEMU chroot with vfio-user at $QEMU_CHROOT (run 'make setup')"
 dir=$OUT/bench-dma
 rm -rf "$dir"
 mkdir -p "$dir"

@@ -75,13 +75,23 @@ start_group_gpus() {
 	done
 }
 
+# host_defines HOST_FILE FUNCTION: the group's host part defines FUNCTION, itself or through a
+# host part it sources (a group made of others' cases, e.g. linux-7.2).
+host_defines() {
+	[ -f "$1" ] && (
+		. "$REPO/tests/vm/host-lib.sh"
+		. "$1"
+		declare -F "$2"
+	) >/dev/null 2>&1
+}
+
 # Host-side checks: a case `case_X` of a group may have a `host_X` in the group's host part
 # (HOST_FILE, tests/vm/groups/GROUP.sh) that runs on the host after the guest is done (with bash,
 # tests/vm/host-lib.sh and that file sourced), e.g. to check the gpu-model's register log or VRAM.
 # Prints the reason on failure.
 host_check() {
 	local host_file=$1 case=$2 dir=$3 reason
-	[ -f "$host_file" ] && grep -q "^host_$case() *{" "$host_file" || return 0
+	host_defines "$host_file" "host_$case" || return 0
 	# Not "... | grep . && return 1": under pipefail the failed check's own exit status would make
 	# that pipeline fail and the check pass.
 	reason=$(
@@ -104,7 +114,7 @@ host_check() {
 group_cases() {
 	local file=$1 host_file=$2
 	group_case_names "$GROUP_DIR" "$file"
-	[ -f "$host_file" ] && grep -q '^host_cases() *{' "$host_file" || return 0
+	host_defines "$host_file" host_cases || return 0
 	(
 		. "$REPO/tests/vm/host-lib.sh"
 		. "$host_file"
@@ -112,13 +122,33 @@ group_cases() {
 	)
 }
 
-# Requests the guest of a group with "# vm: qmp" makes of the host, as lines on the results port:
-# "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest suspended to RAM, run
-# the host part's host_while_suspended if it has one (e.g. to scramble emulated VRAM), then wake the
-# guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST woke N" or "PSHOST error
-# ..."), which host checks read (host-lib.sh host_woke).
+# Requests a guest makes of the host, as lines on the results port. "PSHOST linkdown N" (lib.sh
+# link_down): the link of emulated board N goes down (gpu-model's SIGUSR1); "PSHOST mmuhang N"
+# (lib.sh mmu_hang): the MMU of board N hangs (SIGUSR2). In a group with
+# "# vm: qmp", "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest
+# suspended to RAM, run the host part's host_while_suspended if it has one (e.g. to scramble
+# emulated VRAM), then wake the guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST
+# link down N", "PSHOST mmu hung N", "PSHOST woke N" or "PSHOST error ..."), which host checks read
+# (host-lib.sh host_woke).
 host_requests() {
-	local dir=$1 host_file=$2 n out
+	local dir=$1 host_file=$2 n out board fault signal
+	n=$(grep -cE '^PSHOST (linkdown|mmuhang) ' "$dir/results.log")
+	while [ "$HOST_FAULTS_DONE" -lt "$n" ]; do
+		HOST_FAULTS_DONE=$((HOST_FAULTS_DONE + 1))
+		read -r fault board < <(grep -E '^PSHOST (linkdown|mmuhang) ' "$dir/results.log" | tr -d '\r' |
+			sed -n "${HOST_FAULTS_DONE}s/^PSHOST \([a-z]*\) \([0-9]*\)\$/\1 \2/p")
+		case "$fault" in
+		linkdown) signal=USR1 fault="link down" ;;
+		*) signal=USR2 fault="mmu hung" ;;
+		esac
+		if [ -n "$board" ] && [ -n "${GPU_MODEL_PIDS[$board]:-}" ] &&
+			kill -"$signal" "${GPU_MODEL_PIDS[$board]}" 2>/dev/null; then
+			echo "PSHOST $fault $board" >>"$dir/host.log"
+		else
+			echo "PSHOST error: no emulated board '$board' for '$fault'" >>"$dir/host.log"
+		fi
+	done
+	[ "$GROUP_QMP" = 1 ] || return 0
 	n=$(grep -c '^PSHOST suspend' "$dir/results.log")
 	while [ "$HOST_REQUESTS_DONE" -lt "$n" ]; do
 		HOST_REQUESTS_DONE=$((HOST_REQUESTS_DONE + 1))
@@ -126,7 +156,7 @@ host_requests() {
 			echo "PSHOST error $HOST_REQUESTS_DONE: not suspended: $out" >>"$dir/host.log"
 			continue
 		fi
-		if [ -f "$host_file" ] && grep -q '^host_while_suspended() *{' "$host_file" && ! out=$(
+		if host_defines "$host_file" host_while_suspended && ! out=$(
 			. "$REPO/tests/vm/host-lib.sh"
 			. "$host_file"
 			HOST_DIR=$dir
@@ -147,14 +177,15 @@ host_requests() {
 run_guest() {
 	local dir=$1 host_file=$2 waited=0 done_for=0
 	HOST_REQUESTS_DONE=0
+	HOST_FAULTS_DONE=0
 	: >"$dir/host.log"
 	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	local qemu=$!
 	while kill -0 $qemu 2>/dev/null; do
 		sleep 1
 		waited=$((waited + 1))
+		host_requests "$dir" "$host_file"
 		if [ "$GROUP_QMP" = 1 ]; then
-			host_requests "$dir" "$host_file"
 			# After a wake from S3, QEMU (7.2, q35) may ignore the guest's ACPI power-off: once
 			# the guest is done, give it 30 s, then end QEMU through QMP.
 			if grep -q '^PSTEST DONE' "$dir/results.log"; then
@@ -301,10 +332,13 @@ run_group() {
 mkdir -p "$OUT"
 INITRAMFS_BUILT=()
 if [ $# -eq 0 ]; then
-	set -- $(cd "$GROUP_DIR" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
+	set -- $(bash "$REPO/tests/vm/list-groups.sh" groups)
 fi
 for g in "$@"; do
+	started=$SECONDS
 	run_group "$g"
+	# Where the suite's time goes (wall time, for the README's figures; no test asserts it).
+	printf 'TIME  %s: %d s\n' "$g" $((SECONDS - started))
 done
 summary="$PASSED passed, $FAILED failed"
 [ $SKIPPED -eq 0 ] || summary="$summary, $SKIPPED groups skipped"

@@ -85,6 +85,9 @@ pub struct Bar0 {
     used: bool,
     /// BAR0 reads all ones and ignores writes (`dead_after_reset`).
     dead: bool,
+    /// The PCI Express link is down (the host's SIGUSR1): no access reaches the board until the
+    /// link is reset.
+    link_down: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -179,6 +182,7 @@ impl Bar0 {
             guest: GuestMemory::default(),
             used: false,
             dead: false,
+            link_down: false,
         };
         bar0.bind_bar1_at_start();
         bar0
@@ -208,6 +212,10 @@ impl Bar0 {
     /// describe, and VRAM loses its contents (cleared), as when a board loses power. Guest memory
     /// mappings belong to QEMU and stay.
     pub fn reset(&mut self) {
+        if self.link_down {
+            self.link_down = false;
+            self.log_line("LINK up again: the reset retrained it");
+        }
         self.window = 0;
         self.bar1_block = start_bar1_block(&self.knobs);
         self.legacy_bar_blocks = [0; 2];
@@ -356,6 +364,15 @@ impl Bar0 {
 
     pub fn read(&mut self, offset: u64, data: &mut [u8]) -> io::Result<()> {
         self.used = true;
+        if self.link_down {
+            data.fill(0xff);
+            let _ = writeln!(
+                self.log,
+                "R{} {offset:#010x} = all ones (link down)",
+                data.len()
+            );
+            return Ok(());
+        }
         if self.dead {
             data.fill(0xff);
             let _ = writeln!(self.log, "R{} {offset:#010x} = all ones (dead)", data.len());
@@ -398,6 +415,10 @@ impl Bar0 {
 
     pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.used = true;
+        if self.link_down {
+            let _ = writeln!(self.log, "W{} {offset:#010x} lost (link down)", data.len());
+            return Ok(());
+        }
         if self.dead {
             let _ = writeln!(self.log, "W{} {offset:#010x} ignored (dead)", data.len());
             return Ok(());
@@ -472,7 +493,12 @@ impl Bar0 {
                     Ok(l) => lines = l,
                     Err(why) => return Err(self.reject("W", offset, 4, &why)),
                 }
-                if self.fifo.live_invalidate(offset as u32) && value >> 31 == 1 {
+                if self.fifo.live_invalidate(offset as u32)
+                    && value >> 31 == 1
+                    && self.fifo.mmu_hung()
+                {
+                    lines.push("MMU invalidate: not done, the MMU is hung".into());
+                } else if self.fifo.live_invalidate(offset as u32) && value >> 31 == 1 {
                     let inv = Invalidate::decode(value, self.fifo.invalidate_pdb());
                     let (tlb, dir) = self.bar1.invalidate(inv);
                     if self.bar1.emulated {
@@ -500,12 +526,21 @@ impl Bar0 {
 
     /// Lets the host and the copy engine run one step; true when something ran.
     pub fn service(&mut self) -> bool {
+        if self.link_down {
+            // No DMA crosses a link that is down: the engines make no progress.
+            return false;
+        }
         let mut mem = Mem {
             vram: &mut self.vram,
             sys: &self.guest,
         };
         let (lines, ran) = self.fifo.service(&mut mem);
         self.emit(lines);
+        if self.fifo.take_link_fault() {
+            // Once: the board that comes back after the reset keeps its link.
+            self.knobs.ce_fault = None;
+            self.drop_link();
+        }
         ran
     }
 
@@ -515,6 +550,12 @@ impl Bar0 {
     /// pages of the rest of VRAM (an access beyond the emulated VRAM is logged); `false` when that
     /// is beyond VRAM or the pages the model keeps.
     pub fn bar1_access(&mut self, offset: u64, read: Option<&mut [u8]>, write: &[u8]) -> bool {
+        if self.link_down {
+            if let Some(data) = read {
+                data.fill(0xff);
+            }
+            return true;
+        }
         if self.bar1.is_virtual() {
             let mut mem = Mem {
                 vram: &mut self.vram,
@@ -551,6 +592,35 @@ impl Bar0 {
             vram: &mut self.vram,
             sys: &self.guest,
         }
+    }
+
+    /// The PCI Express link goes down, as when a board falls off the bus: every access from the
+    /// host completes with all ones (reads) or is lost (writes), BAR1 reads all ones, the engines
+    /// stop, until a reset (the root port's secondary bus reset) retrains the link.
+    pub fn drop_link(&mut self) {
+        if self.link_down {
+            return;
+        }
+        self.link_down = true;
+        self.vram.fill_ones();
+        self.log_line(
+            "LINK down: every access reads all ones or is lost, the engines stop, until a reset",
+        );
+    }
+
+    /// The MMU hangs ([`Fifo::hang_mmu`]) until a reset: BAR1's page tables can still be
+    /// written, but no invalidate completes or drops a translation.
+    pub fn hang_mmu(&mut self) {
+        if self.fifo.mmu_hung() {
+            return;
+        }
+        self.fifo.hang_mmu();
+        self.log_line("MMU hung: no invalidate completes or takes effect until a reset");
+    }
+
+    /// Whether the link is down ([`Self::drop_link`]).
+    pub fn link_down(&self) -> bool {
+        self.link_down
     }
 
     /// Whether the host polls for work (Pascal) instead of waiting for doorbells.
@@ -737,6 +807,30 @@ pub(crate) mod tests {
         assert_eq!(read32(&mut t, 0x118128).unwrap() & 1, 1);
         assert_eq!(read32(&mut t, 0x118234).unwrap() & 0xff, 0xff);
         assert!(read32(&mut t, 0x2240c).is_err());
+    }
+
+    #[test]
+    fn a_link_that_is_down_reads_all_ones_until_a_reset() {
+        let (mut b, log) = bar0("v100", Knobs::default());
+        let boot = read32(&mut b, 0x0).unwrap();
+        assert!(b.vram.write(0x1000, &[0x5a; 64]));
+        b.drop_link();
+        assert!(b.link_down());
+        assert_eq!(read32(&mut b, 0x0).unwrap(), u32::MAX);
+        // Writes are lost (not refused), BAR1 and VRAM read all ones, the engines stop.
+        b.write(0x1700, &0x1234u32.to_le_bytes()).unwrap();
+        assert_eq!(read32(&mut b, 0x1700).unwrap(), u32::MAX);
+        let mut data = [0u8; 8];
+        assert!(b.bar1_access(1 << 40, Some(&mut data), &[]));
+        assert_eq!(data, [0xff; 8]);
+        assert!(b.vram.bytes().iter().all(|&v| v == 0xff));
+        assert!(!b.service());
+        b.reset();
+        assert!(!b.link_down());
+        assert_eq!(read32(&mut b, 0x0).unwrap(), boot);
+        let text = log.text();
+        assert!(text.contains("LINK down"));
+        assert!(text.contains("LINK up again"));
     }
 
     #[test]

@@ -285,6 +285,12 @@ mod tests {
         b.write(offset, &v.to_le_bytes()).unwrap();
     }
 
+    fn r32(b: &mut Bar0, offset: u64) -> u32 {
+        let mut d = [0; 4];
+        b.read(offset, &mut d).unwrap();
+        u32::from_le_bytes(d)
+    }
+
     fn bar1_read32(b: &mut Bar0, offset: u64) -> u32 {
         let mut d = [0; 4];
         assert!(b.bar1_access(offset, Some(&mut d), &[]));
@@ -462,6 +468,35 @@ mod tests {
             assert_eq!(bar1_read32(&mut b, 0), 0xbbbb_bbbb, "{board}: PD0 cached");
             invalidate_all(&mut b, board);
             assert_eq!(bar1_read32(&mut b, 0), 0xaaaa_aaaa, "{board}");
+            assert_eq!(b.rejected, 0, "{board}");
+        }
+    }
+
+    #[test]
+    fn a_hung_mmu_completes_no_invalidate_until_a_reset() {
+        for board in ["v100", "rtx8000"] {
+            let (mut b, log) = emulated(board);
+            set_vram32(&mut b, PAGE_A, 0xaaaa_aaaa);
+            set_vram32(&mut b, PAGE_B, 0xbbbb_bbbb);
+            let mut pt = address_space(&mut b);
+            map(&mut b, &mut pt, 0, PAGE_A, false);
+            bind_virtual(&mut b, board);
+            assert_eq!(bar1_read32(&mut b, 0), 0xaaaa_aaaa, "{board}");
+            b.hang_mmu();
+            assert!(log.text().contains("MMU hung"), "{board}");
+            // The remap is written, but the invalidate neither completes nor drops page A.
+            map(&mut b, &mut pt, 0, PAGE_B, false);
+            invalidate_all(&mut b, board);
+            assert_eq!(bar1_read32(&mut b, 0), 0xaaaa_aaaa, "{board}");
+            let (done_reg, done_mask, done_value) = if board == "rtx8000" {
+                (0xb8_30b0, 1 << 31, 0)
+            } else {
+                (0x10_0c80, 1 << 15, 1 << 15)
+            };
+            assert_ne!(r32(&mut b, done_reg) & done_mask, done_value, "{board}: done");
+            assert!(log.text().contains("MMU invalidate: not done, the MMU is hung"));
+            b.reset();
+            assert_eq!(r32(&mut b, done_reg) & done_mask, done_value, "{board}: after reset");
             assert_eq!(b.rejected, 0, "{board}");
         }
     }

@@ -614,6 +614,24 @@ fn error_faults_the_channel() {
 }
 
 #[test]
+fn link_fault_takes_the_link_down_once() {
+    let mut rig = faulted(FaultKind::Link, 1);
+    // The first launch ran; the second took the link down before it copied anything.
+    assert_eq!(rig.sys_read32(SEM), 1);
+    assert!(rig.bar0.link_down());
+    assert_eq!(rig.r(0x0), u32::MAX);
+    assert!(rig.vram_bytes(0, 8192).iter().all(|&b| b == 0xff));
+    assert!(rig
+        .log
+        .text()
+        .contains("FAULT link: the board's link goes down at launch 2 (channel 0)"));
+    // The reset brings the link back.
+    rig.bar0.reset();
+    assert!(!rig.bar0.link_down());
+    assert_ne!(rig.r(0x0), u32::MAX);
+}
+
+#[test]
 fn semaphore_fault_corrupts_the_payload() {
     let mut rig = faulted(FaultKind::Semaphore, 1);
     assert_eq!(rig.vram_bytes(0, 8192), pattern(8192, 5));

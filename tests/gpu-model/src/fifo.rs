@@ -27,6 +27,8 @@ pub enum FaultKind {
     Semaphore,
     /// Copies land one page past their destination (the semaphore is still released).
     Misdirect,
+    /// The board's link goes down as the launch starts (`Bar0::drop_link`), once.
+    Link,
 }
 
 /// `--ce-fault KIND[:N]`: after `after` good launches, `kind`.
@@ -44,9 +46,10 @@ impl CeFault {
             "error" => FaultKind::Error,
             "semaphore" => FaultKind::Semaphore,
             "misdirect" => FaultKind::Misdirect,
+            "link" => FaultKind::Link,
             _ => {
                 return Err(format!(
-                    "--ce-fault: unknown kind {kind} (hang, error, semaphore, misdirect)"
+                    "--ce-fault: unknown kind {kind} (hang, error, semaphore, misdirect, link)"
                 ))
             }
         };
@@ -143,11 +146,15 @@ pub struct Fifo {
     /// Turing `NV_CTRL_VIRTUAL_CHANNEL_CFG(i)`: doorbells need PENDING_ENABLE (bit 31) in entry 0.
     vchan_cfg: Vec<u32>,
     engine_hung: bool,
+    /// A `link` fault fired: the board's link must go down ([`Self::take_link_fault`]).
+    link_fault: bool,
     /// The MMU's TLBs hold translations no driver of this boot made (`--leftovers`): every GPU
     /// virtual address faults until an invalidate of all PDBs.
     tlb_stale: bool,
     /// `NV_PFB_PRI_MMU_INVALIDATE_PDB`/`_UPPER_PDB` (Turing: 0xB830A0/A4), kept.
     invalidate_pdb: [u32; 2],
+    /// The MMU hung ([`Self::hang_mmu`]): no invalidate completes or takes effect until a reset.
+    mmu_hung: bool,
     /// `NV_PPBDMA_TIMEOUT(i)`.
     pbdma_timeout: Vec<u32>,
     pub stats: Stats,
@@ -162,6 +169,11 @@ const LEFTOVER_INSTANCE: u32 = (1 << 31) | (0x0002_0000 >> 12);
 pub type Lines = Vec<String>;
 
 impl Fifo {
+    /// Whether a `link` fault fired since the last call.
+    pub fn take_link_fault(&mut self) -> bool {
+        std::mem::take(&mut self.link_fault)
+    }
+
     pub fn new(board: &'static Board, fault: Option<CeFault>, leftovers: bool) -> Self {
         let runlists = match board.generation() {
             Generation::Pascal | Generation::Volta => 13,
@@ -184,8 +196,10 @@ impl Fifo {
             preempt_pending: false,
             vchan_cfg: vec![0xfff; 64],
             engine_hung: false,
+            link_fault: false,
             tlb_stale: false,
             invalidate_pdb: [0; 2],
+            mmu_hung: false,
             pbdma_timeout: vec![PBDMA_TIMEOUT_INIT; pbdmas(board.generation()) as usize],
             stats: Stats::default(),
         };
@@ -268,14 +282,18 @@ impl Fifo {
             0x0010_0c10 => rw("NV_PFB_NISO_FLUSH_SYSMEM_ADDR", self.niso_flush),
             // NV_PFB_PRI_MMU_CTRL: nouveau's `gf100_vmm_invalidate` waits for PRI_FIFO_SPACE
             // (23:16) and PRI_FIFO_EMPTY (15); an invalidate completes at once here.
-            0x0010_0c80 => ro("NV_PFB_PRI_MMU_CTRL", 0x00ff_8000),
+            // A hung MMU keeps room for the request but never empties its FIFO.
+            0x0010_0c80 => ro(
+                "NV_PFB_PRI_MMU_CTRL",
+                if self.mmu_hung { 0x00ff_0000 } else { 0x00ff_8000 },
+            ),
             0x0010_0cb8 => rw("NV_PFB_PRI_MMU_INVALIDATE_PDB", self.invalidate_pdb[0]),
             0x0010_0cec => rw(
                 "NV_PFB_PRI_MMU_INVALIDATE_UPPER_PDB",
                 self.invalidate_pdb[1],
             ),
-            // TRIGGER reads 0: the invalidate is done.
-            0x0010_0cbc if pre_turing => rw("NV_PFB_PRI_MMU_INVALIDATE", 0),
+            // TRIGGER reads 0: the invalidate is done (never, on a hung MMU).
+            0x0010_0cbc if pre_turing => rw("NV_PFB_PRI_MMU_INVALIDATE", self.invalidate_pending()),
             // Turing lists it too, but nouveau invalidates through 0xB830B0 there: no effect.
             0x0010_0cbc => rw("NV_PFB_PRI_MMU_INVALIDATE (no effect on TU10x)", 0),
             0x00b8_30a0 if !pre_turing => rw(
@@ -286,7 +304,10 @@ impl Fifo {
                 "NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE_UPPER_PDB",
                 self.invalidate_pdb[1],
             ),
-            0x00b8_30b0 if !pre_turing => rw("NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE", 0),
+            0x00b8_30b0 if !pre_turing => rw(
+                "NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE",
+                self.invalidate_pending(),
+            ),
             // NV_PFIFO_CFG0 (Volta, Turing manuals): NUM_PBDMA; NV_PFIFO_CFG1: NUM_CHANNELS
             // (nouveau reads it on Maxwell and Pascal too).
             0x0000_2004 if gen != Generation::Pascal => ro("NV_PFIFO_CFG0", npbdma),
@@ -404,7 +425,7 @@ impl Fifo {
                     );
                 }
                 // TRIGGER 31 with ALL_VA (0) and ALL_PDB (1) drops every cached translation.
-                if live && v >> 31 == 1 && v & 3 == 3 && self.tlb_stale {
+                if live && v >> 31 == 1 && v & 3 == 3 && self.tlb_stale && !self.mmu_hung {
                     self.tlb_stale = false;
                     lines.push("MMU TLB invalidated (all PDBs)".into());
                 }
@@ -874,6 +895,23 @@ impl Fifo {
         }
     }
 
+    /// The MMU hangs, as when its PRI FIFO stalls: every later invalidate stays pending (TRIGGER
+    /// reads 1, `NV_PFB_PRI_MMU_CTRL` never reads PRI_FIFO_EMPTY) and drops nothing, until a
+    /// reset.
+    pub fn hang_mmu(&mut self) {
+        self.mmu_hung = true;
+    }
+
+    /// Whether the MMU hung ([`Self::hang_mmu`]).
+    pub fn mmu_hung(&self) -> bool {
+        self.mmu_hung
+    }
+
+    /// What an invalidate register reads: TRIGGER (31) stays set on a hung MMU.
+    fn invalidate_pending(&self) -> u32 {
+        u32::from(self.mmu_hung) << 31
+    }
+
     /// `..._MMU_INVALIDATE_PDB` and `_UPPER_PDB`.
     pub fn invalidate_pdb(&self) -> [u32; 2] {
         self.invalidate_pdb
@@ -1095,6 +1133,13 @@ impl Fifo {
                 }
                 FaultKind::Semaphore => corrupt = true,
                 FaultKind::Misdirect => misdirect = true,
+                FaultKind::Link => {
+                    self.link_fault = true;
+                    lines.push(format!(
+                        "FAULT link: the board's link goes down at launch {launch} (channel {chid})"
+                    ));
+                    return Err(Stop::Hang);
+                }
             }
         }
         let ce = if misdirect {

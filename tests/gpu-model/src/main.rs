@@ -6,7 +6,7 @@
 //!
 //!   gpu-model serve --socket PATH --board KEY --vram-file PATH --vram-mib N --log PATH
 //!                   [--not-posted] [--bar1-virtual] [--bind-stuck] [--wpr2 START_MIB:END_MIB]
-//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect[:N]]
+//!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect|link[:N]]
 //!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
 //!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB] [--bar1-block-ignored]
 //!                   [--dead-after-reset] [--pcie] [--bar1-emulated] [--board-vram-mib N]
@@ -34,11 +34,19 @@
 //! `--pcie`: the board is a PCI Express endpoint with Advanced Error Reporting (config.rs), for a
 //! VM that places it behind a PCI Express root port.
 //!
+//! `SIGUSR1` (the test host's `PSHOST linkdown`): the board's link goes down, as when a board falls
+//! off the bus: configuration space, BAR0 and BAR1 read all ones, writes are lost, the engines
+//! stop, until a reset (the root port's secondary bus reset) retrains the link (`LINK` log lines).
+//! `SIGUSR2` (`PSHOST mmuhang`): the MMU hangs: no invalidate completes (TRIGGER stays set,
+//! `NV_PFB_PRI_MMU_CTRL` never reads PRI_FIFO_EMPTY) or drops a translation, until a reset
+//! (`MMU hung` log line).
+//!
 //! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
 //! preempt of the channel stays pending until the engine's `NV_PMC_ENABLE` bit is cleared), the
 //! channel faults with PBDMA_FAULTED (`error`), or every later semaphore is released with the
-//! payload XOR 0xdead0000 (`semaphore`).
+//! payload XOR 0xdead0000 (`semaphore`), or the board's link goes down as launch N+1 starts, as on
+//! `SIGUSR1`, once (`link`).
 //!
 //! The log has one line per access (`R4 OFFSET = VALUE NAME`, `W4 ...`, `REJECT ...` for what the
 //! manuals do not allow) and, for the engines (docs/copy-engine.md, "Model log"):
@@ -82,6 +90,7 @@ use std::fs::File;
 use std::io::{self, LineWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use vfio_bindings::bindings::vfio::{
@@ -100,18 +109,68 @@ struct Shared {
     wake: Condvar,
 }
 
+/// Set by `SIGUSR1`: the link goes down at the next access or engine step.
+static LINK_DROP: AtomicBool = AtomicBool::new(false);
+/// Set by `SIGUSR2`: the MMU hangs at the next access or engine step.
+static MMU_HANG: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigusr1(_: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    LINK_DROP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_sigusr2(_: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    MMU_HANG.store(true, Ordering::SeqCst);
+}
+
+/// `SIGUSR1` drops the link ([`LINK_DROP`]), `SIGUSR2` hangs the MMU ([`MMU_HANG`]).
+fn handle_fault_signals() -> Result<(), String> {
+    let handlers: [(libc::c_int, &str, extern "C" fn(libc::c_int)); 2] = [
+        (libc::SIGUSR1, "SIGUSR1", on_sigusr1),
+        (libc::SIGUSR2, "SIGUSR2", on_sigusr2),
+    ];
+    for (signal, name, handler) in handlers {
+        // SAFETY: The handler only stores to an atomic; SA_RESTART keeps the server's reads going.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(format!("{name} handler: {}", io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Applies the faults the signals asked for.
+fn take_signalled_faults(bar0: &mut Bar0) {
+    if LINK_DROP.swap(false, Ordering::SeqCst) {
+        bar0.drop_link();
+    }
+    if MMU_HANG.swap(false, Ordering::SeqCst) {
+        bar0.hang_mmu();
+    }
+}
+
 /// How often a polling host (Pascal) looks at USERD GP_PUT.
 const POLL: Duration = Duration::from_micros(200);
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Bar0> {
-        self.bar0.lock().unwrap_or_else(|e| e.into_inner())
+        let mut bar0 = self.bar0.lock().unwrap_or_else(|e| e.into_inner());
+        take_signalled_faults(&mut bar0);
+        bar0
     }
 
     /// The worker: one engine step per lock, so register writes get in between.
     fn work(&self, stop: &Mutex<bool>) {
         let mut bar0 = self.lock();
         while !*stop.lock().unwrap_or_else(|e| e.into_inner()) {
+            take_signalled_faults(&mut bar0);
             if bar0.service() {
                 drop(bar0);
                 // Lets a waiting register access in between two GPFIFO entries.
@@ -171,6 +230,11 @@ fn invalid(what: &str) -> io::Error {
 impl ServerBackend for Device {
     fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
         match region {
+            VFIO_PCI_CONFIG_REGION_INDEX if self.shared.lock().link_down() => {
+                // A configuration read across a link that is down completes with all ones.
+                data.fill(0xff);
+                Ok(())
+            }
             VFIO_PCI_CONFIG_REGION_INDEX => {
                 if self.config.read(offset, data) {
                     Ok(())
@@ -191,6 +255,7 @@ impl ServerBackend for Device {
 
     fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
         match region {
+            VFIO_PCI_CONFIG_REGION_INDEX if self.shared.lock().link_down() => Ok(()),
             VFIO_PCI_CONFIG_REGION_INDEX => {
                 if !self.config.write(offset, data) {
                     return Err(invalid("config write beyond the configuration space"));
@@ -458,6 +523,7 @@ fn mib_range(knob: &str, v: &str) -> Result<(u64, u64), String> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    handle_fault_signals()?;
     let vram = vram::Vram::create(&args.vram_file, args.vram_mib << 20)
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;

@@ -193,6 +193,15 @@ impl Vram {
         unsafe { std::slice::from_raw_parts(self.base, self.len as usize) }
     }
 
+    /// What a CPU reads through BAR1 while the link is down: all ones (the root port completes the
+    /// failed reads with all ones). The file is BAR1's view, so VRAM reads so too until a reset
+    /// clears it.
+    pub fn fill_ones(&mut self) {
+        // SAFETY: `base` maps `len` writable bytes for as long as `self` lives.
+        unsafe { std::ptr::write_bytes(self.base, 0xff, self.len as usize) };
+        self.sparse.clear();
+    }
+
     /// Clears all of VRAM, as a board that lost power (the test then sees no trace of what it
     /// held).
     pub fn clear(&mut self) {

@@ -51,7 +51,8 @@ case_bind_new_id_logs_bar() {
 	load_module bar_index=2
 	bind_ivshmem
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$MODULE $bdf: generic device \[1af4:1110\]: BAR2 at $(printf '%#x' $((start)))-$(printf '%#x' $((end))) \(256 MiB, 64-bit prefetchable memory\), mapped write-combined" "probe line"
+	expect_probe "$bdf" name='generic device' id=1af4:1110 bar=2 bar_start="$(printf '%#x' $((start)))" \
+		bar_end="$(printf '%#x' $((end)))" bar_mib=256 bar_kind='64-bit prefetchable memory'
 	# A 256 MiB BAR sits below 4 GiB.
 	[ $((start)) -lt $((1 << 32)) ] || fail "256 MiB BAR at $start is not below 4 GiB"
 	grep -q " : $MODULE\$" /proc/iomem || fail "/proc/iomem shows no region claimed by $MODULE"
@@ -65,7 +66,7 @@ case_auto_picks_vram_bar() {
 	bind_ivshmem
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
 	# BAR0 is 256 bytes of 32-bit registers; BAR2 is the 64-bit prefetchable VRAM.
-	expect_dmesg "$bdf: generic device \[1af4:1110\]: BAR2 at" "probe chose BAR2"
+	expect_probe "$bdf" name='generic device' id=1af4:1110 bar=2
 }
 
 case_ps_status_shows_device() {

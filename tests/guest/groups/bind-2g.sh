@@ -12,7 +12,8 @@ case_bind_above_4g() {
 	load_module bar_index=2
 	bind_ivshmem
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: generic device \[1af4:1110\]: BAR2 at $(printf '%#x' $((start)))-$(printf '%#x' $((end))) \(2048 MiB, 64-bit prefetchable memory\), mapped write-combined" "probe line"
+	expect_probe "$bdf" name='generic device' id=1af4:1110 bar=2 bar_start="$(printf '%#x' $((start)))" \
+		bar_end="$(printf '%#x' $((end)))" bar_mib=2048 bar_kind='64-bit prefetchable memory'
 	out=$(ps-status) || fail "ps-status failed"
 	expect_match "$out" "^  $bdf \[1af4:1110\] GPU 0: VRAM BAR $(printf '%#x' $((start)))-.* \(2048 MiB\)" "ps-status device line"
 }

@@ -25,7 +25,7 @@ case_debian_kernel_and_dkms_module() {
 	expect_match "$(cat /sys/kernel/mm/transparent_hugepage/enabled)" '\[always\]' "Debian's THP mode"
 	ps_ready
 	expect_match "$(cat /sys/module/$MODULE/taint)" '^OE$' "taint: out-of-tree, unsigned"
-	ps-test || fail "ps-test, the self-test, on Debian's kernel"
+	self_test "ps-test, the self-test, on Debian's kernel"
 	info "kernel $(uname -r); module vermagic $(modinfo -F vermagic "$ko")"
 }
 

@@ -6,42 +6,58 @@
 # root port), which clears the board's VRAM and registers (gpu-model). A non-fatal error reports
 # the device readable (io_normal); a fatal one reports the link frozen (io_frozen), where the
 # driver brings pages back only while the board answers. Either way the process gets every byte
-# back, and the board lends again with its copy engine running. The fatal case runs first: a
+# back, and the board lends again with its copy engine running. The first case takes the board's
+# link down (the host signals the gpu-model) under a CPU fault in flight; then the fatal case: a
 # driver that copies VRAM back after the reset shows it on a board that still comes back.
 # vm: gpu v100 512 --pcie
 
-# le32 VALUE: VALUE as four little-endian bytes in printf's octal escapes.
-le32() {
-	local v=$1 i
-	for i in 0 8 16 24; do
-		printf '\\%03o' $(((v >> i) & 255))
+# A CPU fault in flight when the board's link goes down and the root port reports it (fatal): the
+# copy engine cannot finish, so the CPU copies through BAR1 and reads all ones. Whether the recovery
+# is still under way or already over when that copy is done, the process gets SIGBUS (counted in
+# lost_page_faults), never those bytes. First in the group: link_down reads the board's
+# configuration space through sysfs, which once /dev/aer_inject has hooked the bus's
+# configuration accesses trips lockdep in aer_inject (a raw spinlock around a spinlock).
+case_fault_racing_a_dead_link_v100() {
+	local bdf port pid faults status
+	bdf=$(nvidia_bdf 1db4)
+	aer_device "$bdf"
+	load_module pool_size_mb=256
+	ps-test hold 64 >/tmp/hold.out 2>&1 &
+	pid=$!
+	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	dmesg_mark
+	# The root port will report the dead link: a Data Link Protocol Error (bit 4), fatal; the
+	# board's own AER registers read all ones then, which /dev/aer_inject would take for a mask.
+	port=$(root_port_of "$bdf")
+	aer_error "$port" $((1 << 4))
+	link_down 0 "$bdf"
+	faults=$(gpu_stat "$bdf" page_faults)
+	# The process reads its pages back; its first fault waits up to 2 s for the engine, and the
+	# error is reported meanwhile.
+	kill -USR1 $pid
+	# Polled without a pause: the fault has 2 s, and a sleep here would use much of that.
+	local spins=0
+	while [ "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/stats/page_faults")" -eq "$faults" ]; do
+		spins=$((spins + 1))
+		[ $spins -lt 100000 ] || fail "the process never faulted"
 	done
-}
-
-# aer_inject BDF UNCOR_STATUS: injects an uncorrectable error with that status on the device at
-# BDF (domain 0) and waits until the kernel's recovery of it is over.
-aer_inject() {
-	local bdf=$1 bus dev fn format
-	bus=$((0x$(echo "$bdf" | cut -d: -f2)))
-	dev=$((0x$(echo "$bdf" | cut -d: -f3 | cut -d. -f1)))
-	fn=$(echo "$bdf" | cut -d. -f2)
-	# struct aer_error_inj: u8 bus, dev, fn (and a pad byte); u32 uncor_status, cor_status,
-	# header_log0..3, domain.
-	format=$(printf '\\%03o\\%03o\\%03o\\000' "$bus" "$dev" "$fn")
-	format="$format$(le32 "$2")$(le32 0)$(le32 0)$(le32 0)$(le32 0)$(le32 0)$(le32 0)"
-	# shellcheck disable=SC2059 # the format is the escaped bytes
-	printf "$format" >/tmp/aer_error_inj
-	expect_eq "$(wc -c </tmp/aer_error_inj)" 32 "size of struct aer_error_inj"
-	check dd if=/tmp/aer_error_inj of=/dev/aer_inject bs=32 count=1 status=none
-	wait_until "the recovery of $bdf" "dmesg_since | grep -qE 'device recovery (successful|failed)'"
-	expect_dmesg "device recovery successful" "recovery of $bdf"
-}
-
-# aer_device BDF: the device at BDF is a PCI Express endpoint with AER behind a root port.
-aer_device() {
-	[ -e /dev/aer_inject ] || fail "no /dev/aer_inject (CONFIG_PCIEAER_INJECT)"
-	[ -e "/sys/bus/pci/devices/$1/aer_dev_fatal" ] || fail "$1 has no AER capability the kernel sees"
-	info "$1 behind $(basename "$(dirname "$(readlink -f "/sys/bus/pci/devices/$1")")")"
+	aer_inject_written "$port"
+	wait $pid
+	status=$?
+	[ $status -eq $((128 + 7)) ] ||
+		fail "the process ended with status $status, not SIGBUS: $(cat /tmp/hold.out)"
+	[ "$(gpu_stat "$bdf" lost_page_faults)" -ge 1 ] || fail "no fault counted in lost_page_faults"
+	expect_dmesg "the board stopped answering after" "the lost pages' line"
+	# The engine failed for want of a board, not by a fault of its own: the reset brings it back.
+	expect_dmesg "the CPU copies until a reset brings the board back" "the engine's failure line"
+	expect_eq "$(gpu_stat "$bdf" dma_fail)" 1 "copy-engine failures"
+	expect_match "$(cat "/sys/bus/pci/devices/$bdf/pseudoscopic/copy_engine")" '^running ' \
+		"copy engine after the recovery"
+	local copied
+	copied=$(gpu_stat "$bdf" dma_bytes)
+	check ps-test migrate
+	[ "$(gpu_stat "$bdf" dma_bytes)" -gt "$copied" ] || fail "the copy engine copied nothing after the recovery"
+	expect_eq "$(gpu_stat "$bdf" dma_fail)" 1 "copy-engine failures after the recovery"
 }
 
 case_fatal_error_v100() {

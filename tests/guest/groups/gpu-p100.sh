@@ -18,7 +18,9 @@ case_probe_p100() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla P100 \[10de:15f8\]: GP100 \(Pascal\) rev A1, 16384 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(16384 MiB, physical mode\), mapped write-combined; GPU 0 lends 16380 MiB \($P100_PAGES pages\) as device-private memory; copies by copy engine (CE[0-9]|LCE[0-9]+) \(runlist [0-9]+\) \(class 0xc0b5\) for batches of 16\+ pages, by the CPU \((avx2|sse4\.1|io)\) through BAR1 otherwise" "probe line"
+	expect_probe "$bdf" name='Tesla P100' id=10de:15f8 chip=GP100 arch=Pascal rev=A1 vram_mib=16384 \
+		bar=1 bar_mib=16384 bar_kind='physical mode' gpu=0 lent_mib=16380 pages=$P100_PAGES \
+		engine='CE[0-9]|LCE[0-9]+' class=0xc0b5 dma_min_pages=16 cpu_copy='avx2|sse4\.1|io'
 	expect_pool "$bdf" $P100_PAGES
 	expect_dmesg "$bdf: self-check: BAR1 reaches VRAM one to one at 4 pages \(0x240000-0x3ffeff000\), through PRAMIN and BAR1 both ways" "BAR1 identity self-check"
 	expect_dmesg "$bdf: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "copy-engine self-check"

@@ -17,7 +17,8 @@ case_probe_p40_clamps_bar1() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla P40 \[10de:1b38\]: GP102 \(Pascal\) rev A1, 23040 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(32768 MiB, physical mode\), mapped write-combined; GPU 0 lends 23020 MiB \($P40_PAGES pages\)" "probe line"
+	expect_probe "$bdf" name='Tesla P40' id=10de:1b38 chip=GP102 arch=Pascal rev=A1 vram_mib=23040 \
+		bar=1 bar_mib=32768 bar_kind='physical mode' gpu=0 lent_mib=23020 pages=$P40_PAGES
 	expect_pool "$bdf" $P40_PAGES
 	expect_dmesg "$bdf: VRAM 0x2000000-0x2ffffff is locked \(write-protected or video-protected region\); not lent" "locked region line"
 }

@@ -14,7 +14,9 @@ case_probe_resized_bar1_rtx8000() {
 	[ -n "$bdf" ] || fail "no 10de:1e30 device"
 	dmesg_mark
 	load_module
-	expect_dmesg "$bdf: Quadro RTX \[10de:1e30\]: TU102 \(Turing\) rev A1, 2048 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(2048 MiB, physical mode\), mapped write-combined; GPU 0 lends 2046 MiB \($VRAM_PAGES pages\) as device-private memory; copies by copy engine .* through BAR1 otherwise" "probe line"
+	expect_probe "$bdf" name='Quadro RTX' id=10de:1e30 chip=TU102 arch=Turing rev=A1 vram_mib=2048 \
+		bar=1 bar_mib=2048 bar_kind='physical mode' gpu=0 lent_mib=2046 pages=$VRAM_PAGES \
+		engine='L?CE[0-9]+' cpu_through=BAR1
 	expect_dmesg "$bdf: self-check: BAR1 reaches VRAM one to one at 4 pages \(0x40000-0x7feff000\), through PRAMIN and BAR1 both ways" "identity self-check"
 	dmesg_since | grep -q "virtual mode\|resized" && fail "BAR1 left physical mode: $(dmesg_since | grep 'virtual mode\|resized')"
 	expect_pool "$bdf" $VRAM_PAGES

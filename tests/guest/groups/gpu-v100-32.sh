@@ -16,7 +16,8 @@ case_probe_v100_32g() {
 	dmesg_mark
 	load_module
 	expect_eq "$(bound_driver "$bdf")" "$MODULE" "driver bound to $bdf"
-	expect_dmesg "$bdf: Tesla V100 \[10de:1db5\]: GV100 \(Volta\) rev A1, 32768 MiB VRAM; BAR1 at 0x[0-9a-f]+-0x[0-9a-f]+ \(32768 MiB, physical mode\), mapped write-combined; GPU 0 lends 32766 MiB \($V100_32_PAGES pages\)" "probe line"
+	expect_probe "$bdf" name='Tesla V100' id=10de:1db5 chip=GV100 arch=Volta rev=A1 vram_mib=32768 \
+		bar=1 bar_mib=32768 bar_kind='physical mode' gpu=0 lent_mib=32766 pages=$V100_32_PAGES
 	expect_pool "$bdf" $V100_32_PAGES
 	cleanup_module
 	load_module pool_size_mb=32

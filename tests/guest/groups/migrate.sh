@@ -33,7 +33,7 @@ case_pool_size_limits_pool() {
 	dmesg_mark
 	ps_ready pool_size_mb=16
 	expect_eq "$(cat /sys/module/$MODULE/pool/total_pages)" "4096" "pool of 16 MiB"
-	expect_dmesg "GPU 0 lends 16 MiB \(4096 pages\) as device-private memory" "probe line"
+	expect_probe "$(ivshmem_bdf)" gpu=0 lent_mib=16 pages=4096
 	cleanup_module
 	# A limit above the BAR lends the whole BAR.
 	ps_ready pool_size_mb=4096

@@ -12,7 +12,9 @@
 //! `ps-bench tier` is the workload of the tiering benchmark, `ps-bench tier-report` its table
 //! ([`tier`], [`tier_report`]).
 
+mod copyloop;
 mod peers;
+mod plot;
 mod report;
 mod tier;
 mod tier_report;
@@ -34,9 +36,11 @@ use std::{process::ExitCode, time::Instant};
     disable_help_subcommand = true,
     about = "Parks buffers of each size with pseudoscopic (/dev/pseudoscopic), test_hmm
 (/dev/hmm_dmirror0) and zram swap (an active /dev/zram swap device), as 4 KiB
-pages and as transparent huge pages, then faults them back in address order and
-in a random order; best of N runs. Every byte is checked. Prints the table, the
-claims it supports and, with --json, writes the results to FILE.",
+pages and as transparent huge pages, then brings them back: by faults in address
+order and in a random order, by one request to RAM, and (pseudoscopic) by
+unbinding the board; pseudoscopic's RESIDENCY of the parked buffer too. Best of
+N runs; every byte is checked. Prints the table, the claims it supports and,
+with --json, writes the results to FILE.",
     after_help = "Exit status: 0 when every byte was right, 1 on any error (a wrong byte, a
 result missing from tier-report's table), 2 on a usage error."
 )]
@@ -52,6 +56,16 @@ struct Args {
     /// Write the results as JSON to FILE
     #[arg(long, value_name = "FILE")]
     json: Option<String>,
+    /// Which of pseudoscopic, test_hmm and zram to measure
+    #[arg(long, value_name = "PEER,PEER...", value_delimiter = ',', default_value = "pseudoscopic,test_hmm,zram", value_parser = ["pseudoscopic", "test_hmm", "zram"])]
+    peers: Vec<String>,
+    /// Which operations to measure (park always runs)
+    #[arg(long, value_name = "OP,OP...", value_delimiter = ',', default_value = "park,residency,fault-seq,fault-rand,to-ram,unbind,evict", value_parser = ["park", "residency", "fault-seq", "fault-rand", "to-ram", "unbind", "evict"])]
+    ops: Vec<String>,
+    /// The guest runs under QEMU -icount shift=0: its clock counts instructions. Prints
+    /// instructions per page, each run side by side, with the copy loops apart
+    #[arg(long)]
+    instructions: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +84,14 @@ enum Sub {
         /// Files of JSON lines from tier
         #[arg(required = true)]
         results: Vec<String>,
+    },
+    /// An SVG of instructions per page against buffer size, from a run with --instructions
+    Plot {
+        /// Write the plot to FILE
+        #[arg(long, value_name = "FILE", required = true)]
+        svg: String,
+        /// ps-bench's --json output of that run
+        json: String,
     },
 }
 
@@ -114,42 +136,101 @@ fn buffer(mib: usize, huge: bool, seed: u64) -> Result<Buf, String> {
     Ok(buf)
 }
 
-/// Parks and faults back one configuration `repeat` times; the best time of each operation.
-fn measure(peer: &dyn Peer, huge: bool, mib: usize, repeat: usize) -> Result<[f64; 3], String> {
+/// Times `f`, in seconds; an error (or `None`: the peer has no such operation) passes through.
+fn timed(f: impl FnOnce() -> Option<Result<(), String>>) -> Result<Option<f64>, String> {
+    let t = Instant::now();
+    let done = f();
+    let seconds = t.elapsed().as_secs_f64();
+    done.transpose().map(|d| d.map(|()| seconds))
+}
+
+/// Each operation's time in one run, in the order of [`Op::ALL`]; `None` where the peer has no
+/// such operation.
+type Run = [Option<f64>; Op::ALL.len()];
+
+/// Parks and brings back one configuration `repeat` times: every operation's time in each run.
+/// Each bring-back starts from a freshly parked buffer and ends with every byte checked.
+fn measure(
+    peer: &dyn Peer,
+    huge: bool,
+    mib: usize,
+    repeat: usize,
+    ops: &[String],
+) -> Result<Vec<Run>, String> {
     let pages = (mib << 20) / PAGE;
     let order = random_order(pages);
-    let mut best = [f64::INFINITY; 3];
+    let name = peer.name();
+    let mut runs = Vec::new();
     for run in 0..repeat {
         let seed = 100 + run as u64;
         let buf = buffer(mib, huge, seed)?;
-        let t = Instant::now();
-        peer.park(&buf)?;
-        best[0] = best[0].min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        for page in 0..pages {
-            buf.touch_read(page);
+        let verify = |after: &str| {
+            buf.verify_all(seed)
+                .map_err(|e| format!("{name} after {after}: {e}"))
+        };
+        let mut times: Run = [None; Op::ALL.len()];
+        // Whether the buffer is out of RAM now: each operation starts from the state it needs.
+        let mut parked = false;
+        for (i, op) in Op::ALL.into_iter().enumerate() {
+            if op != Op::Park && !ops.iter().any(|o| o == op.name()) {
+                continue;
+            }
+            let wants_parked = op != Op::Park && op != Op::Unbind;
+            if wants_parked && !parked {
+                peer.park(&buf)?;
+            }
+            if !wants_parked && parked {
+                verify("a run's last operation")?;
+            }
+            let touch = |pages: &mut dyn Iterator<Item = usize>| {
+                for page in pages {
+                    buf.touch_read(page);
+                }
+                Some(Ok(()))
+            };
+            times[i] = match op {
+                Op::Park => timed(|| Some(peer.park(&buf)))?,
+                Op::Residency => timed(|| peer.residency(&buf))?,
+                Op::FaultSequential => timed(|| touch(&mut (0..pages)))?,
+                Op::FaultRandom => timed(|| touch(&mut order.iter().copied()))?,
+                Op::ToRam => timed(|| peer.to_ram(&buf))?,
+                Op::Unbind | Op::Evict => {
+                    let t = timed(|| peer.evict(&buf));
+                    peer.restore()?;
+                    // `Op::ALL` lists the operations in the order they are declared.
+                    let unbind = times[Op::Unbind as usize];
+                    match op {
+                        Op::Evict => t?.map(|t| t - unbind.unwrap_or(0.0)),
+                        _ => t?,
+                    }
+                }
+            };
+            // A peer without the operation leaves the buffer as it was; after a bring-back,
+            // every byte must be right.
+            parked = wants_parked || op == Op::Park;
+            if times[i].is_some() && op.brings_back() {
+                verify(op.name())?;
+                parked = false;
+            }
         }
-        best[1] = best[1].min(t.elapsed().as_secs_f64());
-        buf.verify_all(seed)
-            .map_err(|e| format!("{} after fault-seq: {e}", peer.name()))?;
-        peer.park(&buf)?;
-        let t = Instant::now();
-        for &page in &order {
-            buf.touch_read(page);
+        // What is still parked comes back before the buffer goes (and is checked).
+        if parked {
+            verify("the last operation")?;
         }
-        best[2] = best[2].min(t.elapsed().as_secs_f64());
-        buf.verify_all(seed)
-            .map_err(|e| format!("{} after fault-rand: {e}", peer.name()))?;
+        runs.push(times);
     }
-    Ok(best)
+    Ok(runs)
 }
 
 fn run(opts: &Args) -> Result<(), String> {
-    let peers: Vec<Box<dyn Peer>> = vec![
-        Box::new(Pseudoscopic::open()?),
-        Box::new(TestHmm::open()?),
-        Box::new(Zram::open()?),
-    ];
+    let mut peers: Vec<Box<dyn Peer>> = Vec::new();
+    for name in &opts.peers {
+        peers.push(match name.as_str() {
+            "pseudoscopic" => Box::new(Pseudoscopic::open()?),
+            "test_hmm" => Box::new(TestHmm::open()?),
+            _ => Box::new(Zram::open()?),
+        });
+    }
     let copy_path = std::fs::read_to_string("/sys/module/pseudoscopic/stats/copy_path")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
@@ -157,23 +238,28 @@ fn run(opts: &Args) -> Result<(), String> {
     for huge in [false, true] {
         for &mib in &opts.sizes {
             for peer in &peers {
-                let best = measure(peer.as_ref(), huge, mib, opts.repeat)
+                let runs = measure(peer.as_ref(), huge, mib, opts.repeat, &opts.ops)
                     .map_err(|e| format!("{} {mib} MiB: {e}", peer.name()))?;
-                for (op, seconds) in Op::ALL.into_iter().zip(best) {
+                for (i, op) in Op::ALL.into_iter().enumerate() {
+                    let Some(times) = runs.iter().map(|r| r[i]).collect::<Option<Vec<f64>>>()
+                    else {
+                        continue;
+                    };
                     let s = Sample {
                         peer: peer.name(),
                         huge,
                         mib,
                         op,
-                        seconds,
+                        seconds: times.iter().copied().fold(f64::INFINITY, f64::min),
+                        runs: times,
                     };
                     println!(
-                        "{:<13} {:<4} {:>4} MiB {:<11} {:>10.4} s {:>10.0} pages/s",
+                        "{:<13} {:<4} {:>4} MiB {:<11} {:>12.6} s {:>10.0} pages/s",
                         s.peer,
                         if huge { "THP" } else { "4K" },
                         mib,
                         op.name(),
-                        seconds,
+                        s.seconds,
                         s.pages_per_s()
                     );
                     samples.push(s);
@@ -181,14 +267,27 @@ fn run(opts: &Args) -> Result<(), String> {
             }
         }
     }
+    let loops = match opts.instructions {
+        true => copyloop::measure(&copy_path)?,
+        false => None,
+    };
     let claims = report::claims(&samples, &opts.sizes);
-    println!(
-        "\nCPU copy routine: {copy_path}\n\n{}",
-        report::table(&samples, &opts.sizes)
-    );
+    println!("\nCPU copy routine: {copy_path}\n");
+    match opts.instructions {
+        true => println!(
+            "{}",
+            report::instructions_table(&samples, &opts.sizes, loops.as_ref())
+        ),
+        false => println!("{}", report::table(&samples, &opts.sizes)),
+    }
     println!("Claims:\n{}", report::claims_text(&claims));
     if let Some(path) = &opts.json {
-        std::fs::write(path, report::json(&samples, &claims, &copy_path))
+        let what = report::Measure {
+            copy_path: &copy_path,
+            instructions: opts.instructions,
+            copy_loops: loops,
+        };
+        std::fs::write(path, report::json(&samples, &claims, &what))
             .map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
@@ -222,6 +321,9 @@ fn main() -> ExitCode {
             tier::run(opts)
         }
         Some(Sub::TierReport { json, results }) => tier_report(json.as_deref(), results),
+        Some(Sub::Plot { svg, json }) => std::fs::read_to_string(json)
+            .map_err(|e| format!("{json}: {e}"))
+            .and_then(|text| plot::plot(&text, svg)),
         None => run(&args),
     };
     match result {

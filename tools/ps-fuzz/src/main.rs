@@ -19,6 +19,8 @@ use pseudoscopic::{
     rng::Rng,
     System,
 };
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions};
 use sandbox::{Sandbox, REF_PAGES, SANDBOX_PAGES};
 use std::{
     collections::BTreeMap,
@@ -102,17 +104,17 @@ struct Totals {
 
 fn errno_name(errno: i32) -> String {
     let names = [
-        (libc::EINVAL, "EINVAL"),
-        (libc::EFAULT, "EFAULT"),
-        (libc::EACCES, "EACCES"),
-        (libc::ENODEV, "ENODEV"),
-        (libc::EBADF, "EBADF"),
-        (libc::ESRCH, "ESRCH"),
-        (libc::EPERM, "EPERM"),
-        (libc::ENOSPC, "ENOSPC"),
-        (libc::EINTR, "EINTR"),
-        (libc::ENOMEM, "ENOMEM"),
-        (libc::ENOTTY, "ENOTTY"),
+        (Errno::INVAL.raw_os_error(), "EINVAL"),
+        (Errno::FAULT.raw_os_error(), "EFAULT"),
+        (Errno::ACCESS.raw_os_error(), "EACCES"),
+        (Errno::NODEV.raw_os_error(), "ENODEV"),
+        (Errno::BADF.raw_os_error(), "EBADF"),
+        (Errno::SRCH.raw_os_error(), "ESRCH"),
+        (Errno::PERM.raw_os_error(), "EPERM"),
+        (Errno::NOSPC.raw_os_error(), "ENOSPC"),
+        (Errno::INTR.raw_os_error(), "EINTR"),
+        (Errno::NOMEM.raw_os_error(), "ENOMEM"),
+        (Errno::NOTTY.raw_os_error(), "ENOTTY"),
     ];
     names
         .iter()
@@ -126,23 +128,31 @@ fn answer_name(answer: Option<i32>) -> String {
 
 /// A child process with a sandbox of its own, which it checks when told to finish.
 struct Child {
-    pid: libc::pid_t,
+    pid: i32,
     pidfd: OwnedFd,
     addr: u64,
-    go: [libc::c_int; 2],
+    /// The pipe's read and write ends.
+    go: (OwnedFd, OwnedFd),
 }
 
 fn os_err(what: &str) -> String {
     format!("{what}: {}", io::Error::last_os_error())
 }
 
-fn pipe() -> Result<[libc::c_int; 2], String> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for two descriptors.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(os_err("pipe"));
-    }
-    Ok(fds)
+/// A rustix error as the tool reports it.
+fn errno(what: &str) -> impl FnOnce(rustix::io::Errno) -> String + '_ {
+    move |e| format!("{what}: {}", io::Error::from(e))
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    rustix::pipe::pipe().map_err(errno("pipe"))
+}
+
+/// Waits for our child `pid`; whether it exited with status 0.
+fn reap(pid: i32) -> Result<bool, String> {
+    let status = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty())
+        .map_err(errno("waitpid"))?;
+    Ok(status.and_then(|(_, s)| s.exit_status()) == Some(0))
 }
 
 impl Child {
@@ -150,7 +160,7 @@ impl Child {
         let addr_pipe = pipe()?;
         let go = pipe()?;
         // SAFETY: Called before any other thread exists; the child only touches its own memory
-        // and pipes, then `_exit`s.
+        // and pipes, then `_exit`s. (libc: rustix's fork is for programs without libc.)
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(os_err("fork"));
@@ -158,21 +168,19 @@ impl Child {
         if pid == 0 {
             let ok = Sandbox::new(seed).is_ok_and(|sandbox| {
                 let addr = sandbox.base().to_ne_bytes();
-                let mut byte = 0u8;
-                // SAFETY: Plain pipe I/O on descriptors this process owns.
-                let told = unsafe {
-                    libc::write(addr_pipe[1], addr.as_ptr().cast(), 8) == 8
-                        && libc::read(go[0], (&mut byte as *mut u8).cast(), 1) == 1
-                };
+                let told = rustix::io::write(&addr_pipe.1, &addr) == Ok(8)
+                    && rustix::io::read(&go.0, &mut [0u8]) == Ok(1);
                 told && sandbox.verify_all().is_ok()
             });
             // SAFETY: Leaves the child without running the parent's destructors.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }
         }
         let mut addr = [0u8; 8];
-        // SAFETY: Reads 8 bytes into `addr`.
-        if unsafe { libc::read(addr_pipe[0], addr.as_mut_ptr().cast(), 8) } != 8 {
-            return Err(os_err("reading the child's address"));
+        if rustix::io::read(&addr_pipe.0, &mut addr)
+            .map_err(errno("reading the child's address"))?
+            != 8
+        {
+            return Err("reading the child's address: short read".into());
         }
         let pidfd = abi::pidfd_open(pid).map_err(|e| format!("pidfd_open: {e}"))?;
         Ok(Self {
@@ -186,22 +194,17 @@ impl Child {
     /// The child checks its data; its verdict.
     fn finish(mut self) -> Result<(), String> {
         let pid = std::mem::replace(&mut self.pid, 0);
-        // SAFETY: Plain pipe I/O and a wait for our own child.
-        unsafe {
-            if libc::write(self.go[1], [1u8].as_ptr().cast(), 1) != 1 {
-                return Err(os_err("telling the child to finish"));
-            }
-            let mut status = 0;
-            if libc::waitpid(pid, &mut status, 0) != pid {
-                return Err(os_err("waitpid"));
-            }
-            if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-                return Err(format!(
-                    "the child found its data changed (status {status:#x})"
-                ));
-            }
+        rustix::io::write(&self.go.1, &[1]).map_err(errno("telling the child to finish"))?;
+        let status = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty())
+            .map_err(errno("waitpid"))?;
+        match status {
+            Some((_, s)) if s.exit_status() == Some(0) => Ok(()),
+            Some((_, s)) => Err(format!(
+                "the child found its data changed (status {:#x})",
+                s.as_raw()
+            )),
+            None => Err("waitpid: no status".into()),
         }
-        Ok(())
     }
 }
 
@@ -209,10 +212,9 @@ impl Drop for Child {
     /// A run that failed does not leave the child behind (it holds our stdout open).
     fn drop(&mut self) {
         if self.pid != 0 {
-            // SAFETY: Kills and reaps our own child.
-            unsafe {
-                libc::kill(self.pid, libc::SIGKILL);
-                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+            if let Some(pid) = Pid::from_raw(self.pid) {
+                let _ = rustix::process::kill_process(pid, Signal::KILL);
+                let _ = reap(self.pid);
             }
         }
     }
@@ -220,7 +222,7 @@ impl Drop for Child {
 
 /// A pidfd of a process that has exited and been reaped.
 fn dead_pidfd() -> Result<OwnedFd, String> {
-    // SAFETY: The child exits at once.
+    // SAFETY: The child exits at once. (libc: rustix's fork is for programs without libc.)
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(os_err("fork"));
@@ -230,8 +232,7 @@ fn dead_pidfd() -> Result<OwnedFd, String> {
         unsafe { libc::_exit(0) }
     }
     let pidfd = abi::pidfd_open(pid).map_err(|e| format!("pidfd_open: {e}"))?;
-    // SAFETY: Waits for our own child.
-    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    reap(pid)?;
     Ok(pidfd)
 }
 
@@ -516,7 +517,9 @@ impl Worker<'_> {
                 self.totals.succeeded.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if req.place == ArgPlace::Valid && matches!(answer, None | Some(libc::ENOSPC)) {
+        if req.place == ArgPlace::Valid
+            && (answer.is_none() || answer == Some(Errno::NOSPC.raw_os_error()))
+        {
             self.check_counters(req, sandbox.arg_rw(), answer)?;
         }
         Ok(())
@@ -541,7 +544,8 @@ impl Worker<'_> {
                 req.cmd
             ));
         }
-        if answer == Some(libc::ENOSPC) && (m.moved != 0 || m.skipped_no_space == 0) {
+        if answer == Some(Errno::NOSPC.raw_os_error()) && (m.moved != 0 || m.skipped_no_space == 0)
+        {
             return Err(format!("ENOSPC, yet {m:?}"));
         }
         self.totals.moved.fetch_add(m.moved, Ordering::Relaxed);

@@ -6,6 +6,8 @@
 //! cannot know (a range leaving its own memory, a GPU that may be unbinding), every answer the
 //! README allows at that point is accepted.
 
+use rustix::io::Errno;
+
 /// The page size the ABI works in.
 pub const PAGE: u64 = 4096;
 /// The top of user space with 4-level page tables; with 5 levels it is `TOP_57`.
@@ -92,22 +94,22 @@ pub const DEVICE_ANY: u32 = u32::MAX;
 pub fn expect(req: &Request, regions: &[Region], world: &World<'_>) -> Vec<Option<i32>> {
     let mut allowed = Vec::new();
     if req.cmd == Cmd::Unknown {
-        allowed.push(Some(libc::ENOTTY));
+        allowed.push(Some(Errno::NOTTY.raw_os_error()));
         return allowed;
     }
     if req.place == ArgPlace::Unreadable {
-        allowed.push(Some(libc::EFAULT));
+        allowed.push(Some(Errno::FAULT.raw_os_error()));
         return allowed;
     }
     if world.enomem {
         // Bookkeeping without memory, or the argument's own page parked and no RAM to fault it
         // back into: the kernel's copy to or from user space then fails.
-        allowed.push(Some(libc::ENOMEM));
-        allowed.push(Some(libc::EFAULT));
+        allowed.push(Some(Errno::NOMEM.raw_os_error()));
+        allowed.push(Some(Errno::FAULT.raw_os_error()));
     }
     let checked = |allowed: &mut Vec<Option<i32>>| -> Option<()> {
         if req.flags != 0 || req.reserved != 0 {
-            allowed.push(Some(libc::EINVAL));
+            allowed.push(Some(Errno::INVAL.raw_os_error()));
             return None;
         }
         let bound = if req.device == DEVICE_ANY {
@@ -116,7 +118,7 @@ pub fn expect(req: &Request, regions: &[Region], world: &World<'_>) -> Vec<Optio
             world.gpus.contains(&req.device)
         };
         if world.unbinding || !bound {
-            allowed.push(Some(libc::ENODEV));
+            allowed.push(Some(Errno::NODEV.raw_os_error()));
         }
         // Without an unbind in the way, a GPU that is not bound ends the request here; with
         // one, a GPU that was never bound does too (indices stay as they were at start).
@@ -125,37 +127,37 @@ pub fn expect(req: &Request, regions: &[Region], world: &World<'_>) -> Vec<Optio
         }
         match req.target {
             Target::NotPidfd => {
-                allowed.push(Some(libc::EBADF));
+                allowed.push(Some(Errno::BADF.raw_os_error()));
                 return None;
             }
             Target::Dead => {
-                allowed.push(Some(libc::ESRCH));
+                allowed.push(Some(Errno::SRCH.raw_os_error()));
                 return None;
             }
             Target::Caller | Target::Child => {}
         }
         if req.addr % PAGE != 0 || req.length % PAGE != 0 || req.length == 0 {
-            allowed.push(Some(libc::EINVAL));
+            allowed.push(Some(Errno::INVAL.raw_os_error()));
             return None;
         }
         let Some(end) = req.addr.checked_add(req.length) else {
-            allowed.push(Some(libc::EINVAL));
+            allowed.push(Some(Errno::INVAL.raw_os_error()));
             return None;
         };
         if end > TOP_57 {
-            allowed.push(Some(libc::EINVAL));
+            allowed.push(Some(Errno::INVAL.raw_os_error()));
             return None;
         }
         if end > TOP_48 {
             // Beyond 47 bits: EINVAL with 4-level page tables. With 5 levels the mapping check
             // runs, and fails at the latest where the range goes above 47 bits, where the
             // fuzzer never maps anything.
-            allowed.push(Some(libc::EINVAL));
+            allowed.push(Some(Errno::INVAL.raw_os_error()));
             match first_problem(regions, req.addr, end) {
                 Walk::Fails(errno) => allowed.push(Some(errno)),
                 Walk::Unknown | Walk::Readable => {
-                    allowed.push(Some(libc::EFAULT));
-                    allowed.push(Some(libc::EACCES));
+                    allowed.push(Some(Errno::FAULT.raw_os_error()));
+                    allowed.push(Some(Errno::ACCESS.raw_os_error()));
                 }
             }
             return None;
@@ -166,8 +168,8 @@ pub fn expect(req: &Request, regions: &[Region], world: &World<'_>) -> Vec<Optio
                 return None;
             }
             Walk::Unknown => {
-                allowed.push(Some(libc::EFAULT));
-                allowed.push(Some(libc::EACCES));
+                allowed.push(Some(Errno::FAULT.raw_os_error()));
+                allowed.push(Some(Errno::ACCESS.raw_os_error()));
             }
             Walk::Readable => {}
         }
@@ -178,12 +180,12 @@ pub fn expect(req: &Request, regions: &[Region], world: &World<'_>) -> Vec<Optio
     }
     // Checks passed: the request runs, and its answer is written back.
     let ran: &[Option<i32>] = match req.cmd {
-        Cmd::ToDevice => &[None, Some(libc::ENOSPC)],
+        Cmd::ToDevice => &[None, Some(Errno::NOSPC.raw_os_error())],
         _ => &[None],
     };
     for answer in ran {
         allowed.push(match req.place {
-            ArgPlace::ReadOnly => Some(libc::EFAULT),
+            ArgPlace::ReadOnly => Some(Errno::FAULT.raw_os_error()),
             _ => *answer,
         });
     }
@@ -206,8 +208,8 @@ fn first_problem(regions: &[Region], start: u64, end: u64) -> Walk {
             return Walk::Unknown;
         };
         match r.kind {
-            PageKind::Unmapped => return Walk::Fails(libc::EFAULT),
-            PageKind::NoAccess => return Walk::Fails(libc::EACCES),
+            PageKind::Unmapped => return Walk::Fails(Errno::FAULT.raw_os_error()),
+            PageKind::NoAccess => return Walk::Fails(Errno::ACCESS.raw_os_error()),
             PageKind::Readable => addr = r.end,
         }
     }
@@ -263,7 +265,7 @@ mod tests {
         assert_eq!(expect(&req(Cmd::ToRam, 0, 8), &rs, &ONE_GPU), vec![None]);
         assert_eq!(
             expect(&req(Cmd::ToDevice, 2, 3), &rs, &ONE_GPU),
-            vec![None, Some(libc::ENOSPC)]
+            vec![None, Some(Errno::NOSPC.raw_os_error())]
         );
     }
 
@@ -272,16 +274,20 @@ mod tests {
         let rs = regions();
         assert_eq!(
             errnos(&expect(&req(Cmd::Residency, 0, 12), &rs, &ONE_GPU)),
-            vec![libc::EACCES]
+            vec![Errno::ACCESS.raw_os_error()]
         );
         assert_eq!(
             errnos(&expect(&req(Cmd::Residency, 9, 3), &rs, &ONE_GPU)),
-            vec![libc::EFAULT]
+            vec![Errno::FAULT.raw_os_error()]
         );
         // Leaving the known regions: anything the mapping check may say, or success.
         assert_eq!(
             expect(&req(Cmd::ToRam, 10, 4), &rs, &ONE_GPU),
-            vec![Some(libc::EFAULT), Some(libc::EACCES), None]
+            vec![
+                Some(Errno::FAULT.raw_os_error()),
+                Some(Errno::ACCESS.raw_os_error()),
+                None
+            ]
         );
     }
 
@@ -296,14 +302,17 @@ mod tests {
             addr: BASE + 1,
             ..req(Cmd::ToDevice, 0, 1)
         };
-        assert_eq!(errnos(&expect(&bad_all, &rs, &ONE_GPU)), vec![libc::EINVAL]);
+        assert_eq!(
+            errnos(&expect(&bad_all, &rs, &ONE_GPU)),
+            vec![Errno::INVAL.raw_os_error()]
+        );
         let bad_device = Request {
             flags: 0,
             ..bad_all
         };
         assert_eq!(
             errnos(&expect(&bad_device, &rs, &ONE_GPU)),
-            vec![libc::ENODEV]
+            vec![Errno::NODEV.raw_os_error()]
         );
         let bad_pidfd = Request {
             device: 0,
@@ -311,20 +320,23 @@ mod tests {
         };
         assert_eq!(
             errnos(&expect(&bad_pidfd, &rs, &ONE_GPU)),
-            vec![libc::EBADF]
+            vec![Errno::BADF.raw_os_error()]
         );
         let dead = Request {
             target: Target::Dead,
             ..bad_pidfd
         };
-        assert_eq!(errnos(&expect(&dead, &rs, &ONE_GPU)), vec![libc::ESRCH]);
+        assert_eq!(
+            errnos(&expect(&dead, &rs, &ONE_GPU)),
+            vec![Errno::SRCH.raw_os_error()]
+        );
         let bad_addr = Request {
             target: Target::Caller,
             ..bad_pidfd
         };
         assert_eq!(
             errnos(&expect(&bad_addr, &rs, &ONE_GPU)),
-            vec![libc::EINVAL]
+            vec![Errno::INVAL.raw_os_error()]
         );
     }
 
@@ -336,20 +348,30 @@ mod tests {
             length: 2 * PAGE,
             ..req(Cmd::ToRam, 0, 1)
         };
-        assert_eq!(errnos(&expect(&wraps, &rs, &ONE_GPU)), vec![libc::EINVAL]);
+        assert_eq!(
+            errnos(&expect(&wraps, &rs, &ONE_GPU)),
+            vec![Errno::INVAL.raw_os_error()]
+        );
         let past_57 = Request {
             addr: 1 << 56,
             length: PAGE,
             ..wraps
         };
-        assert_eq!(errnos(&expect(&past_57, &rs, &ONE_GPU)), vec![libc::EINVAL]);
+        assert_eq!(
+            errnos(&expect(&past_57, &rs, &ONE_GPU)),
+            vec![Errno::INVAL.raw_os_error()]
+        );
         let past_48 = Request {
             addr: 1 << 47,
             ..past_57
         };
         assert_eq!(
             errnos(&expect(&past_48, &rs, &ONE_GPU)),
-            vec![libc::EINVAL, libc::EFAULT, libc::EACCES]
+            vec![
+                Errno::INVAL.raw_os_error(),
+                Errno::FAULT.raw_os_error(),
+                Errno::ACCESS.raw_os_error()
+            ]
         );
         // From a known region up past 47 bits: with 5-level page tables, the mapping check
         // finds the first problem in the known regions.
@@ -359,7 +381,7 @@ mod tests {
         };
         assert_eq!(
             errnos(&expect(&from_sandbox, &rs, &ONE_GPU)),
-            vec![libc::EINVAL, libc::EACCES]
+            vec![Errno::INVAL.raw_os_error(), Errno::ACCESS.raw_os_error()]
         );
     }
 
@@ -373,7 +395,7 @@ mod tests {
         };
         assert_eq!(
             errnos(&expect(&unreadable, &rs, &ONE_GPU)),
-            vec![libc::EFAULT]
+            vec![Errno::FAULT.raw_os_error()]
         );
         // Read-only: a refusal is still reported; a request that ran cannot write back.
         let ro = Request {
@@ -382,12 +404,12 @@ mod tests {
         };
         assert_eq!(
             errnos(&expect(&ro, &rs, &ONE_GPU)),
-            vec![libc::EFAULT, libc::EFAULT]
+            vec![Errno::FAULT.raw_os_error(), Errno::FAULT.raw_os_error()]
         );
         let ro_refused = Request { flags: 1, ..ro };
         assert_eq!(
             errnos(&expect(&ro_refused, &rs, &ONE_GPU)),
-            vec![libc::EINVAL]
+            vec![Errno::INVAL.raw_os_error()]
         );
     }
 
@@ -398,7 +420,10 @@ mod tests {
             place: ArgPlace::Unreadable,
             ..req(Cmd::Unknown, 0, 1)
         };
-        assert_eq!(errnos(&expect(&unknown, &rs, &ONE_GPU)), vec![libc::ENOTTY]);
+        assert_eq!(
+            errnos(&expect(&unknown, &rs, &ONE_GPU)),
+            vec![Errno::NOTTY.raw_os_error()]
+        );
         let racing = World {
             gpus: &[0],
             unbinding: true,
@@ -407,9 +432,9 @@ mod tests {
         assert_eq!(
             expect(&req(Cmd::ToRam, 0, 1), &rs, &racing),
             vec![
-                Some(libc::ENOMEM),
-                Some(libc::EFAULT),
-                Some(libc::ENODEV),
+                Some(Errno::NOMEM.raw_os_error()),
+                Some(Errno::FAULT.raw_os_error()),
+                Some(Errno::NODEV.raw_os_error()),
                 None
             ]
         );
@@ -420,7 +445,7 @@ mod tests {
         };
         assert_eq!(
             errnos(&expect(&req(Cmd::Residency, 0, 1), &rs, &none_bound)),
-            vec![libc::ENODEV]
+            vec![Errno::NODEV.raw_os_error()]
         );
     }
 }

@@ -10,6 +10,7 @@
 
 use crate::oracle::{PageKind, Region, PAGE};
 use pseudoscopic::mem::pattern;
+use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
 use std::io;
 
 pub const REF_PAGES: usize = 64;
@@ -31,33 +32,26 @@ pub struct Sandbox {
     fixed_seed: u64,
 }
 
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", io::Error::last_os_error())
+fn os_err(what: &str) -> impl FnOnce(rustix::io::Errno) -> String + '_ {
+    move |e| format!("{what}: {}", io::Error::from(e))
 }
 
-fn mmap(addr: usize, pages: usize, prot: i32, flags: i32) -> Result<usize, String> {
+/// Anonymous memory (`flags`: private or shared, and fixed or not).
+fn mmap(addr: usize, pages: usize, prot: ProtFlags, flags: MapFlags) -> Result<usize, String> {
     // SAFETY: A new anonymous mapping; with MAP_FIXED only over pages of our own reservation.
-    let p = unsafe { libc::mmap(addr as *mut _, pages * PAGE as usize, prot, flags, -1, 0) };
-    if p == libc::MAP_FAILED {
-        return Err(os_err("mmap"));
-    }
+    let p = unsafe { mm::mmap_anonymous(addr as *mut _, pages * PAGE as usize, prot, flags) }
+        .map_err(os_err("mmap"))?;
     Ok(p as usize)
 }
 
-fn protect(addr: usize, pages: usize, prot: i32) -> Result<(), String> {
+fn protect(addr: usize, pages: usize, prot: MprotectFlags) -> Result<(), String> {
     // SAFETY: Pages of our own reservation.
-    if unsafe { libc::mprotect(addr as *mut _, pages * PAGE as usize, prot) } != 0 {
-        return Err(os_err("mprotect"));
-    }
-    Ok(())
+    unsafe { mm::mprotect(addr as *mut _, pages * PAGE as usize, prot) }.map_err(os_err("mprotect"))
 }
 
 fn unmap(addr: usize, pages: usize) -> Result<(), String> {
     // SAFETY: Pages of our own reservation, which nothing uses.
-    if unsafe { libc::munmap(addr as *mut _, pages * PAGE as usize) } != 0 {
-        return Err(os_err("munmap"));
-    }
-    Ok(())
+    unsafe { mm::munmap(addr as *mut _, pages * PAGE as usize) }.map_err(os_err("munmap"))
 }
 
 /// Writes the pattern of `seed` into pages `[first, first + pages)` from `base`.
@@ -111,9 +105,8 @@ impl Sandbox {
     /// Maps the layout, 64 KiB aligned, and fills the regions that hold data.
     pub fn new(seed: u64) -> Result<Self, String> {
         let align = 16;
-        let rw = libc::PROT_READ | libc::PROT_WRITE;
-        let private = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
-        let raw = mmap(0, TOTAL_PAGES + align, rw, private)?;
+        let rw = ProtFlags::READ | ProtFlags::WRITE;
+        let raw = mmap(0, TOTAL_PAGES + align, rw, MapFlags::PRIVATE)?;
         let base = raw.next_multiple_of(align * PAGE as usize);
         let page = |i: usize| base + i * PAGE as usize;
         let slack_front = (base - raw) / PAGE as usize;
@@ -127,19 +120,19 @@ impl Sandbox {
             fixed_seed: seed ^ 0x5eed,
         };
         fill(base, seed, 0, REF_PAGES);
-        protect(page(NO_ACCESS.0), NO_ACCESS.1, libc::PROT_NONE)?;
+        protect(page(NO_ACCESS.0), NO_ACCESS.1, MprotectFlags::empty())?;
         fill(base, sandbox.fixed_seed, READ_ONLY.0, READ_ONLY.1);
-        protect(page(READ_ONLY.0), READ_ONLY.1, libc::PROT_READ)?;
+        protect(page(READ_ONLY.0), READ_ONLY.1, MprotectFlags::READ)?;
         unmap(page(HOLE.0), HOLE.1)?;
         mmap(
             page(SHARED.0),
             SHARED.1,
             rw,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+            MapFlags::SHARED | MapFlags::FIXED,
         )?;
         fill(base, sandbox.fixed_seed, SHARED.0, SHARED.1);
         unmap(page(ARG_RW + 1), 1)?;
-        protect(page(ARG_RO), 1, libc::PROT_READ)?;
+        protect(page(ARG_RO), 1, MprotectFlags::READ)?;
         unmap(page(ARG_RO + 1), 1)?;
         Ok(sandbox)
     }
@@ -196,10 +189,10 @@ impl Sandbox {
     /// Copies `bytes` into the read-only argument page and returns its address.
     pub fn arg_read_only(&self, bytes: &[u8]) -> Result<usize, String> {
         let addr = self.base + ARG_RO * PAGE as usize;
-        protect(addr, 1, libc::PROT_READ | libc::PROT_WRITE)?;
+        protect(addr, 1, MprotectFlags::READ | MprotectFlags::WRITE)?;
         // SAFETY: The page is ours and writable for now; `bytes` is shorter than a page.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
-        protect(addr, 1, libc::PROT_READ)?;
+        protect(addr, 1, MprotectFlags::READ)?;
         Ok(addr)
     }
 }

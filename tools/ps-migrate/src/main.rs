@@ -10,6 +10,7 @@ use pseudoscopic::{
     cli::{self, Failure, Status},
     json, maps, parse_size,
 };
+use rustix::io::Errno;
 use serde::Serialize;
 use std::{
     fmt,
@@ -238,9 +239,9 @@ fn parse_device(text: &str) -> Result<u32, String> {
 
 /// The exit status an ioctl error stands for.
 fn errno_status(e: &io::Error) -> Status {
-    match e.raw_os_error() {
-        Some(libc::EPERM) => Status::Permission,
-        Some(libc::ESRCH) => Status::NoProcess,
+    match Errno::from_io_error(e) {
+        Some(Errno::PERM) => Status::Permission,
+        Some(Errno::SRCH) => Status::NoProcess,
         _ => Status::Failed,
     }
 }
@@ -248,9 +249,9 @@ fn errno_status(e: &io::Error) -> Status {
 /// The candidate mappings of process `pid`, as `(start, length)`.
 fn all_ranges(pid: i32) -> Result<Vec<(u64, u64)>, Failure> {
     let path = format!("/proc/{pid}/maps");
-    let text = std::fs::read_to_string(&path).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENOENT) => Failure::new(Status::NoProcess, format!("no process with pid {pid}")),
-        Some(libc::EACCES) | Some(libc::EPERM) => {
+    let text = std::fs::read_to_string(&path).map_err(|e| match Errno::from_io_error(&e) {
+        Some(Errno::NOENT) => Failure::new(Status::NoProcess, format!("no process with pid {pid}")),
+        Some(Errno::ACCESS) | Some(Errno::PERM) => {
             Failure::new(Status::Permission, format!("{path}: {e}"))
         }
         _ => Failure::failed(format!("{path}: {e}")),
@@ -425,7 +426,7 @@ fn move_range(
         }
         match res {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => no_space = true,
+            Err(e) if e.raw_os_error() == Some(Errno::NOSPC.raw_os_error()) => no_space = true,
             Err(e) => {
                 error = Some(e);
                 break;
@@ -433,7 +434,7 @@ fn move_range(
         }
     }
     if error.is_none() && no_space && counters.moved == 0 {
-        error = Some(io::Error::from_raw_os_error(libc::ENOSPC));
+        error = Some(io::Error::from_raw_os_error(Errno::NOSPC.raw_os_error()));
     }
     Outcome {
         start,
@@ -682,11 +683,11 @@ fn run_report(pid: i32, outcomes: &[Outcome]) -> String {
     let errno = |x: &Outcome| x.error.as_ref().and_then(io::Error::raw_os_error);
     let unmapped = outcomes
         .iter()
-        .filter(|x| errno(x) == Some(libc::EFAULT))
+        .filter(|x| errno(x) == Some(Errno::FAULT.raw_os_error()))
         .count();
     let failed = outcomes
         .iter()
-        .filter(|x| x.error.is_some() && errno(x) != Some(libc::EFAULT))
+        .filter(|x| x.error.is_some() && errno(x) != Some(Errno::FAULT.raw_os_error()))
         .count();
     let mut line = format!(
         "ps-migrate: parked {moved} pages ({}) of pid {pid} in {} ranges",
@@ -979,9 +980,9 @@ mod tests {
         );
         let changing = [
             outcome(mb(4), 0, None),
-            outcome(0, 0, Some(libc::EFAULT)),
-            outcome(0, 0, Some(libc::EFAULT)),
-            outcome(0, 0, Some(libc::EPERM)),
+            outcome(0, 0, Some(Errno::FAULT.raw_os_error())),
+            outcome(0, 0, Some(Errno::FAULT.raw_os_error())),
+            outcome(0, 0, Some(Errno::PERM.raw_os_error())),
         ];
         assert_eq!(
             run_report(7, &changing),
@@ -991,7 +992,10 @@ mod tests {
 
     #[test]
     fn reports() {
-        let outcomes = [outcome(3, 1, None), outcome(0, 0, Some(libc::EPERM))];
+        let outcomes = [
+            outcome(3, 1, None),
+            outcome(0, 0, Some(Errno::PERM.raw_os_error())),
+        ];
         let t = text(&outcomes, Action::Move(Direction::ToDevice));
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
@@ -1014,11 +1018,11 @@ mod tests {
         assert_eq!(outcome_status(&outcomes), Status::Permission);
         assert_eq!(outcome_status(&outcomes[..1]), Status::Ok);
         assert_eq!(
-            outcome_status(&[outcome(0, 0, Some(libc::EFAULT))]),
+            outcome_status(&[outcome(0, 0, Some(Errno::FAULT.raw_os_error()))]),
             Status::Failed
         );
         assert_eq!(
-            outcome_status(&[outcome(0, 0, Some(libc::ESRCH))]),
+            outcome_status(&[outcome(0, 0, Some(Errno::SRCH.raw_os_error()))]),
             Status::NoProcess
         );
         let j = report_json(7, &outcomes[..1], Action::Move(Direction::ToRam)).to_string();
@@ -1042,8 +1046,12 @@ mod tests {
 
     #[test]
     fn child_statuses() {
+        use rustix::process::Signal;
         use std::process::ExitStatus;
         assert_eq!(child_status(ExitStatus::from_raw(3 << 8)), 3);
-        assert_eq!(child_status(ExitStatus::from_raw(libc::SIGKILL)), 137);
+        assert_eq!(
+            child_status(ExitStatus::from_raw(Signal::KILL.as_raw())),
+            137
+        );
     }
 }

@@ -18,6 +18,7 @@ use pseudoscopic::{
     sysfs::Stats,
     System,
 };
+use rustix::io::Errno;
 use serde::Serialize;
 use std::{
     fmt, io,
@@ -146,10 +147,12 @@ fn migrate(
     .fetch_add(1, Ordering::Relaxed);
     match dev.migrate(dir, &mut req) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+        Err(e) if e.raw_os_error() == Some(Errno::NODEV.raw_os_error()) => {
             totals.enodev.fetch_add(1, Ordering::Relaxed);
         }
-        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && dir == Direction::ToDevice => {}
+        Err(e)
+            if e.raw_os_error() == Some(Errno::NOSPC.raw_os_error())
+                && dir == Direction::ToDevice => {}
         Err(e) => return Err(format!("{dir:?} of {pages} pages: {e}")),
     }
     if req.moved + req.skipped() != pages as u64 && req.moved + req.skipped() != 0 {
@@ -181,7 +184,8 @@ fn verify_counted(buf: &Buf, seeds: &[u64], first: usize, totals: &Totals) -> Re
 /// Forks a child that checks both regions and exits 0 (intact) or 1; returns its verdict.
 fn fork_and_check(own: &Buf, seeds: &[u64], common: &Buf, common_seed: u64) -> Result<(), String> {
     // SAFETY: The child only reads memory and exits; it takes no locks other threads may hold
-    // (it allocates nothing on the success path).
+    // (it allocates nothing on the success path). (libc: rustix's fork is for programs without
+    // libc.)
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => Err(format!("fork: {}", io::Error::last_os_error())),
@@ -191,16 +195,19 @@ fn fork_and_check(own: &Buf, seeds: &[u64], common: &Buf, common_seed: u64) -> R
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }
         }
         pid => {
-            let mut status = 0;
-            // SAFETY: Waits for our own child.
-            if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
-                return Err(format!("waitpid: {}", io::Error::last_os_error()));
-            }
-            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            let status = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            )
+            .map_err(|e| format!("waitpid: {}", io::Error::from(e)))?
+            .ok_or("waitpid: no status")?
+            .1;
+            if status.exit_status() == Some(0) {
                 Ok(())
             } else {
                 Err(format!(
-                    "forked child found different data (status {status:#x})"
+                    "forked child found different data (status {:#x})",
+                    status.as_raw()
                 ))
             }
         }

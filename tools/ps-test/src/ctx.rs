@@ -66,31 +66,35 @@ impl Ctx {
         pages: usize,
         device: u32,
     ) -> Result<Migrate, String> {
+        self.move_pages(Direction::ToDevice, buf, first, pages, device)
+    }
+
+    pub fn unpark(&self, buf: &Buf, first: usize, pages: usize) -> Result<Migrate, String> {
+        self.move_pages(Direction::ToRam, buf, first, pages, abi::DEVICE_ANY)
+    }
+
+    /// Moves pages `[first, first + pages)` of `buf` as `dir` says (to `device`'s VRAM, or back
+    /// from it); the request must succeed with counters that add up to the range.
+    fn move_pages(
+        &self,
+        dir: Direction,
+        buf: &Buf,
+        first: usize,
+        pages: usize,
+        device: u32,
+    ) -> Result<Migrate, String> {
         let (req, res) = self.migrate_raw(
-            Direction::ToDevice,
+            dir,
             buf.page_addr(first),
             (pages * PAGE) as u64,
             abi::PIDFD_SELF,
             device,
         );
-        res.map_err(|e| format!("MIGRATE_TO_DEVICE: {e} ({req:?})"))?;
-        ensure_eq!(
-            req.moved + req.skipped(),
-            pages as u64,
-            "counters add up to the range"
-        );
-        Ok(req)
-    }
-
-    pub fn unpark(&self, buf: &Buf, first: usize, pages: usize) -> Result<Migrate, String> {
-        let (req, res) = self.migrate_raw(
-            Direction::ToRam,
-            buf.page_addr(first),
-            (pages * PAGE) as u64,
-            abi::PIDFD_SELF,
-            abi::DEVICE_ANY,
-        );
-        res.map_err(|e| format!("MIGRATE_TO_RAM: {e} ({req:?})"))?;
+        let ioctl = match dir {
+            Direction::ToDevice => "MIGRATE_TO_DEVICE",
+            Direction::ToRam => "MIGRATE_TO_RAM",
+        };
+        res.map_err(|e| format!("{ioctl}: {e} ({req:?})"))?;
         ensure_eq!(
             req.moved + req.skipped(),
             pages as u64,

@@ -13,6 +13,7 @@
 
 use crate::proc;
 use pseudoscopic::mem::PAGE;
+use rustix::mm::{self, Advice, MapFlags, ProtFlags};
 use std::{collections::HashSet, fs::File, io, os::unix::fs::FileExt};
 
 /// Order of a 2 MiB block of pages.
@@ -24,8 +25,8 @@ const MAX_PASSES: usize = 8;
 /// Filling stops short of this much free RAM, in kB: the kernel needs some.
 const FREE_FLOOR_KB: u64 = 1 << 10;
 
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", io::Error::last_os_error())
+fn os_err(what: &str) -> impl FnOnce(rustix::io::Errno) -> String + '_ {
+    move |e| format!("{what}: {}", io::Error::from(e))
 }
 
 /// Free blocks of order 9 or more in /proc/pagetypeinfo that user memory can be given: of the
@@ -73,22 +74,17 @@ fn reserve(pages: usize) -> Result<usize, String> {
     let len = pages * PAGE;
     // SAFETY: A new private anonymous mapping; nothing else refers to it.
     let addr = unsafe {
-        libc::mmap(
+        mm::mmap_anonymous(
             std::ptr::null_mut(),
             len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE | MapFlags::NORESERVE,
         )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(os_err("mmap"));
     }
+    .map_err(os_err("mmap"))?;
     // SAFETY: The range is the mapping just made.
-    if unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) } != 0 {
-        return Err(os_err("madvise(MADV_NOHUGEPAGE)"));
-    }
+    unsafe { mm::madvise(addr, len, Advice::LinuxNoHugepage) }
+        .map_err(os_err("madvise(MADV_NOHUGEPAGE)"))?;
     Ok(addr as usize)
 }
 
@@ -97,10 +93,7 @@ fn unmap(addr: usize, pages: usize) -> Result<(), String> {
         return Ok(());
     }
     // SAFETY: The range is part of a mapping of ours that nothing points into.
-    if unsafe { libc::munmap(addr as *mut libc::c_void, pages * PAGE) } != 0 {
-        return Err(os_err("munmap"));
-    }
-    Ok(())
+    unsafe { mm::munmap(addr as *mut _, pages * PAGE) }.map_err(os_err("munmap"))
 }
 
 /// Locks pages of the `pages` reserved at `addr`, from the first, until no 2 MiB block is free;
@@ -117,9 +110,8 @@ fn fill(addr: usize, pages: usize) -> Result<usize, String> {
         }
         let n = STEP_PAGES.min(pages - locked);
         // SAFETY: The range is part of our mapping; locking faults its pages in.
-        if unsafe { libc::mlock((addr + locked * PAGE) as *const libc::c_void, n * PAGE) } != 0 {
-            return Err(os_err("mlock"));
-        }
+        unsafe { mm::mlock((addr + locked * PAGE) as *mut _, n * PAGE) }
+            .map_err(os_err("mlock"))?;
         locked += n;
     }
     Ok(locked)

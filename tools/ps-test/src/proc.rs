@@ -2,8 +2,17 @@
 
 //! Processes and system calls the scenarios need: fork, pipes, signals, O_DIRECT,
 //! process_vm_readv, credentials, /proc/meminfo.
+//!
+//! System calls go through rustix, but for those it does not offer, which call libc: `fork` and
+//! `_exit` (rustix's fork is for programs without libc), `process_vm_readv`, the signal mask and
+//! `sigwait`, and `dup2` onto a descriptor number not open yet.
 
 use pseudoscopic::{abi, mem::Buf};
+use rustix::{
+    fs::{Mode, OFlags},
+    process::{DumpableBehavior, Pid, Resource, Rlimit, WaitOptions},
+    thread::UnshareFlags,
+};
 use std::{
     ffi::CString,
     io::{self, Write},
@@ -14,13 +23,18 @@ fn os_err(what: &str) -> String {
     format!("{what}: {}", io::Error::last_os_error())
 }
 
+/// A rustix error as the scenarios report it.
+fn errno(what: &str) -> impl FnOnce(rustix::io::Errno) -> String + '_ {
+    move |e| format!("{what}: {}", io::Error::from(e))
+}
+
 pub fn flush_stdout() {
     let _ = io::stdout().flush();
 }
 
 /// A forked child running a test closure.
 pub struct Child {
-    pid: libc::pid_t,
+    pid: i32,
 }
 
 /// Forks; the child runs `f` and exits 0 on success, or prints the failure and exits 1.
@@ -47,26 +61,21 @@ pub fn fork_child(f: impl FnOnce() -> Result<(), String>) -> Result<Child, Strin
 }
 
 impl Child {
-    pub fn pid(&self) -> libc::pid_t {
+    pub fn pid(&self) -> i32 {
         self.pid
     }
 
     /// Waits for the child; it must have exited with status 0.
     pub fn wait_ok(self, what: &str) -> Result<(), String> {
-        let mut status = 0;
-        // SAFETY: Waits for our own child.
-        if unsafe { libc::waitpid(self.pid, &mut status, 0) } != self.pid {
-            return Err(os_err("waitpid"));
-        }
-        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        let (_, status) = rustix::process::waitpid(Pid::from_raw(self.pid), WaitOptions::empty())
+            .map_err(errno("waitpid"))?
+            .ok_or("waitpid: no status")?;
+        if status.exit_status() == Some(0) {
             Ok(())
-        } else if libc::WIFSIGNALED(status) {
-            Err(format!(
-                "{what}: killed by signal {}",
-                libc::WTERMSIG(status)
-            ))
+        } else if let Some(sig) = status.terminating_signal() {
+            Err(format!("{what}: killed by signal {sig}"))
         } else {
-            Err(format!("{what}: failed (status {status:#x})"))
+            Err(format!("{what}: failed (status {:#x})", status.as_raw()))
         }
     }
 }
@@ -79,46 +88,25 @@ pub struct Pipe {
 
 impl Pipe {
     pub fn new() -> Result<Self, String> {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(os_err("pipe"));
-        }
-        // SAFETY: The kernel just created both descriptors for us.
-        Ok(unsafe {
-            Self {
-                rd: OwnedFd::from_raw_fd(fds[0]),
-                wr: OwnedFd::from_raw_fd(fds[1]),
-            }
-        })
+        let (rd, wr) = rustix::pipe::pipe().map_err(errno("pipe"))?;
+        Ok(Self { rd, wr })
     }
 
     pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: Writes from a valid buffer.
-        let n = unsafe { libc::write(self.wr.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-        if n != bytes.len() as isize {
-            return Err(os_err("pipe write"));
+        let n = rustix::io::write(&self.wr, bytes).map_err(errno("pipe write"))?;
+        if n != bytes.len() {
+            return Err(format!("pipe write: {n} of {} bytes", bytes.len()));
         }
         Ok(())
     }
 
     pub fn recv(&self, buf: &mut [u8]) -> Result<(), String> {
-        use std::os::fd::AsRawFd;
         let mut got = 0;
         while got < buf.len() {
-            // SAFETY: Reads into the unfilled part of a valid buffer.
-            let n = unsafe {
-                libc::read(
-                    self.rd.as_raw_fd(),
-                    buf[got..].as_mut_ptr().cast(),
-                    buf.len() - got,
-                )
-            };
-            if n <= 0 {
-                return Err(os_err("pipe read"));
+            match rustix::io::read(&self.rd, &mut buf[got..]).map_err(errno("pipe read"))? {
+                0 => return Err("pipe read: end of file".into()),
+                n => got += n,
             }
-            got += n as usize;
         }
         Ok(())
     }
@@ -164,10 +152,8 @@ impl Target {
                 Identity::Inherited => {}
                 Identity::User(id) => become_user(id)?,
                 Identity::NotDumpable => {
-                    // SAFETY: A plain prctl on ourselves.
-                    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-                        return Err(os_err("PR_SET_DUMPABLE"));
-                    }
+                    rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
+                        .map_err(errno("PR_SET_DUMPABLE"))?
                 }
             }
             let buf = Buf::anon(pages)?;
@@ -202,30 +188,20 @@ impl Target {
 
 /// Writes `len` bytes at `addr` to a new file `path` opened with O_DIRECT.
 pub fn write_direct(path: &str, addr: u64, len: usize) -> Result<usize, String> {
-    let cpath = CString::new(path).map_err(|_| "bad path")?;
-    // SAFETY: A plain open of a NUL-terminated path.
-    let fd = unsafe {
-        libc::open(
-            cpath.as_ptr(),
-            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_DIRECT,
-            0o600,
-        )
-    };
-    if fd < 0 {
-        return Err(os_err(&format!("open {path} O_DIRECT")));
-    }
-    // SAFETY: The kernel just returned this descriptor.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    use std::os::fd::AsRawFd;
-    // SAFETY: `addr` is `len` readable bytes of the caller's mapping.
-    let n = unsafe { libc::write(fd.as_raw_fd(), addr as *const _, len) };
-    if n < 0 {
-        return Err(os_err("O_DIRECT write"));
-    }
-    Ok(n as usize)
+    let what = format!("open {path} O_DIRECT");
+    let fd = rustix::fs::open(
+        path,
+        OFlags::CREATE | OFlags::WRONLY | OFlags::TRUNC | OFlags::DIRECT,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(errno(&what))?;
+    // SAFETY: `addr` is `len` readable bytes of the caller's mapping, alive for this call.
+    let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
+    rustix::io::write(&fd, bytes).map_err(errno("O_DIRECT write"))
 }
 
-/// Copies `len` bytes at `remote` of process `pid` to `local` with process_vm_readv.
+/// Copies `len` bytes at `remote` of process `pid` to `local` with process_vm_readv (libc:
+/// rustix does not have it).
 pub fn vm_readv(pid: i32, remote: u64, local: u64, len: usize) -> Result<(), String> {
     let local = libc::iovec {
         iov_base: local as *mut _,
@@ -243,7 +219,8 @@ pub fn vm_readv(pid: i32, remote: u64, local: u64, len: usize) -> Result<(), Str
     Ok(())
 }
 
-/// SIGUSR1, blocked so that [`SigWait::wait`] can take it.
+/// SIGUSR1, blocked so that [`SigWait::wait`] can take it (libc: rustix has no signal mask or
+/// `sigwait` for programs that use libc).
 pub struct SigWait(libc::sigset_t);
 
 pub fn block_sigusr1() -> Result<SigWait, String> {
@@ -298,32 +275,30 @@ pub fn dead_pidfd() -> Result<OwnedFd, String> {
     Ok(pidfd)
 }
 
-/// Drops root for user and group `id`, staying dumpable (as a normal user process is).
+/// Drops root for user and group `id`, staying dumpable (as a normal user process is). The
+/// system calls change the calling thread's credentials only: callers are forked children, which
+/// have one thread.
 pub fn become_user(id: u32) -> Result<(), String> {
-    // SAFETY: Plain credential system calls.
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0
-            || libc::setresgid(id, id, id) != 0
-            || libc::setresuid(id, id, id) != 0
-        {
-            return Err(os_err("dropping privileges"));
-        }
-        if libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 {
-            return Err(os_err("PR_SET_DUMPABLE"));
-        }
-    }
-    Ok(())
+    use rustix::process::{Gid, Uid};
+    let (uid, gid) = (Uid::from_raw(id), Gid::from_raw(id));
+    rustix::thread::set_thread_groups(&[])
+        .and_then(|()| rustix::thread::set_thread_res_gid(gid, gid, gid))
+        .and_then(|()| rustix::thread::set_thread_res_uid(uid, uid, uid))
+        .map_err(errno("dropping privileges"))?;
+    rustix::process::set_dumpable_behavior(DumpableBehavior::Dumpable)
+        .map_err(errno("PR_SET_DUMPABLE"))
 }
 
 /// Moves into a new user namespace in which the caller's user and group are root (as
 /// `unshare -U -r`): full capabilities over that namespace, none over the initial one.
 pub fn enter_user_namespace() -> Result<(), String> {
-    // SAFETY: A plain system call on ourselves.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    // SAFETY: As above.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
-        return Err(os_err("unshare(CLONE_NEWUSER)"));
-    }
+    let (uid, gid) = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    // SAFETY: Only a new user namespace: no descriptor table is unshared.
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWUSER) }
+        .map_err(errno("unshare(CLONE_NEWUSER)"))?;
     let write =
         |path: &str, text: String| std::fs::write(path, text).map_err(|e| format!("{path}: {e}"));
     write("/proc/self/setgroups", "deny".into())?;
@@ -356,36 +331,27 @@ impl Drop for SmallPcpLists {
 /// A device node's mode, changed while this lives and restored on drop.
 pub struct NodeMode {
     path: CString,
-    old: libc::mode_t,
+    old: Mode,
 }
 
 impl NodeMode {
-    pub fn set(path: &str, mode: libc::mode_t) -> Result<Self, String> {
+    pub fn set(path: &str, mode: u32) -> Result<Self, String> {
         let path = CString::new(path).map_err(|_| "bad path")?;
-        // SAFETY: `st` is written by `stat` before it is read.
-        let old = unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            if libc::stat(path.as_ptr(), &mut st) != 0 {
-                return Err(os_err("stat"));
-            }
-            st.st_mode & 0o7777
-        };
-        // SAFETY: A plain chmod of a NUL-terminated path.
-        if unsafe { libc::chmod(path.as_ptr(), mode) } != 0 {
-            return Err(os_err("chmod"));
-        }
+        let old = rustix::fs::stat(&path).map_err(errno("stat"))?.st_mode & 0o7777;
+        let old = Mode::from_raw_mode(old);
+        rustix::fs::chmod(&path, Mode::from_raw_mode(mode)).map_err(errno("chmod"))?;
         Ok(Self { path, old })
     }
 }
 
 impl Drop for NodeMode {
     fn drop(&mut self) {
-        // SAFETY: As in `set`.
-        unsafe { libc::chmod(self.path.as_ptr(), self.old) };
+        let _ = rustix::fs::chmod(&self.path, self.old);
     }
 }
 
-/// Duplicates `fd` onto descriptor number `target` (which must be free); closed on drop.
+/// Duplicates `fd` onto descriptor number `target` (which must be free); closed on drop. (libc:
+/// rustix's `dup2` needs the target open already.)
 pub fn dup_to(fd: i32, target: i32) -> Result<OwnedFd, String> {
     // SAFETY: `dup2` onto a number this process does not use.
     let new = unsafe { libc::dup2(fd, target) };
@@ -398,13 +364,13 @@ pub fn dup_to(fd: i32, target: i32) -> Result<OwnedFd, String> {
 
 /// Lets this process have descriptors numbered below `n` (as root: raises the hard limit too).
 pub fn raise_fd_limit(n: u64) -> Result<(), String> {
-    let lim = libc::rlimit {
-        rlim_cur: n.max(1024),
-        rlim_max: n.max(1024),
-    };
-    // SAFETY: A plain setrlimit with a valid struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(os_err("setrlimit(RLIMIT_NOFILE)"));
-    }
-    Ok(())
+    let lim = Some(n.max(1024));
+    rustix::process::setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: lim,
+            maximum: lim,
+        },
+    )
+    .map_err(errno("setrlimit(RLIMIT_NOFILE)"))
 }

@@ -26,6 +26,11 @@ use pseudoscopic::{
     cli::{self, human_bytes, Failure, Status},
     json, maps, System,
 };
+use rustix::io::Errno;
+use rustix::{
+    event::{poll, PollFd, PollFlags, Timespec},
+    fs::OFlags,
+};
 use serde::Serialize;
 use std::{
     collections::{HashMap, HashSet},
@@ -87,6 +92,7 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// (libc: rustix installs no signal handlers in programs that use libc.)
 fn install_signal_handlers() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
@@ -99,7 +105,7 @@ fn psi_trigger(path: &std::path::Path) -> Option<File> {
     let mut f = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
         .open(path)
         .ok()?;
     f.write_all(PSI_TRIGGER.as_bytes()).ok()?;
@@ -108,21 +114,17 @@ fn psi_trigger(path: &std::path::Path) -> Option<File> {
 
 /// Waits up to `secs` seconds, less when the PSI trigger fires or a signal arrives.
 fn wait(trigger: Option<&File>, secs: f64) {
-    let ms = (secs * 1000.0) as libc::c_int;
+    let timeout = Timespec {
+        tv_sec: secs.trunc() as i64,
+        tv_nsec: (secs.fract() * 1e9) as i64,
+    };
+    // Interrupted by a signal, either returns early, which is what a stop wants.
     match trigger {
         Some(f) => {
-            let mut pfd = libc::pollfd {
-                fd: f.as_raw_fd(),
-                events: libc::POLLPRI,
-                revents: 0,
-            };
-            // SAFETY: One valid pollfd.
-            unsafe { libc::poll(&mut pfd, 1, ms) };
+            let _ = poll(&mut [PollFd::new(f, PollFlags::PRI)], Some(&timeout));
         }
         None => {
-            // Interrupted by a signal, it returns early, which is what a stop wants.
-            // SAFETY: A plain system call.
-            unsafe { libc::usleep((secs * 1e6) as libc::useconds_t) };
+            let _ = rustix::thread::nanosleep(&timeout);
         }
     }
 }
@@ -388,13 +390,13 @@ impl Daemon {
                 if req.moved > 0 && req.moved + req.skipped_resident == piece.len() / self.page {
                     self.ledger.parked(block, piece.start, piece.end);
                 }
-                match result.as_ref().err().and_then(io::Error::raw_os_error) {
+                match result.as_ref().err().and_then(Errno::from_io_error) {
                     None => {}
-                    Some(libc::ENOSPC) => done.stopped = Some("vram_full"),
-                    Some(libc::ENODEV) => done.stopped = Some("no_gpu"),
-                    Some(libc::EINTR) => done.stopped = Some("interrupted"),
+                    Some(Errno::NOSPC) => done.stopped = Some("vram_full"),
+                    Some(Errno::NODEV) => done.stopped = Some("no_gpu"),
+                    Some(Errno::INTR) => done.stopped = Some("interrupted"),
                     // Gone, or not ours to move: the next process.
-                    Some(libc::ESRCH | libc::EPERM) => break,
+                    Some(Errno::SRCH | Errno::PERM) => break,
                     // The mapping changed since /proc/PID/maps was read: the next piece.
                     Some(_) => {}
                 }

@@ -2,6 +2,7 @@
 
 //! The ioctl ABI of `/dev/pseudoscopic`, generated from `include/uapi/linux/pseudoscopic.h`.
 
+use rustix::io::Errno;
 use rustix::{
     ioctl::{Ioctl, IoctlOutput, Opcode},
     process::{self, Pid, PidfdFlags},
@@ -167,7 +168,7 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
         1.. => Pid::from_raw(pid),
         _ => None,
     }
-    .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    .ok_or_else(|| io::Error::from_raw_os_error(Errno::INVAL.raw_os_error()))?;
     Ok(process::pidfd_open(pid, PidfdFlags::empty())?)
 }
 
@@ -195,7 +196,11 @@ mod tests {
         assert!(own.as_raw_fd() >= 0);
         for bad in [0, -1] {
             let e = pidfd_open(bad).unwrap_err();
-            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "pid {bad}");
+            assert_eq!(
+                e.raw_os_error(),
+                Some(Errno::INVAL.raw_os_error()),
+                "pid {bad}"
+            );
         }
     }
 
@@ -205,11 +210,11 @@ mod tests {
         let dev = Device::open("/dev/null").unwrap();
         let mut req = Migrate::new(0x1000, 0x1000, PIDFD_SELF, DEVICE_ANY);
         let e = dev.migrate(Direction::ToDevice, &mut req).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        assert_eq!(e.raw_os_error(), Some(Errno::NOTTY.raw_os_error()));
         assert_eq!(req.length, 0x1000);
         // SAFETY: The kernel refuses the command before it looks at the argument.
         let e = unsafe { dev.raw_ioctl(IOC_RESIDENCY, 0) }.unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        assert_eq!(e.raw_os_error(), Some(Errno::NOTTY.raw_os_error()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use crate::abi::{self, Device};
 use clap::{error::ErrorKind, Arg, Command, CommandFactory, Parser, ValueEnum};
 use clap_complete::Shell;
+use rustix::io::Errno;
 use std::{
     ffi::OsString,
     fmt,
@@ -237,14 +238,14 @@ impl fmt::Display for Failure {
 
 /// The failure for opening the device node at `path`.
 pub fn device_open_failure(path: &str, err: &io::Error) -> Failure {
-    match err.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => Failure::new(
+    match Errno::from_io_error(err) {
+        Some(Errno::NOENT) | Some(Errno::NODEV) | Some(Errno::NXIO) => Failure::new(
             Status::NotLoaded,
             format!(
                 "{path}: {err}: the pseudoscopic module is not loaded (sudo modprobe pseudoscopic)"
             ),
         ),
-        Some(libc::EACCES) | Some(libc::EPERM) => Failure::new(
+        Some(Errno::ACCESS) | Some(Errno::PERM) => Failure::new(
             Status::Permission,
             format!("{path}: {err}: run as root or as a member of the pseudoscopic group"),
         ),
@@ -259,10 +260,10 @@ pub fn open_device(path: &str) -> Result<Device, Failure> {
 
 /// The failure for naming process `pid`.
 pub fn pid_failure(pid: i32, err: &io::Error) -> Failure {
-    match err.raw_os_error() {
-        Some(libc::ESRCH) => Failure::new(Status::NoProcess, format!("no process with pid {pid}")),
-        Some(libc::EINVAL) => Failure::usage(format!("bad pid {pid}")),
-        Some(libc::EACCES) | Some(libc::EPERM) => Failure::new(
+    match Errno::from_io_error(err) {
+        Some(Errno::SRCH) => Failure::new(Status::NoProcess, format!("no process with pid {pid}")),
+        Some(Errno::INVAL) => Failure::usage(format!("bad pid {pid}")),
+        Some(Errno::ACCESS) | Some(Errno::PERM) => Failure::new(
             Status::Permission,
             format!("pid {pid}: {err}: moving another user's memory needs root"),
         ),
@@ -356,24 +357,24 @@ mod tests {
 
     #[test]
     fn device_failures_say_what_to_do() {
-        let f = device_open_failure("/dev/pseudoscopic", &os_error(libc::ENOENT));
+        let f = device_open_failure("/dev/pseudoscopic", &os_error(Errno::NOENT.raw_os_error()));
         assert_eq!(f.status, Status::NotLoaded);
         assert!(f.message.contains("not loaded"), "{f}");
-        let f = device_open_failure("/dev/pseudoscopic", &os_error(libc::EACCES));
+        let f = device_open_failure("/dev/pseudoscopic", &os_error(Errno::ACCESS.raw_os_error()));
         assert_eq!(f.status, Status::Permission);
         assert!(f.message.contains("pseudoscopic group"), "{f}");
-        let f = device_open_failure("/dev/pseudoscopic", &os_error(libc::EIO));
+        let f = device_open_failure("/dev/pseudoscopic", &os_error(Errno::IO.raw_os_error()));
         assert_eq!(f.status, Status::Failed);
     }
 
     #[test]
     fn pid_failures() {
         assert_eq!(
-            pid_failure(7, &os_error(libc::ESRCH)).status,
+            pid_failure(7, &os_error(Errno::SRCH.raw_os_error())).status,
             Status::NoProcess
         );
         assert_eq!(
-            pid_failure(7, &os_error(libc::EPERM)).status,
+            pid_failure(7, &os_error(Errno::PERM.raw_os_error())).status,
             Status::Permission
         );
         assert_eq!(open_pid(0).unwrap_err().status, Status::Usage);

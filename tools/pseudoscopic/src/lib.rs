@@ -22,9 +22,7 @@ pub const MODULE_NAME: &str = "pseudoscopic";
 
 /// The size of a page, in bytes.
 pub fn page_size() -> u64 {
-    // SAFETY: `sysconf` has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).unwrap_or(4096)
+    rustix::param::page_size() as u64
 }
 
 /// Parses a number given as decimal or `0x` hexadecimal, with an optional `K`/`M`/`G` suffix

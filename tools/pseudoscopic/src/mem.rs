@@ -3,7 +3,9 @@
 //! Test memory for ps-test and ps-stress: mappings filled with a known pattern, checked byte for
 //! byte.
 
-use std::{io, ptr::NonNull};
+use std::{os::fd::BorrowedFd, ptr::NonNull};
+
+use rustix::mm::{self, Advice, MapFlags, MprotectFlags, MremapFlags, ProtFlags};
 
 pub const PAGE: usize = 4096;
 /// Buffers start on this boundary, so fault-around windows (16 pages) line up with them.
@@ -22,20 +24,20 @@ unsafe impl Send for Buf {}
 // SAFETY: As above.
 unsafe impl Sync for Buf {}
 
-fn check(ret: libc::c_int, what: &str) -> Result<(), String> {
-    if ret != 0 {
-        return Err(format!("{what}: {}", io::Error::last_os_error()));
-    }
-    Ok(())
+fn check(ret: rustix::io::Result<()>, what: &str) -> Result<(), String> {
+    ret.map_err(|e| format!("{what}: {}", std::io::Error::from(e)))
 }
+
+/// Read and write: every mapping the tests make.
+const RW: ProtFlags = ProtFlags::READ.union(ProtFlags::WRITE);
 
 impl Buf {
     /// `pages` pages of private anonymous memory, not yet touched, aligned to [`ALIGN`] and
     /// advised never to use transparent huge pages: tests count pages and faults, which must not
     /// depend on the system's THP mode (`always` on Debian's kernels).
     pub fn anon(pages: usize) -> Result<Self, String> {
-        let buf = Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, ALIGN)?;
-        buf.advise(libc::MADV_NOHUGEPAGE, "madvise(MADV_NOHUGEPAGE)")?;
+        let buf = Self::map_aligned(pages, MapFlags::PRIVATE, ALIGN)?;
+        buf.advise(Advice::LinuxNoHugepage, "madvise(MADV_NOHUGEPAGE)")?;
         Ok(buf)
     }
 
@@ -43,42 +45,31 @@ impl Buf {
     /// huge pages (which the system's mode must allow: see [`crate::thp::HugePages`]).
     pub fn anon_huge(pages: usize) -> Result<Self, String> {
         let huge = 2 << 20;
-        let buf = Self::map_aligned(pages, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, huge)?;
-        buf.advise(libc::MADV_HUGEPAGE, "madvise(MADV_HUGEPAGE)")?;
+        let buf = Self::map_aligned(pages, MapFlags::PRIVATE, huge)?;
+        buf.advise(Advice::LinuxHugepage, "madvise(MADV_HUGEPAGE)")?;
         Ok(buf)
     }
 
     /// `madvise` of the whole buffer.
-    fn advise(&self, advice: libc::c_int, what: &str) -> Result<(), String> {
+    fn advise(&self, advice: Advice, what: &str) -> Result<(), String> {
         // SAFETY: Advice on our own mapping.
         check(
-            unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, advice) },
+            unsafe { mm::madvise(self.base.as_ptr().cast(), self.len, advice) },
             what,
         )
     }
 
     /// `pages` pages of shared anonymous memory.
     pub fn shared(pages: usize) -> Result<Self, String> {
-        Self::map_aligned(pages, libc::MAP_SHARED | libc::MAP_ANONYMOUS, ALIGN)
+        Self::map_aligned(pages, MapFlags::SHARED, ALIGN)
     }
 
     /// A private mapping of the first `pages` pages of file `fd`.
-    pub fn file_private(pages: usize, fd: libc::c_int) -> Result<Self, String> {
+    pub fn file_private(pages: usize, fd: BorrowedFd<'_>) -> Result<Self, String> {
         let len = pages * PAGE;
         // SAFETY: A fresh mapping chosen by the kernel.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE,
-                fd,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mmap file: {}", io::Error::last_os_error()));
-        }
+        let p = unsafe { mm::mmap(std::ptr::null_mut(), len, RW, MapFlags::PRIVATE, fd, 0) }
+            .map_err(|e| format!("mmap file: {}", std::io::Error::from(e)))?;
         Ok(Self {
             base: NonNull::new(p.cast()).ok_or("mmap returned null")?,
             len,
@@ -86,23 +77,13 @@ impl Buf {
         })
     }
 
-    fn map_aligned(pages: usize, flags: libc::c_int, align: usize) -> Result<Self, String> {
+    /// Anonymous memory (`flags`: private or shared) aligned to `align`.
+    fn map_aligned(pages: usize, flags: MapFlags, align: usize) -> Result<Self, String> {
         let len = pages * PAGE;
         let total = len + align;
         // SAFETY: A fresh mapping chosen by the kernel.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                total,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mmap: {}", io::Error::last_os_error()));
-        }
+        let p = unsafe { mm::mmap_anonymous(std::ptr::null_mut(), total, RW, flags) }
+            .map_err(|e| format!("mmap: {}", std::io::Error::from(e)))?;
         let start = (p as usize).next_multiple_of(align);
         Ok(Self {
             base: NonNull::new(start as *mut u8).ok_or("mmap returned null")?,
@@ -210,11 +191,11 @@ impl Buf {
     }
 
     /// `mprotect`s pages `[first, first + pages)`.
-    pub fn protect(&self, first: usize, pages: usize, prot: libc::c_int) -> Result<(), String> {
+    pub fn protect(&self, first: usize, pages: usize, prot: MprotectFlags) -> Result<(), String> {
         // SAFETY: The range lies inside our mapping.
         check(
             unsafe {
-                libc::mprotect(
+                mm::mprotect(
                     self.base.as_ptr().add(first * PAGE).cast(),
                     pages * PAGE,
                     prot,
@@ -231,19 +212,15 @@ impl Buf {
         // SAFETY: The range lies inside our mapping (checked by `words`); the new mapping has the
         // same protection and flags, so the buffer stays as valid as before.
         let p = unsafe {
-            libc::mmap(
+            mm::mmap_anonymous(
                 start.cast(),
                 pages * PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                -1,
-                0,
+                RW,
+                MapFlags::PRIVATE | MapFlags::FIXED,
             )
         };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mmap(MAP_FIXED): {}", io::Error::last_os_error()));
-        }
-        Ok(())
+        p.map(|_| ())
+            .map_err(|e| format!("mmap(MAP_FIXED): {}", std::io::Error::from(e)))
     }
 
     /// Drops pages `[first, first + pages)` with `MADV_DONTNEED`; they read as zero afterwards.
@@ -251,10 +228,10 @@ impl Buf {
         // SAFETY: The range lies inside our mapping; dropping its contents is the point.
         check(
             unsafe {
-                libc::madvise(
+                mm::madvise(
                     self.base.as_ptr().add(first * PAGE).cast(),
                     pages * PAGE,
-                    libc::MADV_DONTNEED,
+                    Advice::LinuxDontNeed,
                 )
             },
             "madvise(MADV_DONTNEED)",
@@ -263,14 +240,14 @@ impl Buf {
 
     /// Reclaims the whole buffer to swap now (`MADV_PAGEOUT`).
     pub fn pageout(&self) -> Result<(), String> {
-        self.advise(libc::MADV_PAGEOUT, "madvise(MADV_PAGEOUT)")
+        self.advise(Advice::LinuxPageOut, "madvise(MADV_PAGEOUT)")
     }
 
     /// Unmaps pages `[first, first + pages)`; the test must not touch them afterwards.
     pub fn unmap_part(&self, first: usize, pages: usize) -> Result<(), String> {
         // SAFETY: The range lies inside our mapping; callers stop using it.
         check(
-            unsafe { libc::munmap(self.base.as_ptr().add(first * PAGE).cast(), pages * PAGE) },
+            unsafe { mm::munmap(self.base.as_ptr().add(first * PAGE).cast(), pages * PAGE) },
             "munmap",
         )
     }
@@ -280,25 +257,24 @@ impl Buf {
         let target = Buf::anon(self.len / PAGE)?;
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: Moves our mapping onto the reserved `target` range (MREMAP_FIXED replaces it).
-        let p = unsafe {
-            libc::mremap(
+        unsafe {
+            mm::mremap_fixed(
                 this.base.as_ptr().cast(),
                 this.len,
                 this.len,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                target.base.as_ptr(),
+                MremapFlags::MAYMOVE,
+                target.base.as_ptr().cast(),
             )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mremap: {}", io::Error::last_os_error()));
         }
-        // The slack of the old reservation around the moved part is still ours to unmap.
+        .map_err(|e| format!("mremap: {}", std::io::Error::from(e)))?;
+        // The slack of the old reservation around the moved part is still ours to unmap; a
+        // failure would only leak address space.
         // SAFETY: `[map.0, base)` and `[base + len, map end)` are parts of our old reservation.
         unsafe {
             let base = this.base.as_ptr() as usize;
-            libc::munmap(this.map.0 as *mut _, base - this.map.0);
+            let _ = mm::munmap(this.map.0 as *mut _, base - this.map.0);
             let tail = base + this.len;
-            libc::munmap(tail as *mut _, this.map.0 + this.map.1 - tail);
+            let _ = mm::munmap(tail as *mut _, this.map.0 + this.map.1 - tail);
         }
         Ok(target)
     }
@@ -309,25 +285,23 @@ impl Buf {
     /// huge page can be mapped whole there.
     pub fn remap_misaligned(self) -> Result<Self, String> {
         let pages = self.len / PAGE;
-        let target =
-            Self::map_aligned(pages + 1, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, 2 << 20)?;
+        let target = Self::map_aligned(pages + 1, MapFlags::PRIVATE, 2 << 20)?;
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: Moves our mapping onto our `target` reservation, one page in (MREMAP_FIXED
         // replaces what is there).
         let p = unsafe {
-            libc::mremap(
+            mm::mremap_fixed(
                 this.base.as_ptr().cast(),
                 this.len,
                 this.len,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                target.base.as_ptr().add(PAGE),
+                MremapFlags::MAYMOVE,
+                target.base.as_ptr().add(PAGE).cast(),
             )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mremap: {}", io::Error::last_os_error()));
         }
-        // SAFETY: The old reservation is now empty or ours; unmapping it cannot hit the target.
-        unsafe { libc::munmap(this.map.0 as *mut _, this.map.1) };
+        .map_err(|e| format!("mremap: {}", std::io::Error::from(e)))?;
+        // SAFETY: The old reservation is now empty or ours; unmapping it cannot hit the target
+        // (a failure would only leak address space).
+        let _ = unsafe { mm::munmap(this.map.0 as *mut _, this.map.1) };
         let mut moved = target;
         moved.base = std::ptr::NonNull::new(p.cast()).ok_or("mremap returned null")?;
         moved.len = this.len;
@@ -337,8 +311,8 @@ impl Buf {
 
 impl Drop for Buf {
     fn drop(&mut self) {
-        // SAFETY: The whole reservation is ours.
-        unsafe { libc::munmap(self.map.0 as *mut _, self.map.1) };
+        // SAFETY: The whole reservation is ours (a failure would only leak address space).
+        let _ = unsafe { mm::munmap(self.map.0 as *mut _, self.map.1) };
     }
 }
 

@@ -8,6 +8,7 @@ use crate::{
     proc::{self, fork_child},
 };
 use pseudoscopic::abi::{self, Device, Direction, Residency};
+use rustix::io::Errno;
 use std::os::fd::AsRawFd;
 
 /// Another process's memory, named by a pidfd: moved, counted, intact.
@@ -44,7 +45,7 @@ pub fn permission(_ctx: &Ctx) -> TestResult {
         proc::become_user(1000)?;
         let (r, res) = ctx.park_process(&root_pidfd, root_addr, n);
         ensure!(
-            errno(&res) == Some(libc::EPERM),
+            errno(&res) == Some(Errno::PERM.raw_os_error()),
             "uid 1000 moving root's memory: {res:?}, expected EPERM"
         );
         ensure_eq!(r.moved, 0, "moved without permission");
@@ -74,7 +75,7 @@ pub fn permission_node(_ctx: &Ctx) -> TestResult {
         proc::become_user(1000)?;
         let res = Device::open(abi::DEVICE_PATH).map(drop);
         ensure!(
-            errno(&res) == Some(libc::EACCES),
+            errno(&res) == Some(Errno::ACCESS.raw_os_error()),
             "uid 1000 opening {} (mode 0600): {res:?}, expected EACCES",
             abi::DEVICE_PATH
         );
@@ -103,7 +104,7 @@ pub fn permission_node(_ctx: &Ctx) -> TestResult {
                     abi::DEVICE_ANY,
                 );
                 ensure!(
-                    errno(&res) == Some(libc::EPERM),
+                    errno(&res) == Some(Errno::PERM.raw_os_error()),
                     "uid 1000 {dir:?} of {who}'s memory: {res:?}, expected EPERM"
                 );
                 ensure_eq!(r.moved, 0, format!("{dir:?} of {who}'s pages"));
@@ -117,7 +118,7 @@ pub fn permission_node(_ctx: &Ctx) -> TestResult {
             };
             let res = ctx.dev.residency(&mut residency);
             ensure!(
-                errno(&res) == Some(libc::EPERM),
+                errno(&res) == Some(Errno::PERM.raw_os_error()),
                 "uid 1000 reading the residency of {who}'s memory: {res:?}, expected EPERM"
             );
             // The pid itself where a pidfd belongs, as a closed descriptor number and as an
@@ -133,7 +134,7 @@ pub fn permission_node(_ctx: &Ctx) -> TestResult {
                 );
                 let what = if open { " (an open descriptor)" } else { "" };
                 ensure!(
-                    errno(&res) == Some(libc::EBADF),
+                    errno(&res) == Some(Errno::BADF.raw_os_error()),
                     "uid 1000 passing {who}'s pid {pid}{what} as the pidfd: {res:?}, expected EBADF"
                 );
             }
@@ -143,7 +144,7 @@ pub fn permission_node(_ctx: &Ctx) -> TestResult {
         let pidfd = abi::pidfd_open(sealed.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
         let (_, res) = ctx.park_process(&pidfd, sealed.addr(), n);
         ensure!(
-            errno(&res) == Some(libc::EPERM),
+            errno(&res) == Some(Errno::PERM.raw_os_error()),
             "uid 1000 moving its own non-dumpable process's memory: {res:?}, expected EPERM"
         );
         sealed.finish()
@@ -166,7 +167,7 @@ pub fn permission_userns(_ctx: &Ctx) -> TestResult {
         let pidfd = abi::pidfd_open(sealed.pid()).map_err(|e| format!("pidfd_open: {e}"))?;
         let (r, res) = ctx.park_process(&pidfd, sealed.addr(), n);
         ensure!(
-            errno(&res) == Some(libc::EPERM),
+            errno(&res) == Some(Errno::PERM.raw_os_error()),
             "root of a child user namespace moving its non-dumpable child's memory: {res:?}, expected EPERM"
         );
         ensure_eq!(r.moved, 0, "moved without permission");

@@ -10,6 +10,7 @@ use pseudoscopic::{
     abi::{self, Direction, Migrate, Residency},
     mem::{Buf, PAGE},
 };
+use rustix::io::Errno;
 use std::os::fd::AsRawFd;
 
 /// Every bad request gets its documented errno and changes nothing.
@@ -30,57 +31,57 @@ pub fn bad_input(ctx: &Ctx) -> TestResult {
         (
             "unaligned address",
             Migrate::new(buf.addr() + 8, len - page, -1, abi::DEVICE_ANY),
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
         (
             "unaligned length",
             Migrate::new(buf.addr(), len - 8, -1, abi::DEVICE_ANY),
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
         (
             "zero length",
             Migrate::new(buf.addr(), 0, -1, abi::DEVICE_ANY),
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
         (
             "wrapping range",
             Migrate::new(u64::MAX - page + 1, 2 * page, -1, abi::DEVICE_ANY),
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
         (
             "beyond user space",
             Migrate::new(1 << 56, page, -1, abi::DEVICE_ANY),
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
         (
             "unmapped range",
             Migrate::new(page, page, -1, abi::DEVICE_ANY),
-            libc::EFAULT,
+            Errno::FAULT.raw_os_error(),
         ),
         (
             "partly unmapped range",
             Migrate::new(holed.addr(), holed.size(), -1, abi::DEVICE_ANY),
-            libc::EFAULT,
+            Errno::FAULT.raw_os_error(),
         ),
         (
             "unknown device",
             Migrate::new(buf.addr(), len, -1, 7),
-            libc::ENODEV,
+            Errno::NODEV.raw_os_error(),
         ),
         (
             "dead process",
             Migrate::new(buf.addr(), len, dead.as_raw_fd(), abi::DEVICE_ANY),
-            libc::ESRCH,
+            Errno::SRCH.raw_os_error(),
         ),
         (
             "not a pidfd",
             Migrate::new(buf.addr(), len, not_pidfd, abi::DEVICE_ANY),
-            libc::EBADF,
+            Errno::BADF.raw_os_error(),
         ),
         (
             "negative fd",
             Migrate::new(buf.addr(), len, -5, abi::DEVICE_ANY),
-            libc::EBADF,
+            Errno::BADF.raw_os_error(),
         ),
         (
             "unknown flag",
@@ -88,7 +89,7 @@ pub fn bad_input(ctx: &Ctx) -> TestResult {
                 flags: 1,
                 ..Migrate::new(buf.addr(), len, -1, abi::DEVICE_ANY)
             },
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
         (
             "reserved field",
@@ -96,7 +97,7 @@ pub fn bad_input(ctx: &Ctx) -> TestResult {
                 reserved: 1,
                 ..Migrate::new(buf.addr(), len, -1, abi::DEVICE_ANY)
             },
-            libc::EINVAL,
+            Errno::INVAL.raw_os_error(),
         ),
     ];
     for dir in [Direction::ToDevice, Direction::ToRam] {
@@ -133,13 +134,13 @@ pub fn bad_input(ctx: &Ctx) -> TestResult {
     // SAFETY: The kernel rejects the command before touching the argument.
     let res = unsafe { ctx.dev.raw_ioctl(abi::IOC_RESIDENCY + 0x10, 0) };
     ensure!(
-        errno(&res) == Some(libc::ENOTTY),
+        errno(&res) == Some(Errno::NOTTY.raw_os_error()),
         "unknown ioctl: {res:?}, expected ENOTTY"
     );
     // SAFETY: Address 8 is never mapped; the kernel must fail to read it.
     let res = unsafe { ctx.dev.raw_ioctl(abi::IOC_MIGRATE_TO_DEVICE, 8) };
     ensure!(
-        errno(&res) == Some(libc::EFAULT),
+        errno(&res) == Some(Errno::FAULT.raw_os_error()),
         "unreadable argument: {res:?}, expected EFAULT"
     );
     expect_stats(&s0, &ctx.stats()?, &[])?;

@@ -11,7 +11,9 @@ use pseudoscopic::{
     abi::{self, Direction},
     mem::{Buf, PAGE},
 };
-use std::os::fd::AsRawFd;
+use rustix::io::Errno;
+use rustix::mm::MprotectFlags;
+use std::os::fd::AsFd;
 
 /// hmm-tests "migrate": 1024 pages to VRAM, every counter exact, data intact after the faults.
 pub fn migrate(ctx: &Ctx) -> TestResult {
@@ -113,8 +115,8 @@ pub fn mixed(ctx: &Ctx) -> TestResult {
     // data. Page 4: PROT_NONE.
     buf.touch_read(1);
     buf.fill(3, 2, 2);
-    buf.protect(2, 1, libc::PROT_READ)?;
-    buf.protect(4, 1, libc::PROT_NONE)?;
+    buf.protect(2, 1, MprotectFlags::READ)?;
+    buf.protect(4, 1, MprotectFlags::empty())?;
     let s0 = ctx.stats()?;
     let (r, res) = ctx.migrate_raw(
         Direction::ToDevice,
@@ -124,7 +126,7 @@ pub fn mixed(ctx: &Ctx) -> TestResult {
         abi::DEVICE_ANY,
     );
     ensure!(
-        errno(&res) == Some(libc::EACCES),
+        errno(&res) == Some(Errno::ACCESS.raw_os_error()),
         "range with a PROT_NONE page: {res:?}, expected EACCES"
     );
     ensure_eq!(r.moved, 0, "moved with EACCES");
@@ -209,7 +211,7 @@ pub fn file_private(ctx: &Ctx) -> TestResult {
     let data = unsafe { std::slice::from_raw_parts(src.addr() as *const u8, n * PAGE) };
     std::fs::write(path, data).map_err(|e| format!("{path}: {e}"))?;
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let buf = Buf::file_private(n, file.as_raw_fd())?;
+    let buf = Buf::file_private(n, file.as_fd())?;
     buf.verify_all(6)?;
     buf.fill(7, 0, n / 2);
     let r = ctx.park(&buf, 0, n)?;
@@ -230,34 +232,48 @@ pub fn file_private(ctx: &Ctx) -> TestResult {
 pub fn fork(ctx: &Ctx) -> TestResult {
     let n = 256;
     let buf = Buf::anon(n)?;
-    buf.fill_all(8);
-    ensure_eq!(ctx.park(&buf, 0, n)?.moved, n as u64, "parked before fork");
-    // The child reads the parent's data, then writes its own; the parent must not see it.
+    copy_on_write_both_ways(&buf, 8, "", |when| {
+        ensure_eq!(
+            ctx.park(&buf, 0, n)?.moved,
+            n as u64,
+            format!("parked before {when}")
+        );
+        Ok(())
+    })
+}
+
+/// Fork with `buf` in VRAM (put there by `park`, told which fork comes next), both ways, with
+/// seeds `seed` to `seed + 3`: the child reads the parent's data, then writes its own, which the
+/// parent must not see; then the parent writes after fork, and the child keeps the old data.
+/// `what` names the memory in the failures ("" or " the huge page").
+pub(super) fn copy_on_write_both_ways(
+    buf: &Buf,
+    seed: u64,
+    what: &str,
+    mut park: impl FnMut(&str) -> TestResult,
+) -> TestResult {
+    buf.fill_all(seed);
+    park("fork")?;
     let child = fork_child(|| {
-        buf.verify_all(8)?;
-        buf.fill_all(9);
-        buf.verify_all(9)
+        buf.verify_all(seed)?;
+        buf.fill_all(seed + 1);
+        buf.verify_all(seed + 1)
     })?;
-    child.wait_ok("child reading and writing")?;
-    buf.verify_all(8)
+    child.wait_ok(&format!("child reading and writing{what}"))?;
+    buf.verify_all(seed)
         .map_err(|e| format!("parent after the child wrote: {e}"))?;
 
-    // The other way: the parent writes after fork; the child keeps the old data.
-    buf.fill_all(10);
-    ensure_eq!(
-        ctx.park(&buf, 0, n)?.moved,
-        n as u64,
-        "parked before second fork"
-    );
+    buf.fill_all(seed + 2);
+    park("second fork")?;
     let go = Pipe::new()?;
     let child = fork_child(|| {
         go.wait()?;
-        buf.verify_all(10)
+        buf.verify_all(seed + 2)
     })?;
-    buf.fill_all(11);
+    buf.fill_all(seed + 3);
     go.signal()?;
     child.wait_ok("child reading after the parent wrote")?;
-    buf.verify_all(11)
+    buf.verify_all(seed + 3)
 }
 
 /// hmm-tests "hmm_gup_test": GUP on pages in VRAM (O_DIRECT I/O from them, process_vm_readv of

@@ -14,6 +14,7 @@ use pseudoscopic::{
     smaps,
     sysfs::{Pool, Stats},
 };
+use rustix::io::Errno;
 
 /// For the unbind tests: park MIB MiB, close the device (so the module can be removed), say
 /// "parked", wait for SIGUSR1, then check every byte.
@@ -70,7 +71,7 @@ pub fn exhaust(ctx: &Ctx) -> TestResult {
         abi::DEVICE_ANY,
     );
     ensure!(
-        errno(&res) == Some(libc::ENOSPC),
+        errno(&res) == Some(Errno::NOSPC.raw_os_error()),
         "full pool: {res:?}, expected ENOSPC"
     );
     ensure_eq!(r.skipped_no_space, 64, "ENOSPC still reports counts");

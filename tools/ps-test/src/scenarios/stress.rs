@@ -10,6 +10,7 @@ use pseudoscopic::{
     abi::{self, Direction},
     mem::Buf,
 };
+use rustix::io::Errno;
 
 /// Under fault injection (the fault-injection group aims failslab and fail_page_alloc at the
 /// module's code and this process): rounds of park, CPU fault-back of half, MIGRATE_TO_RAM of the
@@ -46,7 +47,7 @@ pub fn faults(ctx: &Ctx) -> TestResult {
                         no_ram += req.skipped_no_space;
                     }
                 }
-                Some(libc::ENOMEM) => enomem += 1,
+                Some(e) if e == Errno::NOMEM.raw_os_error() => enomem += 1,
                 Some(e) => {
                     return Err(format!(
                         "round {round} {dir:?}: {res:?} (errno {e}), expected success or ENOMEM"

@@ -3,10 +3,8 @@
 //! Transparent huge pages: moved whole, split when a range or a mapping cuts them, and
 //! single pages when no huge page is free.
 
-use crate::{
-    ctx::{bytes, expect_stats, Ctx, TestResult, HUGE_PAGES},
-    proc::{fork_child, Pipe},
-};
+use super::migrate::copy_on_write_both_ways;
+use crate::ctx::{bytes, expect_stats, Ctx, TestResult, HUGE_PAGES};
 use pseudoscopic::{mem::Buf, smaps};
 
 /// A buffer of `huge` transparent huge pages filled with `seed`, each checked to be one. The
@@ -140,27 +138,10 @@ pub fn thp(ctx: &Ctx) -> TestResult {
 pub fn thp_fork(ctx: &Ctx) -> TestResult {
     let pool0 = ctx.pool()?;
     let buf = huge_buf(1, 38)?;
-    ctx.park(&buf, 0, HUGE_PAGES)?;
-    let child = fork_child(|| {
-        buf.verify_all(38)?;
-        buf.fill_all(39);
-        buf.verify_all(39)
+    copy_on_write_both_ways(&buf, 38, " the huge page", |_| {
+        ctx.park(&buf, 0, HUGE_PAGES)?;
+        Ok(())
     })?;
-    child.wait_ok("child reading and writing the huge page")?;
-    buf.verify_all(38)
-        .map_err(|e| format!("parent after the child wrote: {e}"))?;
-
-    buf.fill_all(40);
-    ctx.park(&buf, 0, HUGE_PAGES)?;
-    let go = Pipe::new()?;
-    let child = fork_child(|| {
-        go.wait()?;
-        buf.verify_all(40)
-    })?;
-    buf.fill_all(41);
-    go.signal()?;
-    child.wait_ok("child reading after the parent wrote")?;
-    buf.verify_all(41)?;
     drop(buf);
     ensure_eq!(ctx.pool()?, pool0, "pool at the end");
     Ok(())
