@@ -255,7 +255,10 @@ pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>], fault: Option<us
         any: false,
         fault: false,
     };
-    for p in plan.iter_mut().filter(|p| p.dst.is_some() && uncopied.holds(p.vram)) {
+    for p in plan
+        .iter_mut()
+        .filter(|p| p.dst.is_some() && uncopied.holds(p.vram))
+    {
         p.dst = None;
         not_copied.any = true;
         not_copied.fault |= fault.is_some_and(|f| p.covers(f));

@@ -137,7 +137,8 @@ impl Vram {
             let mut zeroed = 0;
             for r in runs.iter() {
                 let start = r.start as usize * PAGE_SIZE;
-                if let Err(e) = self.cpu_zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE) {
+                if let Err(e) = self.cpu_zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE)
+                {
                     dev_err!(
                         self.pdev.as_ref(),
                         "cannot point BAR1's window at VRAM {start:#x} ({e:?}): {} KiB of VRAM not zeroed; it keeps what it held\n",

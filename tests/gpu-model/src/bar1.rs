@@ -493,10 +493,20 @@ mod tests {
             } else {
                 (0x10_0c80, 1 << 15, 1 << 15)
             };
-            assert_ne!(r32(&mut b, done_reg) & done_mask, done_value, "{board}: done");
-            assert!(log.text().contains("MMU invalidate: not done, the MMU is hung"));
+            assert_ne!(
+                r32(&mut b, done_reg) & done_mask,
+                done_value,
+                "{board}: done"
+            );
+            assert!(log
+                .text()
+                .contains("MMU invalidate: not done, the MMU is hung"));
             b.reset();
-            assert_eq!(r32(&mut b, done_reg) & done_mask, done_value, "{board}: after reset");
+            assert_eq!(
+                r32(&mut b, done_reg) & done_mask,
+                done_value,
+                "{board}: after reset"
+            );
             assert_eq!(b.rejected, 0, "{board}");
         }
     }

@@ -285,7 +285,11 @@ impl Fifo {
             // A hung MMU keeps room for the request but never empties its FIFO.
             0x0010_0c80 => ro(
                 "NV_PFB_PRI_MMU_CTRL",
-                if self.mmu_hung { 0x00ff_0000 } else { 0x00ff_8000 },
+                if self.mmu_hung {
+                    0x00ff_0000
+                } else {
+                    0x00ff_8000
+                },
             ),
             0x0010_0cb8 => rw("NV_PFB_PRI_MMU_INVALIDATE_PDB", self.invalidate_pdb[0]),
             0x0010_0cec => rw(
