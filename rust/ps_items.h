@@ -36,7 +36,9 @@
 	X(early_refaults, "Pages faulted back within `early_refault_secs` of the last park "       \
 			  "into their 2 MiB chunk.")                                               \
 	X(lost_page_faults, "CPU faults answered with SIGBUS on pages whose contents were lost: "  \
-			    "the board stopped answering before they could come back.")
+			    "the board stopped answering before they could come back.")            \
+	X(bar1_remaps, "Times a slot of BAR1's window was pointed at another 2 MiB chunk of "      \
+		       "VRAM for the CPU (BAR1 virtual mode).")
 
 /* Module-wide (summed over the GPUs bound now) and per GPU. */
 #define PS_POOL_ITEMS(X)                                                                           \
@@ -45,7 +47,11 @@
 	X(free_chunks, "Whole free 2 MiB chunks of the pool: room for huge pages.")
 
 /* Per GPU only. */
-#define PS_GPU_ITEMS(X) X(index, "The GPU's index in the ioctl ABI.")
+#define PS_GPU_ITEMS(X)                                                                            \
+	X(index, "The GPU's index in the ioctl ABI.")                                              \
+	X(bar1_slots, "2 MiB slots of BAR1 through which the CPU reaches the VRAM lent, in BAR1 "  \
+		      "virtual mode (BAR1 smaller than VRAM); 0 in physical mode, where BAR1 "     \
+		      "shows all of it.")
 
 #define PS_ITEM_ENUMERATOR(name, doc) PS_ITEM_##name,
 /* What a sysfs file shows; read by Rust through ps_rust_stat(). */

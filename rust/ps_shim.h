@@ -141,6 +141,9 @@ struct mm_struct *ps_next_process_mm(int *nr);
 bool ps_vma_anon_pgoff(struct vm_area_struct *vma, unsigned long *pgoff);
 unsigned long ps_folio_index(struct page *page);
 
+/* rust/ps_rebar.c: BAR1 resized to cover VRAM (PCIe Resizable BAR). */
+int ps_pci_rebar_cover(struct pci_dev *pdev, int bar, u64 bytes, u64 *len);
+
 /* rust/ps_pm.c: suspend, hibernation, resets and PCI errors (Rust side: src/power.rs). */
 enum ps_pm_event { PS_EVENT_FUNCTION_RESET, PS_EVENT_PCI_ERROR };
 int ps_pm_register(void);

@@ -150,13 +150,17 @@ impl pci::Driver for PseudoscopicDriver {
             let bar = plan.bar;
             let mut plan = plan;
             let dma = plan.nvidia.as_mut().and_then(|layout| layout.dma.take());
+            let window = plan
+                .nvidia
+                .as_mut()
+                .and_then(|layout| layout.bar1_window.take());
 
             Ok(try_pin_init!(Gpu {
                 sysfs: None,
                 pdev,
                 _enabled: enabled,
                 vram: registry::add(|index| {
-                    Vram::new(pdev, bar, &plan.usable, index, dma, params.scrub)
+                    Vram::new(pdev, bar, &plan.usable, index, dma, window, params.scrub)
                 })
                 .inspect_err(|e| {
                     dev_err!(
@@ -220,6 +224,8 @@ impl Plan {
         }
         check_bar_size(pdev, &bar)?;
         let mut layout = nvidia::probe(pdev, bar.len, dma)?;
+        // A PCIe Resizable BAR resize moved and grew it.
+        let bar = BarInfo::read(pdev, 1)?;
         let usable = core::mem::take(&mut layout.usable);
         let usable = cap_ranges(usable, pool_size)?;
         Ok(Self {
@@ -354,18 +360,9 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
     if layout.bar1_recovered {
         dev_info!(pdev, "BAR1 is back in physical mode\n");
     }
-    if bar.len < layout.vram {
-        dev_info!(
-            pdev,
-            "BAR1 ({} MiB) shows only the first {} MiB of {} MiB of VRAM in physical mode, and BAR1 virtual mode is not implemented: lending from that window only\n",
-            bar.len >> 20,
-            bar.len >> 20,
-            layout.vram >> 20
-        );
-    }
     dev_info!(
         pdev,
-        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, physical mode), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; {}\n",
+        "{name} [{:04x}:{:04x}]: {} ({}) rev {:X}{:X}, {} MiB VRAM; BAR1 at {:#x}-{:#x} ({} MiB, {}), mapped write-combined; GPU {} lends {} MiB ({} pages) as device-private memory; {}\n",
         pdev.vendor_id().as_raw(),
         pdev.device_id(),
         chipset.name(),
@@ -376,12 +373,18 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
         bar.start,
         bar.start + (bar.len - 1),
         bar.len >> 20,
+        layout.bar1_mode,
         vram.index,
         (vram.total_pages() * PAGE_SIZE) >> 20,
         vram.total_pages(),
         CopyPath {
             engine: vram.copy_engine().map(|(engine, class, _)| (engine, class)),
-            threshold: vram.dma_threshold()
+            threshold: vram.dma_threshold(),
+            through: if vram.bar1_slots() != 0 {
+                "'s window"
+            } else {
+                ""
+            },
         }
     );
 }
@@ -391,6 +394,8 @@ fn log_nvidia_probe(pdev: &pci::Device<Bound>, layout: &nvidia::Layout, vram: &V
 struct CopyPath {
     engine: Option<(nvidia::Engine, u32)>,
     threshold: usize,
+    /// " (its window)" in virtual mode, else empty.
+    through: &'static str,
 }
 
 impl kernel::fmt::Display for CopyPath {
@@ -399,10 +404,11 @@ impl kernel::fmt::Display for CopyPath {
         match self.engine {
             Some((engine, class)) => write!(
                 f,
-                "copies by copy engine {engine} (class {class:#06x}) for batches of {}+ pages, by the CPU ({cpu}) through BAR1 otherwise",
-                self.threshold
+                "copies by copy engine {engine} (class {class:#06x}) for batches of {}+ pages, by the CPU ({cpu}) through BAR1{} otherwise",
+                self.threshold,
+                self.through
             ),
-            None => write!(f, "copies by the CPU ({cpu}) through BAR1"),
+            None => write!(f, "copies by the CPU ({cpu}) through BAR1{}", self.through),
         }
     }
 }

@@ -18,7 +18,8 @@ mod request;
 
 pub(crate) use evict::{
     evict_all,
-    evict_while, //
+    evict_while,
+    Evicted, //
 };
 pub(crate) use fault::fault;
 pub(crate) use request::{

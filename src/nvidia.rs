@@ -6,6 +6,7 @@
 //! Probe reads BAR0 once; afterwards VRAM is reached through BAR1, whose offset N is VRAM address
 //! N in physical mode, and BAR0 serves only the copy engine's channel ([`Channel`]).
 
+mod bar1;
 mod channel;
 mod engine;
 mod fifo;
@@ -15,6 +16,10 @@ mod ramin;
 mod regs;
 mod selfcheck;
 
+pub(crate) use bar1::{
+    Bar1Window,
+    SLOT_BYTES as BAR1_SLOT_BYTES, //
+};
 pub(crate) use channel::{
     Channel,
     Failure, //
@@ -26,6 +31,7 @@ pub(crate) use push::{
 };
 pub(crate) use selfcheck::{
     copy_engine as engine_self_check,
+    EngineTestFailure,
     ENGINE_TEST_VRAM_PAGES, //
 };
 
@@ -39,6 +45,7 @@ use kernel::{
     },
     pci,
     prelude::*,
+    sync::Arc,
     time::Delta, //
 };
 
@@ -107,6 +114,36 @@ pub(crate) struct DmaSetup {
     pub(crate) threshold: usize,
 }
 
+/// How the CPU reaches VRAM through BAR1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bar1Mode {
+    /// Physical mode: BAR1 offset N is VRAM address N, and BAR1 shows all of the usable VRAM.
+    Physical,
+    /// Physical mode after PCIe Resizable BAR grew BAR1 from `from` bytes to cover VRAM.
+    Resized { from: u64 },
+    /// Virtual mode: BAR1 is a window of 2 MiB slots the driver points at VRAM on demand.
+    Virtual { slots: usize },
+    /// Physical mode showing only part of VRAM, which is all that is lent: virtual mode is not
+    /// available (Pascal, whose USERD Host reads through physical BAR1) or failed its self-check.
+    Window,
+}
+
+impl kernel::fmt::Display for Bar1Mode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Physical => f.write_str("physical mode"),
+            Self::Resized { from } => {
+                write!(f, "physical mode, resized from {} MiB", from >> 20)
+            }
+            Self::Virtual { slots } => write!(
+                f,
+                "virtual mode, a window of {slots} 2 MiB slots remapped on demand"
+            ),
+            Self::Window => f.write_str("physical mode, lending only what it shows"),
+        }
+    }
+}
+
 /// What the registers say about a board, and which BAR1 offsets may be lent.
 pub(crate) struct Layout {
     pub(crate) chipset: Chipset,
@@ -116,8 +153,12 @@ pub(crate) struct Layout {
     pub(crate) vram: u64,
     /// BAR1 was in virtual mode and probe put it back in physical mode.
     pub(crate) bar1_recovered: bool,
-    /// The lendable BAR1 offsets, in ascending order: inside both VRAM and BAR1, outside the
-    /// reserved low and high VRAM and any locked WPR2 region.
+    /// How the CPU reaches VRAM through BAR1.
+    pub(crate) bar1_mode: Bar1Mode,
+    /// BAR1 in virtual mode, its page tables built and checked.
+    pub(crate) bar1_window: Option<Bar1Window>,
+    /// The lendable VRAM, in ascending order: outside the reserved low and high VRAM, any
+    /// locked WPR2 region and BAR1's page tables, and (physical mode) inside BAR1.
     pub(crate) usable: KVec<Range<u64>>,
     /// The copy engine to bring up, unless `enable_dma=0` or the board shows none.
     pub(crate) dma: Option<DmaSetup>,
@@ -173,18 +214,38 @@ pub(crate) fn probe(
         Architecture::Pascal => RESERVED_LOW + ramin::PASCAL_USERD_BYTES,
         _ => RESERVED_LOW,
     };
-    let usable = usable_ranges(low, vram, bar1_len, &locked)?;
-    // Before anything is lent: BAR1 offset N must be VRAM address N, whatever register the
-    // driver may have misread.
-    selfcheck::bar1_identity(pdev, &bar0, &usable, vram)?;
-    let dma = match dma {
+    let top = vram - RESERVED_HIGH;
+    let (mode, usable, tables) = bar1_plan(pdev, chipset, &bar0, vram, bar1_len, low, &locked)?;
+    // A resize changed it.
+    let bar1_len = pdev.resource_len(1)?;
+    // Before anything is lent: BAR1 must reach the VRAM the driver thinks it does, whatever
+    // register it may have misread.
+    let (mode, usable, tables) = match tables {
+        Some(mut tables) => match selfcheck::bar1_window(pdev, &bar0, &mut tables, &usable, vram) {
+            Ok(()) => (mode, usable, Some(tables)),
+            Err(_) => {
+                physical_bar1(pdev, hal, &bar0)?;
+                dev_info!(
+                        pdev,
+                        "BAR1 is back in physical mode: lending only the first {} MiB of {} MiB of VRAM, which it shows\n",
+                        bar1_len >> 20,
+                        vram >> 20
+                    );
+                (
+                    Bar1Mode::Window,
+                    usable_ranges(low, top.min(bar1_len), &locked)?,
+                    None,
+                )
+            }
+        },
+        None => (mode, usable, None),
+    };
+    if tables.is_none() {
+        selfcheck::bar1_identity(pdev, &bar0, &usable, vram)?;
+    }
+    let engine = match dma {
         Some(threshold) => match engine::find_engine(&bar0) {
-            Ok(Some(engine)) => Some(DmaSetup {
-                bar0: bar0.into_devres()?,
-                chipset,
-                engine,
-                threshold,
-            }),
+            Ok(Some(engine)) => Some((engine, threshold)),
             Ok(None) => {
                 dev_info!(
                     pdev,
@@ -199,11 +260,31 @@ pub(crate) fn probe(
         },
         None => None,
     };
+    // BAR0 stays mapped for the copy engine's channel and BAR1's page tables.
+    let bar0 = match (&engine, &tables) {
+        (None, None) => None,
+        _ => Some(Arc::new(bar0.into_devres()?, GFP_KERNEL)?),
+    };
+    let dma = match (engine, &bar0) {
+        (Some((engine, threshold)), Some(bar0)) => Some(DmaSetup {
+            bar0: bar0.clone(),
+            chipset,
+            engine,
+            threshold,
+        }),
+        _ => None,
+    };
+    let bar1_window = match (tables, bar0) {
+        (Some(tables), Some(bar0)) => Some(Bar1Window::new(pdev, bar0, tables, bar1_len)),
+        _ => None,
+    };
     Ok(Layout {
         chipset,
         revision,
         vram,
         bar1_recovered,
+        bar1_mode: mode,
+        bar1_window,
         usable,
         dma,
     })
@@ -325,16 +406,113 @@ fn physical_bar1(pdev: &pci::Device, hal: &dyn hal::Hal, bar0: &impl Bar0Access)
     Ok(recovered)
 }
 
-/// The BAR1 offsets that may be lent: `[low, VRAM - RESERVED_HIGH)` within BAR1, without the
-/// `locked` ranges.
-fn usable_ranges(
-    low: u64,
+/// What may be lent of a board with `vram` bytes behind a BAR1 of `bar1_len`, and how BAR1 reaches
+/// it: physical mode when BAR1 covers the usable VRAM (after growing it through PCIe Resizable
+/// BAR where it does not yet), else virtual mode with page tables at the top of VRAM (their
+/// [`bar1::Tables`], built and bound, not yet checked), else (Pascal) the window BAR1 shows.
+fn bar1_plan(
+    pdev: &pci::Device<Bound>,
+    chipset: Chipset,
+    bar0: &Bar0<'_>,
     vram: u64,
     bar1_len: u64,
+    low: u64,
     locked: &[Range<u64>],
-) -> Result<KVec<Range<u64>>> {
+) -> Result<(Bar1Mode, KVec<Range<u64>>, Option<bar1::Tables>)> {
+    let top = vram - RESERVED_HIGH;
+    if bar1_len >= top {
+        return Ok((Bar1Mode::Physical, usable_ranges(low, top, locked)?, None));
+    }
+    match crate::bus::resize_bar(pdev, 1, vram) {
+        Ok(len) if len >= top => {
+            dev_info!(
+                pdev,
+                "BAR1 resized from {} MiB to {} MiB (PCIe Resizable BAR): it shows all {} MiB of VRAM in physical mode\n",
+                bar1_len >> 20,
+                len >> 20,
+                vram >> 20
+            );
+            return Ok((
+                Bar1Mode::Resized { from: bar1_len },
+                usable_ranges(low, top, locked)?,
+                None,
+            ));
+        }
+        Ok(len) => dev_info!(
+            pdev,
+            "BAR1 cannot grow past {} MiB (PCIe Resizable BAR), less than the {} MiB of VRAM\n",
+            len >> 20,
+            vram >> 20
+        ),
+        Err(e) if e == EOPNOTSUPP => dev_info!(
+            pdev,
+            "BAR1 ({} MiB) cannot be resized: no PCIe Resizable BAR capability\n",
+            bar1_len >> 20
+        ),
+        Err(e) => dev_info!(
+            pdev,
+            "BAR1 ({} MiB) could not be resized to cover VRAM ({e:?}); is Resizable BAR enabled in the firmware?\n",
+            bar1_len >> 20
+        ),
+    }
+    // The resize may have failed after moving the BAR; what it is now counts.
+    let bar1_len = pdev.resource_len(1)?;
+    let window = |why: &str| -> Result<(Bar1Mode, KVec<Range<u64>>, Option<bar1::Tables>)> {
+        dev_info!(
+            pdev,
+            "BAR1 ({} MiB) shows only the first {} MiB of {} MiB of VRAM in physical mode, and {why}: lending from that window only\n",
+            bar1_len >> 20,
+            bar1_len >> 20,
+            vram >> 20
+        );
+        Ok((
+            Bar1Mode::Window,
+            usable_ranges(low, top.min(bar1_len), locked)?,
+            None,
+        ))
+    };
+    if chipset.architecture() == Architecture::Pascal {
+        return window(
+            "BAR1 virtual mode is not used on Pascal (Host reads USERD through physical BAR1)",
+        );
+    }
+    let tables_at = (top - bar1::table_bytes(bar1_len)) / bar1::TABLES_ALIGN * bar1::TABLES_ALIGN;
+    if bar1::slots(bar1_len) == 0 || locked.iter().any(|l| l.start < top && tables_at < l.end) {
+        return window("no room for BAR1's page tables below the VBIOS's VRAM");
+    }
+    let mut tables = bar1::Tables::new(chipset, tables_at, bar1_len)?;
+    let bound = tables
+        .build(bar0, bar1_len)
+        .and_then(|()| tables.bind(pdev, bar0));
+    if let Err(e) = bound {
+        let _ = physical_bar1(pdev, hal::of(chipset), bar0);
+        return window(if e == EIO {
+            "BAR1's page tables did not read back through PRAMIN"
+        } else {
+            "BAR1 virtual mode did not bind"
+        });
+    }
+    dev_info!(
+        pdev,
+        "BAR1 ({} MiB) is smaller than VRAM ({} MiB): virtual mode, page tables at VRAM {:#x}, {} slots of 2 MiB pointed at VRAM on demand\n",
+        bar1_len >> 20,
+        vram >> 20,
+        tables_at,
+        tables.slot_count()
+    );
+    Ok((
+        Bar1Mode::Virtual {
+            slots: tables.slot_count(),
+        },
+        usable_ranges(low, tables_at, locked)?,
+        Some(tables),
+    ))
+}
+
+/// The VRAM that may be lent: `[low, top)` without the `locked` ranges.
+fn usable_ranges(low: u64, top: u64, locked: &[Range<u64>]) -> Result<KVec<Range<u64>>> {
     let mut usable = KVec::new();
-    usable.push(low..(vram - RESERVED_HIGH).min(bar1_len), GFP_KERNEL)?;
+    usable.push(low..top, GFP_KERNEL)?;
     for l in locked {
         let mut next = KVec::new();
         for r in usable {
@@ -360,29 +538,27 @@ mod tests {
 
     #[test]
     fn usable_ranges_leave_out_the_reserved_ends() -> Result {
-        // 16 GiB of VRAM behind a 256 MiB BAR1: the BAR is the limit.
-        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &[])?;
+        let usable = usable_ranges(RESERVED_LOW, 256 * MIB, &[])?;
         assert!(usable[..] == [RESERVED_LOW..256 * MIB][..]);
-        // A BAR1 as large as VRAM: the top MiB stays the firmware's.
-        let usable = usable_ranges(RESERVED_LOW, 512 * MIB, 512 * MIB, &[])?;
+        let usable = usable_ranges(RESERVED_LOW, 511 * MIB, &[])?;
         assert!(usable[..] == [RESERVED_LOW..511 * MIB][..]);
         Ok(())
     }
 
     #[test]
     fn usable_ranges_cut_out_locked_regions() -> Result {
-        // One region inside, one across the end, one wholly outside the BAR.
+        // One region inside, one across the end, one wholly outside.
         let locked = [
             100 * MIB..110 * MIB,
             250 * MIB..300 * MIB,
             400 * MIB..410 * MIB,
         ];
-        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &locked)?;
+        let usable = usable_ranges(RESERVED_LOW, 256 * MIB, &locked)?;
         assert!(usable[..] == [RESERVED_LOW..100 * MIB, 110 * MIB..250 * MIB][..]);
         // A region over the low reserve and one that covers everything.
-        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &[0..MIB])?;
+        let usable = usable_ranges(RESERVED_LOW, 256 * MIB, &[0..MIB])?;
         assert!(usable[..] == [MIB..256 * MIB][..]);
-        let usable = usable_ranges(RESERVED_LOW, 16 << 30, 256 * MIB, &[0..1 << 40])?;
+        let usable = usable_ranges(RESERVED_LOW, 256 * MIB, &[0..1 << 40])?;
         assert_eq!(usable.len(), 0);
         Ok(())
     }

@@ -160,6 +160,14 @@ extern "C" {
     ) -> bool;
     pub(crate) fn ps_folio_index(page: *mut bindings::page) -> c_ulong;
 
+    // rust/ps_rebar.c
+    pub(crate) fn ps_pci_rebar_cover(
+        pdev: *mut bindings::pci_dev,
+        bar: c_int,
+        bytes: u64,
+        len: *mut u64,
+    ) -> c_int;
+
     // rust/ps_pm.c
     pub(crate) fn ps_pm_register() -> c_int;
     pub(crate) fn ps_pm_unregister();

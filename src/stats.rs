@@ -20,6 +20,7 @@ mod items;
 pub(crate) use items::Counter;
 use items::COUNTERS;
 pub(crate) use items::{
+    ITEM_BAR1_SLOTS,
     ITEM_FREE_CHUNKS,
     ITEM_FREE_PAGES,
     ITEM_INDEX,

@@ -10,6 +10,7 @@ use crate::{
     shim,
     stats::{
         Counter,
+        ITEM_BAR1_SLOTS,
         ITEM_FREE_CHUNKS,
         ITEM_FREE_PAGES,
         ITEM_INDEX,
@@ -92,6 +93,7 @@ unsafe extern "C" fn ps_rust_stat(gpu: *const c_void, item: u32) -> u64 {
             ITEM_FREE_PAGES => gpu.free_pages() as u64,
             ITEM_FREE_CHUNKS => gpu.free_chunks() as u64,
             ITEM_INDEX => u64::from(gpu.index),
+            ITEM_BAR1_SLOTS => gpu.bar1_slots() as u64,
             _ => 0,
         },
         (None, None) => match item {

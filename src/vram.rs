@@ -16,6 +16,7 @@ mod engine;
 mod pagemap;
 mod pool;
 mod users;
+mod window;
 
 pub(crate) use batch::Batch;
 pub(crate) use pagemap::vram_of;
@@ -29,12 +30,16 @@ use crate::{
         RamPages,
         Span, //
     },
-    migrate,
+    migrate::{
+        self,
+        Evicted, //
+    },
     mm::{
         DevicePage,
         HUGE_ORDER, //
     },
     nvidia::{
+        Bar1Window,
         Channel,
         DmaSetup,
         Engine, //
@@ -83,6 +88,10 @@ pub(crate) struct Vram {
     pool: Pool,
     /// Shared with the channel's USERD window (Pascal), which keeps it mapped.
     bar: Arc<WcBar>,
+    /// BAR1 in virtual mode: the window of slots the CPU reaches VRAM through, its lock held
+    /// from a remap to the end of the access (`window`); `None` in physical mode.
+    #[pin]
+    window: Mutex<Option<Bar1Window>>,
     /// The copy engine's channel while the board has one running; taken out when it fails or the
     /// GPU goes away.
     #[pin]
@@ -95,6 +104,8 @@ pub(crate) struct Vram {
     dma_threshold: usize,
     /// Zero the VRAM that held data at shutdown (`scrub`).
     scrub: bool,
+    /// BAR1 is in virtual mode: spans reach the CPU only through `window`.
+    virtual_bar1: bool,
     pub(crate) stats: Stats,
     /// The GPU's number in the ioctl ABI and in sysfs.
     pub(crate) index: u32,
@@ -130,14 +141,16 @@ impl core::ops::Deref for ActiveVram {
 }
 
 impl Vram {
-    /// Maps `bar` and lends the whole pages of its `usable` byte ranges (ascending, disjoint) as
-    /// device pages; brings up the copy engine `dma` describes, if any.
+    /// Maps `bar` and lends the whole pages of the `usable` VRAM byte ranges (ascending,
+    /// disjoint) as device pages: those BAR1 shows in physical mode, any through `window` in
+    /// virtual mode. Brings up the copy engine `dma` describes, if any.
     pub(crate) fn new(
         pdev: &pci::Device<Bound>,
         bar: bus::BarInfo,
         usable: &[Range<u64>],
         index: u32,
         dma: Option<DmaSetup>,
+        window: Option<Bar1Window>,
         scrub: bool,
     ) -> Result<Arc<Self>> {
         let page = PAGE_SIZE as u64;
@@ -151,15 +164,18 @@ impl Vram {
         let span = pages.last().map_or(0, |r| r.end as usize);
         let plain: &pci::Device = pdev;
         let dma_threshold = dma.as_ref().map_or(usize::MAX, |d| d.threshold);
+        let virtual_bar1 = window.is_some();
         Arc::pin_init(
             try_pin_init!(Self {
                 bar: Arc::new(WcBar::new(pdev, bar, c"pseudoscopic")?, GFP_KERNEL)?,
                 pool <- Pool::new(span, &pages)?,
+                window <- new_mutex!(window),
                 engine <- new_mutex!(None),
                 engine_info: None,
                 engine_failed: AtomicBool::new(false),
                 dma_threshold,
                 scrub,
+                virtual_bar1,
                 stats: Stats::new(),
                 index,
                 pdev: plain.into(),
@@ -176,7 +192,7 @@ impl Vram {
                     match Channel::new(pdev, dma.bar0, dma.chipset, engine, &this.bar) {
                         Ok(channel) => {
                             info = Some((engine, channel.class));
-                            match self_checked(pdev, channel, &this.bar, usable) {
+                            match self_checked(pdev, channel, &this, usable) {
                                 Some(channel) => *this.engine.lock() = Some(channel),
                                 None => {
                                     failed = true;
@@ -294,6 +310,9 @@ impl Vram {
     /// migration holds; `None` (a bug, warned about) if they are not pages of its BAR.
     pub(crate) fn span<'a>(&self, pfn: usize, ram: RamPages<'a>) -> Option<Span<'a>> {
         let offset = self.offset_of(pfn)?;
+        if self.virtual_bar1 {
+            return Some(Span::unmapped(offset, ram));
+        }
         let io = self.bar.pages(offset, ram.len())?;
         // SAFETY: `io` maps the `ram.len()` bytes of VRAM at `offset` (checked by `pages`), whose
         // device folio the caller's migration holds for `'a`.
@@ -333,7 +352,8 @@ impl Vram {
             drop(self.engine.lock().take());
         }
         self.users.drain();
-        let evicted = migrate::evict_all(self);
+        let (evicted, how) = migrate::evict_all(self);
+        self.lose_unless_all("unbind", how, evicted);
         self.scrub();
         // Nothing is in VRAM any more: stop the copy engine while the device is still bound.
         drop(self.engine.lock().take());
@@ -393,17 +413,24 @@ impl Vram {
         !bus::channel_offline(&self.pdev) || self.answers()
     }
 
-    /// Marks what is still in VRAM as lost (the board stopped answering, or was reset, before it
-    /// came back) and says so in one line: a CPU fault on such a page gets `SIGBUS`, counted in
-    /// `lost_page_faults`, instead of zeros or all-ones.
-    fn lose_the_rest(&self, why: &str, evicted: u64) {
+    /// Marks what is still in VRAM as lost (`cause`: the board stopped answering, or was reset,
+    /// before it came back, or the CPU could not reach it) and says so in one line: a CPU fault on
+    /// such a page gets `SIGBUS`, counted in `lost_page_faults`, instead of zeros or all-ones.
+    fn lose_the_rest(&self, why: &str, cause: &str, evicted: u64) {
         let lost = self.pool.mark_in_use_lost();
         if lost != 0 {
             dev_err!(
                 self.pdev.as_ref(),
-                "{why}: the board stopped answering after {evicted} pages came back; the {lost} pages ({} KiB) still in its VRAM are lost: a process touching one gets SIGBUS\n",
+                "{why}: {cause} after {evicted} pages came back; the {lost} pages ({} KiB) still in its VRAM are lost: a process touching one gets SIGBUS\n",
                 lost * (PAGE_SIZE / 1024)
             );
+        }
+    }
+
+    /// [`Self::lose_the_rest`] after an eviction that did not bring back every page.
+    fn lose_unless_all(&self, why: &str, how: Evicted, evicted: u64) {
+        if how != Evicted::All {
+            self.lose_the_rest(why, how.cause(), evicted);
         }
     }
 
@@ -416,10 +443,8 @@ impl Vram {
             return 0;
         }
         self.pool.close();
-        let (evicted, complete) = migrate::evict_while(self, &|| self.answers());
-        if !complete {
-            self.lose_the_rest(why, evicted);
-        }
+        let (evicted, how) = migrate::evict_while(self, &|| self.answers());
+        self.lose_unless_all(why, how, evicted);
         self.suspend_engine();
         *paused = true;
         dev_info!(
@@ -438,7 +463,7 @@ impl Vram {
             return;
         }
         self.pool.close();
-        self.lose_the_rest(why, 0);
+        self.lose_the_rest(why, Evicted::BoardSilent.cause(), 0);
         self.suspend_engine();
         *paused = true;
     }
@@ -460,7 +485,8 @@ impl Vram {
             return 0;
         }
         self.pool.close();
-        let evicted = migrate::evict_all(self);
+        let (evicted, how) = migrate::evict_all(self);
+        self.lose_unless_all(why, how, evicted);
         self.suspend_engine();
         *paused = true;
         dev_info!(
@@ -508,6 +534,14 @@ impl Vram {
                 // A channel kept when the board stopped answering runs again.
                 self.engine_failed.store(false, Ordering::Relaxed);
             }
+        }
+        // After the channel, whose resume puts BAR1 back in physical mode.
+        if let Err(e) = self.restore_window() {
+            dev_err!(
+                self.pdev.as_ref(),
+                "{why}: BAR1's window did not come back ({e:?}); nothing of it is lent, releasing it\n"
+            );
+            return Err(ENODEV);
         }
         *paused = false;
         self.pool.reopen();

@@ -165,12 +165,12 @@ pub(super) fn bring_back<'v>(
             );
         }
     }
-    copy_to_ram(plan);
+    let not_copied = copy_to_ram(plan, fault);
     // Eviction asks whether the board answers itself, per window ([`super::evict`]).
     let unread = match why {
         Return::Eviction => false,
         Return::Request | Return::Fault(_) => drop_copies_not_held(plan, fault),
-    };
+    } || not_copied.fault;
     set_planned(&mut mig, plan, Destination::Ram);
     let done = mig.commit();
     let record: fn(&Stats, u64, bool) = match why {
@@ -220,9 +220,17 @@ fn drop_copies_not_held(plan: &mut [Planned<'_, LockedPage>], fault: Option<usiz
     fault_unread
 }
 
+/// What [`copy_to_ram`] could not copy because the CPU could not reach the VRAM.
+pub(super) struct NotCopied {
+    /// Some page.
+    pub(super) any: bool,
+    /// The page at the migration's index `fault`.
+    pub(super) fault: bool,
+}
+
 /// Copies every planned device page into its RAM page, one batch; a page that cannot be copied
-/// (a bug, warned about) loses its RAM page and stays in VRAM.
-pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>]) {
+/// (a bug, warned about, or VRAM the CPU could not reach) loses its RAM page and stays in VRAM.
+pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>], fault: Option<usize>) -> NotCopied {
     for p in plan.iter_mut() {
         let copyable = p
             .dst
@@ -242,5 +250,18 @@ pub(super) fn copy_to_ram(plan: &mut [Planned<'_, LockedPage>]) {
             batch.push(p.vram, span);
         }
     }
-    batch.run();
+    let uncopied = batch.run();
+    let mut not_copied = NotCopied {
+        any: false,
+        fault: false,
+    };
+    for p in plan
+        .iter_mut()
+        .filter(|p| p.dst.is_some() && uncopied.holds(p.vram))
+    {
+        p.dst = None;
+        not_copied.any = true;
+        not_copied.fault |= fault.is_some_and(|f| p.covers(f));
+    }
+    not_copied
 }

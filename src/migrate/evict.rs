@@ -60,23 +60,46 @@ fn until_allocated<T>(mut alloc: impl FnMut() -> Result<T>) -> T {
 const SPLIT_AFTER_ROUNDS: u32 = 3;
 const SPLIT_RETRY_ROUNDS: u32 = 1_000;
 
+/// How an eviction ended: with every page in use back in RAM (but those whose contents were
+/// lost before), or with some left in VRAM, which the caller marks lost.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Evicted {
+    All,
+    /// The board stopped answering ([`evict_while`]).
+    BoardSilent,
+    /// The CPU could not reach some of the VRAM (BAR1's window could not be pointed at it) and
+    /// the copy engine did not copy it: the pages it could reach came back.
+    Unreachable,
+}
+
+impl Evicted {
+    /// Why pages stayed, for the line that says they are lost.
+    pub(crate) fn cause(self) -> &'static str {
+        match self {
+            Self::All => "",
+            Self::BoardSilent => "the board stopped answering",
+            Self::Unreachable => "BAR1's window could not reach some of its VRAM",
+        }
+    }
+}
+
 /// Moves every page of `vram` that is in use back to RAM, unmapping it from whatever processes
 /// map it; pages whose contents were lost stay. The pool must be closed. Returns how many pages
-/// moved.
-pub(crate) fn evict_all(vram: &Vram) -> u64 {
-    evict(vram, &|| true).0
+/// moved and whether all did.
+pub(crate) fn evict_all(vram: &Vram) -> (u64, Evicted) {
+    evict(vram, &|| true)
 }
 
 /// As [`evict_all`], for a board that may have stopped answering (PCI error recovery): after each
 /// window's copy, and before the processes are switched to the copies, `answers` says whether
 /// the board still answers; if it does not, that window's copies (which may be all-ones) are
-/// thrown away and its pages stay where they were. Returns how many pages moved and whether all
-/// did (`false`: the board stopped answering first).
-pub(crate) fn evict_while(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
+/// thrown away and its pages stay where they were, and the eviction ends
+/// ([`Evicted::BoardSilent`]).
+pub(crate) fn evict_while(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, Evicted) {
     evict(vram, answers)
 }
 
-fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
+fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, Evicted) {
     let mut window = until_allocated(Window::new);
     let mut plan: KVec<Planned<'_, LockedPage>> =
         until_allocated(|| Ok(KVec::with_capacity(WINDOW_PAGES, GFP_KERNEL)?));
@@ -91,9 +114,10 @@ fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
     let mut waiting_rounds = 0u32;
     while vram.free_pages() + vram.lost_pages() < total {
         if !answers() {
-            return (evicted, false);
+            return (evicted, Evicted::BoardSilent);
         }
         let mut moved_this_round = 0u64;
+        let mut unreachable = false;
         waiting.clear();
         let mut ram_short = false;
         // Windows start on 2 MiB boundaries of the pagemap, so a huge folio is never cut; only
@@ -137,7 +161,8 @@ fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
                     None => {}
                 }
             }
-            copy_to_ram(&mut plan);
+            // What could not be copied stays in VRAM; the round goes on with the others.
+            unreachable |= copy_to_ram(&mut plan, None).any;
             if !plan.is_empty() && !answers() {
                 // What was copied may be what a dead link reads (all-ones): the RAM pages go
                 // and the processes keep the device pages (dropping `mig` restores them).
@@ -145,7 +170,7 @@ fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
                 drop(mig);
                 evicted += moved_this_round;
                 vram.stats.evicted(moved_this_round);
-                return (evicted, false);
+                return (evicted, Evicted::BoardSilent);
             }
             for p in plan.iter_mut() {
                 if let Some(page) = p.dst.take() {
@@ -164,6 +189,10 @@ fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
         }
         evicted += moved_this_round;
         vram.stats.evicted(moved_this_round);
+        if unreachable {
+            // Another round would find the same VRAM out of reach.
+            return (evicted, Evicted::Unreachable);
+        }
         waiting_rounds = match waiting.is_empty() {
             true => 0,
             false => waiting_rounds + 1,
@@ -191,7 +220,7 @@ fn evict(vram: &Vram, answers: &dyn Fn() -> bool) -> (u64, bool) {
             fsleep(Delta::from_millis(1));
         }
     }
-    (evicted, true)
+    (evicted, Evicted::All)
 }
 
 /// Brings back the huge pages of `vram` that wait for 2 MiB of free RAM (`waiting`: their linear

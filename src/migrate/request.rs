@@ -224,7 +224,11 @@ pub(crate) fn to_device(
                 None => p.dst = None,
             }
         }
-        batch.run();
+        let uncopied = batch.run();
+        for p in plan.iter_mut().filter(|p| uncopied.holds(p.vram)) {
+            // Not copied: the page stays in RAM (its device page goes back).
+            p.dst = None;
+        }
         set_planned(&mut mig, &mut plan, Destination::Device);
         tally(&mig.commit(), &plan, out, Stats::moved_to_device_huge);
         Ok(())

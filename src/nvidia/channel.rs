@@ -62,8 +62,9 @@ use memory::{
     WORDS_PER_PAGE, //
 };
 
-/// The BAR0 mapping, revoked when the device is unbound.
-pub(crate) type Bar0Devres = compat::DevresBar<BAR0_SIZE>;
+/// The BAR0 mapping, revoked when the device is unbound; shared by the channel and BAR1's page
+/// tables (virtual mode).
+pub(crate) type Bar0Devres = Arc<compat::DevresBar<BAR0_SIZE>>;
 
 /// The channel this driver uses.
 const CHID: u32 = 0;

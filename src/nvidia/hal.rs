@@ -92,7 +92,8 @@ pub(super) trait Hal: Sync {
         }
         Ok(ranges)
     }
-    /// Which BAR1 blocks to look at (and put back in physical mode) and their bind status.
+    /// Which BAR1 blocks to look at (and put back in physical mode) and their bind status; the
+    /// first is the one BAR1 virtual mode binds.
     fn bar1_blocks(&self) -> &'static [Bar1Block] {
         &[Bar1Block::Pbus]
     }
@@ -136,6 +137,23 @@ impl Bar1Block {
                 bar0.write_reg(regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK::zeroed())
             }
         }
+    }
+
+    /// Starts binding BAR1 in virtual mode to the instance block at VRAM address `inst`: offset
+    /// N is then GPU virtual address N of that block's page tables.
+    pub(super) fn bind_virtual(self, bar0: &Bar0<'_>, inst: u64) -> Result {
+        let ptr = u32::try_from(inst >> 12).map_err(|_| EINVAL)?;
+        let value = regs::NV_PBUS_BAR1_BLOCK::zeroed()
+            .with_mode_virtual(true)
+            .try_with_target(0)?
+            .try_with_ptr(ptr)?;
+        match self {
+            Self::Pbus => bar0.write_reg(value),
+            Self::VirtualFunction => bar0.write_reg(
+                regs::NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK::from(u32::from(value)),
+            ),
+        }
+        Ok(())
     }
 
     /// Whether no BAR1 bind is in flight (`BAR1_PENDING` and `BAR1_OUTSTANDING` clear).

@@ -127,5 +127,14 @@ pub(super) const PDE_SYS: u64 = (2 << 1) | (1 << 3);
 /// `NV_MMU_VER2_PTE`: `VALID` 0, `APERTURE` 2:1 system coherent (2), `VOL` 3; the address >> 12
 /// from bit 8.
 pub(super) const PTE_SYS: u64 = 1 | (2 << 1) | (1 << 3);
+/// `NV_MMU_VER2_PDE` (and a dual PDE's small half) pointing into video memory: `APERTURE` 2:1
+/// video memory (1), not volatile (nouveau `gp100_vmm_pde` for VRAM page tables).
+pub(super) const PDE_VID: u64 = 1 << 1;
+/// `NV_MMU_VER2_PTE` of a video-memory page: `VALID` 0, `APERTURE` 2:1 video memory (0), `VOL`
+/// clear, `KIND` 0 (pitch), as nouveau's `gp100_vmm_valid` maps VRAM.
+pub(super) const PTE_VID: u64 = 1;
+/// `NV_RAMIN_PAGE_DIR_BASE` flags for page tables in video memory: `TARGET` 0, version-2 format,
+/// 64 KiB big pages (nouveau `gf100_vmm_join_`: no `VOL` for VRAM).
+pub(super) const PAGE_DIR_BASE_VID_FLAGS: u32 = USE_VER2_PT_FORMAT | BIG_PAGE_SIZE_64KB;
 /// Where a PDE's or PTE's address (>> 12) starts.
 pub(super) const ENTRY_ADDRESS_SHIFT: u32 = 8;

@@ -6,6 +6,10 @@
 //! exactly where it is told.
 
 use super::{
+    bar1::{
+        Tables,
+        SLOT_BYTES, //
+    },
     channel::Channel,
     regs,
     Bar0,
@@ -87,13 +91,22 @@ struct Mismatch {
     how: &'static str,
 }
 
-/// Writes patterns at the identity pages through PRAMIN and reads them through BAR1 (and
-/// PRAMIN again: a lying VRAM size shows as one page overwriting another), then writes through
-/// BAR1 and reads through PRAMIN; zeroes the pages after. `Ok(None)` when every word agrees.
-fn compare(pdev: &pci::Device<Bound>, bar0: &Bar0<'_>, pages: &[u64]) -> Result<Option<Mismatch>> {
+/// Writes patterns at the VRAM `pages` through PRAMIN and reads them through BAR1 at the offset
+/// paired with each (and PRAMIN again: a lying VRAM size shows as one page overwriting another),
+/// then writes through BAR1 and reads through PRAMIN; zeroes the pages after. `Ok(None)` when
+/// every word agrees.
+fn compare(
+    pdev: &pci::Device<Bound>,
+    bar0: &Bar0<'_>,
+    pages: &[u64],
+    offsets: &[u64],
+) -> Result<Option<Mismatch>> {
     let mut windows = KVec::new();
-    for &p in pages {
-        windows.push(BarWindow::new(pdev, 1, p, PAGE as usize)?, GFP_KERNEL)?;
+    for &o in offsets.iter().take(pages.len()) {
+        windows.push(BarWindow::new(pdev, 1, o, PAGE as usize)?, GFP_KERNEL)?;
+    }
+    if windows.len() != pages.len() {
+        return Err(EINVAL);
     }
     let saved = bar0.read(regs::NV_PBUS_BAR0_WINDOW);
     let mut found = None;
@@ -171,7 +184,7 @@ pub(super) fn bar1_identity(
     vram: u64,
 ) -> Result {
     let pages = identity_pages(usable, vram);
-    match compare(pdev, bar0, &pages) {
+    match compare(pdev, bar0, &pages, &pages) {
         Ok(None) => {
             dev_info!(
                 pdev,
@@ -198,6 +211,91 @@ pub(super) fn bar1_identity(
             dev_err!(
                 pdev,
                 "self-check: cannot compare BAR1 with PRAMIN ({e:?}); refusing to lend this board\n"
+            );
+            Err(ENODEV)
+        }
+    }
+}
+
+/// The BAR1 window check (virtual mode): BAR1 must show exactly the VRAM the driver pointed its
+/// slots at. The pages [`identity_pages`] picks (beyond the window too) are put in slots `0..n`
+/// and compared through PRAMIN and BAR1 both ways; then each slot is pointed at the next (or
+/// previous) chunk and the page at the same offset in it is compared through the same BAR1
+/// addresses: a slot that still showed the chunk it held before (a translation not invalidated),
+/// a page-table entry pointing elsewhere or a bind that did not take fails it. `Err(ENODEV)` with
+/// one line on a mismatch.
+pub(super) fn bar1_window(
+    pdev: &pci::Device<Bound>,
+    bar0: &Bar0<'_>,
+    tables: &mut Tables,
+    usable: &[Range<u64>],
+    vram: u64,
+) -> Result {
+    let lendable = |p: u64| usable.iter().any(|r| r.start <= p && p + PAGE <= r.end);
+    let first = identity_pages(usable, vram);
+    let mut moved = KVec::new();
+    for &p in first.iter() {
+        let next = p + SLOT_BYTES;
+        let other = match p.checked_sub(SLOT_BYTES) {
+            _ if lendable(next) => next,
+            Some(prev) if lendable(prev) => prev,
+            _ => p,
+        };
+        moved.push(other, GFP_KERNEL)?;
+    }
+    let n = first.len().min(tables.slot_count());
+    let mut found = None;
+    for (round, pages) in [&first[..n], &moved[..n]].into_iter().enumerate() {
+        let mut offsets = KVec::new();
+        for (slot, &p) in pages.iter().enumerate() {
+            // CAST: Below 2^32 chunks for any VRAM below 8 PiB.
+            let chunk = (p / SLOT_BYTES) as u32;
+            tables.map(bar0, slot, chunk).inspect_err(|e| {
+                dev_err!(
+                    pdev,
+                    "self-check: cannot point BAR1 slot {slot} at VRAM {:#x} ({e:?}); BAR1 virtual mode not used\n",
+                    p
+                )
+            })?;
+            offsets.push(slot as u64 * SLOT_BYTES + p % SLOT_BYTES, GFP_KERNEL)?;
+        }
+        match compare(pdev, bar0, pages, &offsets) {
+            Ok(None) => {}
+            Ok(Some(m)) => {
+                found = Some((round, m));
+                break;
+            }
+            Err(e) => {
+                dev_err!(
+                    pdev,
+                    "self-check: cannot compare BAR1 with PRAMIN ({e:?}); BAR1 virtual mode not used\n"
+                );
+                return Err(ENODEV);
+            }
+        }
+    }
+    match found {
+        None => {
+            dev_info!(
+                pdev,
+                "self-check: BAR1's window shows the VRAM its page tables map at {n} pages ({:#x}-{:#x}) in slots 0-{}, through PRAMIN and BAR1 both ways, and again with each slot pointed at a neighbouring chunk\n",
+                first.first().copied().unwrap_or(0),
+                first.last().copied().unwrap_or(0),
+                n.saturating_sub(1)
+            );
+            Ok(())
+        }
+        Some((round, m)) => {
+            let when = if round == 0 { "" } else { " after a remap" };
+            dev_err!(
+                pdev,
+                "self-check: BAR1's window does not show the VRAM it maps{}: VRAM {:#x} word {} {} reads {:#010x}, expected {:#010x}; BAR1 virtual mode not used\n",
+                when,
+                m.page + (m.word * STRIDE) as u64,
+                m.word,
+                m.how,
+                m.read,
+                m.wrote
             );
             Err(ENODEV)
         }
@@ -256,15 +354,17 @@ const JUNK: u8 = 0x3c;
 /// The known-pattern copy-engine test, run once before the engine is trusted with data: one page
 /// RAM -> VRAM (checked through BAR1), VRAM -> RAM (compared), a fill (checked), each with guard
 /// pages on both sides that must stay as they were, and the semaphore payload checked by each
-/// batch. `vram` is the first of [`ENGINE_TEST_VRAM_PAGES`] free lendable pages.
+/// batch. `vram` is the first of [`ENGINE_TEST_VRAM_PAGES`] free lendable pages, which BAR1
+/// shows from offset `bar1_offset` (`vram` itself in physical mode).
 pub(crate) fn copy_engine(
     channel: &mut Channel,
     bar1: &WcBar,
     vram: u64,
+    bar1_offset: u64,
 ) -> Result<(), EngineTestFailure> {
     let len = PAGE as usize;
     let vram_ptr = bar1
-        .offset_ptr(vram, ENGINE_TEST_VRAM_PAGES * PAGE)
+        .offset_ptr(bar1_offset, ENGINE_TEST_VRAM_PAGES * PAGE)
         .map_err(|_| EngineTestFailure::Bar)?;
     let vram_byte = |page: usize, i: usize| {
         // SAFETY: `vram_ptr` maps the three test pages of BAR1 (from `WcBar::offset_ptr`).

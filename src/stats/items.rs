@@ -39,10 +39,12 @@ pub enum Counter {
     EarlyRefaults = 14,
     /// CPU faults answered with SIGBUS on pages whose contents were lost: the board stopped answering before they could come back.
     LostPageFaults = 15,
+    /// Times a slot of BAR1's window was pointed at another 2 MiB chunk of VRAM for the CPU (BAR1 virtual mode).
+    Bar1Remaps = 16,
 }
 
 /// How many counters there are.
-pub const COUNTERS: usize = 16;
+pub const COUNTERS: usize = 17;
 
 impl Counter {
     /// The counter a sysfs item (an `enum ps_item`) shows, if it is one.
@@ -64,6 +66,7 @@ impl Counter {
             13 => Some(Counter::CpuCopyBytes),
             14 => Some(Counter::EarlyRefaults),
             15 => Some(Counter::LostPageFaults),
+            16 => Some(Counter::Bar1Remaps),
             _ => None,
         }
     }
@@ -87,13 +90,16 @@ pub const COUNTER_NAMES: [&str; COUNTERS] = [
     "cpu_copy_bytes",
     "early_refaults",
     "lost_page_faults",
+    "bar1_remaps",
 ];
 
 /// Pages the pool can lend. The file `total_pages`.
-pub const ITEM_TOTAL_PAGES: u32 = 16;
+pub const ITEM_TOTAL_PAGES: u32 = 17;
 /// Pages of the pool not lent. The file `free_pages`.
-pub const ITEM_FREE_PAGES: u32 = 17;
+pub const ITEM_FREE_PAGES: u32 = 18;
 /// Whole free 2 MiB chunks of the pool: room for huge pages. The file `free_chunks`.
-pub const ITEM_FREE_CHUNKS: u32 = 18;
+pub const ITEM_FREE_CHUNKS: u32 = 19;
 /// The GPU's index in the ioctl ABI. The file `index`.
-pub const ITEM_INDEX: u32 = 19;
+pub const ITEM_INDEX: u32 = 20;
+/// 2 MiB slots of BAR1 through which the CPU reaches the VRAM lent, in BAR1 virtual mode (BAR1 smaller than VRAM); 0 in physical mode, where BAR1 shows all of it. The file `bar1_slots`.
+pub const ITEM_BAR1_SLOTS: u32 = 21;

@@ -5,13 +5,9 @@
 //! [`crate::copy`].
 
 use super::Vram;
-use crate::{
-    copy::{
-        copy,
-        Direction,
-        Span, //
-    },
-    stats::Counter, //
+use crate::copy::{
+    Direction,
+    Span, //
 };
 use kernel::{
     page::PAGE_SIZE,
@@ -25,6 +21,31 @@ pub(crate) struct Batch<'a> {
     dir: Direction,
     spans: KVec<Span<'a>>,
     gpus: KVec<&'a Vram>,
+    uncopied: Uncopied,
+}
+
+/// The GPUs whose share of a [`Batch`] was not all copied: the CPU could not reach a span's VRAM
+/// (BAR1's window could not be pointed at it). The caller leaves every page of those GPUs in the
+/// batch where it was: none of their copies is trusted.
+#[derive(Default)]
+pub(crate) struct Uncopied {
+    /// The GPUs' indices.
+    gpus: KVec<u32>,
+    /// No memory to name a GPU: no copy of the batch is trusted.
+    all: bool,
+}
+
+impl Uncopied {
+    fn add(&mut self, gpu: &Vram) {
+        if !self.holds(gpu) && self.gpus.push(gpu.index, GFP_KERNEL).is_err() {
+            self.all = true;
+        }
+    }
+
+    /// Whether the copies of `gpu`'s pages are not to be trusted.
+    pub(crate) fn holds(&self, gpu: &Vram) -> bool {
+        self.all || self.gpus.contains(&gpu.index)
+    }
 }
 
 impl<'a> Batch<'a> {
@@ -33,14 +54,20 @@ impl<'a> Batch<'a> {
     pub(crate) fn new(dir: Direction, capacity: usize) -> Self {
         let spans = KVec::with_capacity(capacity, GFP_KERNEL).unwrap_or_default();
         let gpus = KVec::with_capacity(capacity, GFP_KERNEL).unwrap_or_default();
-        Self { dir, spans, gpus }
+        Self {
+            dir,
+            spans,
+            gpus,
+            uncopied: Uncopied::default(),
+        }
     }
 
     /// Adds `span` of `gpu`; a span beyond the capacity is copied at once by the CPU.
     pub(crate) fn push(&mut self, gpu: &'a Vram, span: Span<'a>) {
         if self.spans.len() == self.spans.capacity() || self.gpus.len() == self.gpus.capacity() {
-            gpu.count(Counter::CpuCopyBytes, span.len() as u64);
-            copy(self.dir, core::slice::from_ref(&span));
+            if !gpu.cpu_copy(self.dir, core::slice::from_ref(&span)) {
+                self.uncopied.add(gpu);
+            }
             return;
         }
         // Capacity was checked above.
@@ -48,8 +75,10 @@ impl<'a> Batch<'a> {
         let _ = self.gpus.push_within_capacity(gpu);
     }
 
-    /// Copies every span. The data has reached its destination when this returns.
-    pub(crate) fn run(self) {
+    /// Copies every span. The data has reached its destination when this returns, but for the
+    /// GPUs it returns.
+    #[must_use]
+    pub(crate) fn run(mut self) -> Uncopied {
         let mut start = 0;
         while start < self.spans.len() {
             let gpu = self.gpus[start];
@@ -59,11 +88,11 @@ impl<'a> Batch<'a> {
                 .map_or(self.spans.len(), |n| start + n);
             let group = &self.spans[start..end];
             let bytes: usize = group.iter().map(Span::len).sum();
-            if !gpu.dma_copy(self.dir, group, bytes / PAGE_SIZE) {
-                copy(self.dir, group);
-                gpu.count(Counter::CpuCopyBytes, bytes as u64);
+            if !gpu.dma_copy(self.dir, group, bytes / PAGE_SIZE) && !gpu.cpu_copy(self.dir, group) {
+                self.uncopied.add(gpu);
             }
             start = end;
         }
+        self.uncopied
     }
 }

@@ -6,10 +6,7 @@
 
 use super::Vram;
 use crate::{
-    bus::{
-        self,
-        WcBar, //
-    },
+    bus,
     copy::{
         Direction,
         Span, //
@@ -115,7 +112,7 @@ impl Vram {
 
     /// Zeroes the lent VRAM pages that held data and are free again (`scrub`), so that nothing a
     /// process parked stays readable in VRAM after the GPU is released: by the copy engine where
-    /// it runs, else by the CPU through BAR1.
+    /// it runs, else by the CPU through BAR1 (its window, in virtual mode).
     pub(super) fn scrub(&self) {
         if !self.scrub {
             return;
@@ -137,10 +134,19 @@ impl Vram {
         let by = if self.scrub_with_engine(&runs) {
             "the copy engine"
         } else {
+            let mut zeroed = 0;
             for r in runs.iter() {
                 let start = r.start as usize * PAGE_SIZE;
-                self.bar
-                    .zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE);
+                if let Err(e) = self.cpu_zero(start as u64, (r.end - r.start) as usize * PAGE_SIZE)
+                {
+                    dev_err!(
+                        self.pdev.as_ref(),
+                        "cannot point BAR1's window at VRAM {start:#x} ({e:?}): {} KiB of VRAM not zeroed; it keeps what it held\n",
+                        (pages - zeroed) * (PAGE_SIZE / 1024)
+                    );
+                    return;
+                }
+                zeroed += (r.end - r.start) as usize;
                 // A run is at most 2 MiB; a whole board's VRAM takes a while.
                 // SAFETY: No precondition; shutdown runs in process context.
                 unsafe { shim::ps_cond_resched() };
@@ -185,14 +191,20 @@ impl Vram {
 pub(super) fn self_checked(
     pdev: &pci::Device<Bound>,
     mut channel: Channel,
-    bar: &WcBar,
+    gpu: &Vram,
     usable: &[Range<u64>],
 ) -> Option<Channel> {
     let engine = channel.engine;
     let Some(vram) = engine_test_pages(usable) else {
         return Some(channel);
     };
-    match nvidia::engine_self_check(&mut channel, bar, vram) {
+    let bytes = nvidia::ENGINE_TEST_VRAM_PAGES * PAGE_SIZE as u64;
+    let result = gpu
+        .with_bar1(vram, bytes, |offset| {
+            nvidia::engine_self_check(&mut channel, &gpu.bar, vram, offset)
+        })
+        .unwrap_or(Err(nvidia::EngineTestFailure::Bar));
+    match result {
         Ok(()) => {
             dev_info!(
                 pdev.as_ref(),
@@ -212,13 +224,21 @@ pub(super) fn self_checked(
     }
 }
 
-/// The first of [`nvidia::ENGINE_TEST_VRAM_PAGES`] lendable VRAM pages in one range, for the
-/// copy-engine self-check (free: nothing is lent yet).
+/// The first of [`nvidia::ENGINE_TEST_VRAM_PAGES`] lendable VRAM pages in one range and one
+/// 2 MiB chunk (one slot of BAR1's window shows them), for the copy-engine self-check (free:
+/// nothing is lent yet).
 fn engine_test_pages(usable: &[Range<u64>]) -> Option<u64> {
     let page = PAGE_SIZE as u64;
+    let bytes = nvidia::ENGINE_TEST_VRAM_PAGES * page;
     usable.iter().find_map(|r| {
         let start = r.start.next_multiple_of(page);
-        (start + nvidia::ENGINE_TEST_VRAM_PAGES * page <= r.end).then_some(start)
+        let chunk_end = (start / nvidia::BAR1_SLOT_BYTES + 1) * nvidia::BAR1_SLOT_BYTES;
+        let start = if start + bytes > chunk_end {
+            chunk_end
+        } else {
+            start
+        };
+        (start + bytes <= r.end).then_some(start)
     })
 }
 

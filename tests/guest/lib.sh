@@ -312,6 +312,14 @@ link_down() {
 		"[ \"\$(od -An -tx1 -N2 /sys/bus/pci/devices/$2/config | tr -d ' ')\" = ffff ]"
 }
 
+# mmu_hang N: the MMU of emulated board N hangs (the host signals its gpu-model): no invalidate
+# completes until a reset. Returns once the host has passed it on.
+mmu_hang() {
+	echo "PSHOST mmuhang $1" >/dev/ttyS1
+	# The host polls the results port about once a second.
+	sleep 3
+}
+
 # held_across WHAT CMD...: a process parks 64 MiB (`ps-test hold`), CMD runs (WHAT: a suspend, a
 # reset), and the process then finds every byte; every page came back to RAM before it
 # (dmesg "moved 16384 pages") and the GPU lends again after it.

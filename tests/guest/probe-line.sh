@@ -8,7 +8,8 @@
 #   NAME [VVVV:DDDD]: CHIP (ARCH) rev RR, N MiB VRAM; BAR1 at 0xS-0xE (N MiB, physical mode), mapped
 #   write-combined; GPU I lends N MiB (P pages) as device-private memory; copies by COPY PATH
 # where COPY PATH is "copy engine E (runlist R) (class 0xC) for batches of N+ pages, by the CPU
-# (ROUTINE) through BAR1 otherwise" or "the CPU (ROUTINE) through BAR1". Any other device's:
+# (ROUTINE) through WAY otherwise" or "the CPU (ROUTINE) through WAY", WAY being "BAR1" or, in BAR1
+# virtual mode, "BAR1's window". Any other device's:
 #   NAME [VVVV:DDDD]: BARn at 0xS-0xE (N MiB, KIND), mapped write-combined; GPU I lends N MiB
 #   (P pages) as device-private memory
 # Each piece is an extended regex whose groups are, in order, the fields named beside it.
@@ -20,10 +21,11 @@ PROBE_BAR_PIECE='BAR([0-9]) at (0x[0-9a-f]+)-(0x[0-9a-f]+) \(([0-9]+) MiB, ([^)]
 PROBE_BAR_FIELDS='bar bar_start bar_end bar_mib bar_kind'
 PROBE_POOL_PIECE='GPU ([0-9]+) lends ([0-9]+) MiB \(([0-9]+) pages\) as device-private memory'
 PROBE_POOL_FIELDS='gpu lent_mib pages'
-PROBE_COPY_ENGINE='; copies by copy engine (L?CE[0-9]+) \(runlist ([0-9]+)\) \(class (0x[0-9a-f]{4})\) for batches of ([0-9]+)\+ pages, by the CPU \(([a-z0-9.]+)\) through BAR1 otherwise'
-PROBE_COPY_ENGINE_FIELDS='engine runlist class dma_min_pages cpu_copy'
-PROBE_COPY_CPU='; copies by the CPU \(([a-z0-9.]+)\) through BAR1'
-PROBE_COPY_CPU_FIELDS='cpu_copy'
+PROBE_COPY_WAY="(BAR1|BAR1's window)"
+PROBE_COPY_ENGINE="; copies by copy engine (L?CE[0-9]+) \\(runlist ([0-9]+)\\) \\(class (0x[0-9a-f]{4})\\) for batches of ([0-9]+)\\+ pages, by the CPU \\(([a-z0-9.]+)\\) through $PROBE_COPY_WAY otherwise"
+PROBE_COPY_ENGINE_FIELDS='engine runlist class dma_min_pages cpu_copy cpu_through'
+PROBE_COPY_CPU="; copies by the CPU \\(([a-z0-9.]+)\\) through $PROBE_COPY_WAY"
+PROBE_COPY_CPU_FIELDS='cpu_copy cpu_through'
 # Every field a line can have; an NVIDIA line has them all but the copy engine's when the CPU
 # copies everything, any other device's only name, id, the BAR's and the pool's.
 PROBE_FIELDS="$PROBE_NVIDIA_BOARD_FIELDS $PROBE_BAR_FIELDS $PROBE_POOL_FIELDS $PROBE_COPY_ENGINE_FIELDS"

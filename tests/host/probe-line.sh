@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The VM tests' probe-line parser (tests/guest/probe-line.sh) against README.md's two example
-# probe lines (a generic device's, an NVIDIA board's), field by field; then the parser itself is
+# The VM tests' probe-line parser (tests/guest/probe-line.sh) against README.md's example probe
+# lines (a generic device's, an NVIDIA board's, a board's in BAR1 virtual mode), field by field; then the parser itself is
 # tested: a line with a piece altered, removed or added must fail to parse, at that piece, and a
 # field that differs from what a test expects, or that the line lacks, must fail probe_check.
 # Plain sh: `make check` runs it under the guest's shell (busybox sh) and bash.
@@ -62,8 +62,17 @@ parses "$nvidia" name='Tesla P100' id=10de:15f8 chip=GP100 arch=Pascal rev=A1 vr
 	lent_mib=16380 pages=4193472 cpu_copy=avx2
 probe_check engine='L?CE[0-9]+' >/dev/null && bad "a line where the CPU copies has a copy engine"
 
+virtual=$(readme_line 'virtual mode, a window of')
+[ -n "$virtual" ] || bad "README.md has no probe line of a board in BAR1 virtual mode"
+parses "$virtual" name='Quadro RTX' id=10de:1e30 chip=TU102 arch=Turing vram_mib=49152 bar=1 bar_mib=256 \
+	bar_kind='virtual mode, a window of 128 2 MiB slots remapped on demand' lent_mib=49150 \
+	pages=12582448 engine=LCE2 runlist=2 class=0xc5b5 dma_min_pages=32 cpu_copy=avx2 \
+	cpu_through="BAR1's window"
+probe_check cpu_through=BAR1 >/dev/null && bad "cpu_through matched BAR1 on a line through BAR1's window"
+
 engine="${nvidia%%; copies by*}; copies by copy engine LCE1 (runlist 1) (class 0xc3b5) for batches of 16+ pages, by the CPU (sse4.1) through BAR1 otherwise"
-parses "$engine" engine=LCE1 runlist=1 class=0xc3b5 dma_min_pages=16 cpu_copy='avx2|sse4\.1|io' chip=GP100
+parses "$engine" engine=LCE1 runlist=1 class=0xc3b5 dma_min_pages=16 cpu_copy='avx2|sse4\.1|io' chip=GP100 \
+	cpu_through=BAR1
 
 # probe_check: a differing field, a missing one and an unknown name each fail, and say which.
 probe_parse "$engine"

@@ -213,7 +213,10 @@ shared_ram_args() {
 gpu_args() {
 	local bus=
 	[ -n "${2:-}" ] && bus=",\"bus\":\"$2\""
-	printf '%s\n' -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$1\"}$bus}"
+	# x-msg-timeout: how long QEMU waits for the model's reply (5 s by default). On a loaded host the
+	# model can be starved longer than that, and a timed-out read then returns garbage to the guest
+	# (every BAR1 access is a message with --bar1-emulated).
+	printf '%s\n' -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$1\"},\"x-msg-timeout\":60000$bus}"
 }
 
 # gpu_vram_file DIR N: the /dev/shm file holding board N's VRAM for the group whose output is DIR;

@@ -123,24 +123,29 @@ group_cases() {
 }
 
 # Requests a guest makes of the host, as lines on the results port. "PSHOST linkdown N" (lib.sh
-# link_down): the link of emulated board N goes down (gpu-model's SIGUSR1). In a group with
+# link_down): the link of emulated board N goes down (gpu-model's SIGUSR1); "PSHOST mmuhang N"
+# (lib.sh mmu_hang): the MMU of board N hangs (SIGUSR2). In a group with
 # "# vm: qmp", "PSHOST suspend" (lib.sh suspend_to_ram): wait until QEMU reports the guest
 # suspended to RAM, run the host part's host_while_suspended if it has one (e.g. to scramble
 # emulated VRAM), then wake the guest through QMP. Each outcome is a line of DIR/host.log ("PSHOST
-# link down N", "PSHOST woke N" or "PSHOST error ..."), which host checks read (host-lib.sh
-# host_woke).
+# link down N", "PSHOST mmu hung N", "PSHOST woke N" or "PSHOST error ..."), which host checks read
+# (host-lib.sh host_woke).
 host_requests() {
-	local dir=$1 host_file=$2 n out board
-	n=$(grep -c '^PSHOST linkdown' "$dir/results.log")
-	while [ "$HOST_LINKDOWNS_DONE" -lt "$n" ]; do
-		HOST_LINKDOWNS_DONE=$((HOST_LINKDOWNS_DONE + 1))
-		board=$(grep '^PSHOST linkdown' "$dir/results.log" | tr -d '\r' |
-			sed -n "${HOST_LINKDOWNS_DONE}s/^PSHOST linkdown \([0-9]*\)\$/\1/p")
+	local dir=$1 host_file=$2 n out board fault signal
+	n=$(grep -cE '^PSHOST (linkdown|mmuhang) ' "$dir/results.log")
+	while [ "$HOST_FAULTS_DONE" -lt "$n" ]; do
+		HOST_FAULTS_DONE=$((HOST_FAULTS_DONE + 1))
+		read -r fault board < <(grep -E '^PSHOST (linkdown|mmuhang) ' "$dir/results.log" | tr -d '\r' |
+			sed -n "${HOST_FAULTS_DONE}s/^PSHOST \([a-z]*\) \([0-9]*\)\$/\1 \2/p")
+		case "$fault" in
+		linkdown) signal=USR1 fault="link down" ;;
+		*) signal=USR2 fault="mmu hung" ;;
+		esac
 		if [ -n "$board" ] && [ -n "${GPU_MODEL_PIDS[$board]:-}" ] &&
-			kill -USR1 "${GPU_MODEL_PIDS[$board]}" 2>/dev/null; then
-			echo "PSHOST link down $board" >>"$dir/host.log"
+			kill -"$signal" "${GPU_MODEL_PIDS[$board]}" 2>/dev/null; then
+			echo "PSHOST $fault $board" >>"$dir/host.log"
 		else
-			echo "PSHOST error: no emulated board '$board' to take the link of" >>"$dir/host.log"
+			echo "PSHOST error: no emulated board '$board' for '$fault'" >>"$dir/host.log"
 		fi
 	done
 	[ "$GROUP_QMP" = 1 ] || return 0
@@ -172,7 +177,7 @@ host_requests() {
 run_guest() {
 	local dir=$1 host_file=$2 waited=0 done_for=0
 	HOST_REQUESTS_DONE=0
-	HOST_LINKDOWNS_DONE=0
+	HOST_FAULTS_DONE=0
 	: >"$dir/host.log"
 	"${QEMU_CMD[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	local qemu=$!

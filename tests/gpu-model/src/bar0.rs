@@ -6,6 +6,7 @@
 //! with undefined bits) is refused and logged as `REJECT`, so tests can check that the driver made
 //! none.
 
+use crate::bar1::{Bar1, Invalidate};
 use crate::board::{Board, Generation, PostStatus, Sizing};
 use crate::dma::GuestMemory;
 use crate::fifo::{CeFault, Fifo};
@@ -48,6 +49,9 @@ pub struct Knobs {
     /// BAR1's translation ignores the BAR1 block (`--bar1-block-ignored`): as if a register the
     /// driver does not know were live, a BAR1 left virtual stays so whatever is written.
     pub bar1_block_ignored: bool,
+    /// QEMU does not map BAR1: every guest access reaches the model, which emulates BAR1's
+    /// virtual mode (page tables, TLB, invalidates; `bar1.rs`) (`--bar1-emulated`).
+    pub bar1_emulated: bool,
 }
 
 /// What a failed register read returns (a PRI error; nouveau and OpenRM test 0xBADFxxxx).
@@ -75,6 +79,8 @@ pub struct Bar0 {
     /// Guest memory, for the engines (vfio-user DMA_MAP).
     pub guest: GuestMemory,
     fifo: Fifo,
+    /// BAR1's virtual mode, with `--bar1-emulated`.
+    bar1: Bar1,
     /// BAR0 was accessed since the board started.
     used: bool,
     /// BAR0 reads all ones and ignores writes (`dead_after_reset`).
@@ -125,10 +131,11 @@ pub fn wo(name: &'static str) -> Option<Register> {
 /// Instance block address a previous driver left in `NV_PBUS_BAR1_BLOCK` (virtual mode knob).
 const LEFTOVER_INSTANCE_BLOCK: u32 = 0x0001_0000 >> 12;
 
-/// How BAR1 shows VRAM at start: a BAR1 left virtual goes through stale page tables that do not
-/// map BAR1 offset N to VRAM address N.
+/// How the VRAM file shows VRAM at start, for QEMU's direct mapping of BAR1: a BAR1 left virtual
+/// goes through stale page tables that do not map BAR1 offset N to VRAM address N. With
+/// `--bar1-emulated` the file holds VRAM by address and the model translates.
 fn start_view_xor(knobs: &Knobs) -> u64 {
-    match knobs.bar1_virtual {
+    match knobs.bar1_virtual && !knobs.bar1_emulated {
         true => crate::vram::VIRTUAL_VIEW_XOR,
         false => 0,
     }
@@ -159,9 +166,10 @@ impl Bar0 {
             .collect();
         vram.configure(usable, knobs.vram_wraps.then_some(usable / 2), locked);
         vram.set_view_xor(start_view_xor(&knobs));
-        Self {
+        let mut bar0 = Self {
             board,
             fifo: Fifo::new(board, knobs.ce_fault, knobs.leftovers),
+            bar1: Bar1::new(knobs.bar1_emulated),
             bar1_block: start_bar1_block(&knobs),
             knobs,
             vram,
@@ -175,7 +183,28 @@ impl Bar0 {
             used: false,
             dead: false,
             link_down: false,
+        };
+        bar0.bind_bar1_at_start();
+        bar0
+    }
+
+    /// A BAR1 left virtual at start is bound to the leftover instance block (whatever VRAM holds
+    /// there), so with `--bar1-emulated` its accesses fault until the driver binds its own.
+    fn bind_bar1_at_start(&mut self) {
+        self.bar1 = Bar1::new(self.knobs.bar1_emulated);
+        if self.bar1.emulated && self.bar1_block >> 31 == 1 {
+            let line = self.bind_bar1(self.bar1_block);
+            self.log_line(&line);
         }
+    }
+
+    fn bind_bar1(&mut self, block: u32) -> String {
+        let mem = Mem {
+            vram: &mut self.vram,
+            sys: &self.guest,
+        };
+        let pascal = self.board.generation() == Generation::Pascal;
+        self.bar1.bind(block, &mem, pascal)
     }
 
     /// A reset of the board (a PM reset, a reset QEMU asks for, as on the machine's wake from
@@ -196,6 +225,7 @@ impl Bar0 {
         self.vram.clear();
         self.vram.set_view_xor(start_view_xor(&self.knobs));
         self.log_line("RESET registers back to their start values, VRAM cleared");
+        self.bind_bar1_at_start();
         if self.knobs.dead_after_reset && self.used {
             self.dead = true;
             self.log_line("RESET the board does not come back: BAR0 reads all ones");
@@ -435,14 +465,20 @@ impl Bar0 {
                     (0x1714, true) => self.legacy_bar_blocks[1] = value,
                     (0x1704, false) | (0xb8_0f40, _) => {
                         self.bar1_block = value;
-                        // BAR1's view of VRAM follows its mode (see `Knobs::bar1_virtual`).
-                        let xor = if value >> 31 == 1 {
-                            crate::vram::VIRTUAL_VIEW_XOR
+                        if self.knobs.bar1_block_ignored {
+                            // BAR1's translation stays as it started.
+                        } else if self.bar1.emulated {
+                            lines.push(self.bind_bar1(value));
+                        } else if value >> 31 == 1 {
+                            // QEMU maps BAR1 onto the VRAM file: the model cannot translate.
+                            self.vram.set_view_xor(crate::vram::VIRTUAL_VIEW_XOR);
+                            lines.push(
+                                "REJECT BAR1 virtual mode is not emulated on a board whose BAR1 QEMU maps directly (start gpu-model with --bar1-emulated)"
+                                    .into(),
+                            );
                         } else {
-                            0
-                        };
-                        if !self.knobs.bar1_block_ignored {
-                            self.vram.set_view_xor(xor);
+                            // BAR1's view of VRAM follows its mode (see `Knobs::bar1_virtual`).
+                            self.vram.set_view_xor(0);
                         }
                     }
                     _ => self.fifo.bar2_block = value,
@@ -456,6 +492,20 @@ impl Bar0 {
                 match self.fifo.write(offset as u32, value, &mut mem) {
                     Ok(l) => lines = l,
                     Err(why) => return Err(self.reject("W", offset, 4, &why)),
+                }
+                if self.fifo.live_invalidate(offset as u32)
+                    && value >> 31 == 1
+                    && self.fifo.mmu_hung()
+                {
+                    lines.push("MMU invalidate: not done, the MMU is hung".into());
+                } else if self.fifo.live_invalidate(offset as u32) && value >> 31 == 1 {
+                    let inv = Invalidate::decode(value, self.fifo.invalidate_pdb());
+                    let (tlb, dir) = self.bar1.invalidate(inv);
+                    if self.bar1.emulated {
+                        lines.push(format!(
+                            "MMU invalidate: BAR1 TLB dropped {tlb} translations and {dir} directory entries"
+                        ));
+                    }
                 }
             }
         }
@@ -494,9 +544,11 @@ impl Bar0 {
         ran
     }
 
-    /// A guest BAR1 access beyond the part QEMU maps (the emulated VRAM): served from the
-    /// model's pages of the rest of VRAM, logged; `false` when that is beyond VRAM or the pages
-    /// the model keeps.
+    /// A guest BAR1 access QEMU did not serve from its mapping of the VRAM file: all of them with
+    /// `--bar1-emulated` (translated in virtual mode, `bar1.rs`), else those beyond the emulated
+    /// VRAM. In physical mode offset N is VRAM address N, served from the file or the model's
+    /// pages of the rest of VRAM (an access beyond the emulated VRAM is logged); `false` when that
+    /// is beyond VRAM or the pages the model keeps.
     pub fn bar1_access(&mut self, offset: u64, read: Option<&mut [u8]>, write: &[u8]) -> bool {
         if self.link_down {
             if let Some(data) = read {
@@ -504,11 +556,22 @@ impl Bar0 {
             }
             return true;
         }
+        if self.bar1.is_virtual() {
+            let mut mem = Mem {
+                vram: &mut self.vram,
+                sys: &self.guest,
+            };
+            let lines = self.bar1.access(&mut mem, offset, read, write);
+            self.emit(lines);
+            return true;
+        }
+        let len = read.as_ref().map_or(write.len(), |d| d.len()) as u64;
+        let quiet = self.bar1.emulated && offset + len <= self.vram.len();
         let (ok, what, len) = match read {
             Some(data) => (self.vram.bar1_read(offset, data), "R", data.len()),
             None => (self.vram.bar1_write(offset, write), "W", write.len()),
         };
-        if ok {
+        if ok && !quiet {
             let _ = writeln!(
                 self.log,
                 "{what}{len} BAR1 {offset:#x} (beyond the emulated VRAM)"
@@ -520,6 +583,15 @@ impl Bar0 {
     #[cfg(test)]
     pub fn vram_mut(&mut self) -> &mut Vram {
         &mut self.vram
+    }
+
+    /// VRAM and guest memory, for tests that build page tables.
+    #[cfg(test)]
+    pub fn mem(&mut self) -> Mem<'_> {
+        Mem {
+            vram: &mut self.vram,
+            sys: &self.guest,
+        }
     }
 
     /// The PCI Express link goes down, as when a board falls off the bus: every access from the
@@ -534,6 +606,16 @@ impl Bar0 {
         self.log_line(
             "LINK down: every access reads all ones or is lost, the engines stop, until a reset",
         );
+    }
+
+    /// The MMU hangs ([`Fifo::hang_mmu`]) until a reset: BAR1's page tables can still be
+    /// written, but no invalidate completes or drops a translation.
+    pub fn hang_mmu(&mut self) {
+        if self.fifo.mmu_hung() {
+            return;
+        }
+        self.fifo.hang_mmu();
+        self.log_line("MMU hung: no invalidate completes or takes effect until a reset");
     }
 
     /// Whether the link is down ([`Self::drop_link`]).
@@ -592,7 +674,8 @@ impl Bar0 {
         let st = &self.fifo.stats;
         let _ = write!(
             s,
-            "BAR1 {mode}, {} rejected, CE {} launches, {} bytes copied, {} filled, {} semaphores, {} faults",
+            "BAR1 {mode} ({} accesses translated, {} faults), {} rejected, CE {} launches, {} bytes copied, {} filled, {} semaphores, {} faults",
+            self.bar1.stats.translated, self.bar1.stats.faults,
             self.rejected, st.launches, st.copied, st.filled, st.semaphores, st.faults
         );
         s
@@ -718,7 +801,7 @@ pub(crate) mod tests {
         assert_eq!(read32(&mut b, 0x1704).unwrap(), 0);
         assert_eq!(
             b.summary(),
-            "BAR1 physical, 0 rejected, CE 0 launches, 0 bytes copied, 0 filled, 0 semaphores, 0 faults"
+            "BAR1 physical (0 accesses translated, 0 faults), 0 rejected, CE 0 launches, 0 bytes copied, 0 filled, 0 semaphores, 0 faults"
         );
         let (mut t, _) = bar0("rtx8000", Knobs::default());
         assert_eq!(read32(&mut t, 0x118128).unwrap() & 1, 1);

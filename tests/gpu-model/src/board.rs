@@ -33,7 +33,7 @@ pub enum Generation {
 }
 
 /// One board.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Board {
     /// The name `--board` takes.
     pub key: &'static str,
@@ -157,6 +157,30 @@ impl Board {
         Some((u32::from(ecc) << 30) | ((mag as u32) << 4) | scale)
     }
 
+    /// This board with `vram` bytes of VRAM (`--board-vram-mib`), for a VM that emulates all of
+    /// it: the size must be one the board's size registers can report (`local_memory_range`'s
+    /// magnitude below 64, or whole MiB per GP100 partition).
+    pub fn with_vram(&'static self, vram: u64) -> Result<&'static Board, String> {
+        let mib = vram >> 20;
+        let ok = vram % (1 << 20) == 0
+            && mib > 0
+            && match self.sizing {
+                Sizing::LocalMemoryRange { .. } => mib >> mib.trailing_zeros().min(15) < 64,
+                Sizing::Fbpa { count, .. } => mib % u64::from(count) == 0,
+            };
+        if !ok {
+            return Err(format!(
+                "{}: {mib} MiB of VRAM cannot be reported by its size registers",
+                self.key
+            ));
+        }
+        // One board per process, for as long as it serves.
+        Ok(Box::leak(Box::new(Board {
+            vram,
+            ..self.clone()
+        })))
+    }
+
     /// The VRAM the size registers report: 15/16 of it with ECC.
     pub fn usable_vram(&self) -> u64 {
         match self.sizing {
@@ -228,5 +252,16 @@ mod tests {
             }
         }
         assert_eq!(find("p40").unwrap().local_memory_range().unwrap() >> 30, 1);
+    }
+
+    #[test]
+    fn board_vram_knob_changes_what_the_registers_report() {
+        let rtx = find("rtx8000").unwrap();
+        let small = rtx.with_vram(2 * GIB).unwrap();
+        assert_eq!(small.local_memory_range(), Some(1 << 4 | 11));
+        assert_eq!((small.vram, small.bar1), (2 * GIB, 256 * MIB));
+        assert!(rtx.with_vram(3000 * MIB).is_err());
+        assert!(find("p100").unwrap().with_vram(1001 * MIB).is_err());
+        assert!(find("p100").unwrap().with_vram(1024 * MIB).is_ok());
     }
 }

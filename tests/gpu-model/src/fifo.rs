@@ -153,6 +153,8 @@ pub struct Fifo {
     tlb_stale: bool,
     /// `NV_PFB_PRI_MMU_INVALIDATE_PDB`/`_UPPER_PDB` (Turing: 0xB830A0/A4), kept.
     invalidate_pdb: [u32; 2],
+    /// The MMU hung ([`Self::hang_mmu`]): no invalidate completes or takes effect until a reset.
+    mmu_hung: bool,
     /// `NV_PPBDMA_TIMEOUT(i)`.
     pbdma_timeout: Vec<u32>,
     pub stats: Stats,
@@ -197,6 +199,7 @@ impl Fifo {
             link_fault: false,
             tlb_stale: false,
             invalidate_pdb: [0; 2],
+            mmu_hung: false,
             pbdma_timeout: vec![PBDMA_TIMEOUT_INIT; pbdmas(board.generation()) as usize],
             stats: Stats::default(),
         };
@@ -279,14 +282,22 @@ impl Fifo {
             0x0010_0c10 => rw("NV_PFB_NISO_FLUSH_SYSMEM_ADDR", self.niso_flush),
             // NV_PFB_PRI_MMU_CTRL: nouveau's `gf100_vmm_invalidate` waits for PRI_FIFO_SPACE
             // (23:16) and PRI_FIFO_EMPTY (15); an invalidate completes at once here.
-            0x0010_0c80 => ro("NV_PFB_PRI_MMU_CTRL", 0x00ff_8000),
+            // A hung MMU keeps room for the request but never empties its FIFO.
+            0x0010_0c80 => ro(
+                "NV_PFB_PRI_MMU_CTRL",
+                if self.mmu_hung {
+                    0x00ff_0000
+                } else {
+                    0x00ff_8000
+                },
+            ),
             0x0010_0cb8 => rw("NV_PFB_PRI_MMU_INVALIDATE_PDB", self.invalidate_pdb[0]),
             0x0010_0cec => rw(
                 "NV_PFB_PRI_MMU_INVALIDATE_UPPER_PDB",
                 self.invalidate_pdb[1],
             ),
-            // TRIGGER reads 0: the invalidate is done.
-            0x0010_0cbc if pre_turing => rw("NV_PFB_PRI_MMU_INVALIDATE", 0),
+            // TRIGGER reads 0: the invalidate is done (never, on a hung MMU).
+            0x0010_0cbc if pre_turing => rw("NV_PFB_PRI_MMU_INVALIDATE", self.invalidate_pending()),
             // Turing lists it too, but nouveau invalidates through 0xB830B0 there: no effect.
             0x0010_0cbc => rw("NV_PFB_PRI_MMU_INVALIDATE (no effect on TU10x)", 0),
             0x00b8_30a0 if !pre_turing => rw(
@@ -297,7 +308,10 @@ impl Fifo {
                 "NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE_UPPER_PDB",
                 self.invalidate_pdb[1],
             ),
-            0x00b8_30b0 if !pre_turing => rw("NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE", 0),
+            0x00b8_30b0 if !pre_turing => rw(
+                "NV_VIRTUAL_FUNCTION_PRIV_MMU_INVALIDATE",
+                self.invalidate_pending(),
+            ),
             // NV_PFIFO_CFG0 (Volta, Turing manuals): NUM_PBDMA; NV_PFIFO_CFG1: NUM_CHANNELS
             // (nouveau reads it on Maxwell and Pascal too).
             0x0000_2004 if gen != Generation::Pascal => ro("NV_PFIFO_CFG0", npbdma),
@@ -407,9 +421,15 @@ impl Fifo {
             0x0010_0cb8 | 0x00b8_30a0 => self.invalidate_pdb[0] = v,
             0x0010_0cec | 0x00b8_30a4 => self.invalidate_pdb[1] = v,
             0x0010_0cbc | 0x00b8_30b0 => {
-                let live = (offset == 0xb8_30b0) == (self.generation() == Generation::Turing);
+                let live = self.live_invalidate(offset);
+                if live && v >> 31 == 1 && v & 1 == 0 {
+                    return Err(
+                        "a targeted invalidate (ALL_VA clear) is not modelled; nouveau always sets ALL_VA (PAGE_ALL)"
+                            .into(),
+                    );
+                }
                 // TRIGGER 31 with ALL_VA (0) and ALL_PDB (1) drops every cached translation.
-                if live && v >> 31 == 1 && v & 3 == 3 && self.tlb_stale {
+                if live && v >> 31 == 1 && v & 3 == 3 && self.tlb_stale && !self.mmu_hung {
                     self.tlb_stale = false;
                     lines.push("MMU TLB invalidated (all PDBs)".into());
                 }
@@ -869,6 +889,38 @@ impl Fifo {
         Ok(expected)
     }
 
+    /// Whether `offset` is the MMU invalidate register that acts on this chip: 0x100CBC up to
+    /// Volta, 0xB830B0 on Turing (nouveau `gf100_vmm_invalidate`, `tu102_vmm_flush`).
+    pub fn live_invalidate(&self, offset: u32) -> bool {
+        match offset {
+            0x0010_0cbc => self.generation() != Generation::Turing,
+            0x00b8_30b0 => self.generation() == Generation::Turing,
+            _ => false,
+        }
+    }
+
+    /// The MMU hangs, as when its PRI FIFO stalls: every later invalidate stays pending (TRIGGER
+    /// reads 1, `NV_PFB_PRI_MMU_CTRL` never reads PRI_FIFO_EMPTY) and drops nothing, until a
+    /// reset.
+    pub fn hang_mmu(&mut self) {
+        self.mmu_hung = true;
+    }
+
+    /// Whether the MMU hung ([`Self::hang_mmu`]).
+    pub fn mmu_hung(&self) -> bool {
+        self.mmu_hung
+    }
+
+    /// What an invalidate register reads: TRIGGER (31) stays set on a hung MMU.
+    fn invalidate_pending(&self) -> u32 {
+        u32::from(self.mmu_hung) << 31
+    }
+
+    /// `..._MMU_INVALIDATE_PDB` and `_UPPER_PDB`.
+    pub fn invalidate_pdb(&self) -> [u32; 2] {
+        self.invalidate_pdb
+    }
+
     /// The address space of the instance block at `inst`: `NV_RAMIN_PAGE_DIR_BASE` at +0x200,
     /// version-2 format.
     fn vm(&self, mem: &Mem, inst: Phys) -> Result<Vm, String> {
@@ -878,32 +930,7 @@ impl Fifo {
                     .into(),
             );
         }
-        let lo = mem.read32(Phys(inst.0, inst.1 + 0x200))?;
-        let hi = mem.read32(Phys(inst.0, inst.1 + 0x204))?;
-        let aperture = Aperture::from_target(lo & 3)
-            .ok_or("NV_RAMIN_PAGE_DIR_BASE_TARGET is INVALID".to_string())?;
-        if (lo >> 10) & 1 == 0 {
-            return Err("NV_RAMIN_USE_VER2_PT_FORMAT is FALSE (only version 2 is modelled)".into());
-        }
-        if self.generation() != Generation::Pascal && (lo >> 11) & 1 == 0 {
-            return Err(
-                "NV_RAMIN_BIG_PAGE_SIZE is 128 KiB, which this chip does not support".into(),
-            );
-        }
-        // Pascal: NV_RAMIN_ADR_LIMIT_LO (+0x208, bits 31:12) and _HI (+0x20C, bits 7:0), the last
-        // valid byte with its low 12 bits read as ones (gp100 dev_ram.h; OpenRM
-        // kgmmuInstBlkVaLimitGet_GP100 writes `limit | 0xfff`, nouveau `limit - 1`).
-        let limit = if self.generation() == Generation::Pascal {
-            let lo = mem.read32(Phys(inst.0, inst.1 + 0x208))?;
-            let hi = mem.read32(Phys(inst.0, inst.1 + 0x20c))?;
-            Some((u64::from(hi & 0xff) << 32) | u64::from(lo & !0xfff) | 0xfff)
-        } else {
-            None
-        };
-        Ok(Vm {
-            pdb: Phys(aperture, (u64::from(hi) << 32) | u64::from(lo & !0xfff)),
-            limit,
-        })
+        Vm::from_instance(mem, inst, self.generation() == Generation::Pascal)
     }
 
     /// Volta/Turing: the buffer a faulting copy engine saves the channel's methods to, as nouveau
@@ -934,8 +961,8 @@ impl Fifo {
             .step_by(4096)
             .enumerate()
         {
-            mmu::translate(mem, bar2.pdb, start)
-                .and_then(|(p, _)| mem.read(p, &mut page))
+            mmu::translate(mem, &bar2, start)
+                .and_then(|(p, _, _)| mem.read(p, &mut page))
                 .map_err(|e| {
                     format!("method buffer va:{va:#x} is not mapped through BAR2 (page {n}): {e}")
                 })?;

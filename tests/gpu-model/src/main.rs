@@ -9,7 +9,7 @@
 //!                   [--bar1-mib N] [--ce-fault hang|error|semaphore|misdirect|link[:N]]
 //!                   [--leftovers] [--pri-error OFFSET] [--vpr START_MIB:END_MIB]
 //!                   [--vram-wraps] [--locked-hidden START_MIB:END_MIB] [--bar1-block-ignored]
-//!                   [--dead-after-reset] [--pcie]
+//!                   [--dead-after-reset] [--pcie] [--bar1-emulated] [--board-vram-mib N]
 //!   gpu-model check-vram --vram-file PATH --seed S --pages N
 //!   gpu-model check-untouched --vram-file PATH --start BYTES --end BYTES
 //!   gpu-model boards
@@ -17,12 +17,29 @@
 //! `--dead-after-reset`: a reset after the driver used the board leaves it dead (BAR0 reads all
 //! ones, writes are ignored), as a board that does not come back.
 //!
+//! `--bar1-emulated`: QEMU gets no mapping of BAR1, so every guest access to it is a vfio-user
+//! message to the model, which then emulates BAR1's virtual mode (bar1.rs: the BAR1 block binds
+//! an instance block, BAR1 offsets are translated through its page tables and a TLB that only an
+//! MMU invalidate refreshes; faults read 0xbadfba51 and drop writes, logged `BAR1 FAULT`). Without
+//! it BAR1 maps the VRAM file (fast, physical mode only: a driver's switch to virtual mode is
+//! logged as `REJECT`). vfio-user fixes a region's mappable areas when QEMU connects, so the
+//! choice is made per board at start.
+//!
+//! `--board-vram-mib N`: the board has N MiB of VRAM (its size registers say so) instead of the
+//! real board's, so that a VM can emulate all of it (`--vram-mib N`). With `--bar1-mib` equal to
+//! it, the board is one whose firmware resized BAR1 to cover VRAM (Resizable BAR): QEMU's vfio
+//! client cannot resize a BAR for the guest (hw/vfio/pci.c `vfio_setup_rebar_ecap` offers only the
+//! current size, read-only), so that is the resizable-BAR board the VM tests can have.
+//!
 //! `--pcie`: the board is a PCI Express endpoint with Advanced Error Reporting (config.rs), for a
 //! VM that places it behind a PCI Express root port.
 //!
 //! `SIGUSR1` (the test host's `PSHOST linkdown`): the board's link goes down, as when a board falls
 //! off the bus: configuration space, BAR0 and BAR1 read all ones, writes are lost, the engines
 //! stop, until a reset (the root port's secondary bus reset) retrains the link (`LINK` log lines).
+//! `SIGUSR2` (`PSHOST mmuhang`): the MMU hangs: no invalidate completes (TRIGGER stays set,
+//! `NV_PFB_PRI_MMU_CTRL` never reads PRI_FIFO_EMPTY) or drops a translation, until a reset
+//! (`MMU hung` log line).
 //!
 //! `--ce-fault KIND[:N]` (N defaults to 0): after N good `LAUNCH_DMA`s the copy engine `hang`s
 //! (executes and releases nothing more; `NV_PCCSR_CHANNEL` reads BUSY, STATUS ON_ENG, and a
@@ -48,9 +65,13 @@
 //!   REJECT PBDMA channel CHID: WHY / REJECT CE channel CHID: WHY, then
 //!   FIFO channel CHID PBDMA_FAULTED | ENG_FAULTED
 //!   FAULT hang|error|semaphore: ...
-//!   END BAR1 MODE, N rejected, CE N launches, N bytes copied, N filled, N semaphores, N faults
+//!   BAR1 physical: ... | BAR1 virtual: instance block APERTURE:ADDR, page directory ... (a bind)
+//!   BAR1 FAULT R|WLEN OFFSET: WHY (an access through virtual BAR1 that faulted)
+//!   MMU invalidate: BAR1 TLB dropped N translations and N directory entries
+//!   END BAR1 MODE (N accesses translated, N faults), N rejected, CE N launches, N bytes copied, N filled, N semaphores, N faults
 
 mod bar0;
+mod bar1;
 mod board;
 #[cfg(test)]
 mod bringup;
@@ -90,27 +111,49 @@ struct Shared {
 
 /// Set by `SIGUSR1`: the link goes down at the next access or engine step.
 static LINK_DROP: AtomicBool = AtomicBool::new(false);
+/// Set by `SIGUSR2`: the MMU hangs at the next access or engine step.
+static MMU_HANG: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigusr1(_: libc::c_int) {
     // Async-signal-safe: one atomic store.
     LINK_DROP.store(true, Ordering::SeqCst);
 }
 
-/// `SIGUSR1` drops the link ([`LINK_DROP`]).
-fn handle_link_drop_signal() -> Result<(), String> {
-    let handler: extern "C" fn(libc::c_int) = on_sigusr1;
-    // SAFETY: The handler only stores to an atomic; SA_RESTART keeps the server's reads going.
-    let rc = unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = handler as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut())
-    };
-    if rc != 0 {
-        return Err(format!("SIGUSR1 handler: {}", io::Error::last_os_error()));
+extern "C" fn on_sigusr2(_: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    MMU_HANG.store(true, Ordering::SeqCst);
+}
+
+/// `SIGUSR1` drops the link ([`LINK_DROP`]), `SIGUSR2` hangs the MMU ([`MMU_HANG`]).
+fn handle_fault_signals() -> Result<(), String> {
+    let handlers: [(libc::c_int, &str, extern "C" fn(libc::c_int)); 2] = [
+        (libc::SIGUSR1, "SIGUSR1", on_sigusr1),
+        (libc::SIGUSR2, "SIGUSR2", on_sigusr2),
+    ];
+    for (signal, name, handler) in handlers {
+        // SAFETY: The handler only stores to an atomic; SA_RESTART keeps the server's reads going.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(format!("{name} handler: {}", io::Error::last_os_error()));
+        }
     }
     Ok(())
+}
+
+/// Applies the faults the signals asked for.
+fn take_signalled_faults(bar0: &mut Bar0) {
+    if LINK_DROP.swap(false, Ordering::SeqCst) {
+        bar0.drop_link();
+    }
+    if MMU_HANG.swap(false, Ordering::SeqCst) {
+        bar0.hang_mmu();
+    }
 }
 
 /// How often a polling host (Pascal) looks at USERD GP_PUT.
@@ -119,9 +162,7 @@ const POLL: Duration = Duration::from_micros(200);
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Bar0> {
         let mut bar0 = self.bar0.lock().unwrap_or_else(|e| e.into_inner());
-        if LINK_DROP.swap(false, Ordering::SeqCst) {
-            bar0.drop_link();
-        }
+        take_signalled_faults(&mut bar0);
         bar0
     }
 
@@ -129,9 +170,7 @@ impl Shared {
     fn work(&self, stop: &Mutex<bool>) {
         let mut bar0 = self.lock();
         while !*stop.lock().unwrap_or_else(|e| e.into_inner()) {
-            if LINK_DROP.swap(false, Ordering::SeqCst) {
-                bar0.drop_link();
-            }
+            take_signalled_faults(&mut bar0);
             if bar0.service() {
                 drop(bar0);
                 // Lets a waiting register access in between two GPFIFO entries.
@@ -320,12 +359,22 @@ fn region(index: u32, size: u64, flags: u32) -> ServerRegion {
     }
 }
 
-fn regions(bar1_len: u64, vram_fd: i32, vram_len: u64, config_len: u64) -> Vec<ServerRegion> {
+/// The device's regions. BAR1 is the VRAM file mapped by QEMU for the emulated VRAM when
+/// `vram_fd` is given; without it (`--bar1-emulated`) every BAR1 access is a vfio-user message to
+/// the model. vfio-user fixes the mappable areas when QEMU connects (`VFIO_USER_DEVICE_GET_REGION_INFO`
+/// sparse areas; QEMU's client maps them once at realize), so a mapping cannot follow BAR1's mode.
+fn regions(
+    bar1_len: u64,
+    vram_fd: Option<i32>,
+    vram_len: u64,
+    config_len: u64,
+) -> Vec<ServerRegion> {
     let rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
     (0..VFIO_PCI_NUM_REGIONS)
-        .map(|index| match index {
-            VFIO_PCI_BAR0_REGION_INDEX => region(index, BAR0_LEN, rw),
-            VFIO_PCI_BAR1_REGION_INDEX => {
+        .map(|index| match (index, vram_fd) {
+            (VFIO_PCI_BAR0_REGION_INDEX, _) => region(index, BAR0_LEN, rw),
+            (VFIO_PCI_BAR1_REGION_INDEX, None) => region(index, bar1_len, rw),
+            (VFIO_PCI_BAR1_REGION_INDEX, Some(vram_fd)) => {
                 // Physical mode: BAR1 offset N is VRAM address N; QEMU maps the emulated part.
                 let mut r = region(index, bar1_len, rw | VFIO_REGION_INFO_FLAG_MMAP);
                 r.sparse_areas.push(SparseArea {
@@ -337,8 +386,8 @@ fn regions(bar1_len: u64, vram_fd: i32, vram_len: u64, config_len: u64) -> Vec<S
                 r.mmap_fd = Some(vram_fd);
                 r
             }
-            VFIO_PCI_BAR3_REGION_INDEX => region(index, BAR3_LEN, rw),
-            VFIO_PCI_CONFIG_REGION_INDEX => region(index, config_len, rw),
+            (VFIO_PCI_BAR3_REGION_INDEX, _) => region(index, BAR3_LEN, rw),
+            (VFIO_PCI_CONFIG_REGION_INDEX, _) => region(index, config_len, rw),
             _ => region(index, 0, 0),
         })
         .collect()
@@ -375,6 +424,7 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
     let mut log = None;
     let mut knobs = Knobs::default();
     let mut bar1_mib = None;
+    let mut board_vram_mib = None;
     let mut pcie = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -402,6 +452,14 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             "--ce-fault" => knobs.ce_fault = Some(fifo::CeFault::parse(&value()?)?),
             "--leftovers" => knobs.leftovers = true,
             "--bar1-block-ignored" => knobs.bar1_block_ignored = true,
+            "--bar1-emulated" => knobs.bar1_emulated = true,
+            "--board-vram-mib" => {
+                board_vram_mib = Some(
+                    value()?
+                        .parse::<u64>()
+                        .map_err(|e| format!("--board-vram-mib: {e}"))?,
+                )
+            }
             "--vram-wraps" => knobs.vram_wraps = true,
             "--pri-error" => {
                 let v = value()?;
@@ -427,7 +485,10 @@ fn parse_serve(args: &[String]) -> Result<ServeArgs, String> {
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
-    let board = board.ok_or("--board is required")?;
+    let mut board = board.ok_or("--board is required")?;
+    if let Some(mib) = board_vram_mib {
+        board = board.with_vram(mib << 20)?;
+    }
     let vram_mib = vram_mib.ok_or("--vram-mib is required")?;
     if vram_mib == 0 || vram_mib << 20 > board.vram {
         return Err(format!(
@@ -462,12 +523,17 @@ fn mib_range(knob: &str, v: &str) -> Result<(u64, u64), String> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    handle_link_drop_signal()?;
+    handle_fault_signals()?;
     let vram = vram::Vram::create(&args.vram_file, args.vram_mib << 20)
         .map_err(|e| format!("{}: {e}", args.vram_file.display()))?;
     let log = File::create(&args.log).map_err(|e| format!("{}: {e}", args.log.display()))?;
     let config = Config::new(args.board, args.pcie);
-    let regions = regions(args.bar1, vram.fd(), vram.len(), config.size() as u64);
+    let regions = regions(
+        args.bar1,
+        (!args.knobs.bar1_emulated).then_some(vram.fd()),
+        vram.len(),
+        config.size() as u64,
+    );
     let shared = Arc::new(Shared {
         bar0: Mutex::new(Bar0::new(
             args.board,
@@ -610,25 +676,23 @@ mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
 
-    /// QEMU's side of DMA_MAP/DMA_UNMAP over a real vfio-user socket: the model sees guest RAM at
-    /// the given address from the given file offset, and stops seeing it when it is unmapped.
-    #[test]
-    fn dma_map_over_vfio_user_reaches_guest_memory() {
+    /// A board served on a fresh socket with `vram_mib` MiB of VRAM, and QEMU's side of it.
+    fn serve_test_board(
+        tag: &str,
+        board: &'static board::Board,
+        knobs: Knobs,
+        vram_mib: u64,
+    ) -> (Arc<Shared>, vfio_user::Client, PathBuf) {
         let dir = std::env::temp_dir();
-        let tag = format!("gpu-model-main-{}", std::process::id());
+        let tag = format!("gpu-model-main-{tag}-{}", std::process::id());
         let sock = dir.join(format!("{tag}.sock"));
         let vram_path = dir.join(format!("{tag}.vram"));
-        let vram = vram::Vram::create(&vram_path, 1 << 20).unwrap();
+        let vram = vram::Vram::create(&vram_path, vram_mib << 20).unwrap();
         std::fs::remove_file(&vram_path).unwrap();
-        let board = board::find("v100").unwrap();
-        let regions = regions(board.bar1, vram.fd(), vram.len(), 256);
+        let fd = (!knobs.bar1_emulated).then_some(vram.fd());
+        let regions = regions(board.bar1, fd, vram.len(), 256);
         let shared = Arc::new(Shared {
-            bar0: Mutex::new(Bar0::new(
-                board,
-                Knobs::default(),
-                vram,
-                Box::new(io::sink()),
-            )),
+            bar0: Mutex::new(Bar0::new(board, knobs, vram, Box::new(io::sink()))),
             wake: Condvar::new(),
         });
         let server = Server::new(&sock, false, irqs(), regions).unwrap();
@@ -638,7 +702,49 @@ mod tests {
             bar1_len: board.bar1,
         };
         std::thread::spawn(move || server.run(&mut device));
-        let mut client = vfio_user::Client::new(&sock).unwrap();
+        let client = vfio_user::Client::new(&sock).unwrap();
+        (shared, client, sock)
+    }
+
+    /// `--bar1-emulated`: QEMU is offered no mapping of BAR1, so its accesses reach the model as
+    /// messages, in physical mode as VRAM by address; without it BAR1 maps the VRAM file.
+    #[test]
+    fn bar1_emulated_offers_no_mapping_and_serves_messages() {
+        let board = board::find("rtx8000").unwrap().with_vram(64 << 20).unwrap();
+        let knobs = Knobs {
+            bar1_emulated: true,
+            ..Knobs::default()
+        };
+        let (shared, mut client, sock) = serve_test_board("emulated", board, knobs, 64);
+        let bar1 = client.region(VFIO_PCI_BAR1_REGION_INDEX).unwrap();
+        assert_eq!(bar1.flags & VFIO_REGION_INFO_FLAG_MMAP, 0);
+        assert!(bar1.sparse_areas.is_empty());
+        assert_eq!(bar1.size, 256 << 20);
+        client
+            .region_write(VFIO_PCI_BAR1_REGION_INDEX, 0x3f_f000, b"vram")
+            .unwrap();
+        let mut b = [0; 4];
+        assert!(shared.lock().vram_mut().read(0x3f_f000, &mut b));
+        assert_eq!(&b, b"vram");
+        client
+            .region_read(VFIO_PCI_BAR1_REGION_INDEX, 0x3f_f000, &mut b)
+            .unwrap();
+        assert_eq!(&b, b"vram");
+        let _ = std::fs::remove_file(&sock);
+
+        let (_, client, sock) = serve_test_board("mapped", board, Knobs::default(), 64);
+        let bar1 = client.region(VFIO_PCI_BAR1_REGION_INDEX).unwrap();
+        assert_ne!(bar1.flags & VFIO_REGION_INFO_FLAG_MMAP, 0);
+        assert_eq!(bar1.sparse_areas[0].size, 64 << 20);
+        let _ = std::fs::remove_file(&sock);
+    }
+
+    /// QEMU's side of DMA_MAP/DMA_UNMAP over a real vfio-user socket: the model sees guest RAM at
+    /// the given address from the given file offset, and stops seeing it when it is unmapped.
+    #[test]
+    fn dma_map_over_vfio_user_reaches_guest_memory() {
+        let board = board::find("v100").unwrap();
+        let (shared, mut client, sock) = serve_test_board("dma", board, Knobs::default(), 1);
         let ram = dma::tests::memfd(0x4000);
         ram.write_all_at(b"guest", 0x1000).unwrap();
         client

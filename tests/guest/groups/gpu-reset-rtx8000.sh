@@ -4,7 +4,7 @@
 # effect, as nouveau and OpenRM never use it there): the board must come back with BAR1 physical
 # through the same operation probe uses, or the CPU's copies through BAR1 would go through stale
 # page tables. 64 MiB of a live process parked across the reset, every byte verified.
-# vm: gpu rtx8000 256 --bar1-virtual
+# vm: gpu rtx8000 512 --board-vram-mib 512 --bar1-emulated --bar1-virtual
 
 BAR1_BACK='BAR1 was left in virtual mode \(NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK, instance block 0x10000\); switched it to physical mode'
 

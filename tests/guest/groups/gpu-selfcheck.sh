@@ -10,7 +10,7 @@
 # vm: gpu p100 64 --locked-hidden 8000:8400
 # vm: gpu p40 64 --pri-error 0x100ce0
 # vm: gpu v100 256 --ce-fault misdirect
-# vm: gpu rtx8000 64 --bar1-virtual --leftovers
+# vm: gpu rtx8000 64 --board-vram-mib 64 --bar1-virtual --leftovers
 # vm: gpu v100 64 --bar1-virtual --bar1-block-ignored
 
 # Probe refuses the boards whose BAR1 does not reach VRAM one to one or whose registers fail,
@@ -41,7 +41,7 @@ case_self_checks_at_probe() {
 	expect_dmesg "$misdirect: self-check: BAR1 reaches VRAM one to one at 4 pages" "BAR1 identity of $misdirect"
 	expect_eq "$(bound_driver "$dirty")" "$MODULE" "driver bound to $dirty"
 	expect_dmesg "$dirty: BAR1 was left in virtual mode \(NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK, instance block 0x10000\); switched it to physical mode" "BAR1 recovery on Turing"
-	expect_dmesg "$dirty: self-check: BAR1 reaches VRAM one to one at 3 pages" "BAR1 identity of $dirty"
+	expect_dmesg "$dirty: self-check: BAR1 reaches VRAM one to one at 4 pages" "BAR1 identity of $dirty"
 	expect_dmesg "$dirty: self-check: copy engine (LCE|CE)[0-9]+ \(runlist [0-9]+\) copied RAM to VRAM and back and filled VRAM exactly, guard pages untouched" "engine self-check of $dirty"
 	expect_match "$(cat "/sys/bus/pci/devices/$dirty/pseudoscopic/copy_engine")" '^running ' "copy_engine of $dirty"
 	# The dirty board alone: its engine copies.

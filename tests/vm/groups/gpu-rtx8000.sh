@@ -14,4 +14,6 @@ host_migrate_rtx8000() {
 	no_rejected_access 0
 	copy_engine_used 0
 	method_buffer_used 0
+	gpu_log_has 0 '^W4 0x00b80f40 = 0x8[0-9a-f]{7} NV_VIRTUAL_FUNCTION_PRIV_BAR1_BLOCK' "BAR1 bound in virtual mode through Turing's block"
+	gpu_log_lacks 0 '^BAR1 FAULT' "a BAR1 access through no valid page-table entry"
 }

@@ -139,6 +139,9 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
             );
         }
         out.push('\n');
+        if let Some(slots) = d.bar1_slots {
+            let _ = writeln!(out, "    BAR1: {}", bar1_path(slots));
+        }
         if let Some(ce) = &d.copy_engine {
             let _ = writeln!(out, "    copy engine: {ce}");
         }
@@ -148,6 +151,16 @@ fn text(snap: Option<&Snapshot>, page_size: u64) -> String {
     }
     let _ = writeln!(out, "stats: {}", pairs(&s.stats));
     out
+}
+
+/// How the CPU reaches the VRAM lent, from `<gpu>/bar1_slots`.
+fn bar1_path(slots: u64) -> String {
+    match slots {
+        0 => "physical mode, shows all the VRAM lent".into(),
+        n => {
+            format!("virtual mode, the CPU reaches VRAM through {n} 2 MiB slots remapped on demand")
+        }
+    }
 }
 
 /// A pool in `--json`: pages, and kB like /proc/meminfo.
@@ -188,6 +201,7 @@ struct GpuJson<'a> {
     vram_bar: Option<VramBarJson>,
     pool: Option<PoolJson>,
     copy_engine: Option<&'a str>,
+    bar1_slots: Option<u64>,
     stats: Option<&'a Stats>,
 }
 
@@ -230,6 +244,7 @@ fn report_json(snap: Option<&Snapshot>, page_size: u64) -> String {
                 }),
                 pool: d.pool.map(|p| PoolJson::new(p, page_size)),
                 copy_engine: d.copy_engine.as_deref(),
+                bar1_slots: d.bar1_slots,
                 stats: g.stats.as_ref(),
             }
         })
@@ -351,6 +366,7 @@ mod tests {
                         free_chunks: 127,
                     }),
                     copy_engine: Some("running LCE1 runlist 1 class 0xc3b5".into()),
+                    bar1_slots: Some(128),
                 },
                 stats: None,
             }],
@@ -374,6 +390,17 @@ mod tests {
             t.contains("    copy engine: running LCE1 runlist 1 class 0xc3b5\n"),
             "{t}"
         );
+        assert!(
+            t.contains("    BAR1: virtual mode, the CPU reaches VRAM through 128 2 MiB slots remapped on demand\n"),
+            "{t}"
+        );
+        let mut physical = sample();
+        physical.gpus[0].device.bar1_slots = Some(0);
+        let t = text(Some(&physical), 4096);
+        assert!(
+            t.contains("    BAR1: physical mode, shows all the VRAM lent\n"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -383,7 +410,7 @@ mod tests {
         assert!(j.starts_with(r#"{"loaded":true,"parameters":{"bar_index":"-1"},"copy_path":"unknown","device_total_kb":262144,"device_free_kb":261120,"#), "{j}");
         assert!(j.contains(r#""gpus":[{"address":"0000:00:03.0","vendor":"1af4","device":"1110","index":0,"vram_bar":{"start":4294967296,"end":4563402751,"size":268435456},"#), "{j}");
         assert!(
-            j.contains(r#""copy_engine":"running LCE1 runlist 1 class 0xc3b5""#),
+            j.contains(r#""copy_engine":"running LCE1 runlist 1 class 0xc3b5","bar1_slots":128,"#),
             "{j}"
         );
     }

@@ -140,9 +140,10 @@ impl Ctx {
     }
 }
 
-/// Who copies, and whether a copy engine fails meanwhile, depends on the board and its parameters,
-/// not on the scenario: these counters are checked as a sum instead (see [`expect_stats`]).
-pub const COPY_PATH_STATS: [&str; 3] = ["dma_bytes", "cpu_copy_bytes", "dma_fail"];
+/// Who copies, whether a copy engine fails meanwhile, and whether the CPU remaps a slot of BAR1's
+/// window first (BAR1 virtual mode) depends on the board and its parameters, not on the scenario:
+/// these counters are checked as a sum or a bound instead (see [`expect_stats`]).
+pub const COPY_PATH_STATS: [&str; 4] = ["dma_bytes", "cpu_copy_bytes", "dma_fail", "bar1_remaps"];
 
 /// Whether a page that faults back counts as an early refault depends on how long it stayed in
 /// VRAM (`early_refault_secs`), not on the scenario: it is checked as a bound instead.
@@ -157,6 +158,11 @@ pub fn expect_stats(before: &Stats, after: &Stats, want: &[(&str, u64)]) -> Test
         delta.get("dma_bytes") + delta.get("cpu_copy_bytes"),
         delta.get("bytes_to_device") + delta.get("bytes_to_ram"),
         "bytes copied (dma_bytes + cpu_copy_bytes) against bytes moved"
+    );
+    // A CPU copy remaps at most one slot per page it copies.
+    ensure!(
+        delta.get("bar1_remaps") <= delta.get("cpu_copy_bytes") / PAGE as u64,
+        "stats/bar1_remaps moved by more than the pages the CPU copied (all deltas: {delta:?})"
     );
     ensure!(
         delta.get(EARLY_REFAULTS) <= delta.get("migrations_to_ram"),

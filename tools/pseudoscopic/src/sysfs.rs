@@ -32,6 +32,9 @@ pub struct Device {
     pub pool: Option<Pool>,
     /// The GPU's copy engine (`<gpu>/copy_engine`: `running ...`, `failed ...` or `none`).
     pub copy_engine: Option<String>,
+    /// 2 MiB slots of BAR1 the CPU reaches VRAM through in BAR1 virtual mode, 0 in physical mode
+    /// (`<gpu>/bar1_slots`).
+    pub bar1_slots: Option<u64>,
 }
 
 /// A VRAM pool's size, in pages, and its whole free 2 MiB chunks (room for huge pages).
@@ -190,6 +193,7 @@ impl System {
                 copy_engine: fs::read_to_string(gpu_dir.join("copy_engine"))
                     .ok()
                     .map(|t| t.trim().to_string()),
+                bar1_slots: read_u64(&gpu_dir.join("bar1_slots")).ok(),
                 address,
                 vram,
             });
@@ -304,6 +308,7 @@ mod tests {
         let gpu = "sys/devices/pci0000:00/0000:00:03.0/pseudoscopic";
         t.write(&format!("{gpu}/index"), "1\n");
         t.write(&format!("{gpu}/copy_engine"), "none\n");
+        t.write(&format!("{gpu}/bar1_slots"), "128\n");
         t.write(&format!("{gpu}/pool/total_pages"), "524288\n");
         t.write(&format!("{gpu}/pool/free_pages"), "524000\n");
         t.write(&format!("{gpu}/pool/free_chunks"), "1023\n");
@@ -368,6 +373,7 @@ mod tests {
                     free_chunks: 1023,
                 }),
                 copy_engine: Some("none".into()),
+                bar1_slots: Some(128),
             }]
         );
         assert_eq!(
