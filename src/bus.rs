@@ -243,13 +243,18 @@ impl Drop for BarWindow<'_> {
 }
 
 /// Grows BAR `bar` through PCIe Resizable BAR to the smallest size it supports that is at least
-/// `bytes` (else its largest): its length after, which may be unchanged; `EOPNOTSUPP` without the
+/// `bytes` (else its largest): its length after, which may be unchanged; `None` without the
 /// capability, or the PCI core's error (e.g. no room in the bridge window above it). Only before
 /// the BAR is requested or mapped.
-pub(crate) fn resize_bar(pdev: &pci::Device<Bound>, bar: u32, bytes: u64) -> Result<u64> {
+pub(crate) fn resize_bar(pdev: &pci::Device<Bound>, bar: u32, bytes: u64) -> Result<Option<u64>> {
     let mut len = 0u64;
     // SAFETY: `raw(pdev)` is a valid, bound `struct pci_dev`; the caller has neither requested
     // nor mapped the BAR; `len` outlives the call.
     let ret = unsafe { shim::ps_pci_rebar_cover(raw(pdev), bar as i32, bytes, &mut len) };
-    kernel::error::to_result(ret).map(|()| len)
+    // CAST: Errno values are small positive numbers. (`kernel::error::code::EOPNOTSUPP` is not in
+    // Linux 7.2's kernel crate.)
+    if ret == -(bindings::EOPNOTSUPP as i32) {
+        return Ok(None);
+    }
+    kernel::error::to_result(ret).map(|()| Some(len))
 }

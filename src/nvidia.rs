@@ -424,7 +424,7 @@ fn bar1_plan(
         return Ok((Bar1Mode::Physical, usable_ranges(low, top, locked)?, None));
     }
     match crate::bus::resize_bar(pdev, 1, vram) {
-        Ok(len) if len >= top => {
+        Ok(Some(len)) if len >= top => {
             dev_info!(
                 pdev,
                 "BAR1 resized from {} MiB to {} MiB (PCIe Resizable BAR): it shows all {} MiB of VRAM in physical mode\n",
@@ -438,13 +438,13 @@ fn bar1_plan(
                 None,
             ));
         }
-        Ok(len) => dev_info!(
+        Ok(Some(len)) => dev_info!(
             pdev,
             "BAR1 cannot grow past {} MiB (PCIe Resizable BAR), less than the {} MiB of VRAM\n",
             len >> 20,
             vram >> 20
         ),
-        Err(e) if e == EOPNOTSUPP => dev_info!(
+        Ok(None) => dev_info!(
             pdev,
             "BAR1 ({} MiB) cannot be resized: no PCIe Resizable BAR capability\n",
             bar1_len >> 20

@@ -316,8 +316,9 @@ link_down() {
 # completes until a reset. Returns once the host has passed it on.
 mmu_hang() {
 	echo "PSHOST mmuhang $1" >/dev/ttyS1
-	# The host polls the results port about once a second.
-	sleep 3
+	# The host polls the results port about once a second; the guest cannot read the model's
+	# state, so it gives the host a few rounds.
+	sleep 5
 }
 
 # held_across WHAT CMD...: a process parks 64 MiB (`ps-test hold`), CMD runs (WHAT: a suspend, a
