@@ -493,18 +493,17 @@ impl Bar0 {
                     Ok(l) => lines = l,
                     Err(why) => return Err(self.reject("W", offset, 4, &why)),
                 }
-                if self.fifo.live_invalidate(offset as u32)
-                    && value >> 31 == 1
-                    && self.fifo.mmu_hung()
-                {
-                    lines.push("MMU invalidate: not done, the MMU is hung".into());
-                } else if self.fifo.live_invalidate(offset as u32) && value >> 31 == 1 {
-                    let inv = Invalidate::decode(value, self.fifo.invalidate_pdb());
-                    let (tlb, dir) = self.bar1.invalidate(inv);
-                    if self.bar1.emulated {
-                        lines.push(format!(
-                            "MMU invalidate: BAR1 TLB dropped {tlb} translations and {dir} directory entries"
-                        ));
+                if self.fifo.live_invalidate(offset as u32) && value >> 31 == 1 {
+                    if self.fifo.mmu_hung() {
+                        lines.push("MMU invalidate: not done, the MMU is hung".into());
+                    } else {
+                        let inv = Invalidate::decode(value, self.fifo.invalidate_pdb());
+                        let (tlb, dir) = self.bar1.invalidate(inv);
+                        if self.bar1.emulated {
+                            lines.push(format!(
+                                "MMU invalidate: BAR1 TLB dropped {tlb} translations and {dir} directory entries"
+                            ));
+                        }
                     }
                 }
             }
