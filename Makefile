@@ -284,7 +284,7 @@ vm-test:
 	bash tests/vm/run-tests.sh $(VM_GROUPS)
 
 # Everything: setup, host checks, every VM group, the demo (tests/run-all.sh; the test-only parts
-# of setup build while the first groups run). The demo is part of the tests: it exits non-zero
+# of setup build beside the rest). The demo is part of the tests: it exits non-zero
 # when its workload's data is wrong.
 test:
 	bash tests/run-all.sh

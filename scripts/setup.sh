@@ -22,8 +22,11 @@
 #   8. our test kernel of Linux 7.2 too, from Debian's linux-source-7.2 and tests/kernel.config (VM
 #      groups with "# vm: kernel test-7.2"); skipped with a SKIP line when Debian no longer has it.
 #
-# Usage: scripts/setup.sh [PART...]. Steps 1-4 always run; the parts add the rest: `chroot` (5),
-# `debug` (6), `distro` (7), `kernel-7.2` (8), `all` (every part, the default).
+# Usage: scripts/setup.sh [PART...]. Step 1 always runs, steps 2-3 for the parts that build a
+# kernel; the parts: `kernel` (4), `chroot` (5), `debug` (6), `distro` (7), `kernel-7.2` (8),
+# `all` (every part, the default). Several setups may run at once (`make test` runs its parts side
+# by side): each step takes a lock under $PS_CACHE/locks, so one of them does it and the others
+# wait for it.
 #
 # Everything lives under $PS_CACHE (default /var/cache/pseudoscopic), keyed by kernel version, config
 # fragment and toolchain, so a second run only checks stamps.  On success the cache holds:
@@ -78,6 +81,23 @@ as_root() {
 	fi
 }
 
+# locked NAME CMD...: CMD with $PS_CACHE/locks/NAME held. `make test` runs setup's parts side by
+# side (tests/run-all.sh), and a `make run` may start beside it: each thing is fetched or built by
+# one of them, the others wait and then find it present.
+locked() {
+	local name=$1 lock
+	shift
+	mkdir -p "$PS_CACHE/locks"
+	lock=$PS_CACHE/locks/$name
+	(
+		flock -n 9 || {
+			say "$name: another setup has it; waiting" >&2
+			flock 9
+		}
+		"$@"
+	) 9>"$lock"
+}
+
 install_packages() {
 	local missing=() p
 	for p in "${PACKAGES[@]}"; do
@@ -105,17 +125,19 @@ install_bindgen() {
 }
 
 # A private APT configuration that knows only the suites which may carry linux-source-7.3.
-# It shares nothing with /etc/apt, so the system never sees trixie.
+# It shares nothing with /etc/apt, so the system never sees trixie. Written whole and renamed into
+# place: another setup running beside this one may be reading it.
 private_apt() {
 	local dir=$PS_CACHE/apt
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
-	cat >"$dir/sources.list" <<-EOF
+	cat >"$dir/sources.list.$$" <<-EOF
 		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
 		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
 		deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
 	EOF
+	mv "$dir/sources.list.$$" "$dir/sources.list"
 	touch "$dir/status"
-	cat >"$dir/apt.conf" <<-EOF
+	cat >"$dir/apt.conf.$$" <<-EOF
 		Dir::Etc::SourceList "$dir/sources.list";
 		Dir::Etc::SourceParts "/nonexistent";
 		Dir::Etc::Preferences "/nonexistent";
@@ -127,7 +149,23 @@ private_apt() {
 		APT::Architecture "amd64";
 		APT::Sandbox::User "root";
 	EOF
+	mv "$dir/apt.conf.$$" "$dir/apt.conf"
 	echo "$dir/apt.conf"
+}
+
+# private_apt_update CONF MINUTES: the private package lists, read again from the archive unless
+# they are younger than MINUTES. Under the lock `apt`: two updates at once would fail on APT's own
+# lock and leave the lists short of a suite, which would read as "Debian has no such kernel".
+private_apt_update() {
+	locked apt private_apt_update_unlocked "$@"
+}
+private_apt_update_unlocked() {
+	local conf=$1 minutes=$2
+	[ -z "$(find "$PS_CACHE/apt/lists" -maxdepth 1 -name '*trixie-backports_InRelease' -mmin -"$minutes" 2>/dev/null)" ] ||
+		return 0
+	# One suite failing (a rotated signing key, say) must not hide the others.
+	APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
+		say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest" >&2
 }
 
 # fetch_kernel_source SERIES: prints the directory of an unpacked Linux SERIES.x source tree (Debian's
@@ -143,17 +181,15 @@ fetch_kernel_source() {
 	local conf version deb tmp src
 	conf=$(private_apt)
 	say "Linux source: looking for linux-source-$series in Debian (private APT configuration)" >&2
-	# One suite failing (a rotated signing key, say) must not hide the others.
-	APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
-		say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest" >&2
-	version=$(APT_CONFIG=$conf apt-cache policy "linux-source-$series" 2>/dev/null |
+	private_apt_update "$conf" 60
+	version=$(locked apt env APT_CONFIG="$conf" apt-cache policy "linux-source-$series" 2>/dev/null |
 		awk '/Candidate:/ {print $2}')
 	if [ -z "$version" ] || [ "$version" = "(none)" ]; then
 		echo "no linux-source-$series package in any Debian suite reachable here (trixie-backports, trixie, sid)" >&2
 		return 3
 	fi
 	tmp=$(mktemp -d "$PS_CACHE/dl.XXXXXX")
-	(cd "$tmp" && APT_CONFIG=$conf apt-get download -q "linux-source-$series=$version" >/dev/null 2>&1) ||
+	(cd "$tmp" && locked apt env APT_CONFIG="$conf" apt-get download -q "linux-source-$series=$version" >/dev/null 2>&1) ||
 		die "download of linux-source-$series $version failed"
 	deb=$(ls "$tmp"/linux-source-"$series"_*.deb)
 	dpkg-deb -x "$deb" "$tmp/x"
@@ -174,7 +210,7 @@ fetch_kernel_source() {
 }
 
 write_env() {
-	cat >"$PS_CACHE/env.mk.tmp" <<-EOF
+	cat >"$PS_CACHE/env.mk.$$" <<-EOF
 		# Written by scripts/setup.sh: the toolchain the test kernel was built with.
 		PS_BINDGEN := $PS_CACHE/bindgen-$BINDGEN_VERSION/bin/bindgen
 		PS_LIBCLANG_PATH := /usr/lib/llvm-19/lib
@@ -182,7 +218,7 @@ write_env() {
 		PS_DEBUG_KDIR := $PS_CACHE/debug-kernel
 		PS_DEBUG_CC := $DEBUG_CC
 	EOF
-	mv "$PS_CACHE/env.mk.tmp" "$PS_CACHE/env.mk"
+	mv "$PS_CACHE/env.mk.$$" "$PS_CACHE/env.mk"
 }
 
 # build_kernel SRC LINK CC FRAGMENT...: a kernel from allnoconfig plus the fragments, compiled by CC,
@@ -236,7 +272,7 @@ build_kernel() {
 # file saying so, and the VM groups that boot it print a SKIP line.
 build_second_kernel() {
 	local link=$PS_CACHE/test-kernel-$SECOND_SERIES src rc=0
-	src=$(fetch_kernel_source "$SECOND_SERIES") || rc=$?
+	src=$(locked "linux-$SECOND_SERIES" fetch_kernel_source "$SECOND_SERIES") || rc=$?
 	if [ $rc -eq 3 ]; then
 		echo "no linux-source-$SECOND_SERIES in Debian" >"$link"
 		say "SKIP our Linux $SECOND_SERIES test kernel: $(cat "$link")"
@@ -244,7 +280,7 @@ build_second_kernel() {
 	fi
 	[ $rc -eq 0 ] || die "Linux $SECOND_SERIES source: fetch failed"
 	[ -L "$link" ] || rm -f "$link"
-	build_kernel "$src" "test-kernel-$SECOND_SERIES" gcc "$REPO/tests/kernel.config"
+	locked "test-kernel-$SECOND_SERIES" build_kernel "$src" "test-kernel-$SECOND_SERIES" gcc "$REPO/tests/kernel.config"
 }
 
 # A minimal trixie system with QEMU from trixie-backports: bookworm's QEMU (7.2) has no vfio-user-pci.
@@ -339,16 +375,12 @@ DISTRO_RUST_PACKAGES=(rustc rust-src rust-clippy bindgen cargo)
 # The series pseudoscopic supports (src/compat/), newest first.
 DISTRO_SERIES=(7.3 7.2)
 build_distro_chroot() {
-	local series=$1 conf lists found image kver key root tmp link
+	local series=$1 conf found image kver key root tmp link
 	link=$PS_CACHE/distro-$series
 	conf=$(private_apt)
-	lists=$PS_CACHE/apt/lists
 	# The archive changes: look again at most once a day.
-	if [ -z "$(find "$lists" -maxdepth 1 -name '*trixie-backports_InRelease' -mtime -1 2>/dev/null)" ]; then
-		APT_CONFIG=$conf apt-get update -q >/dev/null 2>&1 ||
-			say "warning: some of trixie-backports/trixie/sid could not be read; trying the rest"
-	fi
-	found=$(newest_distro_kernel "$series" "$conf")
+	private_apt_update "$conf" 1440
+	found=$(locked apt newest_distro_kernel "$series" "$conf")
 	kver=${found% *}
 	image=${found#* }
 	if [ -z "$found" ]; then
@@ -422,21 +454,29 @@ main() {
 	[ -r /etc/os-release ] && . /etc/os-release
 	[ "${ID:-}" = debian ] || say "warning: not Debian (${ID:-unknown}); package names may differ"
 	mkdir -p "$PS_CACHE"
-	install_packages
-	install_bindgen
+	locked packages install_packages
 	local src series
-	src=$(fetch_kernel_source "$KERNEL_SERIES") || die "pseudoscopic's tests need a Linux $KERNEL_SERIES.x source tree"
-	build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
-	want chroot && build_qemu_chroot
-	want debug && build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
+	if want kernel || want debug || want "kernel-$SECOND_SERIES"; then
+		locked bindgen install_bindgen
+	fi
+	if want kernel || want debug; then
+		src=$(locked "linux-$KERNEL_SERIES" fetch_kernel_source "$KERNEL_SERIES") ||
+			die "pseudoscopic's tests need a Linux $KERNEL_SERIES.x source tree"
+	fi
+	want kernel && locked test-kernel build_kernel "$src" test-kernel gcc "$REPO/tests/kernel.config"
+	want chroot && locked qemu-chroot build_qemu_chroot
+	want debug && locked debug-kernel build_kernel "$src" debug-kernel "$DEBUG_CC" "$REPO/tests/kernel.config" "$REPO/tests/kernel-debug.config"
 	want "kernel-$SECOND_SERIES" && build_second_kernel
 	if want distro; then
 		for series in "${DISTRO_SERIES[@]}"; do
-			build_distro_chroot "$series"
+			locked "distro-$series" build_distro_chroot "$series"
 		done
 	fi
 	write_env
-	say "done (${parts[*]}): KDIR=$PS_CACHE/test-kernel$(want debug && echo ", debug kernel $PS_CACHE/debug-kernel")"
+	local made=()
+	want kernel && made+=("KDIR=$PS_CACHE/test-kernel")
+	want debug && made+=("debug kernel $PS_CACHE/debug-kernel")
+	say "done (${parts[*]})$([ ${#made[@]} -eq 0 ] || printf ': %s' "${made[0]}")$([ ${#made[@]} -lt 2 ] || printf ', %s' "${made[@]:1}")"
 }
 
 # Sourced (tests of single steps) it only defines the functions.

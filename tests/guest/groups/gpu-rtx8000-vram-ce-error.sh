@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # An emulated Quadro RTX 8000 with 2 GiB of VRAM behind a 256 MiB BAR1 whose copy engine fails in
-# the fault-back of 1100 MiB parked in huge pages (gpu-model --ce-fault error:1096: the
+# the fault-back of 1100 MiB parked in huge pages (gpu-model --ce-fault error:1100: the
 # self-check takes 3 launches, parking 550, the fault-back one per 2 MiB): the engine carries
-# the first 1086 MiB, and the last 14 MiB come back by the CPU through BAR1's window, a slot remapped
+# the first 1094 MiB, and the last 6 MiB come back by the CPU through BAR1's window, a slot remapped
 # for each 2 MiB, every byte of the 1100 MiB verified. Late on purpose: through the emulated BAR1
 # every access is a vfio-user message to the model, about 20 s per 2 MiB. `scrub=N`: zeroing
 # the gigabyte by the CPU is not what this group measures.
-# vm: gpu rtx8000 2048 --board-vram-mib 2048 --bar1-emulated --ce-fault error:1096
+# vm: gpu rtx8000 2048 --board-vram-mib 2048 --bar1-emulated --ce-fault error:1100
 # vm: memory 3G
 # vm: timeout 2400
 
