@@ -473,10 +473,10 @@ main() {
 		done
 	fi
 	write_env
-	local made=()
-	want kernel && made+=("KDIR=$PS_CACHE/test-kernel")
-	want debug && made+=("debug kernel $PS_CACHE/debug-kernel")
-	say "done (${parts[*]})$([ ${#made[@]} -eq 0 ] || printf ': %s' "${made[0]}")$([ ${#made[@]} -lt 2 ] || printf ', %s' "${made[@]:1}")"
+	local made=
+	want kernel && made=": KDIR=$PS_CACHE/test-kernel"
+	want debug && made="${made:-:} debug kernel $PS_CACHE/debug-kernel"
+	say "done (${parts[*]})$made"
 }
 
 # Sourced (tests of single steps) it only defines the functions.
