@@ -39,10 +39,7 @@ use crate::hw::Architecture;
 use core::ops::Range;
 use kernel::{
     device::Bound,
-    io::{
-        poll::read_poll_timeout,
-        Io, //
-    },
+    io::Io,
     pci,
     prelude::*,
     sync::Arc,
@@ -384,13 +381,7 @@ fn physical_bar1(pdev: &pci::Device, hal: &dyn hal::Hal, bar0: &impl Bar0Access)
             continue;
         }
         bar0.with(|io| block.make_physical(io))?;
-        read_poll_timeout(
-            || bar0.with(|io| block.bound(io)),
-            |&bound| bound,
-            Delta::from_micros(10),
-            Delta::from_millis(100),
-        )
-        .inspect_err(|_| {
+        bar1::wait_bound(block, bar0).inspect_err(|_| {
             dev_err!(
                 pdev.as_ref(),
                 "BAR1 did not return to physical mode ({name})\n"

@@ -353,7 +353,7 @@ impl Vram {
         }
         self.users.drain();
         let (evicted, how) = migrate::evict_all(self);
-        self.lose_unless_all("unbind", how, evicted);
+        self.lose_the_rest("unbind", how, evicted);
         self.scrub();
         // Nothing is in VRAM any more: stop the copy engine while the device is still bound.
         drop(self.engine.lock().take());
@@ -413,10 +413,14 @@ impl Vram {
         !bus::channel_offline(&self.pdev) || self.answers()
     }
 
-    /// Marks what is still in VRAM as lost (`cause`: the board stopped answering, or was reset,
-    /// before it came back, or the CPU could not reach it) and says so in one line: a CPU fault on
-    /// such a page gets `SIGBUS`, counted in `lost_page_faults`, instead of zeros or all-ones.
-    fn lose_the_rest(&self, why: &str, cause: &str, evicted: u64) {
+    /// Marks what an eviction that ended `how` left in VRAM as lost (the board stopped answering,
+    /// or was reset, before it came back, or the CPU could not reach it) and says so in one line:
+    /// a CPU fault on such a page gets `SIGBUS`, counted in `lost_page_faults`, instead of zeros
+    /// or all-ones. Nothing when every page came back.
+    fn lose_the_rest(&self, why: &str, how: Evicted, evicted: u64) {
+        let Some(cause) = how.cause() else {
+            return;
+        };
         let lost = self.pool.mark_in_use_lost();
         if lost != 0 {
             dev_err!(
@@ -424,13 +428,6 @@ impl Vram {
                 "{why}: {cause} after {evicted} pages came back; the {lost} pages ({} KiB) still in its VRAM are lost: a process touching one gets SIGBUS\n",
                 lost * (PAGE_SIZE / 1024)
             );
-        }
-    }
-
-    /// [`Self::lose_the_rest`] after an eviction that did not bring back every page.
-    fn lose_unless_all(&self, why: &str, how: Evicted, evicted: u64) {
-        if how != Evicted::All {
-            self.lose_the_rest(why, how.cause(), evicted);
         }
     }
 
@@ -444,7 +441,7 @@ impl Vram {
         }
         self.pool.close();
         let (evicted, how) = migrate::evict_while(self, &|| self.answers());
-        self.lose_unless_all(why, how, evicted);
+        self.lose_the_rest(why, how, evicted);
         self.suspend_engine();
         *paused = true;
         dev_info!(
@@ -463,7 +460,7 @@ impl Vram {
             return;
         }
         self.pool.close();
-        self.lose_the_rest(why, Evicted::BoardSilent.cause(), 0);
+        self.lose_the_rest(why, Evicted::BoardSilent, 0);
         self.suspend_engine();
         *paused = true;
     }
@@ -486,7 +483,7 @@ impl Vram {
         }
         self.pool.close();
         let (evicted, how) = migrate::evict_all(self);
-        self.lose_unless_all(why, how, evicted);
+        self.lose_the_rest(why, how, evicted);
         self.suspend_engine();
         *paused = true;
         dev_info!(

@@ -73,12 +73,12 @@ pub(crate) enum Evicted {
 }
 
 impl Evicted {
-    /// Why pages stayed, for the line that says they are lost.
-    pub(crate) fn cause(self) -> &'static str {
+    /// Why pages stayed, for the line that says they are lost; none when every page came back.
+    pub(crate) fn cause(self) -> Option<&'static str> {
         match self {
-            Self::All => "",
-            Self::BoardSilent => "the board stopped answering",
-            Self::Unreachable => "BAR1's window could not reach some of its VRAM",
+            Self::All => None,
+            Self::BoardSilent => Some("the board stopped answering"),
+            Self::Unreachable => Some("BAR1's window could not reach some of its VRAM"),
         }
     }
 }

@@ -216,13 +216,7 @@ impl Tables {
     pub(super) fn bind(&self, pdev: &pci::Device, bar0: &impl Bar0Access) -> Result {
         let block = self.block;
         bar0.with(|io| block.bind_virtual(io, self.at(INSTANCE)))??;
-        read_poll_timeout(
-            || bar0.with(|io| block.bound(io)),
-            |&bound| bound,
-            Delta::from_micros(10),
-            Delta::from_millis(100),
-        )
-        .inspect_err(|_| {
+        wait_bound(block, bar0).inspect_err(|_| {
             dev_err!(
                 pdev.as_ref(),
                 "BAR1 did not bind in virtual mode ({})\n",
@@ -289,6 +283,17 @@ impl Tables {
         }
         Ok(slot as u64 * SLOT_BYTES + within)
     }
+}
+
+/// Waits for a bind of `block` (BAR1 to virtual mode, or back to physical) to complete.
+pub(super) fn wait_bound(block: Bar1Block, bar0: &impl Bar0Access) -> Result {
+    read_poll_timeout(
+        || bar0.with(|io| block.bound(io)),
+        |&bound| bound,
+        Delta::from_micros(10),
+        Delta::from_millis(100),
+    )
+    .map(|_| ())
 }
 
 /// The two 32-bit words, low first, of the 64-bit entry `value` at VRAM `addr`.

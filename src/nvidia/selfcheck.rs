@@ -91,6 +91,20 @@ struct Mismatch {
     how: &'static str,
 }
 
+impl kernel::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "VRAM {:#x} word {} {} reads {:#010x}, expected {:#010x}",
+            self.page + (self.word * STRIDE) as u64,
+            self.word,
+            self.how,
+            self.read,
+            self.wrote
+        )
+    }
+}
+
 /// Writes patterns at the VRAM `pages` through PRAMIN and reads them through BAR1 at the offset
 /// paired with each (and PRAMIN again: a lying VRAM size shows as one page overwriting another),
 /// then writes through BAR1 and reads through PRAMIN; zeroes the pages after. `Ok(None)` when
@@ -198,12 +212,7 @@ pub(super) fn bar1_identity(
         Ok(Some(m)) => {
             dev_err!(
                 pdev,
-                "self-check: BAR1 does not reach VRAM one to one: VRAM {:#x} word {} {} reads {:#010x}, expected {:#010x}; refusing to lend this board\n",
-                m.page + (m.word * STRIDE) as u64,
-                m.word,
-                m.how,
-                m.read,
-                m.wrote
+                "self-check: BAR1 does not reach VRAM one to one: {m}; refusing to lend this board\n"
             );
             Err(ENODEV)
         }
@@ -289,13 +298,7 @@ pub(super) fn bar1_window(
             let when = if round == 0 { "" } else { " after a remap" };
             dev_err!(
                 pdev,
-                "self-check: BAR1's window does not show the VRAM it maps{}: VRAM {:#x} word {} {} reads {:#010x}, expected {:#010x}; BAR1 virtual mode not used\n",
-                when,
-                m.page + (m.word * STRIDE) as u64,
-                m.word,
-                m.how,
-                m.read,
-                m.wrote
+                "self-check: BAR1's window does not show the VRAM it maps{when}: {m}; BAR1 virtual mode not used\n"
             );
             Err(ENODEV)
         }
