@@ -150,6 +150,22 @@ wait_for_line() {
 	done
 }
 
+# hold_parked MIB: a process parks MIB MiB in huge pages (`ps-test hold-huge`) and holds them;
+# its pid in HOLD_PID.
+hold_parked() {
+	ps-test hold-huge "$1" >/tmp/hold.out 2>&1 &
+	HOLD_PID=$!
+	wait_for_line /tmp/hold.out "^parked $(($1 << 8)) pages"
+}
+
+# hold_verified MIB WHAT: the process of hold_parked checks every byte of its MIB MiB after WHAT.
+hold_verified() {
+	kill -USR1 $HOLD_PID
+	wait $HOLD_PID || fail "process lost data after $2: $(cat /tmp/hold.out)"
+	grep -q "^all $(($1 << 20)) bytes intact" /tmp/hold.out || fail "no verdict: $(cat /tmp/hold.out)"
+	info "$2: $1 MiB parked by a live process, all $(($1 << 20)) bytes verified"
+}
+
 # guest_arg NAME DEFAULT: ps.NAME=VALUE from the kernel command line (the host's PS_GUEST_ARGS),
 # or DEFAULT.
 guest_arg() {

@@ -13,19 +13,14 @@
 HOLD_MIB=1100
 
 case_evict_over_1g_engine_fails_rtx8000() {
-	local bdf pid
+	local bdf
 	bdf=$(nvidia_bdf 1e30)
 	[ -n "$bdf" ] || fail "no 10de:1e30 device"
 	dmesg_mark
 	load_module scrub=N
-	ps-test hold-huge $HOLD_MIB >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked $((HOLD_MIB << 8)) pages"
+	hold_parked $HOLD_MIB
 	check sh -c "echo $bdf > $DRIVER_DIR/unbind"
-	kill -USR1 $pid
-	wait $pid || fail "process lost data when the engine failed at unbind: $(cat /tmp/hold.out)"
-	grep -q "^all $((HOLD_MIB << 20)) bytes intact" /tmp/hold.out || fail "no verdict: $(cat /tmp/hold.out)"
-	info "$HOLD_MIB MiB evicted at unbind, the engine failing part way: all $((HOLD_MIB << 20)) bytes verified"
+	hold_verified $HOLD_MIB "eviction at unbind, the engine failing part way"
 	expect_dmesg "$bdf: moved $((HOLD_MIB << 8)) pages \($((HOLD_MIB << 10)) KiB\) back to RAM" "eviction line"
 	expect_eq "$(dmesg_since | grep -cE "copy engine .* failed: channel error")" 1 "dmesg lines on the failure"
 	expect_eq "$(stat_value dma_fail)" 1 "copy-engine failures counted"

@@ -23,21 +23,6 @@ rtx_bdf() {
 	echo "$bdf"
 }
 
-# hold_parked MIB: a process parks MIB MiB in huge pages (`ps-test hold-huge`); its pid in HOLD_PID.
-hold_parked() {
-	ps-test hold-huge "$1" >/tmp/hold.out 2>&1 &
-	HOLD_PID=$!
-	wait_for_line /tmp/hold.out "^parked $(($1 << 8)) pages"
-}
-
-# hold_verified MIB WHAT: the held process checks every byte after WHAT.
-hold_verified() {
-	kill -USR1 $HOLD_PID
-	wait $HOLD_PID || fail "process lost data after $2: $(cat /tmp/hold.out)"
-	grep -q "^all $(($1 << 20)) bytes intact" /tmp/hold.out || fail "no verdict: $(cat /tmp/hold.out)"
-	info "$2: $1 MiB parked by a live process, all $(($1 << 20)) bytes verified"
-}
-
 case_park_over_1g_fault_back_rtx8000() {
 	local bdf
 	bdf=$(rtx_bdf)
