@@ -13,6 +13,13 @@ setup() {
 	# zram swap big enough for the largest buffer; THP only where asked for (madvise).
 	echo 1G >/sys/block/zram0/disksize || return 1
 	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || return 1
+	# ps.pcp_fraction=N (the part `scale`): the per-CPU free page lists fixed at 1/N of each zone
+	# (vm.percpu_pagelist_high_fraction). With the kernel's default (0) they grow as a buffer is
+	# allocated and then take the first few hundred MiB of RAM a park frees without the buddy
+	# allocator's work, so a small park looked cheaper per page than a large one (BENCHMARKS.md).
+	[ -z "$(arg pcp_fraction)" ] ||
+		echo "$(arg pcp_fraction)" >/proc/sys/vm/percpu_pagelist_high_fraction || return 1
+	echo "vm.percpu_pagelist_high_fraction = $(cat /proc/sys/vm/percpu_pagelist_high_fraction)"
 	ps-status | grep -E '^(DeviceTotal|GPU)'
 	cat /proc/swaps
 }

@@ -19,6 +19,8 @@
 # default 16,64), BENCH_REPEAT (default 3), BENCH_ICOUNT_SIZES (default 16,64), BENCH_SCALE_SIZES
 # (default 16,64,256,1024,4096), BENCH_SCALE_RAM (the scale guest's RAM, default 6G),
 # BENCH_SCALE_OPS (ps-bench --ops of the scale part, default park,residency,fault-seq,unbind,evict),
+# BENCH_SCALE_PCP_FRACTION (the scale guest's vm.percpu_pagelist_high_fraction, default 1000: small
+# per-CPU free lists of a fixed size; 0 is the kernel's default, lists that grow with use),
 # BENCH_CPU_COPY (default auto: the module's cpu_copy=
 # parameter), BENCH_DMA_SECONDS (default 20); for the tiering part BENCH_TIER_RAM (the small
 # guest's RAM, MiB, default 512; the workload is 2.5 times it, its hot set a quarter),
@@ -92,7 +94,7 @@ fi
 # and zram's too), a pool of 8 GiB, buffers up to 4 GiB in a guest with room for the largest.
 if part scale; then
 	park_guest scale "${BENCH_SCALE_RAM:-6G}" 8G \
-		"ps.sizes=${BENCH_SCALE_SIZES:-16,64,256,1024,4096} ps.repeat=1 ps.peers=pseudoscopic ps.instructions=1 ps.ops=${BENCH_SCALE_OPS:-park,residency,fault-seq,unbind,evict}" \
+		"ps.sizes=${BENCH_SCALE_SIZES:-16,64,256,1024,4096} ps.repeat=1 ps.peers=pseudoscopic ps.instructions=1 ps.ops=${BENCH_SCALE_OPS:-park,residency,fault-seq,unbind,evict} ps.pcp_fraction=${BENCH_SCALE_PCP_FRACTION:-1000}" \
 		"${ICOUNT[@]}"
 	"$TOOLS_BIN/ps-bench" plot --svg "$bench/scale.svg" "$bench/scale.json" ||
 		die "scale: no plot of $bench/scale.json"
