@@ -31,10 +31,14 @@ chain() {
 		echo $rc >"out/setup/$part.rc"
 	done
 }
-# Each chain a session of its own, so that an interrupted `make test` stops its builds with it.
+# Each chain a session of its own, so that an interrupted `make test` stops its builds with it. A
+# new session is a new scheduling autogroup (CONFIG_SCHED_AUTOGROUP, on in Debian's kernels),
+# whose tasks' nice values count only against each other: the group as a whole shared the CPU
+# equally with the foreground's, so the test kernel built at half speed. The group's own nice
+# (/proc/self/autogroup, sched(7)) puts it behind the foreground.
 chains=()
 for parts in "distro" "debug kernel-7.2"; do
-	setsid bash -c "$(declare -f chain); chain $parts" &
+	setsid bash -c "echo 19 >/proc/self/autogroup 2>/dev/null; $(declare -f chain); chain $parts" &
 	chains+=($!)
 done
 trap 'for pid in "${chains[@]}"; do kill -- -"$pid" 2>/dev/null; done' EXIT
