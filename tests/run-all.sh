@@ -2,49 +2,45 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make test: the whole suite, from any state of the cache.  Setup's demo parts (test kernel, QEMU
-# chroot) run in the foreground; the parts only the tests use start beside them at the lowest CPU
-# priority, in two chains: the Debian chroots (mostly downloads, which overlap the test kernel's
-# build), and the debug kernel then our 7.2 kernel, each followed by the module its groups boot.
-# They take only the CPU the foreground leaves idle. The host checks and the groups that boot the
-# test kernel run next; then the groups of each other kernel as soon as its part of setup is
-# done, then the demo.  Every group run and the demo run whatever the others did; the exit status
-# is non-zero if anything failed.
+# chroot) run first; then the parts only the tests use start in the background, in two chains:
+# the Debian chroots, and the debug kernel then our 7.2 kernel, each followed by the module its
+# groups boot. The host checks and the groups that boot the test kernel run meanwhile; then the
+# groups of each other kernel as soon as its part of setup is done, then the demo.  Every group
+# run and the demo run whatever the others did; the exit status is non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out/setup
 rm -f out/setup/*.rc out/test-groups-*.log
 
-# chain PART...: setup's PARTs in turn, each at nice 19 with its output in out/setup/PART.log and
-# its exit status in out/setup/PART.rc once it ends; the module for a kernel is built right after
-# it (a failure there is left for `make vm-test`, which builds it again and reports it).
+# chain PART...: setup's PARTs in turn, each with its output in out/setup/PART.log and its exit
+# status in out/setup/PART.rc once it ends; the module for a kernel is built right after it (a
+# failure there is left for `make vm-test`, which builds it again and reports it).
 chain() {
 	local part rc
 	for part in "$@"; do
-		nice -n 19 bash scripts/setup.sh "$part" >"out/setup/$part.log" 2>&1
+		bash scripts/setup.sh "$part" >"out/setup/$part.log" 2>&1
 		rc=$?
 		if [ $rc -eq 0 ]; then
 			case "$part" in
-			debug) nice -n 19 make --no-print-directory modules-debug >>"out/setup/$part.log" 2>&1 ;;
-			kernel-*) nice -n 19 make --no-print-directory "modules-${part#kernel-}" >>"out/setup/$part.log" 2>&1 ;;
+			debug) make --no-print-directory modules-debug >>"out/setup/$part.log" 2>&1 ;;
+			kernel-*) make --no-print-directory "modules-${part#kernel-}" >>"out/setup/$part.log" 2>&1 ;;
 			esac
 		fi
 		echo $rc >"out/setup/$part.rc"
 	done
 }
-# Each chain a session of its own, so that an interrupted `make test` stops its builds with it. A
-# new session is a new scheduling autogroup (CONFIG_SCHED_AUTOGROUP, on in Debian's kernels),
-# whose tasks' nice values count only against each other: the group as a whole shared the CPU
-# equally with the foreground's, so the test kernel built at half speed. The group's own nice
-# (/proc/self/autogroup, sched(7)) puts it behind the foreground.
-chains=()
-for parts in "distro" "debug kernel-7.2"; do
-	setsid bash -c "echo 19 >/proc/self/autogroup 2>/dev/null; $(declare -f chain); chain $parts" &
-	chains+=($!)
-done
-trap 'for pid in "${chains[@]}"; do kill -- -"$pid" 2>/dev/null; done' EXIT
-echo "make test: setup's test-only parts build meanwhile at nice 19 (logs: out/setup/)"
-
+# Both chains start once the foreground's parts are built, in one session of their own, so that
+# an interrupted `make test` stops their builds with it. That session is a scheduling autogroup of
+# its own (CONFIG_SCHED_AUTOGROUP, on here and in Debian's kernels), whose tasks' nice counts only
+# against each other: the background shares the CPU equally with the foreground. Measured on a
+# cold cache (README, Tests): with the group's own nice at 19, the groups that boot the test
+# kernel kept both cores busy and starved it, and the debug and 7.2 kernels built after them.
 bash scripts/setup.sh kernel chroot || exit 1
+setsid bash -c "$(declare -f chain); chain distro & chain debug kernel-7.2 & wait" &
+background=$!
+trap 'kill -- -$background 2>/dev/null' EXIT
+echo "make test: setup's test-only parts build meanwhile (logs: out/setup/)"
+
 make check KDIR="${PS_CACHE:-/var/cache/pseudoscopic}/test-kernel" || exit 1
 
 failed=0
@@ -77,9 +73,7 @@ while [ ${#pending[@]} -gt 0 ]; do
 		[ -f "out/setup/$part.rc" ] && { ready=$part; break; }
 	done
 	if [ -z "$ready" ]; then
-		alive=0
-		for pid in "${chains[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-		if [ $alive -eq 0 ]; then
+		if ! kill -0 "$background" 2>/dev/null; then
 			echo "make test: setup's chains ended without finishing ${pending[*]} (logs: out/setup/)"
 			exit 1
 		fi
