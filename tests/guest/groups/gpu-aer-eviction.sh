@@ -9,13 +9,11 @@
 # vm: gpu v100 512 --pcie --ce-fault link:38
 
 case_link_down_during_fatal_eviction_v100() {
-	local bdf pid status line back lost
+	local bdf status line back lost
 	bdf=$(nvidia_bdf 1db4)
 	aer_device "$bdf"
 	load_module pool_size_mb=256
-	ps-test hold-huge 64 >/tmp/hold.out 2>&1 &
-	pid=$!
-	wait_for_line /tmp/hold.out "^parked 16384 pages"
+	hold_parked 64
 	expect_eq "$(gpu_stat "$bdf" thp_to_device)" 32 "huge pages parked"
 	# Data Link Protocol Error (bit 4) at the board: fatal; error_detected evicts while the board
 	# answers, and its link goes down a few windows in.
@@ -28,8 +26,8 @@ case_link_down_during_fatal_eviction_v100() {
 	[ "${back:-0}" -gt 0 ] && [ "${lost:-0}" -gt 0 ] ||
 		fail "the link did not go down in the middle of the eviction: $line"
 	expect_eq $((back + lost)) 16384 "pages back and lost"
-	kill -USR1 $pid
-	wait $pid
+	kill -USR1 $HOLD_PID
+	wait $HOLD_PID
 	status=$?
 	[ $status -eq $((128 + 7)) ] ||
 		fail "the process ended with status $status, not SIGBUS: $(cat /tmp/hold.out)"
