@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make test: the whole suite, from any state of the cache.  Setup's demo parts (test kernel, QEMU
-# chroot) run first; then the parts only the tests use start in the background, in two chains:
-# the Debian chroots, and the debug kernel then our 7.2 kernel, each followed by the module its
-# groups boot. The host checks and the groups that boot the test kernel run meanwhile; then the
-# groups of each other kernel as soon as its part of setup is done, then the demo.  Every group
+# make test: the whole suite, from any state of the cache.  The parts of setup only the tests use
+# start at once in the background, in two chains: the Debian chroots, and the debug kernel then
+# our 7.2 kernel, each followed by the module its groups boot. Meanwhile the foreground builds
+# setup's demo parts (test kernel, QEMU chroot) and runs the host checks and the groups that boot
+# the test kernel; then the groups of each other kernel as soon as its part of setup is done, then
+# the demo.  Every group
 # run and the demo run whatever the others did; the exit status is non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,17 +30,20 @@ chain() {
 		echo $rc >"out/setup/$part.rc"
 	done
 }
-# Both chains start once the foreground's parts are built, in one session of their own, so that
-# an interrupted `make test` stops their builds with it. That session is a scheduling autogroup of
-# its own (CONFIG_SCHED_AUTOGROUP, on here and in Debian's kernels), whose tasks' nice counts only
-# against each other: the background shares the CPU equally with the foreground. Measured on a
+# Both chains run in one session of their own, so that an interrupted `make test` stops their
+# builds with it. That session is a scheduling autogroup of its own (CONFIG_SCHED_AUTOGROUP, on
+# here and in Debian's kernels), whose tasks' nice counts only against each other: the background
+# shares the CPU equally with the foreground. They start with the foreground's setup, not after
+# it, because what keeps a cold run long is a core left idle: the foreground's downloads, unpacks
+# and debootstrap, and each kernel's serial steps (its Rust crates, the link), leave one; every
+# part takes the same locks (scripts/setup.sh), so a step both need is done once. Measured on a
 # cold cache (README, Tests): with the group's own nice at 19, the groups that boot the test
 # kernel kept both cores busy and starved it, and the debug and 7.2 kernels built after them.
-bash scripts/setup.sh kernel chroot || exit 1
 setsid bash -c "$(declare -f chain); chain distro & chain debug kernel-7.2 & wait" &
 background=$!
 trap 'kill -- -$background 2>/dev/null' EXIT
 echo "make test: setup's test-only parts build meanwhile (logs: out/setup/)"
+bash scripts/setup.sh kernel chroot || exit 1
 
 make check KDIR="${PS_CACHE:-/var/cache/pseudoscopic}/test-kernel" || exit 1
 
