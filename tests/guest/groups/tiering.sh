@@ -88,7 +88,7 @@ case_fault_back_is_a_memory_stall() {
 }
 
 case_hot_memory_comes_back_and_stays() {
-	local e0 early resident others
+	local e0 early resident others steps0
 	tierd_kill_stale
 	ps_ready
 	tierd_start "$TIERD_EAGER"
@@ -102,6 +102,7 @@ case_hot_memory_comes_back_and_stays() {
 	others=$(resident_pages $HOT_PID "$HOT_RANGE")
 	others=$(($(ps-migrate --pid $HOT_PID --residency --all | sed -n 's/^total: \([0-9]*\) of .*/\1/p') - others))
 	e0=$(stat_value early_refaults)
+	steps0=$(wc -l <$TIERD_LOG)
 	# It turns hot: 20 s of reading all of it, over and over.
 	kill -USR1 $HOT_PID
 	wait_for_line /tmp/hot.out '^hot [0-9]+ passes'
@@ -109,7 +110,15 @@ case_hot_memory_comes_back_and_stays() {
 	early=$(($(stat_value early_refaults) - e0))
 	info "$(grep '^hot' /tmp/hot.out); after it: $resident pages in VRAM, $early early refaults ($others pages of the process outside the buffer were parked)"
 	expect_eq "$resident" 0 "pages in VRAM after 20 s of hot use (re-parked while hot)"
-	[ "$early" -le $((8192 + others + 256)) ] || fail "$early early refaults for a 8192-page buffer and $others other parked pages: pages went back to VRAM while hot"
+	if [ "$early" -gt $((8192 + others + 256)) ]; then
+		# Which of ps-tierd's steps (a report a second) parked while the buffer was hot, and what
+		# DAMON and its ledger said then: a failure seen once in CI's run, not reproduced.
+		tail -n +$((steps0 + 1)) $TIERD_LOG | grep -n '"parked":[1-9]' | while IFS=: read -r n line; do
+			info "ps-tierd step $n of the hot phase: $(echo "$line" |
+				grep -oE '"(parked|requests|cold|cold_in_ram|parked_blocks|cold_age_secs)":[0-9.]+' | tr '\n' ' ')"
+		done
+		fail "$early early refaults for a 8192-page buffer and $others other parked pages: pages went back to VRAM while hot"
+	fi
 	hot_finish $HOT_PID hot
 	tierd_stop
 }

@@ -44,6 +44,10 @@ pub fn grow(total_mib: usize, chunk_mib: usize, pause_ms: u64) -> Result<(), Str
     Ok(())
 }
 
+/// Pages `hot` zaps after each pass to flush its TLB: more than x86's
+/// `tlb_single_page_flush_ceiling` (33).
+const TLB_FLUSH_PAGES: usize = 64;
+
 /// Fills `mib` MiB and prints `filled ADDR+LENGTH`; after a SIGUSR1 works on all of it for
 /// `secs` seconds (reading every byte, over and over) and prints `hot N passes`; after another
 /// SIGUSR1 checks every byte. With `secs` 0 it only waits for one SIGUSR1, then checks.
@@ -55,11 +59,20 @@ pub fn hot(mib: usize, secs: u64) -> Result<(), String> {
     proc::flush_stdout();
     sigs.wait()?;
     if secs > 0 {
+        // DAMON (and so ps-tierd) sees an access through a page's accessed bit, which it clears
+        // without a TLB flush: x86 counts on the TLB's capacity misses to set it again. A real
+        // CPU's TLB holds far fewer entries than the buffer's 4 KiB pages; QEMU's software TLB
+        // (TCG) can hold them all, and then a hot buffer looks idle. Each pass ends with a flush
+        // of this process's TLB, as those misses would: zapping more pages than the kernel's
+        // single-page flush ceiling (33) flushes all of it.
+        let flusher = Buf::anon(TLB_FLUSH_PAGES)?;
         let start = Instant::now();
         let mut passes = 0u64;
         while start.elapsed() < Duration::from_secs(secs) {
             buf.verify_all(HOT_SEED)
                 .map_err(|e| format!("hot pass {passes}: {e}"))?;
+            flusher.fill(HOT_SEED, 0, TLB_FLUSH_PAGES);
+            flusher.dontneed(0, TLB_FLUSH_PAGES)?;
             passes += 1;
         }
         println!("hot {passes} passes");
