@@ -6,8 +6,8 @@
 # our 7.2 kernel, each followed by the module its groups boot. Meanwhile the foreground builds
 # setup's demo parts (test kernel, QEMU chroot) and runs the host checks and the groups that boot
 # the test kernel; then the groups of each other kernel as soon as its part of setup is done, then
-# the demo.  Every group
-# run and the demo run whatever the others did; the exit status is non-zero if anything failed.
+# the demo.  Every group run and the demo run whatever the others did; the exit status is non-zero
+# if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out/setup

@@ -112,7 +112,7 @@ case_hot_memory_comes_back_and_stays() {
 	expect_eq "$resident" 0 "pages in VRAM after 20 s of hot use (re-parked while hot)"
 	if [ "$early" -gt $((8192 + others + 256)) ]; then
 		# Which of ps-tierd's steps (a report a second) parked while the buffer was hot, and what
-		# DAMON and its ledger said then: a failure seen once in CI's run, not reproduced.
+		# DAMON and its ledger said then (how the TLB flush in `ps-test hot` was found).
 		tail -n +$((steps0 + 1)) $TIERD_LOG | grep -n '"parked":[1-9]' | while IFS=: read -r n line; do
 			info "ps-tierd step $n of the hot phase: $(echo "$line" |
 				grep -oE '"(parked|requests|cold|cold_in_ram|parked_blocks|cold_age_secs)":[0-9.]+' | tr '\n' ' ')"

@@ -45,7 +45,7 @@ pub fn grow(total_mib: usize, chunk_mib: usize, pause_ms: u64) -> Result<(), Str
 }
 
 /// Pages `hot` zaps after each pass to flush its TLB: more than x86's
-/// `tlb_single_page_flush_ceiling` (33).
+/// `tlb_single_page_flush_ceiling` (33), so the kernel flushes all of it, not page by page.
 const TLB_FLUSH_PAGES: usize = 64;
 
 /// Fills `mib` MiB and prints `filled ADDR+LENGTH`; after a SIGUSR1 works on all of it for
@@ -63,8 +63,7 @@ pub fn hot(mib: usize, secs: u64) -> Result<(), String> {
         // without a TLB flush: x86 counts on the TLB's capacity misses to set it again. A real
         // CPU's TLB holds far fewer entries than the buffer's 4 KiB pages; QEMU's software TLB
         // (TCG) can hold them all, and then a hot buffer looks idle. Each pass ends with a flush
-        // of this process's TLB, as those misses would: zapping more pages than the kernel's
-        // single-page flush ceiling (33) flushes all of it.
+        // of this process's TLB, as those misses would (see `TLB_FLUSH_PAGES`).
         let flusher = Buf::anon(TLB_FLUSH_PAGES)?;
         let start = Instant::now();
         let mut passes = 0u64;
