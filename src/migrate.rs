@@ -39,6 +39,7 @@ use crate::{
         VmaMigration,
         HUGE_PAGES, //
     },
+    shim,
     stats::Stats,
     vram::Vram, //
 };
@@ -241,11 +242,12 @@ fn set_planned<D>(
 }
 
 /// Counts each planned page as moved, recording it on its GPU with `record` (pages, whether a
-/// whole huge page), or as busy when the core could not move it after all.
+/// whole huge page), or as unsettled (busy) when the core could not move it after all.
 fn tally<D>(
     done: &Committed<'_>,
     plan: &[Planned<'_, D>],
     out: &mut Outcome,
+    unsettled: &mut Unsettled<'_>,
     record: fn(&Stats, u64, bool),
 ) {
     for p in plan {
@@ -254,9 +256,122 @@ fn tally<D>(
             out.moved += pages;
             record(&p.vram.stats, pages, p.huge());
         } else {
-            out.busy += pages;
+            unsettled.busy(out, p.index(), p.pages);
         }
     }
+}
+
+/// Pages of a window, as bits: those to pass over again.
+#[derive(Default)]
+struct Pending {
+    bits: [u64; WINDOW_PAGES / 64],
+}
+
+impl Pending {
+    /// Marks pages `first..first + pages` of the window.
+    fn mark(&mut self, first: usize, pages: usize) {
+        for page in (first..first + pages).take_while(|&page| page < WINDOW_PAGES) {
+            self.bits[page / 64] |= 1 << (page % 64);
+        }
+    }
+
+    fn is_marked(&self, page: usize) -> bool {
+        page < WINDOW_PAGES && self.bits[page / 64] & (1 << (page % 64)) != 0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bits.iter().all(|&word| word == 0)
+    }
+
+    /// The runs of marked pages, in order, as `(first page, pages)`.
+    fn runs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let mut page = 0;
+        core::iter::from_fn(move || {
+            while page < WINDOW_PAGES && !self.is_marked(page) {
+                page += 1;
+            }
+            let first = page;
+            while self.is_marked(page) {
+                page += 1;
+            }
+            (page > first).then_some((first, page - first))
+        })
+    }
+}
+
+/// Where a pass over (part of) a window puts the pages it could not move for now: locked,
+/// referenced or isolated elsewhere at that moment. DAMON's sampling of physical memory, which
+/// Debian's kernels run from boot (`CONFIG_DAMON_STAT_ENABLED_DEFAULT`), does that to any page
+/// for a few microseconds.
+enum Unsettled<'a> {
+    /// Counted in the outcome: busy; or empty when the core did not collect the page at all, as
+    /// for a page swapped out (the core does not say why).
+    Count,
+    /// Marked in `pending` to pass over again; the pass began at page `first` of the window.
+    Again {
+        pending: &'a mut Pending,
+        first: usize,
+    },
+}
+
+impl Unsettled<'_> {
+    /// `pages` pages at entry `index` of the pass's migration that the core let go of after
+    /// collecting them (an extra reference, or not isolatable).
+    fn busy(&mut self, out: &mut Outcome, index: usize, pages: usize) {
+        match self {
+            Self::Count => out.busy += pages as u64,
+            Self::Again { pending, first } => pending.mark(*first + index, pages),
+        }
+    }
+
+    /// `pages` pages at entry `index` that the core did not collect: locked or pinned at that
+    /// moment, swapped out, or another driver's.
+    fn uncollected(&mut self, out: &mut Outcome, index: usize, pages: usize) {
+        match self {
+            Self::Count => out.empty += pages as u64,
+            Self::Again { pending, first } => pending.mark(*first + index, pages),
+        }
+    }
+}
+
+/// Passes over a window after the first for the pages a pass left unsettled ([`Unsettled`]), as
+/// the kernel's own `migrate_pages()` passes again over pages it found busy; what the last pass
+/// leaves is counted.
+const RETRY_PASSES: usize = 2;
+
+/// Calls `pass(start, pages, huge, unsettled, out)` for the window of `pages` pages at `start`,
+/// then for each run of the pages it left unsettled, up to [`RETRY_PASSES`] more times, letting
+/// other tasks run in between; the last pass counts what is still unsettled. Stops at `pass`'s
+/// first error.
+fn with_retries(
+    start: usize,
+    pages: usize,
+    out: &mut Outcome,
+    mut pass: impl FnMut(usize, usize, Huge, &mut Unsettled<'_>, &mut Outcome) -> Result,
+) -> Result {
+    let mut pending = Pending::default();
+    pending.mark(0, pages);
+    for retry in 0..=RETRY_PASSES {
+        let todo = core::mem::take(&mut pending);
+        for (first, run) in todo.runs() {
+            let at = start + first * PAGE_SIZE;
+            let (_, _, huge) = window_at(at, at + run * PAGE_SIZE);
+            let mut unsettled = match retry {
+                RETRY_PASSES => Unsettled::Count,
+                _ => Unsettled::Again {
+                    pending: &mut pending,
+                    first,
+                },
+            };
+            pass(at, run, huge, &mut unsettled, out)?;
+        }
+        if pending.is_empty() {
+            break;
+        }
+        // SAFETY: No precondition; callers may sleep (they hold the mmap lock for read).
+        unsafe { shim::ps_cond_resched() };
+    }
+    Ok(())
 }
 
 #[cfg(CONFIG_PSEUDOSCOPIC_KUNIT_TEST)]
@@ -286,6 +401,94 @@ mod tests {
         assert_eq!(stop, end);
         assert_eq!(pages, 3);
         assert!(huge == Huge::Split);
+    }
+
+    /// Runs [`with_retries`] on a whole window at `BASE` with a pass that calls `unsettle` on
+    /// each call's `(start, pages, huge)` and the call's number; returns the calls and the outcome.
+    fn passes(
+        unsettle: impl Fn(usize, usize, usize, &mut Unsettled<'_>, &mut Outcome),
+    ) -> (KVec<(usize, usize, bool)>, Outcome) {
+        let mut calls = KVec::new();
+        let mut out = Outcome::default();
+        let res = with_retries(
+            BASE,
+            WINDOW_PAGES,
+            &mut out,
+            |start, pages, huge, unsettled, out| {
+                calls.push((start, pages, huge == Huge::Whole), GFP_KERNEL)?;
+                unsettle(calls.len(), start, pages, unsettled, out);
+                Ok(())
+            },
+        );
+        assert!(res.is_ok());
+        (calls, out)
+    }
+
+    #[test]
+    fn pages_left_unsettled_are_passed_over_again_and_only_they() {
+        let (calls, out) = passes(|call, _, _, unsettled, out| {
+            if call == 1 {
+                unsettled.busy(out, 3, 1);
+                unsettled.uncollected(out, 10, 2);
+                unsettled.busy(out, 12, 1);
+            }
+        });
+        assert_eq!(
+            &calls[..],
+            &[
+                (BASE, WINDOW_PAGES, true),
+                (BASE + 3 * PAGE_SIZE, 1, false),
+                (BASE + 10 * PAGE_SIZE, 3, false),
+            ]
+        );
+        assert_eq!(out.busy + out.empty, 0);
+    }
+
+    #[test]
+    fn a_run_is_marked_at_its_own_place_in_the_window() {
+        // The second pass starts at page 10; its entry 1 is page 11 of the window.
+        let (calls, _) = passes(|call, _, _, unsettled, out| match call {
+            1 => unsettled.busy(out, 10, 3),
+            2 => unsettled.busy(out, 1, 1),
+            _ => {}
+        });
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[2], (BASE + 11 * PAGE_SIZE, 1, false));
+    }
+
+    #[test]
+    fn what_stays_unsettled_is_counted_once_after_the_last_pass() {
+        let (calls, out) = passes(|call, start, pages, unsettled, out| {
+            let first = (start - BASE) / PAGE_SIZE;
+            if call == 1 {
+                unsettled.busy(out, 0, WINDOW_PAGES);
+                return;
+            }
+            if call == 2 {
+                assert_eq!((first, pages), (0, WINDOW_PAGES));
+            }
+            unsettled.busy(out, 0, 2);
+            unsettled.uncollected(out, 2, 1);
+        });
+        assert_eq!(calls.len(), 1 + RETRY_PASSES);
+        // A whole window passed over again is still one huge window.
+        assert!(calls
+            .iter()
+            .all(|&(_, pages, huge)| huge == (pages == WINDOW_PAGES)));
+        assert_eq!((out.busy, out.empty), (2, 1));
+    }
+
+    #[test]
+    fn a_pass_that_fails_stops_the_window() {
+        let mut out = Outcome::default();
+        let mut calls = 0;
+        let res = with_retries(BASE, 16, &mut out, |_, _, _, unsettled, out| {
+            calls += 1;
+            unsettled.busy(out, 0, 1);
+            Err(EINTR)
+        });
+        assert!(res.is_err());
+        assert_eq!(calls, 1);
     }
 
     #[test]

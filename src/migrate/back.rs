@@ -10,7 +10,8 @@ use super::{
     tally,
     Outcome,
     Plan,
-    Planned, //
+    Planned,
+    Unsettled, //
 };
 use crate::{
     copy::Direction,
@@ -66,11 +67,12 @@ pub(super) struct Back<'a> {
 
 /// Copies the collected device pages of `back` (those of GPU `only`, if given) into new RAM pages
 /// and commits. A faulting page must move: without memory for it the call fails with `ENOMEM`.
-/// `plan` is empty, with room for an item per entry. Returns how many huge pages moved as single
+/// Pages the core let go of go to `unsettled`. `plan` is empty, with room for an item per entry. Returns how many huge pages moved as single
 /// pages (split), for want of a huge page of RAM.
 pub(super) fn bring_back<'v>(
     back: Back<'_>,
     out: &mut Outcome,
+    unsettled: &mut Unsettled<'_>,
     plan: &mut Plan<'v, LockedPage>,
 ) -> Result<u64> {
     let Back {
@@ -87,8 +89,9 @@ pub(super) fn bring_back<'v>(
     for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
         if !entry.migrates() {
+            // Not collected is in RAM here (or, rarely, a device page locked at that moment).
             if entry.pfn().is_some() {
-                out.busy += counted;
+                unsettled.busy(out, i, n);
             } else {
                 out.resident += counted;
             }
@@ -177,7 +180,7 @@ pub(super) fn bring_back<'v>(
         Return::Eviction => record_eviction,
         Return::Request | Return::Fault(_) => Stats::moved_to_ram_huge,
     };
-    tally(&done, plan, out, record);
+    tally(&done, plan, out, unsettled, record);
     if fault.is_some() {
         for p in plan.iter().filter(|p| done.moved(p.index())) {
             p.vram.faulted_back(p.device_pfn, p.pages);

@@ -19,6 +19,7 @@ use super::{
     Outcome,
     Plan,
     Planned,
+    Unsettled,
     Window,
     WINDOW_BYTES,
     WINDOW_PAGES, //
@@ -271,7 +272,8 @@ fn split_through_mappings(vram: &Vram, waiting: &[usize], window: &mut Window, r
                             why: Return::Eviction,
                         };
                         // Only a fault can fail.
-                        split += bring_back(back, &mut out, &mut plan).unwrap_or(0);
+                        split += bring_back(back, &mut out, &mut Unsettled::Count, &mut plan)
+                            .unwrap_or(0);
                     }
                     start = stop;
                 }

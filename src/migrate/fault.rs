@@ -10,6 +10,7 @@ use super::{
     },
     Outcome,
     Plan,
+    Unsettled,
     Window,
     FAULT_AROUND_PAGES,
     WINDOW_BYTES, //
@@ -95,7 +96,7 @@ pub(crate) fn fault(fault: &Fault<'_>) -> bindings::vm_fault_t {
         only: None,
         why,
     };
-    match bring_back(back, &mut out, &mut plan) {
+    match bring_back(back, &mut out, &mut Unsettled::Count, &mut plan) {
         Ok(_) => 0,
         // PCI error recovery, and the board stopped answering before the copy was taken: as for a
         // page already marked lost.

@@ -16,9 +16,11 @@ use super::{
     tally,
     vma_can_migrate,
     window_at,
+    with_retries,
     Outcome,
     Plan,
     Planned,
+    Unsettled,
     Window, //
 };
 use crate::{
@@ -26,7 +28,6 @@ use crate::{
     mm::{
         Destination,
         DevicePage,
-        Huge,
         Select,
         VmaMigration,
         HUGE_PAGES, //
@@ -148,21 +149,21 @@ fn check_signal() -> Result {
     Ok(())
 }
 
-/// Calls `f(vma, start, pages, huge)` for each window of `range` ([`window_at`]), under the mmap
-/// lock; VMAs that can never migrate count as unmovable without a call.
+/// Calls `f(vma, start, pages)` for each window of `range` ([`window_at`]), under the mmap lock;
+/// VMAs that can never migrate count as unmovable without a call.
 fn for_each_window(
     mmap: &MmapReadGuard<'_>,
     range: UserRange,
     out: &mut Outcome,
-    mut f: impl FnMut(&VmaRef, usize, usize, Huge, &mut Outcome) -> Result,
+    mut f: impl FnMut(&VmaRef, usize, usize, &mut Outcome) -> Result,
 ) -> Result {
     let mut addr = range.start;
     while addr < range.end {
         check_signal()?;
         let vma = mmap.vma_lookup(addr).ok_or(EFAULT)?;
-        let (end, pages, huge) = window_at(addr, range.end.min(vma.end()));
+        let (end, pages, _) = window_at(addr, range.end.min(vma.end()));
         if vma_can_migrate(vma.flags()) {
-            f(vma, addr, pages, huge, out)?;
+            f(vma, addr, pages, out)?;
         } else {
             out.unmovable += pages as u64;
         }
@@ -178,14 +179,14 @@ fn for_each_window(
 fn over_range(
     mm: &MmWithUser,
     range: UserRange,
-    mut f: impl FnMut(&VmaRef, usize, usize, Huge, &mut Window, &mut Outcome) -> Result,
+    mut f: impl FnMut(&VmaRef, usize, usize, &mut Window, &mut Outcome) -> Result,
 ) -> Result<(Outcome, Result)> {
     let mut window = Window::new()?;
     let mut out = Outcome::default();
     let mmap = mm.mmap_read_lock();
     range.check_mapped(&mmap)?;
-    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, huge, out| {
-        f(vma, start, pages, huge, &mut window, out)
+    let res = for_each_window(&mmap, range, &mut out, |vma, start, pages, out| {
+        f(vma, start, pages, &mut window, out)
     });
     drop(mmap);
     Ok((out, res))
@@ -200,38 +201,47 @@ pub(crate) fn to_device(
     range: UserRange,
     placement: &Placement,
 ) -> Result<(Outcome, Result)> {
-    let (out, res) = over_range(mm, range, |vma, start, pages, huge, window, out| {
+    let (out, res) = over_range(mm, range, |vma, start, pages, window, out| {
         if placement.all_closing() {
             // The pages not reached land in a counter too: no GPU takes new pages now.
             out.no_space += ((range.end - start) / PAGE_SIZE) as u64;
             return Err(ENODEV);
         }
-        let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
-        let Some(mut mig) = collect(vma, start, window, pages, Select::RamAndDevice, huge, out)
-        else {
-            return Ok(());
-        };
-        plan_to_device(&mig, placement, out, &mut plan);
-        let mut batch = Batch::new(Direction::ToVram, plan.len());
-        for p in plan.iter_mut() {
-            let source = match p.part {
-                None => mig.source_page(p.entry),
-                Some(j) => mig.huge_source_page(p.entry, j),
+        with_retries(start, pages, out, |start, pages, huge, unsettled, out| {
+            let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
+            let Some(mut mig) = collect(vma, start, window, pages, Select::RamAndDevice, huge, out)
+            else {
+                return Ok(());
             };
-            match source.and_then(|s| p.vram.span(p.device_pfn, s.ram(p.pages))) {
-                Some(span) => batch.push(p.vram, span),
-                // Nothing to copy from or to: the page must not move (its device page goes back).
-                None => p.dst = None,
+            plan_to_device(&mig, placement, unsettled, out, &mut plan);
+            let mut batch = Batch::new(Direction::ToVram, plan.len());
+            for p in plan.iter_mut() {
+                let source = match p.part {
+                    None => mig.source_page(p.entry),
+                    Some(j) => mig.huge_source_page(p.entry, j),
+                };
+                match source.and_then(|s| p.vram.span(p.device_pfn, s.ram(p.pages))) {
+                    Some(span) => batch.push(p.vram, span),
+                    // Nothing to copy from or to: the page must not move (its device page goes
+                    // back).
+                    None => p.dst = None,
+                }
             }
-        }
-        let uncopied = batch.run();
-        for p in plan.iter_mut().filter(|p| uncopied.holds(p.vram)) {
-            // Not copied: the page stays in RAM (its device page goes back).
-            p.dst = None;
-        }
-        set_planned(&mut mig, &mut plan, Destination::Device);
-        tally(&mig.commit(), &plan, out, Stats::moved_to_device_huge);
-        Ok(())
+            let uncopied = batch.run();
+            for p in plan.iter_mut().filter(|p| uncopied.holds(p.vram)) {
+                // Not copied: the page stays in RAM (its device page goes back).
+                p.dst = None;
+            }
+            set_planned(&mut mig, &mut plan, Destination::Device);
+            tally(
+                &mig.commit(),
+                &plan,
+                out,
+                unsettled,
+                Stats::moved_to_device_huge,
+            );
+            Ok(())
+        })
     })?;
     placement.count_no_space(out.no_space);
     Ok((out, res))
@@ -242,17 +252,18 @@ pub(crate) fn to_device(
 fn plan_to_device<'p>(
     mig: &VmaMigration<'_>,
     placement: &'p Placement,
+    unsettled: &mut Unsettled<'_>,
     out: &mut Outcome,
     plan: &mut Plan<'p, DevicePage>,
 ) {
     for (i, entry, n) in entries(mig.len(), |i| mig.src(i)) {
         let counted = n as u64;
         if !entry.migrates() {
-            // Collected but not isolatable (pinned, locked elsewhere), or nothing migratable there.
+            // Collected but then let go (referenced or isolated elsewhere), or not collected.
             if entry.pfn().is_some() {
-                out.busy += counted;
+                unsettled.busy(out, i, n);
             } else {
-                out.empty += counted;
+                unsettled.uncollected(out, i, n);
             }
             continue;
         }
@@ -306,18 +317,20 @@ pub(crate) fn to_ram(
     range: UserRange,
     only: Option<u32>,
 ) -> Result<(Outcome, Result)> {
-    over_range(mm, range, |vma, start, pages, huge, window, out| {
-        let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
-        let Some(mig) = collect(vma, start, window, pages, Select::Device, huge, out) else {
-            return Ok(());
-        };
-        let back = Back {
-            mig,
-            vma,
-            start,
-            only,
-            why: Return::Request,
-        };
-        bring_back(back, out, &mut plan).map(|_| ())
+    over_range(mm, range, |vma, start, pages, window, out| {
+        with_retries(start, pages, out, |start, pages, huge, unsettled, out| {
+            let mut plan = Plan::with_capacity(pages, GFP_KERNEL)?;
+            let Some(mig) = collect(vma, start, window, pages, Select::Device, huge, out) else {
+                return Ok(());
+            };
+            let back = Back {
+                mig,
+                vma,
+                start,
+                only,
+                why: Return::Request,
+            };
+            bring_back(back, out, unsettled, &mut plan).map(|_| ())
+        })
     })
 }

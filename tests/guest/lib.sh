@@ -469,6 +469,44 @@ faults_off() {
 # faults_injected: how many failures were injected since the mark.
 faults_injected() { dmesg_since | grep -c 'FAULT_INJECTION: forcing a failure'; }
 
+# ---- DAMON sampling physical memory ----
+
+DAMON_ADMIN=/sys/kernel/mm/damon/admin/kdamonds
+
+# damon_sample_ram SAMPLE_US: a kdamond (DAMON's sysfs) samples the largest System RAM range of
+# /proc/iomem through physical addresses every SAMPLE_US microseconds, in 5000 to 10000 regions:
+# each sample locks and references a page of each region for a moment, as Debian's kernels do
+# from boot (DAMON_STAT), here thousands of times as often.
+damon_sample_ram() {
+	local ctx=$DAMON_ADMIN/0/contexts/0 line s e start=0 end=0
+	grep ' : System RAM$' /proc/iomem | sed 's/^ *\([0-9a-f]*\)-\([0-9a-f]*\) .*/\1 \2/' >/tmp/system-ram
+	while read -r s e; do
+		s=$((0x$s))
+		e=$((0x$e + 1))
+		[ $((e - s)) -gt $((end - start)) ] && start=$s end=$e
+	done </tmp/system-ram
+	[ $end -gt $start ] || fail "no System RAM in /proc/iomem"
+	echo 1 >$DAMON_ADMIN/nr_kdamonds &&
+		echo 1 >$DAMON_ADMIN/0/contexts/nr_contexts &&
+		echo paddr >$ctx/operations &&
+		echo "$1" >$ctx/monitoring_attrs/intervals/sample_us &&
+		echo $(($1 * 20)) >$ctx/monitoring_attrs/intervals/aggr_us &&
+		echo 10000 >$ctx/monitoring_attrs/nr_regions/max &&
+		echo 5000 >$ctx/monitoring_attrs/nr_regions/min &&
+		echo 1 >$ctx/targets/nr_targets &&
+		echo 1 >$ctx/targets/0/regions/nr_regions &&
+		echo $end >$ctx/targets/0/regions/0/end &&
+		echo $start >$ctx/targets/0/regions/0/start &&
+		echo on >$DAMON_ADMIN/0/state || fail "could not start DAMON on physical addresses"
+	expect_eq "$(cat $DAMON_ADMIN/0/state)" on "DAMON's kdamond state"
+}
+
+# damon_stop: the kdamond of damon_sample_ram stopped and removed.
+damon_stop() {
+	echo off >$DAMON_ADMIN/0/state
+	echo 0 >$DAMON_ADMIN/nr_kdamonds
+}
+
 # ---- Transparent tiering: ps-tierd ----
 
 # ps-tierd's settings for runs of a few minutes (tiering-pressure, the tiering benchmark): its

@@ -24,7 +24,9 @@
  *
  * To the device, private anonymous pages in RAM move into the VRAM of `device`.  To RAM, pages in
  * VRAM (of `device`, or of any GPU) come back.  The outcome of every page of the range lands in
- * exactly one counter, so the counters add up to length / page size.
+ * exactly one counter, so the counters add up to length / page size.  A page that is locked,
+ * referenced or isolated elsewhere for a moment (DAMON's page sampling, reclaim, another
+ * migration) is tried twice more in the same call before it counts as skipped.
  *
  * Returns 0, or -1 with errno:
  *   EINVAL  addr or length not page aligned, length 0, the range wraps or leaves user space,

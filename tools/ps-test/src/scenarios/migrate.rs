@@ -378,21 +378,6 @@ pub fn mremap(ctx: &Ctx) -> TestResult {
     Ok(())
 }
 
-/// Parks all `n` pages of `buf`, asking again for those a request found busy, as the ABI says of
-/// `skipped_busy`: right after other threads faulted the pages back, one can still hold a
-/// transient reference (seen on Debian's 7.2 kernel: 1023 of 1024 moved). Other skips count.
-fn park_retrying_busy(ctx: &Ctx, buf: &Buf, n: usize) -> Result<u64, String> {
-    let mut moved = 0;
-    for _ in 0..10 {
-        let req = ctx.park(buf, 0, n)?;
-        moved += req.moved;
-        if req.skipped_busy == 0 {
-            break;
-        }
-    }
-    Ok(moved)
-}
-
 /// hmm-tests style concurrency: eight threads fault the same range at once.
 pub fn threads(ctx: &Ctx) -> TestResult {
     let n = 1024;
@@ -401,7 +386,7 @@ pub fn threads(ctx: &Ctx) -> TestResult {
     let pool0 = ctx.pool()?;
     for round in 0..3 {
         ensure_eq!(
-            park_retrying_busy(ctx, &buf, n)?,
+            ctx.park(&buf, 0, n)?.moved,
             n as u64,
             format!("round {round} parked")
         );
