@@ -472,13 +472,21 @@ faults_injected() { dmesg_since | grep -c 'FAULT_INJECTION: forcing a failure'; 
 # ---- DAMON sampling physical memory ----
 
 DAMON_ADMIN=/sys/kernel/mm/damon/admin/kdamonds
+# DAMON_STAT (Debian's kernels run it from boot) holds DAMON for itself: no other kdamond starts
+# while it runs.
+DAMON_STAT_ENABLED=/sys/module/damon_stat/parameters/enabled
 
 # damon_sample_ram SAMPLE_US: a kdamond (DAMON's sysfs) samples the largest System RAM range of
 # /proc/iomem through physical addresses every SAMPLE_US microseconds, in 5000 to 10000 regions:
-# each sample locks and references a page of each region for a moment, as Debian's kernels do
-# from boot (DAMON_STAT), here thousands of times as often.
+# each sample locks and references a page of each region for a moment, as DAMON_STAT does from
+# boot on Debian's kernels, here thousands of times as often (DAMON_STAT paused meanwhile).
 damon_sample_ram() {
-	local ctx=$DAMON_ADMIN/0/contexts/0 line s e start=0 end=0
+	local ctx=$DAMON_ADMIN/0/contexts/0 s e start=0 end=0
+	DAMON_STAT_PAUSED=0
+	if [ "$(cat $DAMON_STAT_ENABLED 2>/dev/null)" = Y ]; then
+		echo N >$DAMON_STAT_ENABLED || fail "could not pause DAMON_STAT"
+		DAMON_STAT_PAUSED=1
+	fi
 	grep ' : System RAM$' /proc/iomem | sed 's/^ *\([0-9a-f]*\)-\([0-9a-f]*\) .*/\1 \2/' >/tmp/system-ram
 	while read -r s e; do
 		s=$((0x$s))
@@ -501,10 +509,12 @@ damon_sample_ram() {
 	expect_eq "$(cat $DAMON_ADMIN/0/state)" on "DAMON's kdamond state"
 }
 
-# damon_stop: the kdamond of damon_sample_ram stopped and removed.
+# damon_stop: the kdamond of damon_sample_ram stopped and removed, DAMON_STAT running again if it
+# was.
 damon_stop() {
 	echo off >$DAMON_ADMIN/0/state
 	echo 0 >$DAMON_ADMIN/nr_kdamonds
+	[ "$DAMON_STAT_PAUSED" = 1 ] && echo Y >$DAMON_STAT_ENABLED
 }
 
 # ---- Transparent tiering: ps-tierd ----
