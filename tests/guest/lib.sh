@@ -558,6 +558,37 @@ tierd_stop() {
 	expect_eq "$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds)" 0 "kdamonds left after ps-tierd stopped"
 }
 
+# ps-tierd always short of memory (the headroom is larger than the machine), eager (cold after
+# 3 s), watching processes of 4 MiB or more (the test's, not busybox's).
+TIERD_EAGER='interval_secs = 1
+reserve_mib = 64
+headroom_mib = 1000000
+min_rate_mib = 64
+max_rate_mib = 256
+cold_age_secs = 3
+max_cold_age_secs = 60
+quality_window_secs = 3600
+vram_reserve_mib = 4
+max_processes = 4
+min_rss_mib = 4
+damon_sample_ms = 20
+damon_aggr_ms = 200'
+
+# hot_start MIB SECS NAME [CMD]: starts `CMD hot MIB SECS` (CMD: ps-test) with its output in
+# /tmp/NAME.out and waits until it has filled its memory; sets HOT_PID and HOT_RANGE.
+hot_start() {
+	${4:-ps-test} hot "$1" "$2" >/tmp/$3.out 2>&1 &
+	HOT_PID=$!
+	wait_for_line /tmp/$3.out '^filled '
+	HOT_RANGE=$(sed -n 's/^filled //p' /tmp/$3.out)
+}
+
+# hot_finish PID NAME: SIGUSR1, then the process checks every byte and must exit 0.
+hot_finish() {
+	kill -USR1 "$1"
+	wait "$1" || fail "$2 lost data: $(cat /tmp/$2.out)"
+}
+
 # tierd_last KEY: KEY's value in ps-tierd's latest JSON line.
 tierd_last() { tail -n 1 $TIERD_LOG | sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
 

@@ -39,3 +39,60 @@ case_permission_user_namespace_and_dumpability() {
 	ps_ready
 	scenario permission_userns
 }
+
+# ps-tierd on Debian's kernel, whose DAMON_STAT runs from boot and holds DAMON for itself (no
+# other kdamond starts while it runs): with damon_stat = "pause", the default, ps-tierd stops it,
+# parks the memory a process left cold, and starts it again when it exits; every byte comes back.
+case_tierd_pauses_damon_stat_and_parks() {
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" Y "DAMON_STAT on Debian's kernel after boot"
+	ps_ready
+	tierd_start "$TIERD_EAGER"
+	# However the case ends, ps-tierd stops (and so starts DAMON_STAT again).
+	trap 'kill -TERM $TIERD_PID 2>/dev/null' EXIT
+	hot_start 32 0 cold
+	wait_until "ps-tierd parks half of it" '[ "$(resident_pages $HOT_PID "$HOT_RANGE")" -ge 4096 ]'
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" N "DAMON_STAT while ps-tierd runs"
+	expect_eq "$(tierd_last damon_stat_paused)" true "damon_stat_paused in ps-tierd's step"
+	hot_finish $HOT_PID cold
+	tierd_stop
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" Y "DAMON_STAT after ps-tierd exited"
+	info "ps-tierd parked $(tierd_last parked_total) bytes with DAMON_STAT paused; DAMON_STAT runs again"
+}
+
+# With damon_stat = "leave", ps-tierd leaves DAMON_STAT running and refuses to start, in one line.
+case_tierd_leaves_damon_stat_when_told() {
+	local out rc
+	printf '%s\ndamon_stat = "leave"\n' "$TIERD_EAGER" >/tmp/tierd-leave.toml
+	out=$(ps-tierd --config /tmp/tierd-leave.toml --steps 1 2>&1)
+	rc=$?
+	expect_eq "$rc" 1 "ps-tierd's exit status"
+	expect_match "$out" '^ps-tierd: DAMON_STAT runs .* damon_stat = "leave" keeps it' "ps-tierd's refusal"
+	expect_eq "$(echo "$out" | wc -l)" 1 "lines ps-tierd printed"
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" Y "DAMON_STAT after the refusal"
+	expect_eq "$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds)" 0 "kdamonds ps-tierd left"
+}
+
+# DAMON held by a user an administrator turned on (DAMON_RECLAIM here) is never taken: ps-tierd
+# says so once on stderr, watches nothing meanwhile, and once DAMON_RECLAIM stops it watches the
+# process it had waited for and parks its cold memory.
+case_tierd_waits_for_damon_held_by_another() {
+	local reclaim=/sys/module/damon_reclaim/parameters/enabled
+	ps_ready
+	echo N >$DAMON_STAT_ENABLED
+	echo Y >$reclaim || fail "could not start DAMON_RECLAIM"
+	trap 'kill -TERM $TIERD_PID 2>/dev/null; echo N >$reclaim; echo Y >$DAMON_STAT_ENABLED' EXIT
+	hot_start 32 0 held
+	tierd_start "$TIERD_EAGER"
+	wait_until "3 steps" "[ \$(wc -l <$TIERD_LOG) -ge 3 ]"
+	expect_eq "$(tierd_last monitored)" '[]' "processes watched while DAMON_RECLAIM holds DAMON"
+	expect_eq "$(tierd_last damon_stat_paused)" false "damon_stat_paused (DAMON_STAT was off)"
+	echo N >$reclaim
+	wait_until "ps-tierd parks half of it" '[ "$(resident_pages $HOT_PID "$HOT_RANGE")" -ge 4096 ]'
+	hot_finish $HOT_PID held
+	kill -TERM $TIERD_PID
+	wait $TIERD_PID || fail "ps-tierd exited with status $?: $(cat $TIERD_ERR)"
+	expect_eq "$(wc -l <$TIERD_ERR)" 1 "lines ps-tierd wrote on stderr"
+	expect_match "$(cat $TIERD_ERR)" '^ps-tierd: DAMON is held by another of its users for itself .*: monitoring waits for it$' \
+		"ps-tierd's line on stderr"
+	echo Y >$DAMON_STAT_ENABLED
+}

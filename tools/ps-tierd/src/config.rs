@@ -50,10 +50,26 @@ pub struct Config {
     /// smaller cold ranges, at more cost in `update_schemes_tried_regions`.
     pub damon_min_regions: u64,
     pub damon_max_regions: u64,
+    /// What to do when DAMON_STAT runs, which holds DAMON for itself (no other kdamond starts).
+    pub damon_stat: DamonStatPolicy,
     /// Processes that may be tiered: every non-empty list must match.
     pub include: Selector,
     /// Processes never tiered: any match excludes.
     pub exclude: Selector,
+}
+
+/// What ps-tierd does about DAMON_STAT (`CONFIG_DAMON_STAT`, on from boot where
+/// `CONFIG_DAMON_STAT_ENABLED_DEFAULT=y`, as in Debian's kernels): it monitors all of physical
+/// memory for statistics and starts its kdamond as DAMON's exclusive user, so no other kdamond
+/// starts while it runs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DamonStatPolicy {
+    /// Stop it while ps-tierd runs (`enabled` to N) and start it again when ps-tierd exits.
+    #[default]
+    Pause,
+    /// Leave it alone: ps-tierd refuses to start while it runs.
+    Leave,
 }
 
 /// Processes by command name (`/proc/PID/comm`), real user ID, or cgroup (v2 path, a prefix
@@ -86,6 +102,7 @@ impl Default for Config {
             damon_aggr_ms: 100,
             damon_min_regions: 10,
             damon_max_regions: 1000,
+            damon_stat: DamonStatPolicy::Pause,
             include: Selector::default(),
             exclude: Selector::default(),
         }
@@ -259,6 +276,7 @@ mod tests {
             damon_aggr_ms = 50
             damon_min_regions = 10
             damon_max_regions = 20
+            damon_stat = "leave"
             [include]
             uid = [0, 1000]
             [exclude]
@@ -275,12 +293,15 @@ mod tests {
         assert_eq!(c.exclude.comm, vec!["sshd".to_string()]);
         assert_eq!(c.damon_aggr_ms, 50);
         assert_eq!((c.damon_min_regions, c.damon_max_regions), (10, 20));
+        assert_eq!(c.damon_stat, DamonStatPolicy::Leave);
     }
 
     #[test]
     fn refuses_typos_and_bad_values() {
         let e = Config::parse("reserve_mb = 64").unwrap_err();
         assert!(e.contains("reserve_mb"), "{e}");
+        let e = Config::parse("damon_stat = \"stop\"").unwrap_err();
+        assert!(e.contains("pause") && e.contains("leave"), "{e}");
         assert!(Config::parse("[exclude]\ncomms = []").is_err());
         assert!(Config::parse("interval_secs = 0").is_err());
         assert!(Config::parse("cold_age_secs = -1").is_err());

@@ -234,6 +234,56 @@ impl Damon {
     }
 }
 
+/// DAMON_STAT's switch (`/sys/module/damon_stat/parameters/enabled`, Y or N): it monitors all of
+/// physical memory and starts its kdamond as DAMON's exclusive user, so that while it runs no
+/// kdamond of the sysfs interface starts (`EBUSY`).
+#[derive(Debug)]
+pub struct DamonStat {
+    enabled: PathBuf,
+    /// Whether ps-tierd stopped it, and so starts it again.
+    paused: bool,
+}
+
+impl DamonStat {
+    /// DAMON_STAT's switch under `root` (`/` normally); a kernel without it has no file.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            enabled: root.join("sys/module/damon_stat/parameters/enabled"),
+            paused: false,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.enabled
+    }
+
+    /// Whether DAMON_STAT runs.
+    pub fn running(&self) -> bool {
+        fs::read_to_string(&self.enabled).is_ok_and(|s| s.trim() == "Y")
+    }
+
+    /// Stops it until [`Self::resume`].
+    pub fn pause(&mut self) -> io::Result<()> {
+        write(&self.enabled, "N")?;
+        self.paused = true;
+        Ok(())
+    }
+
+    /// Whether ps-tierd stopped it.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Starts it again if [`Self::pause`] stopped it.
+    pub fn resume(&mut self) -> io::Result<()> {
+        if self.paused {
+            write(&self.enabled, "Y")?;
+            self.paused = false;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +457,30 @@ mod tests {
                 },
             ]
         );
+    }
+
+    const DAMON_STAT: &str = "sys/module/damon_stat/parameters/enabled";
+
+    #[test]
+    fn damon_stat_paused_is_started_again_and_only_then() {
+        let t = Tree::new("damon-stat");
+        let mut stat = DamonStat::new(&t.0);
+        assert!(!stat.running(), "a kernel without DAMON_STAT");
+        stat.resume().unwrap();
+        assert!(
+            !t.0.join(DAMON_STAT).exists(),
+            "resume wrote without a pause"
+        );
+        t.write(DAMON_STAT, "Y\n");
+        assert!(stat.running());
+        stat.pause().unwrap();
+        assert_eq!(fs::read_to_string(t.0.join(DAMON_STAT)).unwrap(), "N");
+        assert!(!stat.running());
+        stat.resume().unwrap();
+        assert_eq!(fs::read_to_string(t.0.join(DAMON_STAT)).unwrap(), "Y");
+        // Resumed once: an administrator who stops it later is not overruled.
+        t.write(DAMON_STAT, "N\n");
+        stat.resume().unwrap();
+        assert!(!stat.running());
     }
 }

@@ -17,8 +17,9 @@ mod testtree;
 
 use clap::Parser;
 use config::Config;
+use config::DamonStatPolicy;
 use control::{Pressure, Quality};
-use damon::{Attrs, Damon};
+use damon::{Attrs, Damon, DamonStat};
 use ledger::Ledger;
 use procs::{Process, Procfs};
 use pseudoscopic::{
@@ -149,6 +150,7 @@ struct StepJson<'a> {
     park_ms: u64,
     step_ms: u64,
     damon_starts: u64,
+    damon_stat_paused: bool,
     parked_total: u64,
     requests_total: u64,
     vram_free: u64,
@@ -183,6 +185,10 @@ struct Daemon {
     procfs: Procfs,
     sys: System,
     damon: Damon,
+    /// DAMON_STAT, paused while ps-tierd runs if it ran (`damon_stat = "pause"`).
+    damon_stat: DamonStat,
+    /// Whether another user holds DAMON for itself now (kdamonds cannot start), said once.
+    damon_held: bool,
     pressure: Pressure,
     quality: Quality,
     page: u64,
@@ -212,9 +218,31 @@ impl Daemon {
             min_regions: config.damon_min_regions,
             max_regions: config.damon_max_regions,
         };
+        let mut damon_stat = DamonStat::new(&args.root);
+        let pause = damon_stat.running();
+        if pause && config.damon_stat == DamonStatPolicy::Leave {
+            return Err(Failure::failed(format!(
+                "DAMON_STAT runs ({} is Y) and holds DAMON for itself, so no kdamond of ps-tierd's \
+                 can start, and damon_stat = \"leave\" keeps it: set damon_stat = \"pause\", or \
+                 boot with damon_stat.enabled=N",
+                damon_stat.path().display()
+            )));
+        }
         damon
             .setup(config.max_processes, attrs)
             .map_err(|e| Failure::failed(format!("cannot set up DAMON: {e}")))?;
+        if pause {
+            damon_stat.pause().map_err(|e| {
+                Failure::failed(format!(
+                    "cannot pause DAMON_STAT, which holds DAMON for itself: {e}"
+                ))
+            })?;
+            if !args.json {
+                println!(
+                    "DAMON_STAT paused while ps-tierd runs (it holds DAMON for itself); it runs again when ps-tierd exits"
+                );
+            }
+        }
         Ok(Self {
             dry_run: args.dry_run,
             json: args.json,
@@ -222,6 +250,8 @@ impl Daemon {
             procfs: Procfs::new(&args.root),
             sys: System::new(&args.root),
             damon,
+            damon_stat,
+            damon_held: false,
             pressure: Pressure::default(),
             quality: Quality::new(&config),
             page: pseudoscopic::page_size(),
@@ -423,10 +453,23 @@ impl Daemon {
                 .candidates(&self.config, own, min_pages, self.config.max_processes);
         procs.retain(|p| !self.refused.contains(&p.pid));
         let pids: Vec<i32> = procs.iter().map(|p| p.pid).collect();
+        let mut held = false;
         for (pid, e) in self.damon.assign(&pids) {
+            if e.kind() == io::ErrorKind::ResourceBusy {
+                // Not this process: DAMON as a whole. It is asked again next step.
+                held = true;
+                continue;
+            }
             eprintln!("{TOOL}: not monitoring pid {pid}: {e}");
             self.refused.insert(pid);
         }
+        if held && !self.damon_held {
+            eprintln!(
+                "{TOOL}: DAMON is held by another of its users for itself (DAMON_STAT, DAMON_RECLAIM \
+                 or DAMON_LRU_SORT: /sys/module/damon_*/parameters/enabled): monitoring waits for it"
+            );
+        }
+        self.damon_held = held;
         let elapsed = (now - self.started).as_secs_f64();
         let root = self.procfs.clone();
         self.ledger.prune(
@@ -552,6 +595,7 @@ impl Daemon {
                 park_ms: parked.park_ms,
                 step_ms: self.last_step.map_or(0, |t| t.elapsed().as_millis() as u64),
                 damon_starts: self.damon.starts(),
+                damon_stat_paused: self.damon_stat.is_paused(),
                 parked_total: self.parked_total,
                 requests_total: self.requests_total,
                 vram_free,
@@ -604,6 +648,9 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
     };
     daemon.damon.shutdown();
+    if let Err(e) = daemon.damon_stat.resume() {
+        eprintln!("{TOOL}: cannot start DAMON_STAT again: {e}");
+    }
     result
 }
 
