@@ -59,6 +59,23 @@ case_tierd_pauses_damon_stat_and_parks() {
 	info "ps-tierd parked $(tierd_last parked_total) bytes with DAMON_STAT paused; DAMON_STAT runs again"
 }
 
+# A ps-tierd killed with SIGKILL cannot start DAMON_STAT again: the next one (systemd restarts
+# it) finds the pause recorded under /run and starts DAMON_STAT again when it exits.
+case_tierd_killed_leaves_damon_stat_to_the_next() {
+	tierd_start "$TIERD_EAGER"
+	trap 'kill -TERM $TIERD_PID 2>/dev/null' EXIT
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" N "DAMON_STAT while ps-tierd runs"
+	kill -KILL $TIERD_PID
+	wait $TIERD_PID
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" N "DAMON_STAT after ps-tierd was killed"
+	tierd_start "$TIERD_EAGER"
+	expect_eq "$(tierd_last damon_stat_paused)" true "damon_stat_paused of the next ps-tierd"
+	tierd_stop
+	expect_eq "$(cat $DAMON_STAT_ENABLED)" Y "DAMON_STAT after the next ps-tierd exited"
+	[ -e /run/ps-tierd/damon_stat-paused ] && fail "the pause is still recorded after DAMON_STAT runs again"
+	return 0
+}
+
 # With damon_stat = "leave", ps-tierd leaves DAMON_STAT running and refuses to start, in one line.
 case_tierd_leaves_damon_stat_when_told() {
 	local out rc

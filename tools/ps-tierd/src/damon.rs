@@ -237,9 +237,14 @@ impl Damon {
 /// DAMON_STAT's switch (`/sys/module/damon_stat/parameters/enabled`, Y or N): it monitors all of
 /// physical memory and starts its kdamond as DAMON's exclusive user, so that while it runs no
 /// kdamond of the sysfs interface starts (`EBUSY`).
+///
+/// A pause is recorded in a file under `/run` (gone at the next boot) until DAMON_STAT runs again,
+/// so that a ps-tierd that died without starting it again (SIGKILL, a crash) leaves the next one
+/// to do it.
 #[derive(Debug)]
 pub struct DamonStat {
     enabled: PathBuf,
+    record: PathBuf,
     /// Whether ps-tierd stopped it, and so starts it again.
     paused: bool,
 }
@@ -249,6 +254,7 @@ impl DamonStat {
     pub fn new(root: &Path) -> Self {
         Self {
             enabled: root.join("sys/module/damon_stat/parameters/enabled"),
+            record: root.join("run/ps-tierd/damon_stat-paused"),
             paused: false,
         }
     }
@@ -262,11 +268,24 @@ impl DamonStat {
         fs::read_to_string(&self.enabled).is_ok_and(|s| s.trim() == "Y")
     }
 
-    /// Stops it until [`Self::resume`].
-    pub fn pause(&mut self) -> io::Result<()> {
+    /// Takes over the pause of an earlier ps-tierd that did not start DAMON_STAT again; returns
+    /// whether there was one.
+    pub fn adopt(&mut self) -> bool {
+        self.paused = !self.running() && self.record.exists();
+        self.paused
+    }
+
+    /// Stops it until [`Self::resume`]. Returns the error that kept the pause from being
+    /// recorded, if one did (DAMON_STAT is paused all the same).
+    pub fn pause(&mut self) -> io::Result<Option<io::Error>> {
         write(&self.enabled, "N")?;
         self.paused = true;
-        Ok(())
+        let recorded = self
+            .record
+            .parent()
+            .map_or(Ok(()), fs::create_dir_all)
+            .and_then(|()| write(&self.record, std::process::id()));
+        Ok(recorded.err())
     }
 
     /// Whether ps-tierd stopped it.
@@ -274,11 +293,12 @@ impl DamonStat {
         self.paused
     }
 
-    /// Starts it again if [`Self::pause`] stopped it.
+    /// Starts it again if [`Self::pause`] stopped it (or [`Self::adopt`] took the pause over).
     pub fn resume(&mut self) -> io::Result<()> {
         if self.paused {
             write(&self.enabled, "Y")?;
             self.paused = false;
+            let _ = fs::remove_file(&self.record);
         }
         Ok(())
     }
@@ -460,6 +480,29 @@ mod tests {
     }
 
     const DAMON_STAT: &str = "sys/module/damon_stat/parameters/enabled";
+    const RECORD: &str = "run/ps-tierd/damon_stat-paused";
+
+    #[test]
+    fn a_pause_left_by_a_dead_ps_tierd_is_taken_over() {
+        let t = Tree::new("damon-stat-adopt");
+        t.write(DAMON_STAT, "Y\n");
+        let mut first = DamonStat::new(&t.0);
+        assert!(first.pause().unwrap().is_none());
+        assert!(t.0.join(RECORD).exists());
+        // The first one dies without resuming; the next one finds DAMON_STAT off and the record.
+        let mut next = DamonStat::new(&t.0);
+        assert!(!next.running());
+        assert!(next.adopt());
+        next.resume().unwrap();
+        assert!(next.running());
+        assert!(!t.0.join(RECORD).exists());
+        // DAMON_STAT off without a record is an administrator's choice: not taken over.
+        t.write(DAMON_STAT, "N\n");
+        let mut third = DamonStat::new(&t.0);
+        assert!(!third.adopt());
+        third.resume().unwrap();
+        assert!(!third.running());
+    }
 
     #[test]
     fn damon_stat_paused_is_started_again_and_only_then() {
@@ -473,7 +516,7 @@ mod tests {
         );
         t.write(DAMON_STAT, "Y\n");
         assert!(stat.running());
-        stat.pause().unwrap();
+        assert!(stat.pause().unwrap().is_none());
         assert_eq!(fs::read_to_string(t.0.join(DAMON_STAT)).unwrap(), "N");
         assert!(!stat.running());
         stat.resume().unwrap();

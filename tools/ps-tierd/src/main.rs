@@ -232,16 +232,23 @@ impl Daemon {
             .setup(config.max_processes, attrs)
             .map_err(|e| Failure::failed(format!("cannot set up DAMON: {e}")))?;
         if pause {
-            damon_stat.pause().map_err(|e| {
+            let unrecorded = damon_stat.pause().map_err(|e| {
                 Failure::failed(format!(
                     "cannot pause DAMON_STAT, which holds DAMON for itself: {e}"
                 ))
             })?;
+            if let Some(e) = unrecorded {
+                eprintln!("{TOOL}: DAMON_STAT paused, but if ps-tierd dies it stays so: {e}");
+            }
             if !args.json {
                 println!(
                     "DAMON_STAT paused while ps-tierd runs (it holds DAMON for itself); it runs again when ps-tierd exits"
                 );
             }
+        } else if damon_stat.adopt() && !args.json {
+            println!(
+                "DAMON_STAT was left paused by a ps-tierd that did not exit cleanly; it runs again when ps-tierd exits"
+            );
         }
         Ok(Self {
             dry_run: args.dry_run,
