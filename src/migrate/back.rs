@@ -67,8 +67,8 @@ pub(super) struct Back<'a> {
 
 /// Copies the collected device pages of `back` (those of GPU `only`, if given) into new RAM pages
 /// and commits. A faulting page must move: without memory for it the call fails with `ENOMEM`.
-/// Pages the core let go of go to `unsettled`. `plan` is empty, with room for an item per entry. Returns how many huge pages moved as single
-/// pages (split), for want of a huge page of RAM.
+/// Pages the core let go of go to `unsettled`. `plan` is empty, with room for an item per entry.
+/// Returns how many huge pages moved as single pages (split), for want of a huge page of RAM.
 pub(super) fn bring_back<'v>(
     back: Back<'_>,
     out: &mut Outcome,

@@ -555,7 +555,7 @@ tierd_stop() {
 	local rc=$?
 	[ $rc -eq 0 ] || fail "ps-tierd exited with status $rc: $(cat $TIERD_ERR)"
 	[ -s $TIERD_ERR ] && fail "ps-tierd complained: $(cat $TIERD_ERR)"
-	expect_eq "$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds)" 0 "kdamonds left after ps-tierd stopped"
+	expect_eq "$(cat $DAMON_ADMIN/nr_kdamonds)" 0 "kdamonds left after ps-tierd stopped"
 }
 
 # ps-tierd always short of memory (the headroom is larger than the machine), eager (cold after

@@ -86,7 +86,7 @@ case_tierd_leaves_damon_stat_when_told() {
 	expect_match "$out" '^ps-tierd: DAMON_STAT runs .* damon_stat = "leave" keeps it' "ps-tierd's refusal"
 	expect_eq "$(echo "$out" | wc -l)" 1 "lines ps-tierd printed"
 	expect_eq "$(cat $DAMON_STAT_ENABLED)" Y "DAMON_STAT after the refusal"
-	expect_eq "$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds)" 0 "kdamonds ps-tierd left"
+	expect_eq "$(cat $DAMON_ADMIN/nr_kdamonds)" 0 "kdamonds ps-tierd left"
 }
 
 # DAMON held by a user an administrator turned on (DAMON_RECLAIM here) is never taken: ps-tierd

@@ -16,8 +16,7 @@ mod procs;
 mod testtree;
 
 use clap::Parser;
-use config::Config;
-use config::DamonStatPolicy;
+use config::{Config, DamonStatPolicy};
 use control::{Pressure, Quality};
 use damon::{Attrs, Damon, DamonStat};
 use ledger::Ledger;
